@@ -1,0 +1,236 @@
+"""The ``curatune`` command: one Typer app, each verb a short function that calls the library.
+
+Exit codes: 0 ok (or skipped because nothing changed), 1 internal error,
+2 bad usage or impossible recipe, 3 unreadable input, 4 failed consistency
+check. See :mod:`curatune.errors`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import EXIT_INTERNAL, CuratuneError
+
+app = typer.Typer(
+    name="curatune",
+    help="Audit, curate, select and split fine-tuning data, with every decision recorded.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None):
+    """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal."""
+    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as p:
+        task = p.add_task(description, total=total)
+        yield lambda n=1: p.advance(task, n)
+
+
+def _fail(e: CuratuneError) -> None:
+    console.print(f"[bold red]error:[/] {e}", highlight=False)
+    raise typer.Exit(e.exit_code)
+
+
+# ---- data in and out -----------------------------------------------------------------------
+
+
+@app.command()
+def generate(
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the dataset (.jsonl, .json, .csv, .parquet; .gz/.zst).")] = Path("noisy.jsonl"),
+    n: Annotated[int, typer.Option("--n", help="Number of records (malformed lines included).")] = 2000,
+    defect_rate: Annotated[float, typer.Option(help="Fraction of records with a planted defect.")] = 0.2,
+    fmt: Annotated[str, typer.Option("--format", help="alpaca, sharegpt or messages.")] = "alpaca",
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same file.")] = 0,
+):
+    """Generate a noisy dataset with planted defects and a ground-truth file beside it."""
+    from .generate import generate_noisy
+
+    try:
+        summary = generate_noisy(out_path, n=n, defect_rate=defect_rate, fmt=fmt, seed=seed)
+    except CuratuneError as e:
+        _fail(e)
+    out.print(f"Wrote {summary.n_lines} lines to {out_path} and the ground truth to {summary.truth_path}")
+    table = Table("defect", "records")
+    for defect, count in sorted(summary.counts.items()):
+        table.add_row(defect, str(count))
+    out.print(table)
+
+
+@app.command()
+def convert(
+    data: Annotated[list[str], typer.Argument(help="Input file(s), glob or folder.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Output file; its name sets the file type (.jsonl, .json, .csv, .parquet, .gz/.zst).")],
+    to: Annotated[str, typer.Option("--to", help="Output format: messages, original, curatune, alpaca, sharegpt, ...")] = "messages",
+    fmt: Annotated[str, typer.Option("--format", help="Input format; detected when auto.")] = "auto",
+    file_type: Annotated[str, typer.Option(help="Output file type when the name does not tell (hf for a datasets folder).")] = "",
+):
+    """Convert a dataset between formats and file types. Rows that cannot be read are listed, not written."""
+    from .data.read.records import Reject, RecordReader
+    from .data.write.writers import RecordWriter
+
+    try:
+        reader = RecordReader(data, fmt)
+        rejects = []
+        with progress_bar("converting") as advance, RecordWriter(out_path, to, file_type or None) as w:
+            for item in reader:
+                if isinstance(item, Reject):
+                    rejects.append(item)
+                else:
+                    w.write(item)
+                advance()
+    except CuratuneError as e:
+        _fail(e)
+    out.print(f"Wrote {w.count} records to {out_path}; {len(rejects)} rows could not be read.")
+    for r in rejects[:20]:
+        out.print(f"  {r.source}:{r.line}  {r.reason}  {r.detail}", highlight=False)
+    if len(rejects) > 20:
+        out.print(f"  ... and {len(rejects) - 20} more")
+
+
+@app.command()
+def formats():
+    """List the dataset formats curatune reads and writes, and the fields that identify each."""
+    from .data.formats import FORMATS
+
+    table = Table("format", "identified by", "what it is")
+    for f in FORMATS.values():
+        table.add_row(f.name, ", ".join(f.required), f.description)
+    out.print(table)
+
+
+# ---- curation -------------------------------------------------------------------------------
+
+
+@app.command()
+def steps(default: Annotated[bool, typer.Option("--default", help="Show the default recipe's steps only.")] = False):
+    """List every registered curation step with its parameters and reason codes."""
+    from .curate import default_steps
+    from .data.registry import all_steps, get_step_class
+
+    table = Table("step", "kind", "parameters", "reasons", "summary")
+    names = [sc.step for sc in default_steps()] if default else list(all_steps())
+    for name in names:
+        cls = get_step_class(name)
+        params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
+        summary = (cls.__doc__ or "").strip().split("\n")[0]
+        table.add_row(name, cls.kind, params, ", ".join(cls.reasons), summary)
+    out.print(table)
+
+
+@app.command()
+def curate(
+    target: Annotated[str, typer.Argument(help="A recipe (.yaml) or, for the default recipe, the data itself.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s curate.workers=1")] = None,
+    force: Annotated[bool, typer.Option(help="Run even if an identical run already exists.")] = False,
+    name: Annotated[Optional[str], typer.Option(help="Run name (folder under runs/).")] = None,
+    runs_dir: Annotated[Optional[str], typer.Option(help="Where run folders go.")] = None,
+):
+    """Clean, filter and deduplicate a dataset into a run folder with a full ledger."""
+    from .config.recipe import apply_overrides, load_recipe, parse_recipe
+    from .curate import curate as run_curate
+
+    try:
+        if target.endswith((".yaml", ".yml")):
+            recipe = load_recipe(target, set_ or [])
+        else:
+            raw = apply_overrides({"data": {"path": target}, "name": Path(target).name.split(".")[0]}, set_ or [])
+            recipe = parse_recipe(raw, "the command line")
+        if name:
+            recipe.name = name
+        if runs_dir:
+            recipe.runs_dir = runs_dir
+        with progress_bar("curating") as advance:
+            result = run_curate(recipe, force=force, progress=advance)
+    except CuratuneError as e:
+        _fail(e)
+    stats = result.stats
+    if result.skipped:
+        out.print(f"Nothing changed since the last run; kept {result.run_dir} as it is (use --force to rerun).")
+    _print_curate_summary(stats, result.run_dir)
+
+
+def _print_curate_summary(stats: dict, run_dir: Path) -> None:
+    out.print(f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], [red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s")
+    if stats["read_problems"]:
+        out.print(f"Rows that could not be read: {stats['read_problems']}")
+        for ex in stats["read_problem_examples"][:10]:
+            out.print(f"  {ex['source']}:{ex['line']}  {ex['reason']}: {ex['detail']}", highlight=False)
+    table = Table("step", "seen", "dropped", "flagged", "modified", "seconds", "top reasons")
+    for s in stats["steps"]:
+        reasons = ", ".join(f"{k}={v}" for k, v in list(s["reasons"].items())[:3])
+        table.add_row(s["step"], str(s["seen"]), str(s["dropped"]), str(s["flagged"]), str(s["modified"]), f"{s['seconds']:.2f}", reasons)
+    out.print(table)
+    out.print(f"Run folder: {run_dir}  (see one record's history: curatune explain {run_dir} ID)")
+
+
+@app.command()
+def explain(
+    run: Annotated[Path, typer.Argument(help="A run folder (runs/NAME).")],
+    record_id: Annotated[str, typer.Argument(help="The record's id, e.g. data:17.")],
+):
+    """Print every decision the run made about one record."""
+    from .explain import explain_record
+
+    try:
+        text = explain_record(run, record_id)
+    except CuratuneError as e:
+        _fail(e)
+    out.print(text, highlight=False)
+
+
+@app.command()
+def audit(
+    data: Annotated[list[str], typer.Argument(help="Input file(s), glob or folder.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for audit.json and audit.html.")] = Path("audit"),
+    fmt: Annotated[str, typer.Option("--format", help="Input format; detected when auto.")] = "auto",
+    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer: a local folder, a GGUF file, or a hub id (default: packaged SmolLM2).")] = None,
+    max_seq_len: Annotated[int, typer.Option(help="Sequence length training will use; longer records would be truncated.")] = 2048,
+    no_tokens: Annotated[bool, typer.Option("--no-tokens", help="Skip token counts (faster, no tokenizer needed).")] = False,
+):
+    """Profile a dataset without changing it: problems, duplicates, lengths, languages; writes audit.json and audit.html."""
+    from .audit import run_audit
+    from .audit.summary import print_summary
+
+    try:
+        with progress_bar("auditing") as advance:
+            report = run_audit(data, out_dir, fmt=fmt, tokenizer=None if no_tokens else (tokenizer or "default"), max_seq_len=max_seq_len, progress=advance)
+    except CuratuneError as e:
+        _fail(e)
+    print_summary(report, out)
+    out.print(f"Wrote {out_dir / 'audit.json'} and {out_dir / 'audit.html'}")
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        app()
+    except CuratuneError as e:
+        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+    except Exception:
+        console.print_exception(max_frames=4)
+        console.print("[bold red]This is a bug in curatune[/]; please report it with the command you ran.")
+        sys.exit(EXIT_INTERNAL)
+
+
+if __name__ == "__main__":
+    main()

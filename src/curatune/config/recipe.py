@@ -1,0 +1,226 @@
+"""The recipe: one YAML file that says what to read and what to do with it.
+
+Every field is documented right under it; a misspelled key is an error, and
+every problem in a recipe is reported at once (see :func:`load_recipe`).
+
+```yaml
+name: my-run                  # the run folder: runs/my-run
+data:
+  path: data/*.jsonl          # a file, a glob, a folder, or a list of them
+curate:
+  steps:
+    - step: filter.min_length # a registered step (list them: curatune steps)
+      min_chars: 20           # its parameters
+      on_fail: flag           # flag instead of drop
+```
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from ..data.formats import FORMAT_ALIASES, FORMATS
+from ..data.read.files import FILE_TYPES
+from ..errors import RecipeError
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class DataConfig(Strict):
+    path: str | list[str]
+    """A file, a glob (``data/*.jsonl``), a folder, or a list of them."""
+    format: str = "auto"
+    """The dataset format, detected from the fields when ``auto``; see ``curatune formats``."""
+    file_type: str = "auto"
+    """jsonl, json, csv, tsv, parquet or hf (a datasets folder); from the file name when ``auto``."""
+    id_field: str = "id"
+    """The field that holds each record's id; records without one get ``<file stem>:<line>``."""
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, v: str) -> str:
+        if v != "auto" and v not in FORMATS and v not in FORMAT_ALIASES:
+            raise ValueError(f"must be 'auto' or one of {', '.join(FORMATS)}")
+        return v
+
+    @field_validator("file_type")
+    @classmethod
+    def _known_file_type(cls, v: str) -> str:
+        if v != "auto" and v not in FILE_TYPES:
+            raise ValueError(f"must be 'auto' or one of {', '.join(FILE_TYPES)}")
+        return v
+
+
+class StepConfig(Strict):
+    step: str
+    """The registered name of the step, e.g. ``filter.min_length``."""
+    on_fail: Literal["drop", "flag"] = "drop"
+    """What a record that fails the check gets: dropped, or kept and flagged in the ledger."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    """The step's parameters (in YAML, written beside ``step`` rather than under ``params``)."""
+
+
+class CurateConfig(Strict):
+    steps: list[StepConfig] | None = None
+    """The steps in order; when absent, the default recipe (``curatune steps --default``)."""
+    workers: int | Literal["auto"] = "auto"
+    """Worker processes for the per-record steps; ``auto`` uses every core (at most 8)."""
+    batch_size: int = Field(256, ge=1)
+    """Records per batch handed to a worker."""
+    output_format: str = "curatune"
+    """Format of ``data/kept.jsonl``: ``curatune`` (lossless records), ``messages`` (chat JSONL), ``original``, or a format name."""
+
+
+class Recipe(Strict):
+    name: str | None = None
+    """The run's name and folder under ``runs_dir``; defaults to the recipe file's name."""
+    runs_dir: str = "runs"
+    """Where run folders go."""
+    data: DataConfig
+    """What to read."""
+    curate: CurateConfig = Field(default_factory=CurateConfig)
+    """How to clean, filter and deduplicate it."""
+
+
+def _step_items(raw_steps: Any) -> Any:
+    """Allow parameters beside ``step:`` in YAML by moving them under ``params``."""
+    if not isinstance(raw_steps, list):
+        return raw_steps
+    out = []
+    for item in raw_steps:
+        if isinstance(item, str):
+            item = {"step": item}
+        if isinstance(item, dict) and "params" not in item:
+            params = {k: v for k, v in item.items() if k not in ("step", "on_fail")}
+            item = {k: v for k, v in item.items() if k in ("step", "on_fail")} | {"params": params}
+        out.append(item)
+    return out
+
+
+def _format_errors(e: ValidationError, raw: dict) -> list[str]:
+    problems = []
+    for err in e.errors():
+        loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "extra_forbidden":
+            parent_model = _model_at(err["loc"][:-1])
+            allowed = list(parent_model.model_fields) if parent_model else []
+            key = str(err["loc"][-1])
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            problems.append(f"Unknown key '{loc}'.{hint} Allowed here: {', '.join(allowed)}.")
+        elif err["type"] == "missing":
+            problems.append(f"'{loc}' is required.")
+        else:
+            problems.append(f"'{loc}': {err['msg'].removeprefix('Value error, ')}. Got {err.get('input')!r} instead.")
+    return problems
+
+
+def _model_at(loc: tuple) -> type[BaseModel] | None:
+    model: Any = Recipe
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(str(part)) if model else None
+        if field is None:
+            return None
+        ann = field.annotation
+        candidates = [ann, *getattr(ann, "__args__", ())]
+        nxt = None
+        for c in candidates:
+            for cc in [c, *getattr(c, "__args__", ())]:
+                if isinstance(cc, type) and issubclass(cc, BaseModel):
+                    nxt = cc
+        model = nxt
+    return model
+
+
+def apply_overrides(raw: dict, overrides: list[str]) -> dict:
+    """Apply ``a.b=c`` overrides (values parsed as YAML) to a raw recipe dict."""
+    problems = []
+    for item in overrides:
+        if "=" not in item:
+            problems.append(f"Override {item!r} must look like key.path=value, e.g. curate.workers=1.")
+            continue
+        key, value = item.split("=", 1)
+        node = raw
+        parts = key.split(".")
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                problems.append(f"Override {item!r}: '{part}' is not a section.")
+                break
+        else:
+            node[parts[-1]] = yaml.safe_load(value)
+    if problems:
+        raise RecipeError(problems)
+    return raw
+
+
+def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
+    """Validate a raw recipe dict, checking every step and parameter; raise one RecipeError with all problems."""
+    from ..data.registry import param_problems
+
+    if not isinstance(raw, dict):
+        raise RecipeError([f"A recipe must be a YAML mapping of keys to values, got {type(raw).__name__}."], source)
+    raw = dict(raw)
+    if isinstance(raw.get("curate"), dict):
+        raw["curate"] = {**raw["curate"], "steps": _step_items(raw["curate"].get("steps"))}
+    problems: list[str] = []
+    recipe = None
+    try:
+        recipe = Recipe.model_validate(raw)
+    except ValidationError as e:
+        problems.extend(_format_errors(e, raw))
+    steps = recipe.curate.steps if recipe else None
+    if steps is None and isinstance(raw.get("curate"), dict) and isinstance(raw["curate"].get("steps"), list):
+        steps = [StepConfig.model_validate(s) for s in raw["curate"]["steps"] if _valid_step_config(s)]
+    for i, sc in enumerate(steps or []):
+        try:
+            values, step_problems = param_problems(sc.step, sc.params)
+        except RecipeError as e:
+            step_problems = e.problems
+        else:
+            sc.params = values if not step_problems else sc.params
+        problems.extend(f"curate.steps.{i} ({sc.step}): {p}" for p in step_problems)
+    if problems:
+        raise RecipeError(problems, source)
+    assert recipe is not None
+    return recipe
+
+
+def _valid_step_config(s: Any) -> bool:
+    try:
+        StepConfig.model_validate(s)
+        return True
+    except ValidationError:
+        return False
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
+    p = Path(path)
+    if not p.is_file():
+        raise RecipeError([f"Recipe '{p}' does not exist. Examples to start from are in examples/; or run `curatune curate DATA` with the default recipe."])
+    try:
+        raw = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise RecipeError([f"'{p}' is not valid YAML: {e}"]) from e
+    raw = apply_overrides(raw or {}, overrides or [])
+    recipe = parse_recipe(raw, str(p))
+    if recipe.name is None:
+        recipe.name = p.stem
+    return recipe
+
+
+def recipe_to_yaml(recipe: Recipe) -> str:
+    """The resolved recipe with every default written out, parameters beside ``step:`` as users write them."""
+    d = recipe.model_dump(mode="json")
+    steps = d["curate"].get("steps") or []
+    d["curate"]["steps"] = [{"step": s["step"], "on_fail": s["on_fail"], **s["params"]} for s in steps]
+    return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)

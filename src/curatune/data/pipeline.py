@@ -1,0 +1,388 @@
+"""The pipeline: runs steps over a stream of records, counts, times, and records every decision.
+
+Steps between two global steps form a *segment* that runs on batches,
+in worker processes when ``workers > 1``. A global step splits the run into
+passes: on the first pass it ``observe``s every surviving record (compact
+state prepared in the workers) while the records are spooled to disk; after
+``finish`` a second pass reads the spool, asks ``decide`` for each record and
+goes on with the next segment. Memory is bounded by the batch size, the
+number of batches in flight, and what global steps keep.
+
+The pipeline writes through a :class:`Sink` (kept, dropped, ledger) and
+checks ``input == kept + dropped`` at the end.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import pickle
+import shutil
+import tempfile
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import orjson
+
+from ..errors import ConsistencyError
+from .ledger import Event
+from .read.records import Reject
+from .record import Record
+from .step import Edit, Filter, Flag, GlobalStep, Mapper, Scorer, Step, Verdict
+
+
+@dataclass
+class PipelineStep:
+    step: Step
+    on_fail: str = "drop"  # drop | flag: what a failed check does
+
+
+@dataclass
+class StepStats:
+    name: str
+    kind: str
+    seen: int = 0
+    dropped: int = 0
+    flagged: int = 0
+    modified: int = 0
+    seconds: float = 0.0
+    reasons: Counter = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "step": self.name,
+            "kind": self.kind,
+            "seen": self.seen,
+            "dropped": self.dropped,
+            "flagged": self.flagged,
+            "modified": self.modified,
+            "seconds": round(self.seconds, 4),
+            "reasons": dict(self.reasons.most_common()),
+        }
+
+
+class Sink(Protocol):
+    def keep(self, rec: Record) -> None: ...
+    def drop(self, item: Record | Reject, event: Event) -> None: ...
+    def event(self, event: Event) -> None: ...
+
+
+@dataclass
+class PipelineResult:
+    input: int
+    kept: int
+    dropped: int
+    seconds: float
+    steps: list[StepStats]
+    read_problems: Counter
+    read_problem_examples: list[dict]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "input": self.input,
+            "kept": self.kept,
+            "dropped": self.dropped,
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.input / self.seconds, 1) if self.seconds else None,
+            "read_problems": dict(self.read_problems.most_common()),
+            "read_problem_examples": self.read_problem_examples,
+            "steps": [s.as_dict() for s in self.steps],
+        }
+
+
+# ---- running one segment on one batch (in the main process or a worker) ---------------------
+
+
+def _change_detail(old: Record, new: Record) -> str:
+    before = dict(old.text_fields())
+    changed = [f"{path}: {len(before.get(path, ''))}->{len(text)} chars" for path, text in new.text_fields() if before.get(path) != text]
+    return "; ".join(changed) if changed else "no text change"
+
+
+def _as_failure(v: Verdict, on_fail: str) -> Verdict:
+    if v.action == "drop" and on_fail == "flag":
+        return Flag(v.reason or "flagged", v.value, v.threshold, duplicate_of=v.duplicate_of, detail=v.detail)
+    return v
+
+
+def _add_flag(rec: Record, step: str, reason: str | None) -> None:
+    rec.meta.setdefault("flags", []).append(f"{step}:{reason}")
+
+
+@dataclass
+class SegmentCounts:
+    """Per step of a segment: seconds spent, records seen, and ``action:reason`` counts."""
+
+    seconds: list[float]
+    seen: list[int]
+    outcomes: list[Counter]
+
+
+def run_segment(
+    steps: list[PipelineStep], batch: list[Record], prepare: GlobalStep | None
+) -> tuple[list[tuple[Record, list[Event], bool, Any]], SegmentCounts]:
+    """Apply streaming steps to a batch; return per record ``(record, events, dropped, prepared)`` and the counts."""
+    seconds = [0.0] * len(steps)
+    seen = [0] * len(steps)
+    outcomes = [Counter() for _ in steps]
+    out = []
+    clock = time.perf_counter
+    for rec in batch:
+        events: list[Event] = []
+        dropped = False
+        src, line = rec.meta.get("source"), rec.meta.get("line")
+        for i, ps in enumerate(steps):
+            step = ps.step
+            seen[i] += 1
+            n_events = len(events)
+            t0 = clock()
+            if isinstance(step, Filter):
+                v = step.keep(rec)
+                if v.action != "keep":
+                    v = _as_failure(v, ps.on_fail)
+                    events.append(Event.of(rec.id, src, line, step.name, v))
+                    if v.action == "drop":
+                        dropped = True
+                    else:
+                        _add_flag(rec, step.name, v.reason)
+            elif isinstance(step, Mapper):
+                edit: Edit | None = step.apply(rec)
+                if edit is not None and not edit.record.content_equal(rec):
+                    detail = edit.detail if edit.detail is not None else _change_detail(rec, edit.record)
+                    events.append(Event(rec.id, src, line, step.name, "modify", edit.reason, detail=detail))
+                    rec = edit.record
+            elif isinstance(step, Scorer):
+                score = step.score(rec)
+                scores = rec.meta.setdefault("scores", {})
+                if isinstance(score, dict):
+                    scores.update(score)
+                else:
+                    scores[step.name] = score
+            seconds[i] += clock() - t0
+            if len(events) > n_events:
+                ev = events[-1]
+                outcomes[i][f"{ev.action}:{ev.reason}"] += 1
+            if dropped:
+                break
+        prepared = None
+        if not dropped and prepare is not None:
+            prepared = prepare.prepare(rec)
+        out.append((rec, events, dropped, prepared))
+    return out, SegmentCounts(seconds, seen, outcomes)
+
+
+_WORKER_SEGMENTS: list[list[PipelineStep]] = []
+_WORKER_GLOBALS: list[GlobalStep] = []
+
+
+def _worker_init(blob: bytes) -> None:
+    global _WORKER_SEGMENTS, _WORKER_GLOBALS
+    os.environ.setdefault("OMP_NUM_THREADS", "1")  # two torch threads on two busy cores crawl
+    _WORKER_SEGMENTS, _WORKER_GLOBALS = pickle.loads(blob)
+    for seg in _WORKER_SEGMENTS:
+        for ps in seg:
+            ps.step.setup()
+    for g in _WORKER_GLOBALS:
+        g.setup()
+
+
+def _worker_run(seg_index: int, batch: list[Record]):
+    prepare = _WORKER_GLOBALS[seg_index] if seg_index < len(_WORKER_GLOBALS) else None
+    return run_segment(_WORKER_SEGMENTS[seg_index], batch, prepare)
+
+
+# ---- the pipeline ---------------------------------------------------------------------------
+
+
+class Pipeline:
+    def __init__(self, steps: list[PipelineStep], workers: int = 1, batch_size: int = 256, spool_dir: Path | None = None):
+        self.steps = steps
+        self.workers = max(1, workers)
+        self.batch_size = batch_size
+        self.spool_dir = spool_dir
+        # Segments of streaming steps, separated by global steps.
+        self.segments: list[list[PipelineStep]] = [[]]
+        self.globals: list[PipelineStep] = []
+        for ps in steps:
+            if isinstance(ps.step, GlobalStep):
+                self.globals.append(ps)
+                self.segments.append([])
+            else:
+                self.segments[-1].append(ps)
+        self.stats = {ps.step.name + f"#{i}": StepStats(ps.step.name, ps.step.kind) for i, ps in enumerate(steps)}
+        self._stat_list = list(self.stats.values())
+        self._pool: Any = None
+
+    # stats of the steps of segment k, in order
+    def _segment_stats(self, k: int) -> list[StepStats]:
+        idx, out = 0, []
+        for seg_i, seg in enumerate(self.segments):
+            for _ in seg:
+                if seg_i == k:
+                    out.append(self._stat_list[idx])
+                idx += 1
+            if seg_i < len(self.globals):
+                idx += 1
+        return out
+
+    def _global_stats(self, k: int) -> StepStats:
+        idx = sum(len(self.segments[i]) + 1 for i in range(k)) + len(self.segments[k])
+        return self._stat_list[idx]
+
+    def _start_pool(self) -> None:
+        if self._pool is None and self.workers > 1:
+            blob = pickle.dumps(([seg for seg in self.segments], [g.step for g in self.globals]))
+            ctx = mp.get_context("spawn")
+            self._pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(blob,))
+
+    def _process(self, k: int, batches: Iterable[list[Record]]) -> Iterator[tuple[list, SegmentCounts]]:
+        """Results of segment k on each batch, in order, with a bounded number in flight."""
+        prepare = self.globals[k].step if k < len(self.globals) else None
+        local = self.workers == 1
+        if local:
+            for batch in batches:
+                yield run_segment(self.segments[k], batch, prepare)
+            return
+        pending: deque = deque()
+        for batch in batches:
+            self._start_pool()
+            pending.append(self._pool.apply_async(_worker_run, (k, batch)))
+            if len(pending) >= 2 * self.workers:
+                yield pending.popleft().get()
+        while pending:
+            yield pending.popleft().get()
+
+    def run(self, items: Iterable[Record | Reject], sink: Sink, progress: Callable[[int], None] | None = None) -> PipelineResult:
+        t_start = time.perf_counter()
+        for ps in self.steps:
+            ps.step.setup()
+        counts = Counter()
+        read_problems: Counter = Counter()
+        examples: list[dict] = []
+        spool_root = Path(tempfile.mkdtemp(prefix="spool-", dir=self.spool_dir))
+        try:
+            source: Iterable[Record | Reject] = items
+            for k in range(len(self.segments)):
+                g_prev = self.globals[k - 1] if k > 0 else None
+                g_next = self.globals[k] if k < len(self.globals) else None
+                spool_path = spool_root / f"pass{k}.jsonl"
+                spool = open(spool_path, "wb") if g_next else None
+
+                def batches(src: Iterable[Record | Reject], k=k, g_prev=g_prev) -> Iterator[list[Record]]:
+                    batch: list[Record] = []
+                    g_stats = self._global_stats(k - 1) if g_prev else None
+                    for item in src:
+                        if isinstance(item, Reject):
+                            counts["input"] += 1
+                            read_problems[item.reason] += 1
+                            if len(examples) < 50:
+                                examples.append({"source": item.source, "line": item.line, "reason": item.reason, "detail": item.detail})
+                            ev = Event(item.id, item.source, item.line, "read", "drop", item.reason, detail=item.detail)
+                            sink.event(ev)
+                            sink.drop(item, ev)
+                            counts["dropped"] += 1
+                            continue
+                        if k == 0:
+                            counts["input"] += 1
+                            if progress and counts["input"] % 1000 == 0:
+                                progress(1000)
+                        if g_prev is not None:
+                            t0 = time.perf_counter()
+                            v = _as_failure(g_prev.step.decide(item), g_prev.on_fail)
+                            g_stats.seconds += time.perf_counter() - t0
+                            g_stats.seen += 1
+                            if v.action != "keep":
+                                ev = Event.of(item.id, item.meta.get("source"), item.meta.get("line"), g_prev.step.name, v)
+                                self._count(g_stats, ev)
+                                sink.event(ev)
+                                if v.action == "drop":
+                                    sink.drop(item, ev)
+                                    counts["dropped"] += 1
+                                    continue
+                                _add_flag(item, g_prev.step.name, v.reason)
+                        batch.append(item)
+                        if len(batch) >= self.batch_size:
+                            yield batch
+                            batch = []
+                    if batch:
+                        yield batch
+
+                seg_stats = self._segment_stats(k)
+                for results, seg_counts in self._process(k, batches(source)):
+                    self._account(seg_stats, seg_counts)
+                    for rec, events, dropped, prepared in results:
+                        for ev in events:
+                            sink.event(ev)
+                        if dropped:
+                            sink.drop(rec, events[-1])
+                            counts["dropped"] += 1
+                        elif g_next is not None:
+                            t0 = time.perf_counter()
+                            g_next.step.observe(rec, prepared)
+                            self._global_stats(k).seconds += time.perf_counter() - t0
+                            spool.write(orjson.dumps(rec.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+                        else:
+                            sink.keep(rec)
+                            counts["kept"] += 1
+                if g_next is not None:
+                    spool.close()
+                    t0 = time.perf_counter()
+                    g_next.step.finish()
+                    self._global_stats(k).seconds += time.perf_counter() - t0
+                    source = _read_spool(spool_path)
+            if progress:
+                progress(counts["input"] % 1000)
+        finally:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool.join()
+                self._pool = None
+            shutil.rmtree(spool_root, ignore_errors=True)
+
+        result = PipelineResult(
+            input=counts["input"],
+            kept=counts["kept"],
+            dropped=counts["dropped"],
+            seconds=time.perf_counter() - t_start,
+            steps=self._stat_list,
+            read_problems=read_problems,
+            read_problem_examples=examples,
+        )
+        if result.input != result.kept + result.dropped:
+            raise ConsistencyError(
+                f"The run lost track of records: {result.input} went in, {result.kept} kept + {result.dropped} dropped. "
+                "This is a bug in curatune; please report it with the recipe."
+            )
+        return result
+
+    @staticmethod
+    def _account(seg_stats: list[StepStats], c: SegmentCounts) -> None:
+        for st, seconds, seen, outcomes in zip(seg_stats, c.seconds, c.seen, c.outcomes):
+            st.seconds += seconds
+            st.seen += seen
+            for key, n in outcomes.items():
+                Pipeline._tally(st, key, n)
+
+    @staticmethod
+    def _tally(st: StepStats, key: str, n: int = 1) -> None:
+        action = key.split(":", 1)[0]
+        if action == "drop":
+            st.dropped += n
+        elif action == "flag":
+            st.flagged += n
+        elif action == "modify":
+            st.modified += n
+        st.reasons[key] += n
+
+    def _count(self, st: StepStats, ev: Event) -> None:
+        self._tally(st, f"{ev.action}:{ev.reason}")
+
+
+def _read_spool(path: Path) -> Iterator[Record]:
+    with open(path, "rb") as f:
+        for line in f:
+            yield Record.from_dict(orjson.loads(line))

@@ -1,0 +1,137 @@
+"""The step contract: Filter, Mapper, Scorer and GlobalStep, and the verdicts they return.
+
+A step is a small class with one job, in the style of datatrove's filters and
+scikit-learn's estimators:
+
+- ``__init__`` stores its parameters unchanged under the same names, so a step
+  can be written back to YAML (``get_params``); the signature's annotations
+  are the schema the recipe loader validates against.
+- ``reasons`` declares every reason code the step may return; returning any
+  other is a bug the contract test catches.
+- The step never prints, counts or writes the ledger: the pipeline does.
+
+Kinds:
+
+- :class:`Filter`: ``keep(rec) -> Verdict`` (``KEEP`` or ``Drop(...)``); a
+  recipe may turn its drops into flags with ``on_fail: flag``.
+- :class:`Mapper`: ``apply(rec) -> Edit | None``; rewrites a record, the ledger
+  keeps what changed.
+- :class:`Scorer`: ``score(rec) -> float | dict``; written to ``meta["scores"]``.
+- :class:`GlobalStep`: sees every record before deciding any (dedup,
+  selection). ``prepare`` runs in worker processes and returns compact state
+  (a MinHash signature, not the document); ``observe`` collects it in the main
+  process; ``finish`` decides; ``decide`` returns each record's verdict on a
+  second pass over the spooled records. Memory is what ``observe`` keeps.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from .record import Record
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    action: str  # keep | drop | flag
+    reason: str | None = None
+    value: Any = None
+    threshold: Any = None
+    duplicate_of: str | None = None
+    detail: str | None = None
+
+    @property
+    def kept(self) -> bool:
+        return self.action != "drop"
+
+
+KEEP = Verdict("keep")
+
+
+def Drop(reason: str, value: Any = None, threshold: Any = None, *, duplicate_of: str | None = None, detail: str | None = None) -> Verdict:
+    """A filter's verdict that the record goes, with the measured value and the threshold it failed."""
+    return Verdict("drop", reason, value, threshold, duplicate_of, detail)
+
+
+def Flag(reason: str, value: Any = None, threshold: Any = None, *, duplicate_of: str | None = None, detail: str | None = None) -> Verdict:
+    """A verdict that keeps the record but records a concern in the ledger and in ``meta["flags"]``."""
+    return Verdict("flag", reason, value, threshold, duplicate_of, detail)
+
+
+@dataclass(slots=True)
+class Edit:
+    """A mapper's result: the new record, why, and (optionally) what changed.
+
+    When ``detail`` is None the pipeline writes which fields changed and by how much.
+    """
+
+    record: Record
+    reason: str
+    detail: str | None = None
+
+
+class Step:
+    name: ClassVar[str] = ""  # set by @register
+    kind: ClassVar[str] = "step"
+    reasons: ClassVar[tuple[str, ...]] = ()
+
+    def setup(self) -> None:
+        """Load models or tables; called once per process before the first record."""
+
+    def get_params(self) -> dict[str, Any]:
+        """The constructor's parameters, read back from the attributes of the same name."""
+        return {p: getattr(self, p) for p in init_params(type(self))}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Filter(Step):
+    kind = "filter"
+
+    def keep(self, rec: Record) -> Verdict:
+        raise NotImplementedError
+
+
+class Mapper(Step):
+    kind = "mapper"
+
+    def apply(self, rec: Record) -> Edit | None:
+        raise NotImplementedError
+
+
+class Scorer(Step):
+    kind = "scorer"
+
+    def score(self, rec: Record) -> float | dict[str, float]:
+        raise NotImplementedError
+
+
+class GlobalStep(Step):
+    kind = "global"
+
+    def prepare(self, rec: Record) -> Any:
+        """Compact per-record state, computed in a worker process (default: nothing)."""
+        return None
+
+    def observe(self, rec: Record, prepared: Any) -> None:
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Called once after every record was observed."""
+
+    def decide(self, rec: Record) -> Verdict:
+        raise NotImplementedError
+
+    def write_artifacts(self, out_dir: Path) -> list[str]:
+        """Write anything worth keeping (clusters, reports) to the run folder; return file names."""
+        return []
+
+
+def init_params(cls: type) -> list[str]:
+    sig = inspect.signature(cls.__init__)
+    return [p for p, v in sig.parameters.items() if p != "self" and v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)]
