@@ -118,14 +118,18 @@ def formats():
 @app.command()
 def steps(default: Annotated[bool, typer.Option("--default", help="Show the default recipe's steps only.")] = False):
     """List every registered curation step with its parameters and reason codes."""
+    import inspect
+
     from .curate import default_steps
     from .data.registry import all_steps, get_step_class
+    from .data.step import init_params
 
     table = Table("step", "kind", "parameters", "reasons", "summary")
     names = [sc.step for sc in default_steps()] if default else list(all_steps())
     for name in names:
         cls = get_step_class(name)
-        params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
+        sig = inspect.signature(cls.__init__).parameters
+        params = ", ".join(f"{p}={sig[p].default!r}" if sig[p].default is not inspect.Parameter.empty else f"{p} (required)" for p in init_params(cls))
         summary = (cls.__doc__ or "").strip().split("\n")[0]
         table.add_row(name, cls.kind, params, ", ".join(cls.reasons), summary)
     out.print(table)

@@ -34,7 +34,8 @@ from . import __version__
 from .data.ledger import Event, LedgerWriter
 from .data.read.records import Reject
 from .data.record import Record
-from .data.write.writers import RecordWriter
+from .data.write.writers import RecordWriter, dumps
+from .errors import InputError
 
 DONE_MARKER = "run.json"
 
@@ -45,9 +46,12 @@ def file_fingerprint(path: Path) -> str:
     files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
     for f in files:
         h.update(str(f.relative_to(path) if path.is_dir() else f.name).encode())
-        with open(f, "rb") as fh:
-            while chunk := fh.read(1 << 22):
-                h.update(chunk)
+        try:
+            with open(f, "rb") as fh:
+                while chunk := fh.read(1 << 22):
+                    h.update(chunk)
+        except OSError as e:
+            raise InputError(f"Cannot read '{f}': {e.strerror or e}. Check that the file exists and is readable.") from e
     return h.hexdigest()
 
 
@@ -115,7 +119,7 @@ class RunSink:
             row = {"id": item.id, "raw": item.raw, "meta": {"source": item.source, "line": item.line}, "dropped": decision}
         else:
             row = {**item.to_dict(), "dropped": decision}
-        self._dropped.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE, default=str))
+        self._dropped.write(dumps(row))
 
     def event(self, event: Event) -> None:
         self.ledger.add(event)

@@ -106,17 +106,26 @@ def _step_items(raw_steps: Any) -> Any:
 
 def _format_errors(e: ValidationError, raw: dict) -> list[str]:
     problems = []
-    for err in e.errors():
-        loc = ".".join(str(x) for x in err["loc"])
+    errors = e.errors()
+    # A misspelled required key shows up twice (unknown 'pth', missing 'path'): say it once.
+    suggested: set[tuple] = set()
+    for err in errors:
         if err["type"] == "extra_forbidden":
             parent_model = _model_at(err["loc"][:-1])
             allowed = list(parent_model.model_fields) if parent_model else []
-            key = str(err["loc"][-1])
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            problems.append(f"Unknown key '{loc}'.{hint} Allowed here: {', '.join(allowed)}.")
+            close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
+            err["ctx_hint"] = close[0] if close else None
+            if close:
+                suggested.add((*err["loc"][:-1], close[0]))
+            err["ctx_allowed"] = allowed
+    for err in errors:
+        loc = ".".join(str(x) for x in err["loc"])
+        if err["type"] == "extra_forbidden":
+            hint = f" Did you mean {err['ctx_hint']!r}?" if err["ctx_hint"] else ""
+            problems.append(f"Unknown key '{loc}'.{hint} Allowed here: {', '.join(err['ctx_allowed'])}.")
         elif err["type"] == "missing":
-            problems.append(f"'{loc}' is required.")
+            if tuple(err["loc"]) not in suggested:
+                problems.append(f"'{loc}' is required.")
         else:
             problems.append(f"'{loc}': {err['msg'].removeprefix('Value error, ')}. Got {err.get('input')!r} instead.")
     return problems
@@ -142,22 +151,36 @@ def _model_at(loc: tuple) -> type[BaseModel] | None:
 
 
 def apply_overrides(raw: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b=c`` overrides (values parsed as YAML) to a raw recipe dict."""
+    """Apply ``a.b=c`` overrides (values parsed as YAML) to a raw recipe dict.
+
+    A number indexes a list: ``curate.steps.0.min_chars=5`` sets a parameter of the first step.
+    """
     problems = []
     for item in overrides:
         if "=" not in item:
             problems.append(f"Override {item!r} must look like key.path=value, e.g. curate.workers=1.")
             continue
         key, value = item.split("=", 1)
-        node = raw
-        parts = key.split(".")
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                problems.append(f"Override {item!r}: '{part}' is not a section.")
+        node: Any = raw
+        parts = key.strip().split(".")
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if isinstance(node, list):
+                if not part.isdigit() or int(part) >= len(node):
+                    problems.append(f"Override {item!r}: '{'.'.join(parts[:depth])}' is a list of {len(node)}; use an index 0 to {len(node) - 1}.")
+                    break
+                if last:
+                    node[int(part)] = yaml.safe_load(value)
+                else:
+                    node = node[int(part)]
+            elif isinstance(node, dict):
+                if last:
+                    node[part] = yaml.safe_load(value)
+                else:
+                    node = node.setdefault(part, {})
+            else:
+                problems.append(f"Override {item!r}: '{'.'.join(parts[:depth])}' is not a section.")
                 break
-        else:
-            node[parts[-1]] = yaml.safe_load(value)
     if problems:
         raise RecipeError(problems)
     return raw
@@ -182,6 +205,11 @@ def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
     if steps is None and isinstance(raw.get("curate"), dict) and isinstance(raw["curate"].get("steps"), list):
         steps = [StepConfig.model_validate(s) for s in raw["curate"]["steps"] if _valid_step_config(s)]
     for i, sc in enumerate(steps or []):
+        # Keys beside `step:` are parameters, but a misspelled `on_fail` is a recipe key: say so.
+        for key in list(sc.params):
+            if key not in _known_params(sc.step) and difflib.get_close_matches(key, ["on_fail"], n=1, cutoff=0.75):
+                problems.append(f"curate.steps.{i} ({sc.step}): Unknown key {key!r}. Did you mean 'on_fail'? (drop or flag)")
+                sc.params = {k: v for k, v in sc.params.items() if k != key}
         try:
             values, step_problems = param_problems(sc.step, sc.params)
         except RecipeError as e:
@@ -193,6 +221,16 @@ def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
         raise RecipeError(problems, source)
     assert recipe is not None
     return recipe
+
+
+def _known_params(step: str) -> list[str]:
+    from ..data.registry import get_step_class
+    from ..data.step import init_params
+
+    try:
+        return init_params(get_step_class(step))
+    except RecipeError:
+        return []
 
 
 def _valid_step_config(s: Any) -> bool:

@@ -28,6 +28,7 @@ PARSE_REASONS = {
     "wrong_type": "a field has the wrong type; make it the type named",
     "empty_messages": "the conversation has no turns; remove the row or add turns",
     "unknown_role": "a turn has a role curatune does not know; use system/user/assistant/tool",
+    "bad_row": "the CSV/TSV row has another number of columns than the header; quote cells that hold the delimiter",
 }
 
 
@@ -58,15 +59,21 @@ def _need(row: dict, key: str) -> Any:
 
 
 def _need_str(row: dict, key: str, *, optional: bool = False) -> str | None:
-    if optional and row.get(key) is None:
-        return None
-    value = _need(row, key)
+    value = row.get(key)
+    if type(value) is str:  # the common case, checked first: this runs several times per record
+        return value
+    if value is None:
+        if optional:
+            return None
+        raise RowProblem("missing_field", f"'{key}' is missing", key)
     if not isinstance(value, str):
         raise RowProblem("wrong_type", f"'{key}' must be a string, got {type(value).__name__}", key)
     return value
 
 
-def _extra(row: dict, used: tuple[str, ...]) -> dict:
+def _extra(row: dict, used: frozenset[str]) -> dict:
+    if row.keys() <= used:  # most rows have no extra field: skip building a dict
+        return {}
     return {k: v for k, v in row.items() if k not in used}
 
 
@@ -86,8 +93,14 @@ ROLE_ALIASES = {
 }
 
 
-def parse_messages(value: Any, field: str, role_key: str, content_key: str) -> tuple[list[dict], list[str]]:
-    """Validate a list of turns; return ``(messages, original role names)``."""
+def parse_messages(
+    value: Any, field: str, role_key: str, content_key: str, turn_extra: dict[int, dict] | None = None
+) -> tuple[list[dict], list[str]]:
+    """Validate a list of turns; return ``(messages, original role names)``.
+
+    Fields of a turn other than role and content (``name``, ``weight``, ...) go into ``turn_extra``
+    (turn index -> fields) when a dict is given, so that a writer can put them back.
+    """
     if not isinstance(value, list):
         raise RowProblem("wrong_type", f"'{field}' must be a list of turns, got {type(value).__name__}", field)
     if not value:
@@ -114,7 +127,29 @@ def parse_messages(value: Any, field: str, role_key: str, content_key: str) -> t
             )
         messages.append({"role": role, "content": content})
         raw_roles.append(raw_role)
+        if turn_extra is not None and len(turn) > 2:
+            # None is skipped: columnar files give every turn every field that any turn had.
+            more = {k: v for k, v in turn.items() if k != role_key and k != content_key and v is not None}
+            if more:
+                turn_extra[i] = more
     return messages, raw_roles
+
+
+def _turn_extra_meta(meta: dict, turn_extra: dict[int, dict]) -> None:
+    if turn_extra:
+        # JSON object keys are strings: store the turn index as one so the meta round-trips through JSON.
+        meta["turn_extra"] = {str(i): v for i, v in turn_extra.items()}
+
+
+def _with_turn_extra(rec: Record, turns: list[dict]) -> list[dict]:
+    extra = rec.meta.get("turn_extra")
+    if not extra:
+        return turns
+    out = []
+    for i, t in enumerate(turns):
+        more = extra.get(str(i))
+        out.append({**t, **more} if more else t)
+    return out
 
 
 # ---- the formats ---------------------------------------------------------------
@@ -127,8 +162,12 @@ class Format:
     fields: ClassVar[tuple[str, ...]]
     description: ClassVar[str]
 
+    def __init__(self) -> None:
+        self._required = frozenset(self.required)
+        self._used = frozenset(self.fields + ("id",))
+
     def matches(self, row: dict) -> bool:
-        return all(k in row for k in self.required)
+        return self._required <= row.keys()
 
     def parse(self, row: dict, rid: str) -> Record:
         raise NotImplementedError
@@ -137,7 +176,7 @@ class Format:
         raise NotImplementedError
 
     def _meta(self, row: dict) -> dict:
-        extra = _extra(row, self.fields + ("id",))
+        extra = _extra(row, self._used)
         meta: dict[str, Any] = {"format": self.name}
         if extra:
             meta["extra"] = extra
@@ -163,13 +202,24 @@ class Native(Format):
         return "id" in row and is_meta and any(k in row for k in ("messages", "text", "chosen"))
 
     def parse(self, row: dict, rid: str) -> Record:
-        if isinstance(row.get("meta"), str):  # Parquet and datasets folders store meta as JSON text
+        meta = row.get("meta")
+        if isinstance(meta, str):  # Parquet, CSV and datasets folders store meta as JSON text
             import orjson
 
-            row = {**row, "meta": orjson.loads(row["meta"])}
-        rec = Record.from_dict(row)
-        if not isinstance(rec.id, str):
-            rec.id = str(rec.id)
+            meta = orjson.loads(meta)
+        if not isinstance(meta, dict):
+            raise RowProblem("wrong_type", "'meta' must be an object", "meta")
+        values = {}
+        for key in ("messages", "text", "label", "chosen", "rejected"):
+            value = row.get(key)
+            # CSV has no null, and columnar files give every row every column: an empty cell of a
+            # field this kind of record does not use is "absent", not an empty text.
+            if value == "" and key != "text":
+                value = None
+            values[key] = value
+        if values["text"] == "" and (values["messages"] is not None or values["chosen"] is not None):
+            values["text"] = None
+        rec = Record(rid, meta=meta, **values)
         if rec.messages is not None:
             rec.messages, _ = parse_messages(rec.messages, "messages", "role", "content")
         for key in ("text", "chosen", "rejected", "label"):
@@ -188,14 +238,25 @@ class Alpaca(Format):
     description = "instruction / input / output (Stanford Alpaca, Dolly in AlpaGasus form)"
 
     def parse(self, row: dict, rid: str) -> Record:
-        instruction = _need_str(row, "instruction")
-        inp = _need_str(row, "input", optional=True)
-        output = _need_str(row, "output")
-        user = instruction if not inp else f"{instruction}\n\n{inp}"
-        meta = self._meta(row)
-        if inp is not None:
+        # The hot path of reading instruction data: checks inlined, the slow helpers only for bad rows.
+        instruction, inp, output = row.get("instruction"), row.get("input"), row.get("output")
+        if type(instruction) is not str:
+            instruction = _need_str(row, "instruction")
+        if inp is not None and type(inp) is not str:
+            inp = _need_str(row, "input")
+        if type(output) is not str:
+            output = _need_str(row, "output")
+        meta: dict[str, Any] = {"format": "alpaca"}
+        if not row.keys() <= self._used:
+            meta["extra"] = _extra(row, self._used)
+        if inp:
+            user = f"{instruction}\n\n{inp}"
             # Where to split the user turn when writing back: after this many "\n\n".
-            meta["alpaca_split"] = instruction.count("\n\n") if inp else -1
+            meta["alpaca_split"] = instruction.count("\n\n")
+        else:
+            user = instruction
+            if inp is not None:
+                meta["alpaca_split"] = -1  # an empty input field, written back as ""
         return Record(rid, messages=[{"role": "user", "content": user}, {"role": "assistant", "content": output}], meta=meta)
 
     def dump(self, rec: Record) -> dict:
@@ -224,26 +285,34 @@ class ShareGPT(Format):
     _back = {"user": "human", "assistant": "gpt", "system": "system", "tool": "tool"}
 
     def parse(self, row: dict, rid: str) -> Record:
-        messages, raw_roles = parse_messages(_need(row, "conversations"), "conversations", "from", "value")
+        turn_extra: dict[int, dict] = {}
+        messages, raw_roles = parse_messages(_need(row, "conversations"), "conversations", "from", "value", turn_extra)
         meta = self._meta(row)
         system = _need_str(row, "system", optional=True)
         if system:
             messages.insert(0, {"role": "system", "content": system})
             meta["sharegpt_system_field"] = True
+        elif system is not None:
+            meta["sharegpt_system_field"] = ""  # an empty system field, written back as ""
         if raw_roles != [self._back[m["role"]] for m in messages[1 if system else 0 :]]:
             meta["raw_roles"] = raw_roles
+        _turn_extra_meta(meta, turn_extra)
         return Record(rid, messages=messages, meta=meta)
 
     def dump(self, rec: Record) -> dict:
         messages = rec.messages or []
         out: dict[str, Any] = {}
-        if rec.meta.get("sharegpt_system_field") and messages and messages[0]["role"] == "system":
+        system_field = rec.meta.get("sharegpt_system_field")
+        if system_field and messages and messages[0]["role"] == "system":
             out["system"] = messages[0]["content"]
             messages = messages[1:]
-        raw = rec.meta.get("raw_roles")
+        elif system_field == "":
+            out["system"] = ""
+        raw = rec.meta.get("raw_roles") if rec.meta.get("format") == "sharegpt" else None
         if raw is None or len(raw) != len(messages):
             raw = [self._back[m["role"]] for m in messages]
-        out["conversations"] = [{"from": r, "value": m["content"]} for r, m in zip(raw, messages)]
+        turns = [{"from": r, "value": m["content"]} for r, m in zip(raw, messages)]
+        out["conversations"] = _with_turn_extra(rec, turns) if rec.meta.get("format") == "sharegpt" else turns
         return self._with_extra(rec, out)
 
 
@@ -254,22 +323,37 @@ class OpenAIChat(Format):
     description = "OpenAI chat: messages: [{role, content}]"
 
     def parse(self, row: dict, rid: str) -> Record:
-        messages, raw_roles = parse_messages(_need(row, "messages"), "messages", "role", "content")
+        turn_extra: dict[int, dict] = {}
+        messages, raw_roles = parse_messages(_need(row, "messages"), "messages", "role", "content", turn_extra)
         meta = self._meta(row)
         if raw_roles != [m["role"] for m in messages]:
             meta["raw_roles"] = raw_roles
+        _turn_extra_meta(meta, turn_extra)
         return Record(rid, messages=messages, meta=meta)
 
     def dump(self, rec: Record) -> dict:
-        messages = rec.messages or []
-        if rec.messages is None:  # a non-chat record written as chat: best effort
-            messages = [{"role": "user", "content": rec.text or ""}]
-            if rec.label is not None:
-                messages.append({"role": "assistant", "content": rec.label})
-        raw = rec.meta.get("raw_roles")
-        if raw is not None and len(raw) == len(messages):
-            messages = [{"role": r, "content": m["content"]} for r, m in zip(raw, messages)]
-        return self._with_extra(rec, {"messages": [dict(m) for m in messages]})
+        messages = rec.messages
+        if messages is None:  # a non-chat record written as chat: best effort
+            messages = [{"role": "user", "content": rec.prompt_text or rec.text or ""}]
+            answer = rec.chosen if rec.chosen is not None else rec.label
+            if answer is not None:
+                messages.append({"role": "assistant", "content": answer})
+        elif rec.chosen is not None:  # a preference pair as chat: the prompt and the chosen answer
+            messages = [*messages, {"role": "assistant", "content": rec.chosen}]
+        meta = rec.meta
+        if meta.get("format") == "messages":
+            # Role spellings and turn fields of another format (ShareGPT's "human") do not belong here.
+            raw = meta.get("raw_roles")
+            if raw is not None and len(raw) == len(messages):
+                messages = [{"role": r, "content": m["content"]} for r, m in zip(raw, messages)]
+            if meta.get("turn_extra"):
+                messages = _with_turn_extra(rec, messages)
+        # orjson serialises the turns as they are: no copy needed (this is the hot path of export).
+        out = {"messages": messages}
+        extra = meta.get("extra")
+        if extra:
+            out.update(extra)
+        return out
 
 
 class PromptCompletion(Format):
@@ -315,19 +399,21 @@ class Preference(Format):
         chosen, c1 = self._answer(row, "chosen")
         rejected, c2 = self._answer(row, "rejected")
         meta = self._meta(row)
-        if conversational or c1 or c2:
+        if conversational and c1 and c2:
             meta["conversational"] = True
+        elif conversational or c1 or c2:
+            # Some fields are message lists, some strings: remember which, to write each back as it was.
+            meta["conversational"] = [k for k, c in (("prompt", conversational), ("chosen", c1), ("rejected", c2)) if c]
         return Record(rid, messages=messages, chosen=chosen, rejected=rejected, meta=meta)
 
     def dump(self, rec: Record) -> dict:
-        if rec.meta.get("conversational"):
-            out: dict[str, Any] = {
-                "prompt": [dict(m) for m in rec.messages or []],
-                "chosen": [{"role": "assistant", "content": rec.chosen}],
-                "rejected": [{"role": "assistant", "content": rec.rejected}],
-            }
-        else:
-            out = {"prompt": rec.prompt_text, "chosen": rec.chosen, "rejected": rec.rejected}
+        conv = rec.meta.get("conversational")
+        as_list = {"prompt", "chosen", "rejected"} if conv is True else set(conv or ())
+        out: dict[str, Any] = {
+            "prompt": [dict(m) for m in rec.messages or []] if "prompt" in as_list else rec.prompt_text,
+            "chosen": [{"role": "assistant", "content": rec.chosen}] if "chosen" in as_list else rec.chosen,
+            "rejected": [{"role": "assistant", "content": rec.rejected}] if "rejected" in as_list else rec.rejected,
+        }
         return self._with_extra(rec, out)
 
 
@@ -365,6 +451,7 @@ class PlainText(Format):
 
     def dump(self, rec: Record) -> dict:
         return self._with_extra(rec, {"text": rec.text if rec.text is not None else rec.all_text})
+
 
 
 # Detection order matters where fields overlap: the more specific format first.

@@ -32,6 +32,7 @@ from ..errors import ConsistencyError
 from .ledger import Event
 from .read.records import Reject
 from .record import Record
+from .write.writers import dumps
 from .step import Edit, Filter, Flag, GlobalStep, Mapper, Scorer, Step, Verdict
 
 
@@ -216,6 +217,7 @@ class Pipeline:
         self.stats = {ps.step.name + f"#{i}": StepStats(ps.step.name, ps.step.kind) for i, ps in enumerate(steps)}
         self._stat_list = list(self.stats.values())
         self._pool: Any = None
+        self._blob = b""
 
     # stats of the steps of segment k, in order
     def _segment_stats(self, k: int) -> list[StepStats]:
@@ -235,9 +237,8 @@ class Pipeline:
 
     def _start_pool(self) -> None:
         if self._pool is None and self.workers > 1:
-            blob = pickle.dumps(([seg for seg in self.segments], [g.step for g in self.globals]))
             ctx = mp.get_context("spawn")
-            self._pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(blob,))
+            self._pool = ctx.Pool(self.workers, initializer=_worker_init, initargs=(self._blob,))
 
     def _process(self, k: int, batches: Iterable[list[Record]]) -> Iterator[tuple[list, SegmentCounts]]:
         """Results of segment k on each batch, in order, with a bounded number in flight."""
@@ -258,8 +259,14 @@ class Pipeline:
 
     def run(self, items: Iterable[Record | Reject], sink: Sink, progress: Callable[[int], None] | None = None) -> PipelineResult:
         t_start = time.perf_counter()
+        if self.workers > 1:
+            # Pickled before setup(): workers run their own setup, and what setup loads (a model, a
+            # tokenizer) need not be picklable.
+            self._blob = pickle.dumps((self.segments, [g.step for g in self.globals]))
         for ps in self.steps:
-            ps.step.setup()
+            # With workers, per-record steps run there; the main process needs only the global steps.
+            if self.workers == 1 or isinstance(ps.step, GlobalStep):
+                ps.step.setup()
         counts = Counter()
         read_problems: Counter = Counter()
         examples: list[dict] = []
@@ -324,7 +331,7 @@ class Pipeline:
                             t0 = time.perf_counter()
                             g_next.step.observe(rec, prepared)
                             self._global_stats(k).seconds += time.perf_counter() - t0
-                            spool.write(orjson.dumps(rec.to_dict(), option=orjson.OPT_APPEND_NEWLINE))
+                            spool.write(dumps(rec.to_dict()))
                         else:
                             sink.keep(rec)
                             counts["kept"] += 1

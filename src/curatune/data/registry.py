@@ -95,8 +95,17 @@ def param_problems(name: str, params: dict[str, Any]) -> tuple[dict[str, Any], l
                 problems.append(f"The {key!r} parameter of {name} is required.")
             else:
                 got = params.get(key, err.get("input"))
-                problems.append(f"The {key!r} parameter of {name}: {err['msg'].lower()}. Got {got!r} instead.")
+                problems.append(f"The {key!r} parameter of {name} {_must(err['msg'])}. Got {got!r} instead.")
     return {}, problems
+
+
+def _must(msg: str) -> str:
+    """Pydantic's "Input should be greater than 0" as "must be greater than 0"."""
+    msg = msg.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    for prefix in ("Input should be ", "Input should "):
+        if msg.startswith(prefix):
+            return "must " + ("be " if prefix.endswith("be ") else "") + msg[len(prefix) :]
+    return "is invalid: " + msg[:1].lower() + msg[1:]
 
 
 def build_step(name: str, params: dict[str, Any] | None = None) -> Step:

@@ -9,6 +9,10 @@ scikit-learn's estimators:
 - ``reasons`` declares every reason code the step may return; returning any
   other is a bug the contract test catches.
 - The step never prints, counts or writes the ledger: the pipeline does.
+- A step that cannot run with pure defaults (it needs a model or an eval set
+  given by path) sets ``contract_params``: the parameters the contract test
+  (``tests/test_step_contract.py``) builds it with, e.g. a tiny fixture file
+  shipped in the package. Every other step builds with ``cls()``.
 
 Kinds:
 
@@ -77,6 +81,8 @@ class Step:
     name: ClassVar[str] = ""  # set by @register
     kind: ClassVar[str] = "step"
     reasons: ClassVar[tuple[str, ...]] = ()
+    # Parameters for the contract test when the defaults cannot build a working step (see the module doc).
+    contract_params: ClassVar[dict[str, Any]] = {}
 
     def setup(self) -> None:
         """Load models or tables; called once per process before the first record."""

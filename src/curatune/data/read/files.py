@@ -59,7 +59,15 @@ def expand_inputs(spec: str | Path | list) -> list[Path]:
             near = sorted(x.name for x in p.parent.glob("*"))[:10] if p.parent.is_dir() else []
             hint = f" The folder '{p.parent}' holds: {', '.join(near)}." if near else ""
             raise InputError(f"Input '{s}' does not exist.{hint} To make a sample dataset: curatune generate --out {s}")
-    return out
+    # A file named twice (a list and a glob that overlap) is read once: twice would repeat its ids.
+    seen: set[Path] = set()
+    unique = []
+    for p in out:
+        key = p.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(p)
+    return unique
 
 
 def file_type_of(path: Path, forced: str | None = None) -> str:
@@ -95,13 +103,60 @@ def open_binary(path: Path) -> io.BufferedIOBase:
         if compression == "gzip":
             return gzip.open(path, "rb")  # type: ignore[return-value]
         if compression == "zstd":
-            import zstandard
-
-            raw = open(path, "rb")
-            return io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(raw, closefd=True), buffer_size=1 << 20)
+            return io.BufferedReader(_ZstdReader(open(path, "rb")), buffer_size=1 << 20)
         return open(path, "rb", buffering=1 << 20)
     except OSError as e:
         raise InputError(f"Cannot open '{path}': {e.strerror or e}. Check that the file exists and is readable.") from e
+
+
+class _ZstdReader(io.RawIOBase):
+    """Decompress a zstd stream of one or more frames, raising on a truncated one.
+
+    Not ``zstandard``'s ``stream_reader``: it ends quietly at a truncated frame (the rest of the
+    data is lost without a word) and, by default, after the first of several frames.
+    """
+
+    def __init__(self, raw: io.BufferedIOBase):
+        import zstandard
+
+        self._raw = raw
+        self._dctx = zstandard.ZstdDecompressor()
+        self._d = None  # the decompressor of the frame in progress
+        self._buf = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def _fill(self) -> bool:
+        chunk = self._raw.read(1 << 18)
+        if not chunk:
+            if self._d is not None:
+                raise OSError("the zstd data ends inside a frame: the file is truncated or damaged")
+            return False
+        out = []
+        while chunk:
+            if self._d is None:
+                self._d = self._dctx.decompressobj()
+            out.append(self._d.decompress(chunk))
+            if self._d.eof:
+                chunk, self._d = self._d.unused_data, None
+            else:
+                chunk = b""
+        self._buf = memoryview(b"".join(out))
+        return True
+
+    def readinto(self, b) -> int:
+        while not self._buf:
+            if not self._fill():
+                return 0
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 def open_binary_write(path: Path) -> io.BufferedIOBase:

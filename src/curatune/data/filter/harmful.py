@@ -1,0 +1,231 @@
+"""Harmful content: a category lexicon (violence, sexual, hate, self-harm, harassment), and an optional local classifier.
+
+The lexicon (resources/harmful_lexicon.yaml, or ``lexicon_path``) has strong
+terms (weight 1) and weak terms (weight ``weak_weight``) per category. A
+message scores the sum of the weights of its matches (each distinct term
+counted once, so one word repeated is not a pile-up); a category at or over
+``threshold`` fails with reason ``harmful_<category>``. Matching is on whole
+words (set lookups on the runs of letters of a text; a compiled pattern per
+multi-word term, built in ``setup``): "assassin", "Scunthorpe", "cocktail"
+and "therapist" do not match "ass", "cunt", "cock" or "rapist".
+
+``classifier_path`` names a local transformers text-classification folder
+(never downloaded); a message whose probability of any label outside
+``classifier_safe_labels`` reaches ``classifier_threshold`` fails with
+``harmful_classifier``. The recipe should flag (``on_fail: flag``): words
+are not intent, and a history answer about a massacre is not harmful.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import Field
+
+from ...errors import InputError
+from ..record import Record
+from ..registry import register
+from ..step import KEEP, Drop, Filter, Verdict
+from ._prose import RESOURCES, texts_of
+
+CATEGORIES = ("violence", "sexual", "hate", "self_harm", "harassment")
+_WORDS = re.compile(r"[a-z]+")
+DEFAULT_LEXICON = RESOURCES / "harmful_lexicon.yaml"
+
+
+def _term_regex(term: str) -> re.Pattern:
+    """A multi-word or punctuated term as a whole-word pattern: any whitespace between words, ``*`` a suffix."""
+    suffix = term.endswith("*")
+    parts = [re.escape(w).replace(r"\*", "[a-z]*") for w in term.rstrip("*").split()]
+    body = r"\s+".join(parts) + (r"[a-z]*" if suffix else "")
+    return re.compile(r"(?<![a-z])" + body + r"(?![a-z])", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    category: str
+    term: str  # one form, as matched
+    name: str  # the entry it belongs to (its first form), what is counted and reported
+    strong: bool
+    pattern: re.Pattern | None  # only for terms that are not one plain word
+
+
+class Lexicon:
+    """Terms by the word that triggers them: one set lookup per distinct word of a text, not a regex scan.
+
+    A plain word (``suicide``) is found exactly; a word with ``*`` (``kill*``)
+    by its prefix; any other term (``kill myself``, ``self-harm*``) is keyed
+    by its longest run of letters and confirmed with its own pattern. Words
+    are runs of letters, so "assassin" is never "ass" and "Scunthorpe" never
+    contains a term.
+    """
+
+    def __init__(self, entries: list[Term]):
+        self.exact: dict[str, list[Term]] = {}
+        self.prefixes: dict[int, dict[str, list[Term]]] = {}
+        for e in entries:
+            runs = _WORDS.findall(e.term)
+            if not runs:
+                continue
+            plain = e.term.rstrip("*") == runs[0] and len(runs) == 1
+            star_inside = "*" in e.term.rstrip("*")
+            key = runs[0] if star_inside else max(runs, key=len)
+            as_prefix = star_inside or (e.term.endswith("*") and e.term.rstrip("*").endswith(key))
+            if as_prefix:
+                self.prefixes.setdefault(len(key), {}).setdefault(key, []).append(e)
+            else:
+                self.exact.setdefault(key, []).append(e)
+            if plain and not as_prefix:
+                continue
+            if not plain:
+                object.__setattr__(e, "pattern", _term_regex(e.term))
+        self.lengths = sorted(self.prefixes)
+
+    def matches(self, text: str) -> list[Term]:
+        low = text.lower()
+        words = set(_WORDS.findall(low))
+        found: list[Term] = []
+        for w in words:
+            hit = self.exact.get(w)
+            if hit:
+                found.extend(hit)
+            for n in self.lengths:
+                if len(w) < n:
+                    break
+                hit = self.prefixes[n].get(w[:n])
+                if hit:
+                    found.extend(hit)
+        return [t for t in found if t.pattern is None or t.pattern.search(low)]
+
+
+def expand_forms(entry: str) -> list[str]:
+    """The forms of a lexicon entry: '|' between forms, '(a|b)' groups expanded to every combination."""
+    forms, depth, cur = [], 0, ""
+    for ch in entry:
+        depth += ch == "("
+        depth -= ch == ")"
+        if ch == "|" and depth == 0:
+            forms.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    forms.append(cur)
+    out: list[str] = []
+    for f in (f.strip() for f in forms):
+        m = re.search(r"\(([^()]*)\)", f)
+        if m is None:
+            if f:
+                out.append(" ".join(f.split()))
+            continue
+        for alt in m.group(1).split("|"):
+            out.extend(expand_forms(f[: m.start()] + alt + f[m.end() :]))
+    return out
+
+
+def load_lexicon(path: Path, categories: list[str]) -> Lexicon:
+    """The lexicon file's terms of the chosen categories."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f) or {}
+    except OSError as e:
+        raise InputError(f"Cannot read the harmful-content lexicon '{path}' ({e}). Pass lexicon_path: a YAML file like {DEFAULT_LEXICON}.") from e
+    entries = []
+    for cat in categories:
+        entry = data.get(cat)
+        if not isinstance(entry, dict):
+            raise InputError(f"The lexicon '{path}' has no category {cat!r} (it has: {', '.join(map(str, data))}). Fix 'categories' or the lexicon.")
+        for strength in ("strong", "weak"):
+            for t in entry.get(strength) or ():
+                forms = expand_forms(str(t).lower())
+                entries.extend(Term(cat, f, forms[0], strength == "strong", None) for f in forms)
+    return Lexicon(entries)
+
+
+@register("filter.harmful")
+class Harmful(Filter):
+    """Fail messages whose lexicon score in a category reaches ``threshold`` (and, optionally, a classifier's verdict)."""
+
+    reasons = ("harmful_violence", "harmful_sexual", "harmful_hate", "harmful_self_harm", "harmful_harassment", "harmful_classifier")
+
+    def __init__(
+        self,
+        categories: list[Literal["violence", "sexual", "hate", "self_harm", "harassment"]] = list(CATEGORIES),  # noqa: B008
+        threshold: Annotated[float, Field(gt=0)] = 1.0,
+        weak_weight: Annotated[float, Field(ge=0)] = 0.2,
+        fields: Literal["answer", "prompt", "all"] = "all",
+        lexicon_path: str | None = None,
+        classifier_path: str | None = None,
+        classifier_threshold: Annotated[float, Field(gt=0, le=1)] = 0.9,
+        classifier_safe_labels: list[str] = ["safe", "neutral", "non-toxic", "not_toxic", "ok", "label_0"],  # noqa: B006
+    ):
+        self.categories = categories
+        self.threshold = threshold
+        self.weak_weight = weak_weight
+        self.fields = fields
+        self.lexicon_path = lexicon_path
+        self.classifier_path = classifier_path
+        self.classifier_threshold = classifier_threshold
+        self.classifier_safe_labels = classifier_safe_labels
+
+    def setup(self) -> None:
+        path = Path(self.lexicon_path).expanduser() if self.lexicon_path else DEFAULT_LEXICON
+        self._lexicon = load_lexicon(path, list(self.categories))
+        self._classifier = None
+        if self.classifier_path:
+            self._classifier = _load_classifier(self.classifier_path)
+
+    def __getstate__(self):
+        # Compiled patterns and a model do not travel to worker processes; setup() rebuilds them there.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_lexicon", "_classifier")}
+
+    def category_scores(self, text: str) -> dict[str, tuple[float, list[str]]]:
+        """Per category with a match: (score, matched terms); each distinct term counts once."""
+        per_cat: dict[str, dict[str, float]] = {}
+        for t in self._lexicon.matches(text):
+            per_cat.setdefault(t.category, {})[t.name] = 1.0 if t.strong else self.weak_weight
+        return {cat: (sum(h.values()), sorted(h)) for cat, h in per_cat.items()}
+
+    def keep(self, rec: Record) -> Verdict:
+        if not hasattr(self, "_lexicon"):
+            self.setup()
+        for path, text in texts_of(rec, self.fields):
+            for cat, (score, terms) in self.category_scores(text).items():
+                if score >= self.threshold:
+                    return Drop(f"harmful_{cat}", round(score, 3), self.threshold, detail=f"{path}; terms={','.join(terms)}")
+            if self._classifier is not None and text.strip():
+                p, label = self._classifier_score(text)
+                if p >= self.classifier_threshold:
+                    return Drop("harmful_classifier", round(p, 4), self.classifier_threshold, detail=f"{path}; label={label}")
+        return KEEP
+
+    def _classifier_score(self, text: str) -> tuple[float, str]:
+        tok, model, torch = self._classifier
+        enc = tok(text, truncation=True, max_length=512, return_tensors="pt")
+        with torch.no_grad():
+            probs = model(**enc).logits.softmax(-1)[0]
+        safe = {s.lower() for s in self.classifier_safe_labels}
+        best, best_label = 0.0, ""
+        for i, p in enumerate(probs.tolist()):
+            label = str(model.config.id2label.get(i, i))
+            if label.lower() not in safe and p > best:
+                best, best_label = p, label
+        return best, best_label
+
+
+def _load_classifier(path: str):
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise InputError(f"classifier_path '{folder}' of filter.harmful is not a folder. Give a local transformers text-classification folder (config.json, weights, tokenizer).")
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        model = AutoModelForSequenceClassification.from_pretrained(folder, local_files_only=True).eval()
+    except Exception as e:
+        raise InputError(f"Cannot load a text classifier from '{folder}' ({e}). It needs config.json, the weights and a tokenizer.") from e
+    return tok, model, torch
