@@ -64,6 +64,8 @@ def generate(
     except CuratuneError as e:
         _fail(e)
     out.print(f"Wrote {summary.n_lines} lines to {out_path} and the ground truth to {summary.truth_path}")
+    for note in summary.notes:
+        out.print(f"note: {note}")
     table = Table("defect", "records")
     for defect, count in sorted(summary.counts.items()):
         table.add_row(defect, str(count))
@@ -204,6 +206,8 @@ def audit(
     tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer: a local folder, a GGUF file, or a hub id (default: packaged SmolLM2).")] = None,
     max_seq_len: Annotated[int, typer.Option(help="Sequence length training will use; longer records would be truncated.")] = 2048,
     no_tokens: Annotated[bool, typer.Option("--no-tokens", help="Skip token counts (faster, no tokenizer needed).")] = False,
+    no_languages: Annotated[bool, typer.Option("--no-languages", help="Skip language identification.")] = False,
+    preview_records: Annotated[int, typer.Option(help="Records the curation preview runs on (0 = all).")] = 20_000,
 ):
     """Profile a dataset without changing it: problems, duplicates, lengths, languages; writes audit.json and audit.html."""
     from .audit import run_audit
@@ -211,7 +215,16 @@ def audit(
 
     try:
         with progress_bar("auditing") as advance:
-            report = run_audit(data, out_dir, fmt=fmt, tokenizer=None if no_tokens else (tokenizer or "default"), max_seq_len=max_seq_len, progress=advance)
+            report = run_audit(
+                data,
+                out_dir,
+                fmt=fmt,
+                tokenizer=None if no_tokens else (tokenizer or "default"),
+                max_seq_len=max_seq_len,
+                progress=advance,
+                languages=not no_languages,
+                preview_records=preview_records or None,
+            )
     except CuratuneError as e:
         _fail(e)
     print_summary(report, out)

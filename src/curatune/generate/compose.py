@@ -40,7 +40,7 @@ PORTS = (3000, 5000, 5432, 6379, 8000, 8080, 8443, 9090, 3306, 27017, 9200, 5672
 def vocab() -> dict[str, Any]:
     """The parsed vocabulary file (read once per process)."""
     with open(Path(__file__).with_name("vocab.yaml"), encoding="utf-8") as f:
-        return yaml.safe_load(f)
+        return yaml.load(f, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 def shingles(text: str, n: int = 5) -> set[tuple[str, ...]]:

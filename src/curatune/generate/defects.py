@@ -161,7 +161,8 @@ def _pii_value(rng: random.Random, kind: str) -> str:
     d = _d()
     if kind == "email":
         sep = rng.choice([".", "_", ""])
-        return f"{rng.choice(d['pii_first'])}{sep}{rng.choice(d['pii_last'])}{rng.randint(1, 99) if rng.random() < 0.5 else ''}@{rng.choice(d['pii_mail_domain'])}"
+        number = rng.randint(1, 99) if rng.random() < 0.5 else ""
+        return f"{rng.choice(d['pii_first'])}{sep}{rng.choice(d['pii_last'])}{number}@{rng.choice(d['pii_mail_domain'])}"
     if kind == "phone":
         style = rng.random()
         area, ex, num = rng.choice([212, 415, 617, 312, 206, 303, 512, 646, 718]), rng.randint(201, 989), rng.randint(1000, 9999)
@@ -216,7 +217,8 @@ def toxic(rng: random.Random, item: dict) -> tuple[dict, str]:
     d = _d()
     noun, adj = rng.choice(d["toxic_nouns"]), rng.choice(d["toxic_adjs"])
     template = rng.choice(d["toxic_sentences"])
-    sentence = re.sub(r"\ban? (\w)", lambda m: ("an " if m.group(1) in "aeiou" else "a ") + m.group(1), template.replace("{n}", noun).replace("{a}", adj))
+    sentence = template.replace("{n}", noun).replace("{a}", adj)
+    sentence = re.sub(r"\ban? (\w)", lambda m: ("an " if m.group(1) in "aeiou" else "a ") + m.group(1), sentence)  # a/an agreement
     words = [w for w, slot in ((adj, "{a}"), (noun, "{n}")) if slot in template]
     out = f"{sentence} {item['output']}" if rng.random() < 0.5 else f"{item['output']} {sentence}"
     return {**item, "output": out}, ",".join(words)

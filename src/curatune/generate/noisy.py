@@ -227,7 +227,9 @@ def generate_noisy(out: str | Path, n: int = 2000, defect_rate: float = 0.2, fmt
     path = Path(out)
     file_type, _ = split_suffixes(path)
     if file_type not in ("jsonl", "json", "csv", "parquet"):
-        raise RecipeError([f"Cannot tell what to write to '{path}' from its name: use .jsonl, .json, .csv or .parquet (optionally .gz or .zst)."])
+        raise RecipeError(
+            [f"Cannot tell what to write to '{path}' from its name: use .jsonl, .json, .csv or .parquet (optionally .gz or .zst)."]
+        )
     jsonl = file_type == "jsonl"
     lines, truth = make_noisy_rows(n, defect_rate, seed, fmt, malformed=jsonl)
     notes = [] if jsonl else [f"no malformed lines: a .{file_type} file cannot hold a broken row (write .jsonl to get them)"]

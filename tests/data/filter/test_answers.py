@@ -221,6 +221,7 @@ def test_truncated_answer_drops(answer, reason):
         "The total cost of the order is 72 + 8 = 80",
         "def add(a, b):\n    return a + b",  # unfenced code
         "Here you go:\n```python\nprint('hi')\n```",  # ends with a code block
+        "The syntax for creating an array in JavaScript is `var arrayName = [];`",
         "Ingredients:\n- flour\n- water\n- yeast\n- salt",
         "1. Preheat the oven\n2. Mix the batter\n3. Bake for 30 minutes",
         "Golden sun shines bright\nSeagulls soaring in the sky\nPeaceful waves rolling in",  # a haiku
@@ -242,6 +243,11 @@ def test_truncated_answer_without_sentence_rule_only_flags_dangling_ends():
     assert verdict("filter.truncated_answer", alpaca("Explain.", multi), final_punctuation="dangling") == ("keep", None)
     dangling = multi + " that ruled the"
     assert verdict("filter.truncated_answer", alpaca("Explain.", dangling), final_punctuation="dangling") == ("drop", "no_final_punctuation")
+
+
+def test_truncated_answer_detail():
+    v = build_step("filter.truncated_answer").keep(alpaca("Explain.", "Rome was founded in 753 BC. It grew into an empire that ruled the"))
+    assert (v.value, v.detail) == ("the", "messages[1].content ends 'd in 753 BC. It grew into an empire that ruled the' (dangling word)")
 
 
 def test_answer_checks_pass_plain_text_and_labels():
@@ -277,3 +283,31 @@ def test_recall_and_clean_false_positives_on_generated_data():
         planted = [r for r, d in recs if d == defect]
         caught = sum(steps[name].keep(r).action == "drop" for r in planted)
         assert planted and caught / len(planted) >= floor, (name, caught, len(planted))
+
+
+# ---- real data: a guard on how much clean-looking data the defaults flag -----------------
+
+# Measured on 2026-11-23: alpaca_random_9k (9,229 records) / dolly_3k (2,996). Every flag was read by
+# eye; the bounds leave room for phrase-list growth but catch a default that starts flagging clean data.
+REAL_DATA_MAX = {
+    "filter.empty_answer": (4, 0),
+    "filter.placeholder_answer": (14, 0),
+    "filter.refusal": (9, 1),
+    "filter.repeats_question": (5, 5),
+    "filter.truncated_answer": (20, 45),
+    "filter.merged_instructions": (5, 5),
+    "filter.missing_input": (45, 5),
+    "filter.conversation": (0, 0),
+}
+
+
+@pytest.mark.slow
+def test_flag_counts_on_real_data(shared_data):
+    from curatune.data.read.records import read_records
+
+    for i, name in enumerate(("alpaca_random_9k", "dolly_3k")):
+        recs = [r for r in read_records([shared_data / f"{name}.json"]) if isinstance(r, Record)]
+        for step, bounds in REAL_DATA_MAX.items():
+            st = build_step(step)
+            flagged = sum(st.keep(r).action != "keep" for r in recs)
+            assert flagged <= bounds[i], (name, step, flagged)

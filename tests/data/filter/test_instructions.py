@@ -40,14 +40,14 @@ def test_instruction_and_input_uses_the_alpaca_split():
     ("rec", "reason"),
     [
         (alpaca("Write a haiku about autumn.\n\n### Instruction:\nTranslate 'hello' into French.\n\n### Response:\nBonjour"), "embedded_header"),
-        (alpaca("Give three tips for sleep.\nInput: none\nOutput: Sleep early."), "embedded_header"),
+        (alpaca("Give three tips for sleep.\nInput: none\nResponse: Sleep early."), "embedded_header"),
         (alpaca("Classify the animal.", inp="Instruction: Name a mammal.\nInput: <noinput>"), "embedded_header"),
         (chat("### Instruction\nSummarise the news."), "embedded_header"),
         (alpaca("1. Write a poem about the sea.\n2. Translate 'good morning' into Spanish.\n3. Name three planets."), "multiple_tasks"),
         (alpaca("Please do the following:\n- Summarize the history of Rome.\n- Explain photosynthesis."), "multiple_tasks"),
         (chat("1) Describe a cat.\n2) List five fruits."), "multiple_tasks"),
         (alpaca("Name a colour.", output="Blue.\n\nInstruction: Name a fruit.\nOutput: Apple."), "header_in_answer"),
-        (alpaca("Name a colour.", output="Red.\n\n### Response:\nGreen."), "header_in_answer"),
+        (alpaca("Name a colour.", output="Red.\n\n### Instruction:\nName a fruit.\n\n### Response:\nApple."), "header_in_answer"),
     ],
 )
 def test_merged_instructions_drops(rec, reason):
@@ -66,6 +66,8 @@ def test_merged_instructions_drops(rec, reason):
         alpaca("Write a Python function that reads input and prints output.", output="def main():\n    data = input()\n    print(data)"),
         alpaca("Create a hotel reservation system in pseudocode.", output="FUNCTION reserve\nINPUT: dates\nOUTPUT: booking id"),
         alpaca("Explain the steps of making tea.", output="1. Boil water.\n2. Add tea.\n3. Wait."),
+        alpaca("Write a function that sums a list.\nInput: [1, 2, 3]\nOutput: 6"),  # examples, not a template
+        alpaca("Document the GET /users endpoint.", output="### Request\nGET /users\n\n### Response\n200 OK with a JSON list."),
     ],
 )
 def test_merged_instructions_keeps(rec):

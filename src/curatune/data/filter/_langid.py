@@ -12,15 +12,14 @@ no cache folder is used, and the text length is ours to choose.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from ...errors import InputError
 from ._prose import strip_code
 
 _URL = re.compile(r"\S+://\S+|www\.\S+|\S+@\S+")
-_SPACE = re.compile(r"\s+")
-MAX_CHARS = 1000  # fastText is linear in length; the first 1,000 characters settle the language
+MAX_CHARS = 400  # fastText is linear in length; 400 characters settle the language of one message
 
 
 def bundled_model_path() -> Path:
@@ -43,16 +42,29 @@ def _model():
 
 def clean_for_langid(text: str) -> str:
     """The prose of a text on one line: code, URLs and e-mail addresses removed, shouting lower-cased."""
-    text = _SPACE.sub(" ", _URL.sub(" ", strip_code(text[: 3 * MAX_CHARS]))).strip()[:MAX_CHARS]
+    text = strip_code(text[: 3 * MAX_CHARS])
+    if "://" in text or "www." in text or "@" in text:
+        text = _URL.sub(" ", text)
+    text = " ".join(text.split())[:MAX_CHARS]
     if text.isupper():
         text = text.lower()  # all-caps text reads as another language to fastText
     return text
 
 
-def detect(text: str, k: int = 1) -> list[tuple[str, float]]:
-    """Top ``k`` ``(language code, probability)`` of a text, most likely first; ``[]`` for empty text."""
-    text = clean_for_langid(text)
+def detect(text: str, k: int = 1, cleaned: bool = False) -> list[tuple[str, float]]:
+    """Top ``k`` ``(language code, probability)`` of a text, most likely first; ``[]`` for empty text.
+
+    ``cleaned``: the text already went through :func:`clean_for_langid`.
+    """
+    if not cleaned:
+        text = clean_for_langid(text)
     if not text:
         return []
+    return list(_predict(text, k))
+
+
+@lru_cache(maxsize=4096)
+def _predict(text: str, k: int) -> tuple[tuple[str, float], ...]:
+    # Cached: filter.language, filter.answer_language and select.language_balance ask about the same texts.
     labels, probs = _model().predict(text, k=k)
-    return [(lab[9:], min(float(p), 1.0)) for lab, p in zip(labels, probs)]  # strip "__label__"
+    return tuple((lab[9:], min(float(p), 1.0)) for lab, p in zip(labels, probs))  # strip "__label__"

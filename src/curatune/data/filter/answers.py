@@ -3,7 +3,7 @@
 Each check reads the answers a model would learn from (every assistant turn,
 or a preference pair's chosen answer) and passes plain-text and labelled
 records, where it does not apply. Phrase lists live in data files beside this
-module (``refusal_phrases.txt``, ``placeholder_answers.txt``).
+module (``refusal_phrases.txt``, ``placeholder_answers.txt``, ``dangling_words.txt``).
 """
 
 from __future__ import annotations
@@ -201,12 +201,6 @@ class RepeatsQuestion(Filter):
 
 _TERMINAL = set(".!?…;)]}\"'`*>»”’。！？")
 _DANGLING_MARKS = set(",:-–—(&")
-_CONNECTORS = frozenset(
-    "and or but nor so because although though while whereas which that who whom whose where when if than as "
-    "the a an of to with for in on at by from into onto about over under between through during "
-    "is are was were be been being has have had can could will would should may might must "
-    "their its his her our your my this these those such very more most".split()
-)
 _LIST_ITEM = re.compile(r"^\s*([-*•+]|\d+[.)]|[a-zA-Z][.)]|[IVX]+\.|#+)\s*\S")
 _CODE_LINE = re.compile(r"(^\s{4,}|[;{}=]\s*$|^\s*(def|class|return|import|print|SELECT|for|if)\b|\|)")
 # Tokens a post or a letter legitimately ends on: #hashtag, @mention, a URL, an e-mail address.
@@ -214,6 +208,11 @@ _SOCIAL_END = re.compile(r"(#\w+|@\w+|https?://\S+|www\.\S+|\S+@\S+\.\w+)\s*$")
 # A quotation's author: '"Nothing can be done without hope." - Helen Keller'.
 _ATTRIBUTION = re.compile(r"[.!?\"”]\s*[-–—~]\s*(\w+\.?\s*){1,4}$")
 _OPEN, _CLOSE = "([{", ")]}"
+
+
+@lru_cache(maxsize=1)
+def _connectors() -> frozenset[str]:
+    return frozenset(phrase_sections("dangling_words.txt")["default"])
 
 
 def _ends_clean(text: str) -> bool:
@@ -305,8 +304,8 @@ class TruncatedAnswer(Filter):
         if n_fences % 2:
             return Drop("unclosed_code_fence", value=n_fences, detail=f"{path}: {n_fences} ``` fence lines, the last block is never closed")
         pieces = split_code(text, inline=True)
-        if n_fences and pieces[-1][0]:
-            return KEEP  # ends with a code block
+        if pieces[-1][0] or not pieces[-1][1].strip() and len(pieces) > 1 and pieces[-2][0]:
+            return KEEP  # ends with a code block or `inline code`
         body = "".join(" " if is_code else piece for is_code, piece in pieces).rstrip()
         if len(words(body)) < self.min_words:
             return KEEP
@@ -334,7 +333,7 @@ class TruncatedAnswer(Filter):
         if unpunctuated:
             return KEEP  # a poem, an outline, a table: its lines all go without punctuation
         after_code = n_fences > 0 and len(pieces) > 1 and "\n" not in pieces[-1][1].strip()
-        dangling = body[-1] in _DANGLING_MARKS or last_word in _CONNECTORS or after_code
+        dangling = body[-1] in _DANGLING_MARKS or last_word in _connectors() or after_code
         is_item = bool(_LIST_ITEM.match(last_line))
         closing = len(lines) > 1 and len(last_line.split()) <= 4 and not is_item and (body[-1] == "," or not dangling)
         if closing:
@@ -351,7 +350,7 @@ class TruncatedAnswer(Filter):
             cut = False
         if dangling or cut:
             why = " (dangling word)" if dangling and not after_code else " (after a code block)" if after_code else ""
-            return Drop("no_final_punctuation", value=body[-1], detail=f"{path} ends {_short(body[-50:], 50)!r}{why}")
+            return Drop("no_final_punctuation", value=body.split()[-1][-20:], detail=f"{path} ends {_short(body[-50:], 50)!r}{why}")
         return KEEP
 
 

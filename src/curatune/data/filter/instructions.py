@@ -22,7 +22,8 @@ from ._instruct_text import instruction_and_input, phrase_sections, words
 
 _HEADER = re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?(instruction|input|output|response)s?[ \t]*(?:\d+[ \t]*)?:", re.I | re.M)
 _MD_HEADER = re.compile(r"^[ \t]*#{2,4}[ \t]*(instruction|input|response)\b", re.I | re.M)
-_ANSWER_HEADER = re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?instruction[ \t]*:|^[ \t]*#{2,4}[ \t]*(instruction|input|response)\b", re.I | re.M)
+# In an answer only "Instruction" marks the next example: "### Response" also heads an HTTP API's docs.
+_ANSWER_HEADER = re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?instruction[ \t]*:|^[ \t]*#{2,4}[ \t]*instruction\b", re.I | re.M)
 _ITEM = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|[-*•])[ \t]+(\S.*)$", re.M)
 # A task about instructions or inputs ("Create an input for this instruction") quotes headers legitimately.
 _META_TASK = re.compile(r"\b(instructions?|inputs?|outputs?|prompts?|responses?)\b", re.I)
@@ -39,13 +40,14 @@ class MergedInstructions(Filter):
 
     ``embedded_header``: the prompt contains ``### Instruction`` / ``### Response``
     headers, or at least two different ``Instruction:`` / ``Input:`` /
-    ``Output:`` / ``Response:`` header lines (raw Alpaca generations merged into one
-    example); a task about instructions or inputs, which quotes such headers
-    on purpose, is exempt. ``multiple_tasks``: at least ``min_tasks`` numbered or
+    ``Output:`` / ``Response:`` header lines, one of them ``Instruction:`` or
+    ``Response:`` (raw Alpaca generations merged into one example; "Input:" and
+    "Output:" alone are a program's examples); a task about instructions or
+    inputs, which quotes such headers on purpose, is exempt. ``multiple_tasks``: at least ``min_tasks`` numbered or
     bulleted lines of the instruction each start with a task verb ("1. Write
     ... 2. Translate ..."); numbered questions about one text, or lists of
     items to rank or classify, do not start with task verbs. ``header_in_answer``:
-    the answer goes on into another example (``Instruction:`` or ``### Response``).
+    the answer goes on into another example (``Instruction:`` or ``### Instruction``).
     """
 
     reasons = ("embedded_header", "multiple_tasks", "header_in_answer")
@@ -61,10 +63,12 @@ class MergedInstructions(Filter):
         first_line = next((ln for ln in instruction.split("\n") if ln.strip() and not _HEADER.match(ln) and not _MD_HEADER.match(ln)), "")
         meta_task = bool(_META_TASK.search(first_line))
         if not meta_task:
-            md = _MD_HEADER.search(prompt)
-            kinds = {m.group(1).lower() for m in _HEADER.finditer(prompt)}
-            if md or len(kinds) >= 2:
-                found = md.group(0).strip() if md else ", ".join(sorted(kinds))
+            md = {m.group(1).lower() for m in _MD_HEADER.finditer(prompt)}
+            kinds = md | {m.group(1).lower() for m in _HEADER.finditer(prompt)}
+            # "Input:" and "Output:" alone also describe a function's examples, "### Response" an API's docs:
+            # a template names the instruction, or the response beside another header.
+            if "instruction" in md or (len(kinds) >= 2 and kinds & {"instruction", "response"}):
+                found = ", ".join(sorted(kinds))
                 return Drop("embedded_header", value=found, detail=f"the prompt holds template headers: {found}")
         verbs = _task_verbs()
         tasks = [m.group(1) for m in _ITEM.finditer(instruction) if (words(m.group(1)) or [""])[0] in verbs]
@@ -124,7 +128,7 @@ class MissingInput(Filter):
         instruction, inp = instruction_and_input(rec)
         inp = inp.strip()
         if inp and _URL_ONLY.match(inp) and not _URL_TASK.search(instruction):
-            return Drop("url_only_input", value=inp[:200], detail=f"the only input is a URL: {inp[:80]}")
+            return Drop("url_only_input", value=inp[:200], detail="the input is only a URL: the model never sees the page")
         if inp and not _NO_INPUT.match(inp):
             return KEEP
         patterns = _reference_patterns()

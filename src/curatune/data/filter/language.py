@@ -26,6 +26,7 @@ from ._langid import clean_for_langid, detect
 from ._prose import looks_like_code, texts_of, word_list
 
 Confidence = Annotated[float, Field(ge=0, le=1)]
+_NON_LETTER = re.compile(r"[\W\d_]+")
 
 
 def translation_cue(prompt: str) -> bool:
@@ -55,10 +56,11 @@ def judged_language(text: str, min_chars: int, min_confidence: float) -> tuple[s
     "Drip brew, french press, espresso" the model says French at 0.80.
     """
     clean = clean_for_langid(text)
-    letters = sum(1 for c in clean if c.isalpha())
+    # Only whether there are min_chars and SHORT_LETTERS letters matters, so the count stops early.
+    letters = len(_NON_LETTER.sub("", clean[: 2 * max(min_chars, SHORT_LETTERS)]))
     if letters < min_chars or looks_like_code(text[:3000]):
         return None
-    top = detect(clean)
+    top = detect(clean, cleaned=True)
     if not top:
         return None
     need = max(min_confidence, SHORT_MIN_CONFIDENCE) if letters < SHORT_LETTERS else min_confidence
