@@ -47,6 +47,9 @@ EXPECTED = {
     "toxic": ("filter.harmful:",),
     "malformed": ("read:",),
 }
+# A duplicate is a duplicate, and an empty answer a useless answer, whichever step caught it:
+# precision counts a catch as right when the record's planted defect is in the same family.
+FAMILY = {"exact_duplicate": "duplicate", "near_duplicate": "duplicate", "empty_answer": "no_answer", "placeholder_answer": "no_answer"}
 
 
 def evaluate(run_dir: Path, truth_path: Path) -> dict:
@@ -88,8 +91,9 @@ def evaluate(run_dir: Path, truth_path: Path) -> dict:
             continue
         hits = caught_by.get(defect, set())
         tp = len(hits & planted[defect])
+        right = len([i for i in hits if FAMILY.get(truth[i]["defect"], truth[i]["defect"]) == FAMILY.get(defect, defect)])
         recall = tp / len(planted[defect]) if planted[defect] else float("nan")
-        precision = tp / len(hits) if hits else float("nan")
+        precision = right / len(hits) if hits else float("nan")
         rows.append({"defect": defect, "planted": len(planted[defect]), "caught": tp, "recall": recall, "flagged_by_its_steps": len(hits), "precision": precision})
     return {
         "per_defect": rows,
@@ -142,6 +146,7 @@ def main() -> None:
         print(f"| {s['step']} | {s['seen']} | {s['dropped']} | {s['flagged']} | {s['modified']} | {s['seconds']:.2f} |")
     if "quality" in report:
         q = report["quality"]
+        print("\n(precision: of the records caught by a defect's steps, the share planted with that defect or its family: duplicates, missing answers)")
         print("\n| planted defect | planted | caught | recall | caught by its steps | precision |")
         print("|---|---:|---:|---:|---:|---:|")
         for r in q["per_defect"]:

@@ -8,7 +8,10 @@ CPU seconds are both shown: CPU time is steadier on a busy machine): shingling,
 MinHash, LSH, verification and clustering, and the per-record decision.
 
 - curatune: ``dedup.minhash`` (prepare -> observe -> finish -> decide), with
-  the numpy MinHash kernel and with rensa's;
+  the numpy MinHash kernel and with rensa's; and the same step run by
+  curatune's Pipeline with 2 worker processes (signatures in the workers,
+  records spooled to disk between the passes; its CPU column counts the main
+  process only);
 - datasketch: ``MinHash.update_batch`` over the same word 5-gram shingles
   (same tokenisation) + ``MinHashLSH`` with the same bands x rows; candidates
   verified by estimated Jaccard >= threshold; union-find, first kept;
@@ -100,6 +103,30 @@ def run_curatune(recs: list[Record], threshold: float, ngram: int, backend: str)
     step.finish()
     dropped = {r.id for r in recs if step.decide(r) is not KEEP}
     return time.perf_counter() - t0, dropped
+
+
+class _DropSink:
+    def __init__(self):
+        self.dropped: set[str] = set()
+
+    def keep(self, rec):
+        pass
+
+    def drop(self, item, event):
+        self.dropped.add(item.id)
+
+    def event(self, event):
+        pass
+
+
+def run_pipeline(recs: list[Record], threshold: float, ngram: int, workers: int) -> tuple[float, set[str]]:
+    """The step inside curatune's Pipeline: signatures in worker processes, records spooled to disk and read back."""
+    from curatune.data.pipeline import Pipeline, PipelineStep
+
+    sink = _DropSink()
+    t0 = time.perf_counter()
+    Pipeline([PipelineStep(MinHashDedup(threshold=threshold, ngram=ngram))], workers=workers, batch_size=1024).run(recs, sink)
+    return time.perf_counter() - t0, sink.dropped
 
 
 def _shingles(text: str, ngram: int) -> list[bytes]:
@@ -227,6 +254,7 @@ def main() -> None:
     runs = [
         ("curatune (numpy)", lambda: run_curatune(recs, args.threshold, args.ngram, "numpy")),
         ("curatune (rensa)", lambda: run_curatune(recs, args.threshold, args.ngram, "rensa")),
+        ("curatune Pipeline, 2 workers", lambda: run_pipeline(recs, args.threshold, args.ngram, 2)),
         ("datasketch", lambda: run_datasketch(recs, args.threshold, args.ngram, bands, rows)),
     ]
     if not args.no_datatrove:

@@ -353,12 +353,14 @@ class C4Quality(Filter):
     JavaScript ("please enable JavaScript"; C4 dropped every line that said
     "javascript", which would drop every answer about the language); curly
     brackets in prose (off by default: JSON, sets and LaTeX use them, and
-    code is already exempt).
+    code is already exempt). Answers only by default: a prompt may quote
+    placeholder text as the input of a task ("count the words in: Lorem
+    ipsum ...").
     """
 
     reasons = ("c4_lorem_ipsum", "c4_javascript", "c4_curly_bracket")
 
-    def __init__(self, fields: Fields = "all", lorem_ipsum: bool = True, javascript: bool = True, curly_bracket: bool = False):
+    def __init__(self, fields: Fields = "answer", lorem_ipsum: bool = True, javascript: bool = True, curly_bracket: bool = False):
         self.fields = fields
         self.lorem_ipsum = lorem_ipsum
         self.javascript = javascript
