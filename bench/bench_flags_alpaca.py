@@ -82,7 +82,8 @@ def main() -> None:
         print(f"| {key} | {c} |")
 
     rng = random.Random(args.seed)
-    flagged_ids = sorted(reasons_of)
+    # Records a check flagged (repairs alone, e.g. whitespace, are not what a reader needs to judge).
+    flagged_ids = sorted({row["id"] for row in ledger if row["action"] in ("flag", "drop") and row["step"] != "read"})
     clean_ids = sorted(set(kept) - set(reasons_of))
     out = Path("bench/out/alpaca_samples.md")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,16 +1,25 @@
 """Calibrating dedup.minhash: similarity ROC AUC on MRPC, and recall on the generator's planted near duplicates.
 
+Configurations: word n-grams n = 1..5 (``shingle: word``, the default being
+n = 3) and character n-grams n = 3..5 (``shingle: char``).
+
 1. MRPC (../shared/data/mrpc_train.tsv, 4,080 human-labelled sentence pairs,
-   Quality 1 = paraphrase): ROC AUC of the exact word n-gram Jaccard and of the
-   Jaccard estimated from dedup.minhash's signatures (128 permutations, 16-bit
-   values as the step keeps them), for n = 1..5, with curatune's tokenisation
-   (NFKC, casefold, ASCII punctuation removed). Also the threshold that best
-   separates the classes (max Youden's J) for each n.
-2. Planted near duplicates (curatune.generate, word 5-gram Jaccard 0.75-0.95
-   to their original): for each n-gram size and threshold, the share of planted
-   near and exact duplicates that dedup.minhash drops with the right
-   ``duplicate_of``, and how many records it drops whose exact n-gram Jaccard
-   to the kept record is below 0.5 (clearly not near duplicates).
+   Quality 1 = paraphrase): ROC AUC of the exact shingle Jaccard and of the
+   Jaccard estimated from dedup.minhash's signatures as the step computes it
+   (``num_perm`` 128 and 256, 16-bit values as the step keeps them), the mean
+   absolute and signed error of the estimate, and the cut on the estimate that
+   best separates the classes (max Youden's J). AUC >= 0.75 is the target.
+2. Planted duplicates (``curatune.generate.generate_noisy(path, n=6000,
+   seed=0)``; truth in ``<name>.truth.jsonl``): for each configuration and
+   threshold, the share of planted near and exact duplicates that dedup.minhash
+   drops with the right ``duplicate_of``, and its false drops: records dropped
+   that were not planted as duplicates (``false_drops_unplanted``) or whose
+   ``duplicate_of`` is not the planted one (``false_drops_wrong_target``). The
+   best threshold of a configuration is the one with the fewest false drops
+   among those reaching near-duplicate recall 0.95; if none does, the one with
+   the highest recall (then fewest false drops).
+3. Speed: records/s of ``MinHashDedup.prepare`` (normalise, shingle, MinHash
+   128, band) on the generator's records, one process.
 
 AUC is the Mann-Whitney statistic (ties count half), computed with numpy/scipy.
 
@@ -25,6 +34,7 @@ import csv
 import json
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +42,7 @@ import orjson
 from scipy.stats import rankdata
 
 from curatune.data.dedup.exact import dedup_text
+from curatune.data.dedup.lsh import band_hashes
 from curatune.data.dedup.minhash import MinHashDedup, compact
 from curatune.data.dedup.shingle import exact_jaccard
 from curatune.data.record import Record
@@ -39,8 +50,11 @@ from curatune.data.step import KEEP
 
 MRPC = Path(__file__).resolve().parents[2] / "shared" / "data" / "mrpc_train.tsv"
 OUT = Path(__file__).resolve().parent / "out" / "mrpc.json"
-NGRAMS = (1, 2, 3, 4, 5)
-THRESHOLDS = (0.6, 0.65, 0.7, 0.75, 0.8)
+CONFIGS = [("word", n) for n in (1, 2, 3, 4, 5)] + [("char", n) for n in (3, 4, 5)]
+DEFAULT = ("word", 3, 0.7)  # dedup.minhash's defaults: the baseline for false drops
+NUM_PERMS = (128, 256)
+THRESHOLDS = (0.5, 0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9)
+AUC_TARGET, RECALL_TARGET = 0.75, 0.95
 
 
 def roc_auc(score: np.ndarray, y: np.ndarray) -> float:
@@ -71,57 +85,108 @@ def load_mrpc() -> tuple[list[tuple[str, str]], np.ndarray]:
 def mrpc_table() -> list[dict]:
     pairs, y = load_mrpc()
     out = []
-    for n in NGRAMS:
-        step = MinHashDedup(ngram=n)
-        exact = np.array([exact_jaccard(a, b, n) for a, b in pairs])
-        est = np.array([(compact(step.signature(a)) == compact(step.signature(b))).mean() for a, b in pairs])
-        t_best, youden = best_threshold(est, y)
-        out.append(
-            {
-                "ngram": n,
-                "pairs": int(y.size),
-                "auc_exact_jaccard": round(roc_auc(exact, y), 4),
-                "auc_estimated_jaccard": round(roc_auc(est, y), 4),
-                "mean_abs_error_estimate": round(float(np.abs(est - exact).mean()), 4),
-                "mean_jaccard_paraphrase": round(float(exact[y == 1].mean()), 3),
-                "mean_jaccard_other": round(float(exact[y == 0].mean()), 3),
-                "best_threshold_estimated": round(t_best, 3),
-                "youden_j": round(youden, 3),
-            }
-        )
+    for shingle, n in CONFIGS:
+        exact = np.array([exact_jaccard(a, b, n, shingle) for a, b in pairs])
+        row = {
+            "shingle": shingle,
+            "ngram": n,
+            "pairs": int(y.size),
+            "auc_exact_jaccard": round(roc_auc(exact, y), 4),
+            "mean_jaccard_paraphrase": round(float(exact[y == 1].mean()), 3),
+            "mean_jaccard_other": round(float(exact[y == 0].mean()), 3),
+        }
+        for num_perm in NUM_PERMS:
+            step = MinHashDedup(ngram=n, shingle=shingle, num_perm=num_perm)
+            est = np.array([(compact(step.signature(a)) == compact(step.signature(b))).mean() for a, b in pairs])
+            row[f"auc_estimated_{num_perm}"] = round(roc_auc(est, y), 4)
+            row[f"mean_abs_error_{num_perm}"] = round(float(np.abs(est - exact).mean()), 4)
+            row[f"mean_error_{num_perm}"] = round(float((est - exact).mean()), 4)
+            if num_perm == 128:
+                t_best, youden = best_threshold(est, y)
+                row["best_threshold_estimated_128"] = round(t_best, 3)
+                row["youden_j_128"] = round(youden, 3)
+        row["reaches_target"] = row["auc_exact_jaccard"] >= AUC_TARGET and all(row[f"auc_estimated_{p}"] >= AUC_TARGET for p in NUM_PERMS)
+        out.append(row)
     return out
 
 
-def generator_table(n_records: int) -> list[dict] | None:
+def load_generated(n_records: int, workdir: Path) -> tuple[list[Record], dict[str, dict]] | None:
     try:
         from curatune.data.read.records import read_records
         from curatune.generate import generate_noisy, truth_path_for
     except ImportError:
         return None
-    with tempfile.TemporaryDirectory() as d:
-        path = Path(d) / "noisy.jsonl"
-        generate_noisy(path, n=n_records, defect_rate=0.3, fmt="alpaca", seed=0)
-        truth = [orjson.loads(line) for line in truth_path_for(path).read_bytes().splitlines()]
-        recs = [r for r in read_records([str(path)], "auto") if isinstance(r, Record)]
-    by_id = {r.id: r for r in recs}
-    text = {r.id: dedup_text(r, "record") for r in recs}
-    planted = {k: [t for t in truth if t["defect"] == k and t["id"] in by_id] for k in ("near_duplicate", "exact_duplicate")}
-    out = []
-    for n in NGRAMS:
+    path = workdir / "noisy.jsonl"
+    generate_noisy(path, n=n_records, seed=0)
+    truth = {t["id"]: t for t in map(orjson.loads, truth_path_for(path).read_bytes().splitlines())}
+    recs = [r for r in read_records([str(path)], "auto") if isinstance(r, Record)]
+    return recs, truth
+
+
+def run_threshold(shingle: str, n: int, th: float, recs: list[Record], sigs: list[np.ndarray], lengths: list[int]) -> dict[str, object]:
+    """The step's verdicts at ``th``, reusing the signatures (they do not depend on the threshold)."""
+    step = MinHashDedup(threshold=th, ngram=n, shingle=shingle)
+    b, r = step.band_params
+    for rec, sig, length in zip(recs, sigs, lengths):
+        step.observe(rec, (band_hashes(sig, b, r, step.seed).tobytes(), compact(sig).tobytes(), length))
+    step.finish()
+    return {rec.id: step.decide(rec) for rec in recs}
+
+
+def score_verdicts(verdicts: dict[str, object], truth: dict[str, dict]) -> dict:
+    row = {}
+    for kind in ("near_duplicate", "exact_duplicate"):
+        items = [t for t in truth.values() if t["defect"] == kind and t["id"] in verdicts]
+        hit = sum(1 for t in items if verdicts[t["id"]] is not KEEP and verdicts[t["id"]].duplicate_of == t["duplicate_of"])
+        row[f"recall_{kind}"] = round(hit / len(items), 4) if items else None
+    drops = {i: v.duplicate_of for i, v in verdicts.items() if v is not KEEP}
+    unplanted = [i for i in drops if truth[i]["defect"] not in ("near_duplicate", "exact_duplicate")]
+    wrong = [i for i in drops if truth[i]["defect"] in ("near_duplicate", "exact_duplicate") and drops[i] != truth[i]["duplicate_of"]]
+    row["dropped"] = len(drops)
+    row["false_drops_unplanted"] = len(unplanted)
+    row["false_drops_wrong_target"] = len(wrong)
+    row["false_drops"] = len(unplanted) + len(wrong)
+    row["false_drop_examples"] = [[i, drops[i]] for i in (unplanted + wrong)[:5]]
+    return row
+
+
+def pick_best(rows: list[dict]) -> dict:
+    reach = [r for r in rows if r["recall_near_duplicate"] >= RECALL_TARGET]
+    if reach:
+        return min(reach, key=lambda r: (r["false_drops"], -r["recall_near_duplicate"], r["threshold"]))
+    return max(rows, key=lambda r: (r["recall_near_duplicate"], -r["false_drops"], r["threshold"]))
+
+
+def generator_table(recs: list[Record], truth: dict[str, dict]) -> tuple[list[dict], list[dict]]:
+    texts = [dedup_text(r, "record") for r in recs]
+    lengths = [len(t) for t in texts]
+    grid, speed = [], []
+    for shingle, n in CONFIGS:
+        sig_step = MinHashDedup(ngram=n, shingle=shingle)
+        t0 = time.perf_counter()
+        sigs = [sig_step.signature(t) for t in texts]
+        dt = time.perf_counter() - t0
+        speed.append({"shingle": shingle, "ngram": n, "records": len(texts), "seconds": round(dt, 3), "records_per_s": round(len(texts) / dt)})
         for th in THRESHOLDS:
-            step = MinHashDedup(threshold=th, ngram=n)
+            row = {"shingle": shingle, "ngram": n, "threshold": th}
+            row.update(score_verdicts(run_threshold(shingle, n, th, recs, sigs, lengths), truth))
+            grid.append(row)
+    return grid, speed
+
+
+def prepare_speed(recs: list[Record], repeats: int = 3) -> list[dict]:
+    """records/s of the whole per-record work of the step (prepare), best of ``repeats`` passes."""
+    out = []
+    for shingle, n in [("word", 3), ("char", 3), ("char", 4), ("char", 5)]:
+        step = MinHashDedup(ngram=n, shingle=shingle)
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
             for r in recs:
-                step.observe(r, step.prepare(r))
-            step.finish()
-            v = {r.id: step.decide(r) for r in recs}
-            row = {"ngram": n, "threshold": th}
-            for kind, items in planted.items():
-                hit = sum(1 for t in items if v[t["id"]] is not KEEP and v[t["id"]].duplicate_of == t["duplicate_of"])
-                row[f"recall_{kind}"] = round(hit / len(items), 4) if items else None
-            drops = [(i, x) for i, x in v.items() if x is not KEEP]
-            row["dropped"] = len(drops)
-            row["dropped_exact_jaccard_below_0.5"] = sum(1 for i, x in drops if exact_jaccard(text[i], text[x.duplicate_of], n) < 0.5)
-            out.append(row)
+                step.prepare(r)
+            best = min(best, time.perf_counter() - t0)
+        chars = sum(len(dedup_text(r, "record")) for r in recs)
+        out.append({"shingle": shingle, "ngram": n, "records": len(recs), "mean_chars": round(chars / len(recs)), "records_per_s": round(len(recs) / best)})
     return out
 
 
@@ -133,27 +198,61 @@ def main() -> None:
         sys.exit(f"{MRPC} is absent: this benchmark needs ../shared/data/mrpc_train.tsv")
 
     mrpc = mrpc_table()
-    print(f"\nMRPC train, {mrpc[0]['pairs']:,} pairs: ROC AUC of word n-gram Jaccard (paraphrase vs not)\n")
-    print("| n-gram | AUC exact Jaccard | AUC estimated (MinHash 128) | mean abs error of estimate | mean J paraphrase | mean J other | best threshold (Youden) |")
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"\nMRPC train, {mrpc[0]['pairs']:,} pairs: ROC AUC of n-gram Jaccard, paraphrase vs not (target >= {AUC_TARGET})\n")
+    print("| shingle | n | AUC exact | AUC MinHash 128 | AUC MinHash 256 | mean abs err 128 / 256 | mean err 128 | mean J para / other | best cut 128 (Youden J) | >= 0.75 |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for r in mrpc:
         print(
-            f"| {r['ngram']} | {r['auc_exact_jaccard']} | {r['auc_estimated_jaccard']} | {r['mean_abs_error_estimate']} | "
-            f"{r['mean_jaccard_paraphrase']} | {r['mean_jaccard_other']} | {r['best_threshold_estimated']} (J={r['youden_j']}) |"
+            f"| {r['shingle']} | {r['ngram']} | {r['auc_exact_jaccard']} | {r['auc_estimated_128']} | {r['auc_estimated_256']} | "
+            f"{r['mean_abs_error_128']} / {r['mean_abs_error_256']} | {r['mean_error_128']} | {r['mean_jaccard_paraphrase']} / {r['mean_jaccard_other']} | "
+            f"{r['best_threshold_estimated_128']} ({r['youden_j_128']}) | {'yes' if r['reaches_target'] else 'no'} |"
         )
+    winners = [f"{r['shingle']} {r['ngram']}" for r in mrpc if r["reaches_target"]]
+    print(f"\nReach AUC >= {AUC_TARGET} exact and estimated (128 and 256): {', '.join(winners) or 'none'}")
 
-    gen = generator_table(2000 if args.quick else 6000)
-    if gen is None:
-        print("\ncuratune.generate is not available: planted near-duplicate table skipped")
+    gen = best = speed = prep = None
+    with tempfile.TemporaryDirectory() as d:
+        loaded = load_generated(2000 if args.quick else 6000, Path(d))
+    if loaded is None:
+        print("\ncuratune.generate is not available: planted duplicate tables skipped")
     else:
-        print("\nPlanted duplicates (curatune.generate, defect_rate 0.3): recall with the right duplicate_of, and clear false drops\n")
-        print("| n-gram | threshold | recall near dup | recall exact dup | dropped | dropped with exact Jaccard < 0.5 to kept |")
-        print("|---:|---:|---:|---:|---:|---:|")
-        for r in gen:
-            print(f"| {r['ngram']} | {r['threshold']} | {r['recall_near_duplicate']} | {r['recall_exact_duplicate']} | {r['dropped']} | {r['dropped_exact_jaccard_below_0.5']} |")
+        recs, truth = loaded
+        gen, speed = generator_table(recs, truth)
+        base = next(r for r in gen if (r["shingle"], r["ngram"], r["threshold"]) == DEFAULT)
+        best = []
+        for shingle, n in CONFIGS:
+            b = dict(pick_best([r for r in gen if (r["shingle"], r["ngram"]) == (shingle, n)]))
+            auc = next(m for m in mrpc if (m["shingle"], m["ngram"]) == (shingle, n))
+            b["auc_estimated_128"] = auc["auc_estimated_128"]
+            b["better_than_default_on_both"] = (
+                b["recall_near_duplicate"] >= RECALL_TARGET and b["false_drops"] <= base["false_drops"] and auc["reaches_target"]
+            )
+            best.append(b)
+        print(f"\nPlanted duplicates (generate_noisy n={len(truth):,}, seed 0), every configuration at its best threshold")
+        print(f"(baseline: the default word 3 at 0.7 has near recall {base['recall_near_duplicate']}, {base['false_drops']} false drops)\n")
+        print("| shingle | n | best threshold | recall near dup | recall exact dup | dropped | false drops (unplanted + wrong target) | AUC MinHash 128 | better than default on both |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---|")
+        for r in best:
+            print(
+                f"| {r['shingle']} | {r['ngram']} | {r['threshold']} | {r['recall_near_duplicate']} | {r['recall_exact_duplicate']} | {r['dropped']} | "
+                f"{r['false_drops']} ({r['false_drops_unplanted']} + {r['false_drops_wrong_target']}) | {r['auc_estimated_128']} | {'yes' if r['better_than_default_on_both'] else 'no'} |"
+            )
+        print("\nAll thresholds: recall near dup / false drops\n")
+        print("| shingle | n | " + " | ".join(str(t) for t in THRESHOLDS) + " |")
+        print("|---|---:|" + "---:|" * len(THRESHOLDS))
+        for shingle, n in CONFIGS:
+            cells = [f"{r['recall_near_duplicate']} / {r['false_drops']}" for r in gen if (r["shingle"], r["ngram"]) == (shingle, n)]
+            print(f"| {shingle} | {n} | " + " | ".join(cells) + " |")
+
+        prep = prepare_speed(recs)
+        print("\nSpeed of MinHashDedup.prepare (normalise + shingle + MinHash 128 + bands), one process, best of 3\n")
+        print("| shingle | n | records | mean chars | records/s |")
+        print("|---|---:|---:|---:|---:|")
+        for r in prep:
+            print(f"| {r['shingle']} | {r['ngram']} | {r['records']:,} | {r['mean_chars']} | {r['records_per_s']:,} |")
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"mrpc": mrpc, "generator": gen}, indent=2))
+    OUT.write_text(json.dumps({"mrpc": mrpc, "generator_best": best, "generator": gen, "signature_speed": speed, "prepare_speed": prep}, indent=2))
     print(f"\nwrote {OUT}")
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from curatune.data.dedup.lsh import candidate_pairs, optimal_bands
 from curatune.data.dedup.minhash import MinHashDedup
-from curatune.data.dedup.shingle import exact_jaccard, shingle_hashes, words
+from curatune.data.dedup.shingle import char_shingle_hashes, chars, exact_jaccard, shingle_hashes, words
 from curatune.data.ledger import Event
 from curatune.data.pipeline import Pipeline, PipelineStep
 from curatune.data.record import Record
@@ -259,3 +259,101 @@ def test_generator_planted_near_duplicates_recall(tmp_path):
         items = [t for t in truth if t["defect"] == kind]
         hits = sum(1 for t in items if verdicts[t["id"]] is not KEEP and verdicts[t["id"]].duplicate_of == t["duplicate_of"])
         assert items and hits / len(items) >= floor, f"{kind}: {hits}/{len(items)}"
+
+
+# ---- shingle: char ---------------------------------------------------------------------------------
+
+
+def word_text(rng: random.Random, n: int = 60) -> str:
+    """Random lowercase words (3 to 9 letters): unrelated texts share few character 3-grams."""
+    return " ".join("".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(3, 9))) for _ in range(n))
+
+
+def typos(t: str, rng: random.Random, k: int = 6) -> str:
+    """One letter changed in each of ``k`` words: a near copy for characters, not for word 3-grams."""
+    toks = t.split()
+    for pos in rng.sample(range(len(toks)), k):
+        w = toks[pos]
+        i = rng.randrange(len(w))
+        toks[pos] = w[:i] + ("z" if w[i] != "z" else "y") + w[i + 1 :]
+    return " ".join(toks)
+
+
+@pytest.fixture
+def typo_copies() -> tuple[list[Record], dict[str, str]]:
+    """30 unrelated texts, and after them a copy with 6 one-letter typos of every third one."""
+    rng = random.Random(13)
+    originals = [Record(f"o{i}", text=word_text(rng)) for i in range(30)]
+    copies, truth = [], {}
+    for i in range(0, 30, 3):
+        copies.append(Record(f"c{i}", text=typos(originals[i].text, rng)))
+        truth[f"c{i}"] = f"o{i}"
+    return originals + copies, truth
+
+
+def test_char_shingles_find_copies_differing_by_a_few_characters(typo_copies):
+    recs, truth = typo_copies
+    by_id = {r.id: r for r in recs}
+    for cid, oid in truth.items():
+        a, b = by_id[cid].text, by_id[oid].text
+        assert exact_jaccard(a, b, 3, "char") > 0.85  # 6 typos touch at most 18 of ~400 character 3-grams
+        assert exact_jaccard(a, b, 3, "word") < 0.7  # each typo removes 3 of 58 word 3-grams
+    verdicts = run_step(MinHashDedup(shingle="char"), recs)
+    assert dropped(verdicts) == truth
+    for cid, oid in truth.items():
+        assert abs(verdicts[cid].value - exact_jaccard(by_id[cid].text, by_id[oid].text, 3, "char")) < 0.12
+    # the same copies are invisible to the default word 3-grams at the same threshold
+    assert dropped(run_step(MinHashDedup(), recs)) == {}
+    # and unrelated texts stay apart at the char threshold recommended for dedup (0.85)
+    assert dropped(run_step(MinHashDedup(shingle="char", threshold=0.85), recs)) == truth
+
+
+def test_char_shingles_count_characters_of_the_normalised_text():
+    assert chars("  Hello,\tWORLD\n ﬁne ") == "hello, world fine"
+    h = char_shingle_hashes("abcde", 3)
+    assert h.dtype == np.uint32 and h.shape == (3,)
+    # a window is n characters, not n UTF-8 bytes
+    assert char_shingle_hashes("日本語テキスト", 3).shape == (5,)
+    assert char_shingle_hashes("héllo", 2).shape == (4,)
+    # case, Unicode form and whitespace runs do not count; punctuation does
+    assert char_shingle_hashes("Hello   World", 3).tolist() == char_shingle_hashes("hello world", 3).tolist()
+    assert exact_jaccard("hello world", "hello, world", 3, "char") < 1.0
+    assert exact_jaccard("ﬁle", "FILE", 3, "char") == 1.0
+    # shorter than the n-gram: one shingle; empty: the empty shingle, as for words
+    assert char_shingle_hashes("ab", 5).shape == (1,)
+    assert char_shingle_hashes("ab", 5).tolist() != char_shingle_hashes("abc", 5).tolist()
+    assert char_shingle_hashes("   ", 3).tolist() == shingle_hashes("", 3).tolist() == [0]
+    # a lone surrogate (a broken decoder's leftover) is a character, not an error
+    assert char_shingle_hashes("a\udc80b", 3).shape == (1,)
+    assert shingle_hashes("abcde", 3, shingle="char").tolist() == h.tolist()
+
+
+def test_char_short_texts_shorter_than_the_ngram():
+    recs = [Record("s1", text="Hi!"), Record("s2", text="hi!"), Record("s3", text="Ho!"), Record("e1", text=""), Record("e2", text=" ")]
+    assert dropped(run_step(MinHashDedup(shingle="char", ngram=5), recs)) == {"s2": "s1", "e2": "e1"}
+
+
+def test_hash_values_are_pinned():
+    """Signatures must not change between versions or processes: a run's duplicates must be reproducible.
+    The word values are those of the word-only implementation before ``shingle`` was added."""
+    assert shingle_hashes("Hello, big world", 2).tolist() == [905133330, 904719028]
+    assert shingle_hashes("Hello, big world", 2, shingle="word").tolist() == [905133330, 904719028]
+    assert char_shingle_hashes("Hello, big world", 3)[:4].tolist() == [3205829476, 373876372, 626168762, 2481057125]
+    assert char_shingle_hashes("ab", 3).tolist() == [749226375]
+
+
+def test_char_deterministic_and_picklable(typo_copies):
+    recs, truth = typo_copies
+    step = MinHashDedup(shingle="char")
+    again = pickle.loads(pickle.dumps(step))
+    assert again.shingle == "char"
+    assert all(step.prepare(r) == again.prepare(r) for r in recs)
+    assert run_step(MinHashDedup(shingle="char"), recs) == run_step(MinHashDedup(shingle="char"), recs)
+    assert dropped(run_step(MinHashDedup(shingle="char", backend="rensa"), recs)) == truth
+
+
+def test_shingle_parameter_default_and_validation():
+    assert MinHashDedup().shingle == "word"
+    assert build_step("dedup.minhash", {"shingle": "char", "ngram": 4}).shingle == "char"
+    with pytest.raises(RecipeError, match="shingle"):
+        build_step("dedup.minhash", {"shingle": "chars"})

@@ -16,6 +16,7 @@ import unicodedata
 from typing import Literal
 
 import ftfy
+from ftfy.badness import BADNESS_RE
 
 from ..record import Record
 from ..registry import register
@@ -90,6 +91,29 @@ def _strip_invisible(text: str) -> tuple[str, int, int]:
     return _SUSPECT.sub(replace, text), controls, invisible
 
 
+# ftfy can change a text only where one of these is true (ftfy 6: fix_encoding acts only on lines where
+# BADNESS_RE matches; fix_c1_controls, fix_surrogates and remove_terminal_escapes need a C1 control, a surrogate
+# or ESC). BADNESS_RE costs about 0.3 us a character, more than the rest of ftfy, and each of its alternatives
+# holds a non-ASCII character and spans at most 7 characters, so it is run only on windows around non-ASCII
+# runs. Its one anchored alternative ('^[ÃÂ] ') is checked at every line start, since ftfy works line by line.
+_FTFY_CHARS = re.compile("[\x80-\x9f\ud800-\udfff\x1b]")
+_LINE_START_BAD = re.compile("^[ÃÂ] ", re.M)
+_NON_ASCII = re.compile("[^\x00-\x7f]+")
+_WINDOW = 10  # characters either side of a non-ASCII run, more than a BADNESS_RE match can reach
+_MAX_LINE = 1_000_000  # ftfy cuts longer lines into segments of this size (max_decode_length), so '^' differs
+
+
+def _ftfy_may_change(text: str) -> bool:
+    """False only when ftfy.fix_text(text, _FTFY) would return the text unchanged."""
+    if len(text) > _MAX_LINE or _FTFY_CHARS.search(text) or _LINE_START_BAD.search(text):
+        return True
+    n = len(text)
+    for m in _NON_ASCII.finditer(text):
+        if BADNESS_RE.search(text, max(m.start() - _WINDOW, 0), min(m.end() + _WINDOW, n)):
+            return True
+    return False
+
+
 def _changed_spans(old: str, new: str) -> int:
     return sum(1 for op in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes() if op[0] != "equal")
 
@@ -134,7 +158,7 @@ class UnicodeRepair(Mapper):
         """The repaired text and counts: mojibake sequences, control chars, zero-width chars, normalised spans."""
         mojibake = 0
         if self.fix_mojibake and not text.isascii():
-            fixed = ftfy.fix_text(text, _FTFY)
+            fixed = ftfy.fix_text(text, _FTFY) if _ftfy_may_change(text) else text
             if fixed != text:
                 mojibake = _changed_spans(text, fixed)
                 text = fixed
@@ -143,7 +167,7 @@ class UnicodeRepair(Mapper):
             mojibake, text = _changed_spans(text, fixed), fixed
         text, controls, invisible = _strip_invisible(text)
         normalized = 0
-        if self.normalization != "none" and not text.isascii():
+        if self.normalization != "none" and not text.isascii() and not unicodedata.is_normalized(self.normalization, text):
             nfc = unicodedata.normalize(self.normalization, text)
             if nfc != text:
                 normalized, text = _changed_spans(text, nfc), nfc

@@ -29,11 +29,14 @@ def compact(signature: np.ndarray) -> np.ndarray:
 
 @register("dedup.minhash")
 class MinHashDedup(GlobalStep):
-    """Drop near duplicates: records whose word n-gram Jaccard similarity to another is at least ``threshold``.
+    """Drop near duplicates: records whose word (or character) n-gram Jaccard similarity to another is at least ``threshold``.
 
     Each record's normalised ``fields`` text (``record``, ``prompt`` or ``response``, as in
-    ``dedup.exact``) becomes word ``ngram``-gram shingles and a MinHash signature of ``num_perm``
-    values. Records that share a band of the signature (``bands`` x ``rows``; by default the pair that
+    ``dedup.exact``) becomes ``ngram``-gram shingles and a MinHash signature of ``num_perm``
+    values. ``shingle: word`` (the default) shingles words (punctuation removed); ``shingle: char``
+    shingles characters of the normalised text (``ngram`` then counts characters): it also scores
+    reworded text (paraphrases) as similar, where word 3-grams see little overlap. Use it with
+    ``ngram: 3`` and a lower ``threshold`` (see bench/bench_mrpc.py for the measured trade-off). Records that share a band of the signature (``bands`` x ``rows``; by default the pair that
     minimises false positives and negatives at ``threshold`` as datasketch chooses them, with misses
     weighted 9 to 1 because candidates are verified) are candidates;
     a candidate pair counts when the Jaccard estimated from the signatures is >= ``threshold``.
@@ -54,6 +57,7 @@ class MinHashDedup(GlobalStep):
         fields: Literal["record", "prompt", "response"] = "record",
         threshold: Annotated[float, Field(gt=0, le=1)] = 0.7,
         ngram: Annotated[int, Field(ge=1, le=32)] = 3,
+        shingle: Literal["word", "char"] = "word",
         num_perm: Annotated[int, Field(ge=8, le=1024)] = 128,
         bands: Annotated[int, Field(ge=1)] | None = None,
         rows: Annotated[int, Field(ge=1)] | None = None,
@@ -65,6 +69,7 @@ class MinHashDedup(GlobalStep):
         self.fields = fields
         self.threshold = threshold
         self.ngram = ngram
+        self.shingle = shingle
         self.num_perm = num_perm
         self.bands = bands
         self.rows = rows
@@ -104,7 +109,7 @@ class MinHashDedup(GlobalStep):
     # ---- per record, in the workers -----------------------------------------------------------
     def signature(self, text: str) -> np.ndarray:
         """The uint32 MinHash signature of one text."""
-        h = shingle_hashes(text, self.ngram, self.seed)
+        h = shingle_hashes(text, self.ngram, self.seed, self.shingle)
         return minhash_rensa(h, self.num_perm, self.seed) if self.backend == "rensa" else minhash(h, self.num_perm, self.seed)
 
     def prepare(self, rec: Record) -> tuple[bytes, bytes, int]:

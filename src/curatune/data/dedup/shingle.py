@@ -1,7 +1,7 @@
-"""Word n-gram shingles as 32-bit hashes, and their MinHash signature, vectorised with numpy.
+"""Word or character n-gram shingles as 32-bit hashes, and their MinHash signature, vectorised with numpy.
 
 Python shingling (joining n words into a string and hashing it) is the slow
-part of MinHash deduplication, so nothing here builds n-gram strings:
+part of MinHash deduplication, so nothing here builds n-gram strings. Words:
 
 1. the text is normalised like :func:`~curatune.data.dedup.exact.normalise`
    (NFKC, casefold), ASCII punctuation becomes space, and the UTF-8 bytes are
@@ -15,8 +15,16 @@ part of MinHash deduplication, so nothing here builds n-gram strings:
    hashes (no faster per record: most of its time goes to converting its
    result back to numpy).
 
-A text shorter than ``n`` words is one shingle of all its words, so short
-duplicates still collide; an empty text is one empty shingle.
+Characters (``shingle="char"``): the text is normalised like
+:func:`~curatune.data.dedup.exact.normalise` (NFKC, casefold, whitespace runs
+become one space; punctuation stays), its code points are read as one uint32
+array (UTF-32, so a window of ``n`` is ``n`` characters whatever the script),
+each is mixed by murmur3's bijective finaliser (code points are small, close
+integers; the multiplicative MinHash needs well-spread values) and steps 3-4
+follow unchanged. One numpy pass per text, no Python loop over windows.
+
+A text shorter than ``n`` words (characters) is one shingle of all of them, so
+short duplicates still collide; an empty text is one empty shingle.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from __future__ import annotations
 import string
 import unicodedata
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 import xxhash
@@ -31,6 +40,8 @@ import xxhash
 _PUNCT_TO_SPACE = bytes.maketrans(string.punctuation.encode(), b" " * len(string.punctuation))
 _WORD_HASH = xxhash.xxh32_intdigest
 _EMPTY = np.zeros(1, dtype=np.uint32)
+
+Shingle = Literal["word", "char"]
 
 
 def words(text: str) -> list[bytes]:
@@ -51,22 +62,54 @@ def multipliers(num_perm: int, seed: int) -> np.ndarray:
     return rng.integers(0, 2**32, size=num_perm, dtype=np.uint64).astype(np.uint32) | np.uint32(1)
 
 
-def shingle_hashes(text: str, ngram: int, seed: int = 1) -> np.ndarray:
-    """uint32 hashes of the word ``ngram``-grams of ``text`` (with repeats; MinHash does not mind)."""
-    toks = words(text)
-    n = len(toks)
-    if n == 0:
-        return _EMPTY
-    h = np.fromiter(map(_WORD_HASH, toks), dtype=np.uint32, count=n)
+def chars(text: str) -> str:
+    """The normalised text whose characters are shingled: NFKC, casefold, whitespace runs as one space."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def _mix32(x: np.ndarray) -> np.ndarray:
+    """murmur3's 32-bit finaliser, elementwise: a bijection that spreads close integers over all 32 bits."""
+    x = x ^ (x >> np.uint32(16))
+    x *= np.uint32(0x85EBCA6B)
+    x ^= x >> np.uint32(13)
+    x *= np.uint32(0xC2B2AE35)
+    x ^= x >> np.uint32(16)
+    return x
+
+
+def _ngram_hashes(h: np.ndarray, ngram: int, seed: int) -> np.ndarray:
+    """Hashes of every window of ``ngram`` consecutive unit hashes ``h`` (``h.size >= 1``)."""
+    n = h.size
     if ngram == 1:
         return h
     k = _ngram_multipliers(ngram, seed)
     if n <= ngram:
-        # Fewer words than the n-gram size: one shingle of what there is. The length-specific
+        # Fewer units than the n-gram size: one shingle of what there is. The length-specific
         # multipliers keep "a b" from colliding with "a b c" by accident.
         return np.atleast_1d(h @ k[:n])
     windows = np.ndarray((n - ngram + 1, ngram), dtype=np.uint32, buffer=h, strides=(4, 4))
     return windows @ k
+
+
+def shingle_hashes(text: str, ngram: int, seed: int = 1, shingle: Shingle = "word") -> np.ndarray:
+    """uint32 hashes of the word (or character) ``ngram``-grams of ``text`` (with repeats; MinHash does not mind)."""
+    if shingle == "char":
+        return char_shingle_hashes(text, ngram, seed)
+    toks = words(text)
+    n = len(toks)
+    if n == 0:
+        return _EMPTY
+    return _ngram_hashes(np.fromiter(map(_WORD_HASH, toks), dtype=np.uint32, count=n), ngram, seed)
+
+
+def char_shingle_hashes(text: str, ngram: int, seed: int = 1) -> np.ndarray:
+    """uint32 hashes of the character ``ngram``-grams of the normalised ``text``."""
+    t = chars(text)
+    if not t:
+        return _EMPTY
+    # surrogatepass: a lone surrogate left by a broken decoder is a character like any other here.
+    codepoints = np.frombuffer(t.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    return _ngram_hashes(_mix32(codepoints), ngram, seed)
 
 
 def minhash(hashes: np.ndarray, num_perm: int, seed: int = 1) -> np.ndarray:
@@ -90,7 +133,7 @@ def minhash_rensa(hashes: np.ndarray, num_perm: int, seed: int = 1) -> np.ndarra
     return np.array(m.to_rows()[0], dtype=np.uint32)
 
 
-def exact_jaccard(a: str, b: str, ngram: int) -> float:
+def exact_jaccard(a: str, b: str, ngram: int, shingle: Shingle = "word") -> float:
     """Jaccard of the two texts' shingle sets, computed exactly (for calibration and tests)."""
-    x, y = set(shingle_hashes(a, ngram).tolist()), set(shingle_hashes(b, ngram).tolist())
+    x, y = set(shingle_hashes(a, ngram, shingle=shingle).tolist()), set(shingle_hashes(b, ngram, shingle=shingle).tolist())
     return len(x & y) / len(x | y) if x or y else 1.0

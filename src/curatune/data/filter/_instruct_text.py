@@ -89,7 +89,13 @@ def split_code(text: str, inline: bool = False) -> list[tuple[bool, str]]:
     An unclosed fence makes the rest of the text code, so that a repair never
     touches what may be a program. With ``inline``, backtick spans in prose are code too.
     """
-    out: list[tuple[bool, str]] = []
+    if "```" not in text and "~~~" not in text:
+        # No fence marker: one prose piece (the line loop below would rebuild exactly this).
+        out = [(False, text)] if text else []
+        if not inline or "`" not in text:
+            return out
+        return _split_inline(out)
+    out = []
     buf: list[str] = []
     fence = ""
     for line in text.splitlines(keepends=True):
@@ -110,10 +116,17 @@ def split_code(text: str, inline: bool = False) -> list[tuple[bool, str]]:
         out.append((bool(fence), "".join(buf)))
     if not inline:
         return out
+    return _split_inline(out)
+
+
+def _split_inline(out: list[tuple[bool, str]]) -> list[tuple[bool, str]]:
     fine: list[tuple[bool, str]] = []
     for is_code, piece in out:
         if is_code:
             fine.append((True, piece))
+            continue
+        if "`" not in piece:
+            fine.append((False, piece))
             continue
         p = 0
         for m in _INLINE_CODE.finditer(piece):
@@ -144,11 +157,23 @@ _WORD = re.compile(r"\w+")
 
 def fold(text: str) -> str:
     """Lower case, straight quotes, one space between words: for matching phrases."""
+    if text.isascii():
+        # NFKC and the quote table leave ASCII unchanged; skipping them is the common fast path.
+        return " ".join(text.lower().split())
     return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTES).lower().split())
 
 
 def words(text: str) -> list[str]:
-    return _WORD.findall(fold(text))
+    return list(_words(text))
+
+
+# The same prompt and answer are split by several checks in a row: a small per-process cache keyed by the text.
+@lru_cache(maxsize=4096)
+def _words(text: str) -> tuple[str, ...]:
+    if text.isascii():
+        # Spaces never join or split \w+ runs, so the folded text's words are the lower-cased text's words.
+        return tuple(_WORD.findall(text.lower()))
+    return tuple(_WORD.findall(fold(text)))
 
 
 def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:

@@ -19,7 +19,11 @@ from ...errors import InputError
 from ._prose import strip_code
 
 _URL = re.compile(r"\S+://\S+|www\.\S+|\S+@\S+")
-MAX_CHARS = 400  # fastText is linear in length; 400 characters settle the language of one message
+# fastText's cost is linear in length (about 0.4 us a character here); 200 characters settle the language of one
+# message: on alpaca_random_9k, dolly_3k and the generator's noisy set, 200 and 400 give the same verdicts in both
+# language filters, at half the cost. It is also the span whose letters judged_language counts.
+MAX_CHARS = 200
+_CODE_WINDOW = 1200  # code is stripped from this much of the text first, as when MAX_CHARS was 400
 
 
 def bundled_model_path() -> Path:
@@ -42,7 +46,7 @@ def _model():
 
 def clean_for_langid(text: str) -> str:
     """The prose of a text on one line: code, URLs and e-mail addresses removed, shouting lower-cased."""
-    text = strip_code(text[: 3 * MAX_CHARS])
+    text = strip_code(text[:_CODE_WINDOW])
     if "://" in text or "www." in text or "@" in text:
         text = _URL.sub(" ", text)
     text = " ".join(text.split())[:MAX_CHARS]

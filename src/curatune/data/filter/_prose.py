@@ -8,7 +8,7 @@ and leave code alone.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from ..record import Record
@@ -18,6 +18,7 @@ RESOURCES = Path(__file__).with_name("resources")
 _FENCE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.S)
 _INLINE_CODE = re.compile(r"`[^`\n]+`")
 _CODE_CHARS = frozenset("{}[]();=<>")
+_CODE_CHAR_LIST = tuple(_CODE_CHARS)
 _CODE_LINE = re.compile(
     r"^\s*(?:def |class |import |from \S+ import|return\b|if\s*\(|for\s*\(|while\s*\(|function\b|var |let |const |"
     r"public |private |#include|SELECT |INSERT |UPDATE |CREATE |<[a-zA-Z/!]|\}|\{|//|/\*|print\(|console\.)"
@@ -51,14 +52,22 @@ def strip_code(text: str) -> str:
     """The text without fenced code blocks and inline `code` spans."""
     if "`" not in text and "~~~" not in text:
         return text
+    return _strip_code(text)
+
+
+# Several filters look at the same message in a row (quality, repetition, OCR, language): a small
+# per-process cache keyed by the text makes the second look free. Pure functions of the text only.
+@lru_cache(maxsize=4096)
+def _strip_code(text: str) -> str:
     return _INLINE_CODE.sub(" ", _FENCE.sub("\n", text))
 
 
+@lru_cache(maxsize=4096)
 def looks_like_code(text: str) -> bool:
     """True for source code, JSON, HTML, SQL or LaTeX-heavy text, where prose rules do not apply."""
     if not text:
         return False
-    n_code = sum(1 for c in text if c in _CODE_CHARS)
+    n_code = sum(map(text.count, _CODE_CHAR_LIST))  # str.count per character: C speed, same total
     if n_code >= 4 and n_code > 0.04 * len(text):
         return True
     lines = [ln for ln in text.splitlines() if ln.strip()]

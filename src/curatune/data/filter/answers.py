@@ -103,6 +103,34 @@ def _refusal_patterns() -> dict[str, re.Pattern]:
     return out
 
 
+def _trie_regex(phrases: list[str]) -> str:
+    """One regex matching exactly the given phrases, as a character trie: far fewer branches to try
+    at each position than a plain alternation of the phrases."""
+    trie: dict = {}
+    for p in phrases:
+        node = trie
+        for ch in p:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        kids = sorted(ch for ch in node if ch)
+        if not kids:
+            return ""
+        alts = [re.escape(ch) + build(node[ch]) for ch in kids]
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return build(trie)
+
+
+@lru_cache(maxsize=1)
+def _any_refusal() -> re.Pattern:
+    """Matches where any reason's pattern matches (same boundaries): its first match is the earliest of theirs."""
+    phrases = [p for ps in phrase_sections("refusal_phrases.txt").values() for p in ps]
+    return re.compile(rf"(?<!\w)(?:{_trie_regex(phrases)})(?!\w)" if phrases else r"(?!x)x")
+
+
 @register("filter.refusal")
 class Refusal(Filter):
     """Drop answers that refuse or open with a canned AI disclaimer ("As an AI language model", "I cannot fulfill").
@@ -120,11 +148,17 @@ class Refusal(Filter):
         self.short_words = short_words
 
     def keep(self, rec: Record) -> Verdict:
+        any_refusal = _any_refusal()
         for path, text in answers(rec):
-            short = len(text.split()) <= self.short_words
+            # Words counted only up to short_words + 1: enough to tell a short answer from a long one.
+            short = len(text.split(None, self.short_words + 1)) <= self.short_words
             # A long answer is only read near its start: fold no more than the phrases can reach.
             folded = fold(text if short else text[: self.start_chars + 200])
             if not folded:
+                continue
+            # One search for all phrases first: no hit (or a first hit too far in) means no reason matches.
+            hit = any_refusal.search(folded)
+            if hit is None or (hit.start() > self.start_chars and not short):
                 continue
             for reason, pattern in _refusal_patterns().items():
                 m = pattern.search(folded)
@@ -237,10 +271,14 @@ def _list_line(line: str) -> bool:
     return len(items) >= 3 and sum(len(p.split()) <= 4 for p in items) >= 0.8 * len(items)
 
 
+_BRACKETS = re.compile(r"[()\[\]{}]")
+
+
 def _last_unclosed_bracket(text: str) -> int:
     """Position of the last bracket left open (-1 if none); a closer without an opener ("1) item") is ignored."""
     stack: list[tuple[str, int]] = []
-    for i, ch in enumerate(text):
+    for m in _BRACKETS.finditer(text):  # only the brackets, not every character
+        i, ch = m.start(), m.group()
         if ch in _OPEN:
             stack.append((ch, i))
         elif ch in _CLOSE:
@@ -300,13 +338,23 @@ class TruncatedAnswer(Filter):
     def _check(self, path: str, text: str) -> Verdict:
         if not text:
             return KEEP
-        n_fences = fence_count(text)
-        if n_fences % 2:
-            return Drop("unclosed_code_fence", value=n_fences, detail=f"{path}: {n_fences} ``` fence lines, the last block is never closed")
-        pieces = split_code(text, inline=True)
-        if pieces[-1][0] or not pieces[-1][1].strip() and len(pieces) > 1 and pieces[-2][0]:
-            return KEEP  # ends with a code block or `inline code`
-        body = "".join(" " if is_code else piece for is_code, piece in pieces).rstrip()
+        if "`" not in text and "~~~" not in text:
+            # No code at all (the common case): no fence, one prose piece, and the body is the text.
+            n_fences = 0
+            pieces = [(False, text)]
+            body = text
+        else:
+            n_fences = fence_count(text)
+            if n_fences % 2:
+                return Drop("unclosed_code_fence", value=n_fences, detail=f"{path}: {n_fences} ``` fence lines, the last block is never closed")
+            pieces = split_code(text, inline=True)
+            if pieces[-1][0] or not pieces[-1][1].strip() and len(pieces) > 1 and pieces[-2][0]:
+                return KEEP  # ends with a code block or `inline code`
+            body = "".join(" " if is_code else piece for is_code, piece in pieces).rstrip()
+        # An answer that ends cleanly is kept by every rule below (the bracket rule needs an unclean
+        # end too): the common case leaves here without counting words or scanning brackets.
+        if not body or _ends_clean(body):
+            return KEEP
         if len(words(body)) < self.min_words:
             return KEEP
         lines = [ln for ln in body.splitlines() if ln.strip()]

@@ -45,6 +45,11 @@ def _term_regex(term: str) -> re.Pattern:
     return re.compile(r"(?<![a-z])" + body + r"(?![a-z])", re.I)
 
 
+def _whole_runs(term: str) -> frozenset[str]:
+    """The runs of letters of a term that its pattern matches as whole words: not next to a ``*``."""
+    return frozenset(m.group() for m in _WORDS.finditer(term) if term[m.start() - 1 : m.start()] != "*" and term[m.end() : m.end() + 1] != "*")
+
+
 @dataclass(frozen=True, slots=True)
 class Term:
     category: str
@@ -52,6 +57,9 @@ class Term:
     name: str  # the entry it belongs to (its first form), what is counted and reported
     strong: bool
     pattern: re.Pattern | None  # only for terms that are not one plain word
+    # Words that a match of ``pattern`` always contains whole (not next to a ``*``): when an ASCII text lacks one,
+    # the pattern cannot match and is not run. (Not used on other texts: under re.I, "s" also matches "ſ".)
+    needs: frozenset[str] = frozenset()
 
 
 class Lexicon:
@@ -83,22 +91,34 @@ class Lexicon:
                 continue
             if not plain:
                 object.__setattr__(e, "pattern", _term_regex(e.term))
+                object.__setattr__(e, "needs", _whole_runs(e.term))
         self.lengths = sorted(self.prefixes)
+        # The shortest prefix length's worth of every prefix key: a word that starts with none of these needs no
+        # look-up per prefix length (most words), one slice and one set look-up instead.
+        self.shortest = self.lengths[0] if self.lengths else 0
+        self.stems = frozenset(k[: self.shortest] for d in self.prefixes.values() for k in d)
 
     def matches(self, text: str) -> list[Term]:
         low = text.lower()
         words = set(_WORDS.findall(low))
         found: list[Term] = []
+        exact, shortest, stems = self.exact, self.shortest, self.stems
         for w in words:
-            hit = self.exact.get(w)
+            hit = exact.get(w)
             if hit:
                 found.extend(hit)
+            if not stems or len(w) < shortest or w[:shortest] not in stems:
+                continue
             for n in self.lengths:
                 if len(w) < n:
                     break
                 hit = self.prefixes[n].get(w[:n])
                 if hit:
                     found.extend(hit)
+        if not found:
+            return found
+        if low.isascii():
+            return [t for t in found if t.pattern is None or (t.needs <= words and t.pattern.search(low))]
         return [t for t in found if t.pattern is None or t.pattern.search(low)]
 
 

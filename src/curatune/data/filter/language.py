@@ -15,6 +15,7 @@ each record itself (in the worker processes) for its counts and caps.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -49,11 +50,13 @@ SHORT_LETTERS = 100  # below this many letters the lite model is often confident
 SHORT_MIN_CONFIDENCE = 0.95
 
 
+@lru_cache(maxsize=4096)
 def judged_language(text: str, min_chars: int, min_confidence: float) -> tuple[str, float] | None:
     """``(code, probability)`` when the text has ``min_chars`` letters, is not code, and the model is sure; else None.
 
     Texts under ``SHORT_LETTERS`` letters need ``SHORT_MIN_CONFIDENCE``: on
     "Drip brew, french press, espresso" the model says French at 0.80.
+    Cached: filter.language, filter.answer_language and select.language_balance judge the same texts.
     """
     clean = clean_for_langid(text)
     # Only whether there are min_chars and SHORT_LETTERS letters matters, so the count stops early.

@@ -38,6 +38,9 @@ _UNIT_TAIL = re.compile(r"^\d+(?:st|nd|rd|th|s|am|pm|km|kg|mg|ml|cm|mm|gb|mb|kb|
 _JUNK_IN_WORD = re.compile(r"[A-Za-z][~^|¬¦¤¨´¸•■«»°`]+[A-Za-z]|^[~^|¬¦¤¨´¸•■][A-Za-z]{2,}|[A-Za-z]{2,}[~^|¬¦¤¨´¸•■]$")
 _JUNK_RUN = re.compile(r"^[~^|¬¦§¤¨´`¸■]{2,}$")
 _BROKEN_HYPHEN = re.compile(r"\b([A-Za-z]{2,})-(?:[ \t]+\n?|\n)[ \t]*([a-z]{2,})\b")
+# A character without which a token that is not all letters cannot be suspicious: a junk character, or a digit
+# that _DIGIT_IN_WORD looks for.
+_MAYBE_BAD = re.compile(r"[015~^|¬¦§¤¨´`¸•■«»°]")
 _STRIP = "\"'“”‘’()[]{}<>*_,;:!?.…"
 # (what OCR wrote, what was meant): 'rn' for 'm', 'c' for 'e', 'b' for 'h', '1' for 'l'...
 _CONFUSIONS = (("rn", "m"), ("m", "rn"), ("c", "e"), ("b", "h"), ("0", "o"), ("1", "l"), ("1", "i"), ("|", "l"), ("5", "s"), ("vv", "w"), ("cl", "d"), ("li", "h"))
@@ -52,6 +55,8 @@ class _Scorer:
         """In the word list, or an inflection of a word in it ('corned')."""
         if low in self.words:
             return True
+        if not low.endswith(_SUFFIXES):
+            return False  # one C call instead of the loop for most unknown words
         return any(low.endswith(suf) and low[: -len(suf)] in self.words for suf in _SUFFIXES if len(low) - len(suf) >= 3)
 
     def _fixes_to_word(self, low: str) -> bool:
@@ -71,6 +76,13 @@ class _Scorer:
         if tok in self.words:
             return False  # the common case, before any string work
         word = tok.strip(_STRIP)
+        if word.isalpha():
+            # Shortcuts that give the answer of the checks below (a word of letters has no junk, URL or digit):
+            # a listed word with punctuation around it ('word,'), and a capitalised word that is not 'Iike' (a name).
+            if len(word) < 3 or word.lower() in self.words:
+                return False
+            if not word.islower() and not (word[0] == "I" and word[1:].islower()):
+                return False
         if len(word) < 2 or _SKIP.search(word):
             return False
         if _JUNK_RUN.match(word) or _JUNK_IN_WORD.search(word):
@@ -108,7 +120,20 @@ class _Scorer:
         toks = text.split()
         if not toks:
             return 0, 0
-        bad = sum(1 for t in set(toks) if self.suspicious(t))  # distinct: a name repeated is one oddity
+        # Distinct tokens (a name repeated is one oddity), and not the listed words, which are never suspicious:
+        # the set difference runs in C and removes most of a text before any per-token work.
+        words, bad = self.words, 0
+        for t in set(toks).difference(words):
+            # Cases where suspicious() is False, decided here without the call (most tokens): a listed word with
+            # punctuation around it ('word,'); a capitalised word that is not 'Iike' (a name); and a token that is
+            # not letters and has no junk character and no 0, 1 or 5 ('v2.3', '/api/x', '42').
+            w = t.strip(_STRIP)
+            if w.isalpha():
+                if len(w) < 3 or w.lower() in words or not (w.islower() or (w[0] == "I" and w[1:].islower())):
+                    continue
+            elif not _MAYBE_BAD.search(w) and not w.lower().isalpha():
+                continue
+            bad += self.suspicious(t)
         if "-" in text:
             bad += self.broken_hyphens(text)
         return bad, len(toks)

@@ -52,6 +52,14 @@ _JS_BOILERPLATE = re.compile(
 _LOREM = re.compile(r"lorem ipsum", re.I)
 _SOCIAL = re.compile(r"tweet|twitter|hashtag|instagram|social media|facebook|tiktok|linkedin|\bpost\b", re.I)
 _NUMBERISH = re.compile(r"[\d%$€£=+×÷*/^<>±≈-]")
+# The word-shape rules run on the words joined one per line, so that each per-word test is one regex
+# pass in C: a "line" below is a word (words come from str.split, so they hold no "\n").
+# A word with a letter or a number ([^\W_] is exactly str.isalnum) or a formula sign:
+_ALNUM_WORD = re.compile(r"[^\n]*(?:[^\W_]|[\d%$€£=+×÷*/^<>±≈-])[^\n]*")
+# An ASCII word with a letter (for ASCII, [A-Za-z] is exactly str.isalpha):
+_ALPHA_WORD_ASCII = re.compile(r"[^\n]*[A-Za-z][^\n]*")
+# str.strip(_PUNCT_STRIP) of every word:
+_PUNCT_ENDS = re.compile("^[{0}]+|[{0}]+$".format(re.escape(_PUNCT_STRIP)), re.M)
 
 
 def _prose_lines(text: str) -> list[str]:
@@ -67,15 +75,29 @@ def _is_verse(rec: Record, text: str) -> bool:
     return bool(_SONG.search(text) or _VERSE_PROMPT.search(rec.prompt_text))
 
 
+def _alpha_word_lengths(stripped: str) -> list[int]:
+    """Lengths of the words (one a line) that hold a letter."""
+    if stripped.isascii():
+        return [len(w) for w in _ALPHA_WORD_ASCII.findall(stripped)]
+    # Outside ASCII no regex class is exactly str.isalpha ("²" and "Ⅻ" are \w but not letters).
+    return [len(w) for w in stripped.split("\n") if any(c.isalpha() for c in w)]
+
+
+# One regex for the four structural line shapes (a match of any branch at the start is a match of the whole).
+_STRUCTURAL = re.compile("|".join(f"(?:{p.pattern})" for p in (_BULLET, _TABLE, _HEADING, _KEY_VALUE)))
+
+
 def _sentence_words(text: str) -> list[str]:
     """Words of the lines that are sentences: list items, table rows, headings, short lines
     ("Ground beef - not vegan") and comma-separated enumerations are left out."""
     out: list[str] = []
+    structural = _STRUCTURAL.match
     for line in text.splitlines():
-        if _is_structural(line):
-            continue
+        # The cheap word-count test first: both only skip the line, so their order does not matter.
         words = line.split()
         if len(words) < 6 or line.count(",") > 0.25 * len(words):
+            continue
+        if structural(line):
             continue
         out.extend(words)
     return out
@@ -83,7 +105,7 @@ def _sentence_words(text: str) -> list[str]:
 
 def _is_structural(line: str) -> bool:
     """List items, table rows and headings: normal in answers, meaningless for line-shape ratios."""
-    return bool(_BULLET.match(line) or _TABLE.match(line) or _HEADING.match(line) or _KEY_VALUE.match(line))
+    return _STRUCTURAL.match(line) is not None
 
 
 # ---- Gopher quality ------------------------------------------------------------------------
@@ -140,24 +162,28 @@ class GopherQuality(Filter):
     def keep(self, rec: Record) -> Verdict:
         if not hasattr(self, "_stop"):
             self.setup()
-        social = None
+        social: list[bool] = []  # whether the prompt asks for a post: read once, and only when a hashtag needs it
         for path, raw in texts_of(rec, self.fields):
-            if social is None:
-                social = bool(_SOCIAL.search(rec.prompt_text))
-            v = self._check(strip_code(raw), social)
+            v = self._check(strip_code(raw), rec, social)
             if v is not KEEP:
                 return Drop(v.reason, v.value, v.threshold, detail=f"{path}; {v.detail}" if v.detail else path)
         return KEEP
 
-    def _check(self, text: str, social: bool) -> Verdict:
-        words = text.split()
-        n = len(words)
+    def _check(self, text: str, rec: Record, social: list[bool]) -> Verdict:
+        # Short messages leave before any other work: every rule needs min_words words.
+        n = len(text.split())
         if n < self.min_words:
             return KEEP
         code = looks_like_code(text)
         if self.max_symbol_word_ratio is not None and not code:
             # Hashtags are what a prompt asking for a tweet wants; ellipses always count.
-            symbols = (0 if social else len(_HASH.findall(text))) + len(_ELLIPSIS.findall(text))
+            hashes = len(_HASH.findall(text)) if "#" in text else 0
+            if hashes:
+                if not social:
+                    social.append(bool(_SOCIAL.search(rec.prompt_text)))
+                if social[0]:
+                    hashes = 0
+            symbols = hashes + len(_ELLIPSIS.findall(text))
             r = symbols / n
             if r > self.max_symbol_word_ratio:
                 return Drop("gopher_symbol_ratio", round(r, 4), self.max_symbol_word_ratio)
@@ -177,20 +203,20 @@ class GopherQuality(Filter):
         n = len(words)
         if n < self.min_words:
             return KEEP
-        stripped = [w.strip(_PUNCT_STRIP) for w in words]
+        joined = "\n".join(words)
+        stripped = _PUNCT_ENDS.sub("", joined)  # each word stripped of punctuation, still one a line
         if self.min_stop_words is not None:
-            stop = self._stop
-            found = {w.lower() for w in stripped if w.lower() in stop}
+            found = self._stop.intersection(stripped.lower().split("\n"))
             if len(found) < self.min_stop_words:
                 return Drop("gopher_stopwords", len(found), self.min_stop_words)
         if self.min_alpha_words_ratio is not None:
             # Numbers and formulas are words here: "2 + 3 = 5" is a fine answer, "~~ ## ::" is not.
-            r = sum(1 for w in words if any(c.isalnum() for c in w) or _NUMBERISH.search(w)) / n
+            r = len(_ALNUM_WORD.findall(joined)) / n
             if r < self.min_alpha_words_ratio:
                 return Drop("gopher_alpha_words", round(r, 4), self.min_alpha_words_ratio)
-        real = [w for w in stripped if w and any(c.isalpha() for c in w)]
-        if real and (self.min_mean_word_length is not None or self.max_mean_word_length is not None):
-            mean = sum(map(len, real)) / len(real)
+        real = _alpha_word_lengths(stripped) if self.min_mean_word_length is not None or self.max_mean_word_length is not None else []
+        if real:
+            mean = sum(real) / len(real)
             if self.min_mean_word_length is not None and mean < self.min_mean_word_length:
                 return Drop("gopher_mean_word_length", round(mean, 3), self.min_mean_word_length, detail="below minimum")
             if self.max_mean_word_length is not None and mean > self.max_mean_word_length:
@@ -298,42 +324,93 @@ class GopherRepetition(Filter):
         return sorted(top.items()), sorted(dup.items())
 
     def keep(self, rec: Record) -> Verdict:
-        top, dup = self._limits()
+        top, dup = None, None
+        verse_prompt = None
         for path, raw in texts_of(rec, self.fields):
-            if _is_verse(rec, raw):
+            text = strip_code(raw)
+            pieces = self._pieces(text)
+            if pieces is None:
+                continue  # too short for any rule: nothing else to read
+            if _SONG.search(raw):
                 continue
-            v = self._check(strip_code(raw), top, dup)
+            if verse_prompt is None:
+                verse_prompt = _VERSE_PROMPT.search(rec.prompt_text) is not None
+            if verse_prompt:
+                continue
+            if top is None:
+                top, dup = self._limits()
+            v = self._check(text, top, dup, pieces)
             if v is not KEEP:
                 return Drop(v.reason, v.value, v.threshold, detail=f"{path}; {v.detail}" if v.detail else path)
         return KEEP
 
-    def _check(self, text: str, top, dup) -> Verdict:
+    def _pieces(self, text: str) -> tuple[list[str], list[str], list[str]] | None:
+        """(lines, paragraphs, words) of a message, or None when it is too short for every rule."""
+        lines = [ln for ln in _prose_lines(text) if not _TABLE.match(ln)]
+        # Paragraph breaks need a "\n"; without one there is a single paragraph, which no rule reads.
+        paras = [p.strip() for p in _PARA.split(text) if p.strip()] if "\n" in text else []
+        words = _WORD.findall(text.lower())
+        if len(lines) < 3 and len(paras) < 3 and len(words) < self.min_words:
+            return None
+        return lines, paras, words
+
+    def _check(self, text: str, top, dup, pieces=None) -> Verdict:
         if looks_like_code(text):
             return KEEP
-        lines = [ln for ln in _prose_lines(text) if not _TABLE.match(ln)]
+        lines, paras, words = pieces if pieces is not None else self._pieces(text) or ([], [], [])
         if len(lines) >= 3:
             r, rc = _dup_stats(lines)
             if self.max_dup_lines_ratio is not None and r > self.max_dup_lines_ratio:
                 return Drop("gopher_repetition_dup_lines", round(r, 4), self.max_dup_lines_ratio)
             if self.max_dup_line_chars_ratio is not None and rc > self.max_dup_line_chars_ratio:
                 return Drop("gopher_repetition_dup_line_chars", round(rc, 4), self.max_dup_line_chars_ratio)
-        paras = [p.strip() for p in _PARA.split(text) if p.strip()]
         if len(paras) >= 3:
             r, rc = _dup_stats(paras)
             if self.max_dup_paragraphs_ratio is not None and r > self.max_dup_paragraphs_ratio:
                 return Drop("gopher_repetition_dup_paragraphs", round(r, 4), self.max_dup_paragraphs_ratio)
             if self.max_dup_paragraph_chars_ratio is not None and rc > self.max_dup_paragraph_chars_ratio:
                 return Drop("gopher_repetition_dup_paragraph_chars", round(rc, 4), self.max_dup_paragraph_chars_ratio)
-        words = _WORD.findall(text.lower())
         if len(words) < self.min_words:
             return KEEP
+        counts = Counter(words)
+        if len(counts) == len(words):
+            return KEEP  # no word repeats, so no n-gram does: every fraction is 0
+        # Bounds that skip the n-gram counting when no n-gram could pass a limit. Each word of an
+        # n-gram seen c >= 2 times occurs at least c times, so the fraction's numerator
+        # (chars + n - 1) * c is at most n * most + (n - 1) * most_seen, where most is the largest
+        # len(w) * count(w) over repeated words; words inside repeated n-grams are repeated words,
+        # so the repeated characters are at most the characters of all repeated words.
+        most = most_seen = repeated_chars = 0
+        for w, c in counts.items():
+            if c >= 2:
+                lc = len(w) * c
+                repeated_chars += lc
+                most = max(most, lc)
+                most_seen = max(most_seen, c)
+        # A repeated n-gram contains a repeated (n-1)-gram: from the first n without one, every
+        # fraction below is 0 (and 0 never exceeds a limit).
+        no_repeat_from = None  # only n >= 1 is ever skipped
         text_len = len(text)
         for n, limit in top:
+            if no_repeat_from is not None and n >= no_repeat_from >= 1:
+                continue
+            if n >= 1 and (n * most + (n - 1) * most_seen) / text_len <= limit:
+                continue
             f = top_ngram_char_fraction(words, n, text_len)
+            if f == 0.0 and n >= 1 and (no_repeat_from is None or n < no_repeat_from):
+                no_repeat_from = n
             if f > limit:
                 return Drop("gopher_repetition_top_ngram", round(f, 4), limit, detail=f"n={n}")
         total = sum(map(len, words))
         for n, limit in dup:
+            if n < 1:
+                pass  # not an n-gram size: leave it to the plain computation
+            elif repeated_chars / total <= limit:
+                continue  # f <= limit; and if f is 0 here it is 0 for every longer n too
+            elif no_repeat_from is not None and n >= no_repeat_from:
+                break  # no repeated n-gram means no repeated longer one either
+            elif len(set(zip(*(words[i:] for i in range(n))))) == max(len(words) - n + 1, 0):
+                break  # no n-gram occurs twice, so the fraction is 0
             f = dup_ngram_char_fraction(words, n, total)
             if f == 0.0:
                 break  # no repeated n-gram means no repeated longer one either
