@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import contextmanager
+from contextlib import nullcontext as _nullcontext
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -22,7 +23,7 @@ from .errors import EXIT_INTERNAL, CuratuneError
 
 app = typer.Typer(
     name="curatune",
-    help="Audit, curate, select and split fine-tuning data, with every decision recorded.",
+    help="Audit, clean, filter and deduplicate fine-tuning data, with every decision recorded in a ledger.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -60,7 +61,8 @@ def generate(
     from .generate import generate_noisy
 
     try:
-        summary = generate_noisy(out_path, n=n, defect_rate=defect_rate, fmt=fmt, seed=seed)
+        with console.status(f"generating {n:,} records", spinner="dots") if console.is_terminal else _nullcontext():
+            summary = generate_noisy(out_path, n=n, defect_rate=defect_rate, fmt=fmt, seed=seed)
     except CuratuneError as e:
         _fail(e)
     out.print(f"Wrote {summary.n_lines} lines to {out_path} and the ground truth to {summary.truth_path}")
@@ -144,6 +146,9 @@ def curate(
     force: Annotated[bool, typer.Option(help="Run even if an identical run already exists.")] = False,
     name: Annotated[Optional[str], typer.Option(help="Run name (folder under runs/).")] = None,
     runs_dir: Annotated[Optional[str], typer.Option(help="Where run folders go.")] = None,
+    decontaminate_against: Annotated[
+        Optional[list[str]], typer.Option(help="Evaluation/test files (or globs): drop records sharing a 13-word span with them.")
+    ] = None,
 ):
     """Clean, filter and deduplicate a dataset into a run folder with a full ledger."""
     from .config.recipe import apply_overrides, load_recipe, parse_recipe
@@ -155,6 +160,12 @@ def curate(
         else:
             raw = apply_overrides({"data": {"path": target}, "name": Path(target).name.split(".")[0]}, set_ or [])
             recipe = parse_recipe(raw, "the command line")
+        if decontaminate_against:
+            from .config.recipe import StepConfig
+            from .curate import default_steps
+
+            steps = recipe.curate.steps if recipe.curate.steps is not None else default_steps()
+            recipe.curate.steps = [*steps, StepConfig(step="dedup.decontaminate", params={"eval_paths": decontaminate_against})]
         if name:
             recipe.name = name
         if runs_dir:

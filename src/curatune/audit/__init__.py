@@ -176,7 +176,10 @@ def run_audit(
     with phase("preview"):
         from .preview import run_preview
 
-        preview = run_preview(RecordReader(data, fmt), preview_records, profiler.records)
+        from ..curate import worker_count
+
+        # The profiling pass is over, so the preview can have every core.
+        preview = run_preview(RecordReader(data, fmt), preview_records, profiler.records, workers=worker_count("auto"))
 
     report: dict[str, Any] = {
         "schema": SCHEMA,

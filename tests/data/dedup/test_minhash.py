@@ -246,7 +246,8 @@ def test_empty_and_single_input():
     assert run_step(MinHashDedup(), [Record("only", text="a b c d")]) == {"only": KEEP}
 
 
-def test_generator_planted_near_duplicates_recall(tmp_path):
+@pytest.mark.parametrize("params", [{}, {"shingle": "char", "threshold": 0.9}], ids=["word3-default", "char3-0.9"])
+def test_generator_planted_near_duplicates_recall(tmp_path, params):
     generate = pytest.importorskip("curatune.generate")
     from curatune.data.read.records import read_records
 
@@ -254,11 +255,13 @@ def test_generator_planted_near_duplicates_recall(tmp_path):
     generate.generate_noisy(path, n=2000, defect_rate=0.3, fmt="alpaca", seed=0)
     truth = [orjson.loads(x) for x in generate.truth_path_for(path).read_bytes().splitlines()]
     recs = [r for r in read_records([str(path)], "auto") if isinstance(r, Record)]
-    verdicts = run_step(MinHashDedup(), recs)
+    verdicts = run_step(MinHashDedup(**params), recs)
     for kind, floor in (("near_duplicate", 0.9), ("exact_duplicate", 1.0)):
         items = [t for t in truth if t["defect"] == kind]
         hits = sum(1 for t in items if verdicts[t["id"]] is not KEEP and verdicts[t["id"]].duplicate_of == t["duplicate_of"])
         assert items and hits / len(items) >= floor, f"{kind}: {hits}/{len(items)}"
+    # and no record planted as clean is taken for a duplicate
+    assert [t["id"] for t in truth if t["defect"] == "clean" and verdicts[t["id"]] is not KEEP] == []
 
 
 # ---- shingle: char ---------------------------------------------------------------------------------

@@ -117,14 +117,15 @@ class HtmlToText(Mapper):
         return len(tags) >= self.min_tags and any(_STRONG_TAG.match(t) for t in tags)
 
     def apply(self, rec: Record) -> Edit | None:
+        fields = [(path, text) for path, text in rec.text_fields() if "<" in text or "&" in text]
+        if not fields:
+            return None  # nothing to repair: no need to read the prompt's topic
         if self.skip_markup_topics and _MARKUP_TOPIC.search(rec.prompt_text):
             return None
         new: dict[str, str] = {}
         notes: list[str] = []
         stripped_any = False
-        for path, text in rec.text_fields():
-            if "<" not in text and "&" not in text:
-                continue
+        for path, text in fields:
             fixed, stripped, entities = self.fix(text)
             if fixed != text:
                 new[path] = fixed

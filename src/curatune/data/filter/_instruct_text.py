@@ -152,6 +152,7 @@ def fence_count(text: str) -> int:
 # ---- normalisation ------------------------------------------------------------------------
 
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
+_QUOTE_PAIRS = tuple((chr(k), v) for k, v in _QUOTES.items())  # no replacement is itself replaced
 _WORD = re.compile(r"\w+")
 
 
@@ -160,7 +161,12 @@ def fold(text: str) -> str:
     if text.isascii():
         # NFKC and the quote table leave ASCII unchanged; skipping them is the common fast path.
         return " ".join(text.lower().split())
-    return " ".join(unicodedata.normalize("NFKC", text).translate(_QUOTES).lower().split())
+    text = unicodedata.normalize("NFKC", text)
+    # str.replace per mapped character: the same result as translate(_QUOTES), several times faster.
+    for old, new in _QUOTE_PAIRS:
+        if old in text:
+            text = text.replace(old, new)
+    return " ".join(text.lower().split())
 
 
 def words(text: str) -> list[str]:

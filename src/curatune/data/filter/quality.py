@@ -183,7 +183,7 @@ class GopherQuality(Filter):
                     social.append(bool(_SOCIAL.search(rec.prompt_text)))
                 if social[0]:
                     hashes = 0
-            symbols = hashes + len(_ELLIPSIS.findall(text))
+            symbols = hashes + text.count("...") + text.count("…")  # = len(_ELLIPSIS.findall(text))
             r = symbols / n
             if r > self.max_symbol_word_ratio:
                 return Drop("gopher_symbol_ratio", round(r, 4), self.max_symbol_word_ratio)
@@ -331,16 +331,18 @@ class GopherRepetition(Filter):
             pieces = self._pieces(text)
             if pieces is None:
                 continue  # too short for any rule: nothing else to read
+            if top is None:
+                top, dup = self._limits()
+            v = self._check(text, top, dup, pieces)
+            if v is KEEP:
+                continue
+            # Songs and poems are exempt: asked only of a message that fails (the check is pure, so
+            # checking first and exempting after gives the same verdict as exempting first).
             if _SONG.search(raw):
                 continue
             if verse_prompt is None:
                 verse_prompt = _VERSE_PROMPT.search(rec.prompt_text) is not None
-            if verse_prompt:
-                continue
-            if top is None:
-                top, dup = self._limits()
-            v = self._check(text, top, dup, pieces)
-            if v is not KEEP:
+            if not verse_prompt:
                 return Drop(v.reason, v.value, v.threshold, detail=f"{path}; {v.detail}" if v.detail else path)
         return KEEP
 
@@ -349,6 +351,8 @@ class GopherRepetition(Filter):
         lines = [ln for ln in _prose_lines(text) if not _TABLE.match(ln)]
         # Paragraph breaks need a "\n"; without one there is a single paragraph, which no rule reads.
         paras = [p.strip() for p in _PARA.split(text) if p.strip()] if "\n" in text else []
+        if len(lines) < 3 and len(paras) < 3 and text.isascii() and len(text) < 2 * self.min_words - 1:
+            return None  # words are separated, so an ASCII text this short holds fewer than min_words
         words = _WORD.findall(text.lower())
         if len(lines) < 3 and len(paras) < 3 and len(words) < self.min_words:
             return None
@@ -422,6 +426,15 @@ class GopherRepetition(Filter):
 # ---- C4 ------------------------------------------------------------------------------------
 
 
+def _may_hold_lorem(text: str) -> bool:
+    """False when ``_LOREM`` cannot match: a case-insensitive regex search costs ten times a lower().
+
+    Under re.IGNORECASE the letters of "lorem" match only themselves in either case (only i, s and
+    k have non-ASCII case partners), so a match needs "lorem" in the lower-cased text.
+    """
+    return "lorem" in text.lower()
+
+
 @register("filter.c4_quality")
 class C4Quality(Filter):
     """C4's page rules that still mean something in instruction data.
@@ -445,7 +458,7 @@ class C4Quality(Filter):
 
     def keep(self, rec: Record) -> Verdict:
         for path, text in texts_of(rec, self.fields):
-            if self.lorem_ipsum and _LOREM.search(text):
+            if self.lorem_ipsum and _may_hold_lorem(text) and _LOREM.search(text):
                 return Drop("c4_lorem_ipsum", 1, 0, detail=path)
             if self.javascript and "ript" in text and _JS_BOILERPLATE.search(text):
                 return Drop("c4_javascript", 1, 0, detail=path)

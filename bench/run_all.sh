@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Run every benchmark one after another (on a quiet machine); logs to bench/out/*.log.
+# Takes about 15 minutes on 2 cores. Usage: bash bench/run_all.sh [--quick]
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+export OMP_NUM_THREADS=1 HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
+mkdir -p bench/out
+q="${1:-}"
+run() { name=$1; shift; echo "== $name: $*"; /usr/bin/time -v "$@" > "bench/out/$name.log" 2> "bench/out/$name.err"; echo "   exit $? ($(grep 'Elapsed' bench/out/$name.err | awk '{print $NF}'))"; }
+run io            $PY bench/bench_io.py $q
+run audit         $PY bench/bench_audit.py $q
+run curation      $PY bench/bench_curation.py
+run curation_100k $PY bench/bench_curation.py --n 100000 --speed-only --out bench/out/curation_100k.json
+run dedup         $PY bench/bench_dedup.py $q
+run mrpc          $PY bench/bench_mrpc.py $q
+run vs_datatrove  $PY bench/bench_vs_datatrove.py $q
+run pii           $PY bench/bench_pii.py $q
+run quality       $PY bench/bench_quality_filters.py $q
+run flags_alpaca  $PY bench/bench_flags_alpaca.py
