@@ -255,6 +255,14 @@ class LoadsInSetup(Filter):
 
 def test_workers_get_steps_pickled_before_setup():
     sink = ListSink()
-    result = Pipeline([PipelineStep(LoadsInSetup())], workers=2, batch_size=3).run([chat(i, "answer") for i in range(10)], sink)
+    result = Pipeline([PipelineStep(LoadsInSetup())], workers=2, batch_size=3, min_batches_for_workers=1).run([chat(i, "answer") for i in range(10)], sink)
     assert [r.id for r in sink.kept] == ["r0", "r2", "r4", "r6", "r8"]
     assert (result.input, result.kept, result.dropped) == (10, 5, 5)
+
+
+def test_small_input_runs_without_starting_worker_processes():
+    # A pool costs seconds to start: under min_batches_for_workers batches it is never started.
+    sink = ListSink()
+    pipeline = Pipeline([PipelineStep(LoadsInSetup())], workers=2, batch_size=3, min_batches_for_workers=8)
+    result = pipeline.run([chat(i, "answer") for i in range(10)], sink)
+    assert (result.kept, result.dropped) == (5, 5) and pipeline._pool is None

@@ -14,6 +14,7 @@ checks ``input == kept + dropped`` at the end.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing as mp
 import os
 import pickle
@@ -220,9 +221,13 @@ def _worker_result(raw) -> tuple[list, SegmentCounts]:
 
 
 class Pipeline:
-    def __init__(self, steps: list[PipelineStep], workers: int = 1, batch_size: int = 256, spool_dir: Path | None = None):
+    def __init__(
+        self, steps: list[PipelineStep], workers: int = 1, batch_size: int = 256, spool_dir: Path | None = None, min_batches_for_workers: int = 8
+    ):
         self.steps = steps
         self.workers = max(1, workers)
+        self.min_batches_for_workers = min_batches_for_workers
+        self._set_up: set[int] = set()
         self.batch_size = batch_size
         self.spool_dir = spool_dir
         # Segments of streaming steps, separated by global steps.
@@ -238,6 +243,12 @@ class Pipeline:
         self._stat_list = list(self.stats.values())
         self._pool: Any = None
         self._blob = b""
+
+    def _setup(self, step: Step) -> None:
+        """Set a step up in this process, once."""
+        if id(step) not in self._set_up:
+            step.setup()
+            self._set_up.add(id(step))
 
     # stats of the steps of segment k, in order
     def _segment_stats(self, k: int) -> list[StepStats]:
@@ -263,13 +274,18 @@ class Pipeline:
     def _process(self, k: int, batches: Iterable[list[Record]]) -> Iterator[tuple[list, SegmentCounts]]:
         """Results of segment k on each batch, in order, with a bounded number in flight."""
         prepare = self.globals[k].step if k < len(self.globals) else None
-        local = self.workers == 1
-        if local:
-            for batch in batches:
+        batches = iter(batches)
+        # Starting worker processes costs seconds (each imports and sets up every step), so a
+        # small input is processed here; the pool starts once the input proves big enough.
+        head = list(itertools.islice(batches, self.min_batches_for_workers)) if self.workers > 1 and self._pool is None else []
+        if self.workers == 1 or (self._pool is None and len(head) < self.min_batches_for_workers):
+            for ps in self.segments[k]:
+                self._setup(ps.step)
+            for batch in itertools.chain(head, batches):
                 yield run_segment(self.segments[k], batch, prepare)
             return
         pending: deque = deque()
-        for batch in batches:
+        for batch in itertools.chain(head, batches):
             self._start_pool()
             pending.append(self._pool.apply_async(_worker_run, (k, _encode_batch(batch))))
             if len(pending) >= 2 * self.workers:
@@ -284,9 +300,10 @@ class Pipeline:
             # tokenizer) need not be picklable.
             self._blob = pickle.dumps((self.segments, [g.step for g in self.globals]))
         for ps in self.steps:
-            # With workers, per-record steps run there; the main process needs only the global steps.
+            # With workers, per-record steps run there; the main process needs only the global steps
+            # (and the others only if the input turns out too small for a pool: see _process).
             if self.workers == 1 or isinstance(ps.step, GlobalStep):
-                ps.step.setup()
+                self._setup(ps.step)
         counts = Counter()
         read_problems: Counter = Counter()
         examples: list[dict] = []

@@ -21,7 +21,7 @@ from ..step import Edit, Mapper
 _LINE_ENDINGS = re.compile(r"\r\n?|[\u2028\u2029]")
 _TRAILING = re.compile(r"[ \t\u00a0\u3000]+$", re.M)
 # Line breaks of str.splitlines other than "\n", "\r", U+2028 and U+2029.
-_OTHER_BREAKS = re.compile("[\x0b\x0c\x1c\x1d\x1e\x85]")
+_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85"
 
 
 def _leading_is_indentation(text: str) -> bool:
@@ -59,7 +59,7 @@ class Whitespace(Mapper):
             return False
         if "\r" in text or "\u2028" in text or "\u2029" in text:
             return False
-        if _OTHER_BREAKS.search(text):
+        if any(c in text for c in _OTHER_BREAKS):
             return False  # a code block ending on one of these lets a blank run after it start without "\\n"
         if " \n" in text or "\t\n" in text or "\u00a0\n" in text or "\u3000\n" in text:
             return False

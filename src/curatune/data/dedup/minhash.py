@@ -39,7 +39,8 @@ class MinHashDedup(GlobalStep):
     it ranks reworded pairs closer than word 3-grams do (MRPC ROC AUC 0.755 against 0.653) and
     survives typos, but its scores run higher (unrelated 2,000-character texts share about 0.3 of
     their character 3-grams, 8,000-character ones about 0.46), so deduplicate with it at
-    ``threshold: 0.85`` (bench/bench_mrpc.py measures the trade-off) and it costs about twice the time. Records that share a band of the signature (``bands`` x ``rows``; by default the pair that
+    ``threshold: 0.85`` (bench/bench_mrpc.py measures the trade-off) and it costs about twice the time.
+    Records that share a band of the signature (``bands`` x ``rows``; by default the pair that
     minimises false positives and negatives at ``threshold`` as datasketch chooses them, with misses
     weighted 9 to 1 because candidates are verified) are candidates;
     a candidate pair counts when the Jaccard estimated from the signatures is >= ``threshold``.

@@ -154,6 +154,7 @@ def fence_count(text: str) -> int:
 _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
 _QUOTE_PAIRS = tuple((chr(k), v) for k, v in _QUOTES.items())  # no replacement is itself replaced
 _WORD = re.compile(r"\w+")
+_WORD_ASCII = re.compile(r"[a-z0-9_]+")  # \w+ on lower-cased ASCII
 
 
 def fold(text: str) -> str:
@@ -178,7 +179,7 @@ def words(text: str) -> list[str]:
 def _words(text: str) -> tuple[str, ...]:
     if text.isascii():
         # Spaces never join or split \w+ runs, so the folded text's words are the lower-cased text's words.
-        return tuple(_WORD.findall(text.lower()))
+        return tuple(_WORD_ASCII.findall(text.lower()))
     return tuple(_WORD.findall(fold(text)))
 
 

@@ -244,6 +244,17 @@ _ATTRIBUTION = re.compile(r"[.!?\"”]\s*[-–—~]\s*(\w+\.?\s*){1,4}$")
 _OPEN, _CLOSE = "([{", ")]}"
 
 
+def _social_end(line: str) -> bool:
+    """``_SOCIAL_END.search(line)``, run from the last token on: no branch of it can hold
+    whitespace and it ends at the end of the line, so a match lies in that token (and the spaces
+    after it), while a search of the whole line retries the e-mail branch at every position."""
+    body = line.rstrip()
+    if not body:
+        return _SOCIAL_END.search(line) is not None
+    start = len(body) - len(body.rsplit(None, 1)[-1])
+    return _SOCIAL_END.search(line, start) is not None
+
+
 @lru_cache(maxsize=1)
 def _connectors() -> frozenset[str]:
     return frozenset(phrase_sections("dangling_words.txt")["default"])
@@ -372,7 +383,7 @@ class TruncatedAnswer(Filter):
             )
         if not re.search(r"\w", last_line):
             return KEEP  # a rule line ("-----") closing a table
-        if ends_clean or _CODE_LINE.search(last_line) or _SOCIAL_END.search(last_line) or _ATTRIBUTION.search(last_line):
+        if ends_clean or _CODE_LINE.search(last_line) or _social_end(last_line) or _ATTRIBUTION.search(last_line):
             return KEEP
         last_word = (words(last_line) or [""])[-1]
         if body[-1].isdigit() and last_word.isdigit():
