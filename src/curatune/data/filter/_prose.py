@@ -57,12 +57,17 @@ def strip_code(text: str) -> str:
 
 # Several filters look at the same message in a row (quality, repetition, OCR, language): a small
 # per-process cache keyed by the text makes the second look free. Pure functions of the text only.
-@lru_cache(maxsize=4096)
+# The pipeline takes one record through every step before the next, so a few hundred entries
+# catch every reuse while bounding memory when messages are long documents.
+_CACHE = 512
+
+
+@lru_cache(maxsize=_CACHE)
 def _strip_code(text: str) -> str:
     return _INLINE_CODE.sub(" ", _FENCE.sub("\n", text))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=_CACHE)
 def looks_like_code(text: str) -> bool:
     """True for source code, JSON, HTML, SQL or LaTeX-heavy text, where prose rules do not apply."""
     if not text:

@@ -357,7 +357,8 @@ class TruncatedAnswer(Filter):
         else:
             n_fences = fence_count(text)
             if n_fences % 2:
-                return Drop("unclosed_code_fence", value=n_fences, detail=f"{path}: {n_fences} ``` fence lines, the last block is never closed")
+                detail = f"{path}: {n_fences} ``` fence lines, the last block is never closed"
+                return Drop("unclosed_code_fence", value=n_fences, detail=detail)
             pieces = split_code(text, inline=True)
             if pieces[-1][0] or not pieces[-1][1].strip() and len(pieces) > 1 and pieces[-2][0]:
                 return KEEP  # ends with a code block or `inline code`

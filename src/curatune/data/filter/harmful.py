@@ -35,6 +35,10 @@ from ._prose import RESOURCES, texts_of
 CATEGORIES = ("violence", "sexual", "hate", "self_harm", "harassment")
 _WORDS = re.compile(r"[a-z]+")
 DEFAULT_LEXICON = RESOURCES / "harmful_lexicon.yaml"
+# The only characters that re.I matches to an ASCII letter (İ ı ſ and the Kelvin sign; found by trying every code
+# point). In a lower-cased text without them, the case-insensitive term patterns match exactly what the faster
+# case-sensitive ones do, and a match's words are runs of _WORDS.
+_FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
 def _term_regex(term: str) -> re.Pattern:
@@ -45,9 +49,24 @@ def _term_regex(term: str) -> re.Pattern:
     return re.compile(r"(?<![a-z])" + body + r"(?![a-z])", re.I)
 
 
+def _ascii_term_regex(term: str) -> re.Pattern | None:
+    """The same match as ``_term_regex`` on lower-case text without _FOLDS_TO_ASCII, 15 to 60 times faster.
+
+    It opens with a literal, which the regex engine looks for with a fast scan, and checks the letter before it
+    after. None when the term does not open with a literal word (``f*ck``).
+    """
+    head = re.split(r"[\s*]", term, maxsplit=1)[0]
+    whole = _term_regex(term).pattern
+    lead = r"(?<![a-z])" + re.escape(head)
+    if not head or not whole.startswith(lead):
+        return None
+    return re.compile(re.escape(head) + r"(?<![a-z]" + re.escape(head) + ")" + whole[len(lead) :])
+
+
 def _whole_runs(term: str) -> frozenset[str]:
     """The runs of letters of a term that its pattern matches as whole words: not next to a ``*``."""
-    return frozenset(m.group() for m in _WORDS.finditer(term) if term[m.start() - 1 : m.start()] != "*" and term[m.end() : m.end() + 1] != "*")
+    runs = _WORDS.finditer(term)
+    return frozenset(m.group() for m in runs if term[m.start() - 1 : m.start()] != "*" and term[m.end() : m.end() + 1] != "*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,9 +76,10 @@ class Term:
     name: str  # the entry it belongs to (its first form), what is counted and reported
     strong: bool
     pattern: re.Pattern | None  # only for terms that are not one plain word
-    # Words that a match of ``pattern`` always contains whole (not next to a ``*``): when an ASCII text lacks one,
-    # the pattern cannot match and is not run. (Not used on other texts: under re.I, "s" also matches "ſ".)
+    # Words that a match of ``pattern`` always contains whole (not next to a ``*``): when a text lacks one, the
+    # pattern cannot match and is not run. Only on texts without _FOLDS_TO_ASCII (under re.I "s" matches "ſ").
     needs: frozenset[str] = frozenset()
+    fast: re.Pattern | None = None  # _ascii_term_regex(term), for the same texts
 
 
 class Lexicon:
@@ -92,6 +112,7 @@ class Lexicon:
             if not plain:
                 object.__setattr__(e, "pattern", _term_regex(e.term))
                 object.__setattr__(e, "needs", _whole_runs(e.term))
+                object.__setattr__(e, "fast", _ascii_term_regex(e.term) or e.pattern)
         self.lengths = sorted(self.prefixes)
         # The shortest prefix length's worth of every prefix key: a word that starts with none of these needs no
         # look-up per prefix length (most words), one slice and one set look-up instead.
@@ -117,8 +138,8 @@ class Lexicon:
                     found.extend(hit)
         if not found:
             return found
-        if low.isascii():
-            return [t for t in found if t.pattern is None or (t.needs <= words and t.pattern.search(low))]
+        if low.isascii() or not _FOLDS_TO_ASCII.search(low):
+            return [t for t in found if t.pattern is None or (t.needs <= words and t.fast.search(low))]
         return [t for t in found if t.pattern is None or t.pattern.search(low)]
 
 
@@ -213,7 +234,11 @@ class Harmful(Filter):
         if not hasattr(self, "_lexicon"):
             self.setup()
         for path, text in texts_of(rec, self.fields):
-            for cat, (score, terms) in self.category_scores(text).items():
+            # Highest score first, then the order of CATEGORIES: the dict follows the iteration order of a set of
+            # words, which changes with the process's string-hash seed, and the reason must not.
+            scores = self.category_scores(text)
+            for cat in sorted(scores, key=lambda c: (-scores[c][0], CATEGORIES.index(c))):
+                score, terms = scores[cat]
                 if score >= self.threshold:
                     return Drop(f"harmful_{cat}", round(score, 3), self.threshold, detail=f"{path}; terms={','.join(terms)}")
             if self._classifier is not None and text.strip():

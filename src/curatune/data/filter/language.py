@@ -23,7 +23,7 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._langid import clean_for_langid, detect
+from ._langid import clean_for_langid, detect, surely_english
 from ._prose import looks_like_code, texts_of, word_list
 
 Confidence = Annotated[float, Field(ge=0, le=1)]
@@ -50,7 +50,7 @@ SHORT_LETTERS = 100  # below this many letters the lite model is often confident
 SHORT_MIN_CONFIDENCE = 0.95
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)  # records pass every step in turn, so the texts come back within a few calls
 def judged_language(text: str, min_chars: int, min_confidence: float) -> tuple[str, float] | None:
     """``(code, probability)`` when the text has ``min_chars`` letters, is not code, and the model is sure; else None.
 
@@ -102,8 +102,11 @@ class Language(Filter):
         if not self.languages:
             return KEEP
         allowed = set(self.languages)
+        english_ok = "en" in allowed
         exempt: bool | None = None
         for path, text in texts_of(rec, self.fields):
+            if english_ok and surely_english(text):
+                continue  # the model would say English (see surely_english): allowed
             got = judged_language(text, self.min_chars, self.min_confidence)
             if got is None or got[0] in allowed:
                 continue
@@ -139,6 +142,15 @@ class AnswerLanguage(Filter):
         if not prompt:
             return KEEP
         answer = rec.response_text
+        # Where surely_english answers for a side, the model would say English there (see surely_english):
+        # the record is kept when the other side is English too, or not judged.
+        english_a, english_p = surely_english(answer), surely_english(prompt)
+        if english_a and english_p:
+            return KEEP
+        if english_a or english_p:
+            other = judged_language(prompt if english_a else answer, self.min_chars, self.min_confidence)
+            if other is None or other[0] == "en":
+                return KEEP
         got_a = judged_language(answer, self.min_chars, self.min_confidence)
         if got_a is None:
             return KEEP

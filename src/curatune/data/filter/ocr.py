@@ -134,7 +134,7 @@ class _Scorer:
             elif not _MAYBE_BAD.search(w) and not w.lower().isalpha():
                 continue
             bad += self.suspicious(t)
-        if "-" in text:
+        if "- " in text or "-\n" in text or "-\t" in text:  # what _BROKEN_HYPHEN needs after the hyphen
             bad += self.broken_hyphens(text)
         return bad, len(toks)
 

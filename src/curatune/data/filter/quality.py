@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from operator import mul
 from typing import Annotated, Literal
 
 from pydantic import Field
@@ -56,11 +57,9 @@ _NUMBERISH = re.compile(r"[\d%$€£=+×÷*/^<>±≈-]")
 # The word-shape rules run on the words joined one per line, so that each per-word test is one regex
 # pass in C: a "line" below is a word (words come from str.split, so they hold no "\n").
 # A word with no letter, no number ([^\W_] is exactly str.isalnum) and no formula sign:
-_BARE_WORD = re.compile(r"^(?:_|[^\w\n%$€£=+×÷*/^<>±≈-])+$", re.M)
-# An ASCII word with a letter (for ASCII, [A-Za-z] is exactly str.isalpha):
-_ALPHA_WORD_ASCII = re.compile(r"[^\n]*[A-Za-z][^\n]*")
-# str.strip(_PUNCT_STRIP) of every word:
-_PUNCT_ENDS = re.compile("^[{0}]+|[{0}]+$".format(re.escape(_PUNCT_STRIP)), re.M)
+_BARE_WORD = re.compile(r"^(?:_|[^\w\n" + _NUMBERISH.pattern[1:-1] + "])+$", re.M)
+# A word (a line) without an ASCII letter, the empty word included:
+_NO_ASCII_LETTER_WORD = re.compile(r"^[^A-Za-z\n]*$", re.M)
 
 
 def _prose_lines(text: str) -> list[str]:
@@ -76,12 +75,17 @@ def _is_verse(rec: Record, text: str) -> bool:
     return bool(_SONG.search(text) or _VERSE_PROMPT.search(rec.prompt_text))
 
 
-def _alpha_word_lengths(stripped: str) -> list[int]:
-    """Lengths of the words (one a line) that hold a letter."""
-    if stripped.isascii():
-        return [len(w) for w in _ALPHA_WORD_ASCII.findall(stripped)]
-    # Outside ASCII no regex class is exactly str.isalpha ("²" and "Ⅻ" are \w but not letters).
-    return [len(w) for w in stripped.split("\n") if any(c.isalpha() for c in w)]
+def _alpha_word_lengths(stripped: str, n: int) -> tuple[int, int]:
+    """(total length, number) of the ``n`` words (one a line) that hold a letter.
+
+    Found as all words less the few without an ASCII letter (empty ones included); of those, the
+    non-ASCII ones may still hold a letter: no regex class is exactly str.isalpha outside ASCII
+    ("²" and "Ⅻ" are \\w but not letters), so str.isalpha decides.
+    """
+    bare = _NO_ASCII_LETTER_WORD.findall(stripped)
+    back = [w for w in bare if not w.isascii() and any(c.isalpha() for c in w)] if bare else ()
+    chars = len(stripped) - (n - 1) - sum(map(len, bare)) + sum(map(len, back))
+    return chars, n - len(bare) + len(back)
 
 
 # One regex for the four structural line shapes (a match of any branch at the start is a match of the whole).
@@ -205,7 +209,7 @@ class GopherQuality(Filter):
         if n < self.min_words:
             return KEEP
         joined = "\n".join(words)
-        stripped = _PUNCT_ENDS.sub("", joined)  # each word stripped of punctuation, still one a line
+        stripped = "\n".join([w.strip(_PUNCT_STRIP) for w in words])  # still one word a line
         if self.min_stop_words is not None:
             found = self._stop.intersection(stripped.lower().split("\n"))
             if len(found) < self.min_stop_words:
@@ -215,9 +219,10 @@ class GopherQuality(Filter):
             r = (n - len(_BARE_WORD.findall(joined))) / n
             if r < self.min_alpha_words_ratio:
                 return Drop("gopher_alpha_words", round(r, 4), self.min_alpha_words_ratio)
-        real = _alpha_word_lengths(stripped) if self.min_mean_word_length is not None or self.max_mean_word_length is not None else []
-        if real:
-            mean = sum(real) / len(real)
+        bounded = self.min_mean_word_length is not None or self.max_mean_word_length is not None
+        chars, count = _alpha_word_lengths(stripped, n) if bounded else (0, 0)
+        if count:
+            mean = chars / count
             if self.min_mean_word_length is not None and mean < self.min_mean_word_length:
                 return Drop("gopher_mean_word_length", round(mean, 3), self.min_mean_word_length, detail="below minimum")
             if self.max_mean_word_length is not None and mean > self.max_mean_word_length:
@@ -380,18 +385,12 @@ class GopherRepetition(Filter):
         counts = Counter(words)
         if len(counts) == len(words):
             return KEEP  # no word repeats, so no n-gram does: every fraction is 0
-        # Bounds that skip the n-gram counting when no n-gram could pass a limit. Each word of an
-        # n-gram seen c >= 2 times occurs at least c times, so the fraction's numerator
+        # A bound that skips the n-gram counting when no n-gram could pass a limit. Each word of an
+        # n-gram seen c times occurs at least c times, so the fraction's numerator
         # (chars + n - 1) * c is at most n * most + (n - 1) * most_seen, where most is the largest
-        # len(w) * count(w) over repeated words; words inside repeated n-grams are repeated words,
-        # so the repeated characters are at most the characters of all repeated words.
-        most = most_seen = repeated_chars = 0
-        for w, c in counts.items():
-            if c >= 2:
-                lc = len(w) * c
-                repeated_chars += lc
-                most = max(most, lc)
-                most_seen = max(most_seen, c)
+        # len(w) * count(w) (over all words: a looser bound than over repeated ones, but computed in C).
+        most = max(map(mul, map(len, counts), counts.values()))
+        most_seen = max(counts.values())
         # A repeated n-gram contains a repeated (n-1)-gram: from the first n without one, every
         # fraction below is 0 (and 0 never exceeds a limit).
         no_repeat_from = None  # only n >= 1 is ever skipped
@@ -410,8 +409,6 @@ class GopherRepetition(Filter):
         for n, limit in dup:
             if n < 1:
                 pass  # not an n-gram size: leave it to the plain computation
-            elif repeated_chars / total <= limit:
-                continue  # f <= limit; and if f is 0 here it is 0 for every longer n too
             elif no_repeat_from is not None and n >= no_repeat_from:
                 break  # no repeated n-gram means no repeated longer one either
             elif len(set(zip(*(words[i:] for i in range(n))))) == max(len(words) - n + 1, 0):
