@@ -96,7 +96,9 @@ curatune's Gopher and C4 filters drop, as datatrove's do. datatrove's C4 filter
 removes lines that mention JavaScript instead of dropping the record. Its MinHash
 normalises digits and punctuation away and does not verify candidates, so it
 drops more near-identical templated records; curatune verifies each candidate
-pair's estimated Jaccard against the threshold. Timings include each side's
+pair's estimated Jaccard against the threshold. In datatrove's
+shared-steps run the planted-duplicate recall of its dedup is low because its
+Gopher filter has already dropped many of the planted copies. Timings include each side's
 process start-up (curatune spawns 2 workers that load their steps; each
 datatrove task process loads spaCy, seconds on a busy machine)."""
 
@@ -442,7 +444,7 @@ def main() -> None:
         print(f"| {r['tool']} | {r['steps_included']} | {r['dedup_dropped']:,} | {r['dedup_dropped_planted']:,} | {r['dedup_recall_planted']:.3f} | {r['dedup_dropped'] - r['dedup_dropped_planted']:,} |")
     print("\n(ratio: curatune's records/s over datatrove's for the same steps; the default recipe is set against datatrove's equivalent subset, which does less)")
     default = results[0]
-    print("\ncuratune default recipe, seconds per step (summed over workers):\n")
+    print("\ncuratune default recipe, seconds per step (wall time inside the workers, summed; on a busy machine more than the CPU time):\n")
     print("| step | seconds | dropped | flagged | modified |\n|---|---:|---:|---:|---:|")
     for s in default["steps"]:
         print(f"| {s['step']} | {s['seconds']:.2f} | {s['dropped']:,} | {s['flagged']:,} | {s['modified']:,} |")

@@ -277,8 +277,10 @@ class Pipeline:
         batches = iter(batches)
         # Starting worker processes costs seconds (each imports and sets up every step), so a
         # small input is processed here; the pool starts once the input proves big enough.
+        # A pass with no per-record work (e.g. between two global steps) is not worth shipping to workers.
+        nothing_to_do = not self.segments[k] and (prepare is None or type(prepare).prepare is GlobalStep.prepare)
         head = list(itertools.islice(batches, self.min_batches_for_workers)) if self.workers > 1 and self._pool is None else []
-        if self.workers == 1 or (self._pool is None and len(head) < self.min_batches_for_workers):
+        if self.workers == 1 or nothing_to_do or (self._pool is None and len(head) < self.min_batches_for_workers):
             for ps in self.segments[k]:
                 self._setup(ps.step)
             for batch in itertools.chain(head, batches):
