@@ -13,8 +13,8 @@ run audit         $PY bench/bench_audit.py $q
 run curation      $PY bench/bench_curation.py
 run curation_100k $PY bench/bench_curation.py --n 100000 --speed-only --out bench/out/curation_100k.json
 run dedup         $PY bench/bench_dedup.py $q
-run mrpc          $PY bench/bench_mrpc.py $q
-run vs_datatrove  $PY bench/bench_vs_datatrove.py $q
-run pii           $PY bench/bench_pii.py $q
-run quality       $PY bench/bench_quality_filters.py $q
+run mrpc          $PY bench/bench_mrpc.py --quick
+run vs_datatrove  $PY bench/bench_vs_datatrove.py --quick
+run pii           $PY bench/bench_pii.py --quick
+run quality       $PY bench/bench_quality_filters.py --quick
 run flags_alpaca  $PY bench/bench_flags_alpaca.py

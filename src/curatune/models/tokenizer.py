@@ -3,14 +3,23 @@
 Converting a GGUF tokenizer takes about 15 s, so the converted tokenizer is
 cached under ``$CURATUNE_CACHE`` (default ``~/.cache/curatune``) keyed by the
 GGUF file's path, size and modification time.
+
+``load_counting_tokenizer`` is for steps that only count tokens: importing
+transformers' tokenizer classes pulls in torch and costs about 5 s in every
+worker process, so when a folder holds ``tokenizer.json`` it loads the Rust
+tokenizer directly and renders the chat template with transformers' own
+template renderer (which imports without torch).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
+import shutil
 from pathlib import Path
+from typing import Any
 
 from ..errors import InputError
 from .packaged import smollm2_gguf
@@ -33,8 +42,21 @@ def _from_gguf(gguf: Path):
     tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
     tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
     tok.save_pretrained(tmp)
-    tmp.rename(cached) if not cached.exists() else None
+    try:
+        tmp.rename(cached)
+    except OSError:  # another process converted it first
+        shutil.rmtree(tmp, ignore_errors=True)
     return tok
+
+
+def _gguf_cache_folder(gguf: Path) -> Path:
+    """The folder the converted tokenizer of a GGUF file is cached in, converting it first if needed."""
+    st = gguf.stat()
+    key = hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    cached = cache_dir() / "tokenizers" / key
+    if not (cached / "tokenizer_config.json").is_file():
+        _from_gguf(gguf)
+    return cached
 
 
 @functools.lru_cache(maxsize=4)
@@ -62,3 +84,62 @@ def load_tokenizer(spec: str = DEFAULT):
             f"Cannot load tokenizer {spec!r}: it is not a local folder or .gguf file, and curatune does not download at run "
             "time. Download it once (huggingface-cli download ID) and pass its folder, or use the default (packaged SmolLM2)."
         ) from e
+
+
+_SPECIAL_KEYS = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token", "mask_token")
+
+
+class CountingTokenizer:
+    """The part of a Hugging Face fast tokenizer that counting needs, without importing transformers' tokenizers.
+
+    ``backend_tokenizer`` is the Rust tokenizer, ``chat_template`` the template,
+    ``apply_chat_template`` renders it as ``PreTrainedTokenizerBase.apply_chat_template``
+    does (same renderer, same special-token variables) and ``__call__`` encodes.
+    """
+
+    def __init__(self, folder: Path):
+        from tokenizers import Tokenizer
+
+        self.folder = folder
+        self.backend_tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        template = config.get("chat_template")
+        if template is None and (folder / "chat_template.jinja").is_file():
+            template = (folder / "chat_template.jinja").read_text(encoding="utf-8")
+        self.chat_template: str | None = template if isinstance(template, str) else None
+        self.special_tokens_map = {k: _token_text(config[k]) for k in _SPECIAL_KEYS if config.get(k) is not None}
+
+    def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
+        return {"input_ids": self.backend_tokenizer.encode(text, add_special_tokens=add_special_tokens).ids}
+
+    def apply_chat_template(self, messages: list[dict[str, Any]], tokenize: bool = True, add_generation_prompt: bool = False):
+        from transformers.utils.chat_template_utils import render_jinja_template
+
+        if self.chat_template is None:
+            raise ValueError(f"The tokenizer in {self.folder} has no chat template.")
+        messages = [{k: v for k, v in m.items() if v is not None} for m in messages]
+        rendered, _ = render_jinja_template(
+            conversations=[messages], chat_template=self.chat_template, add_generation_prompt=add_generation_prompt, **self.special_tokens_map
+        )
+        return self(rendered[0], add_special_tokens=False) if tokenize else rendered[0]
+
+
+def _token_text(value: Any) -> str:
+    return value["content"] if isinstance(value, dict) else str(value)
+
+
+@functools.lru_cache(maxsize=4)
+def load_counting_tokenizer(spec: str = DEFAULT):
+    """A tokenizer for counting tokens: a :class:`CountingTokenizer` where the files allow, else ``load_tokenizer``."""
+    folder: Path | None = None
+    if spec in (DEFAULT, "", None):
+        folder = _gguf_cache_folder(smollm2_gguf())
+    else:
+        path = Path(spec).expanduser()
+        if path.is_file() and path.suffix == ".gguf":
+            folder = _gguf_cache_folder(path)
+        elif path.is_dir() and (path / "tokenizer.json").is_file() and (path / "tokenizer_config.json").is_file():
+            folder = path
+    if folder is not None and (folder / "tokenizer.json").is_file():
+        return CountingTokenizer(folder)
+    return load_tokenizer(spec)

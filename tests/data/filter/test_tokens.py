@@ -6,6 +6,7 @@ import pytest
 
 from curatune.data.filter.tokens import TokenLength
 from curatune.data.record import Record
+from curatune.models.tokenizer import CountingTokenizer, load_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +21,29 @@ def chat(q: str, a: str) -> Record:
 
 
 def template_len(step, messages) -> int:
-    return len(step._tok.apply_chat_template(messages, tokenize=True)["input_ids"])
+    """The reference: transformers' own tokenizer and apply_chat_template, not the step's light loader."""
+    return len(load_tokenizer(step.tokenizer).apply_chat_template(messages, tokenize=True)["input_ids"])
+
+
+CONVERSATIONS = [
+    [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}],
+    [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"}],
+    [{"role": "user", "content": "Write code"}, {"role": "assistant", "content": "```python\ndef f(x):\n    return x * 2\n```"}, {"role": "user", "content": "Thanks"}],
+    [{"role": "user", "content": "Ünïcödé ☃ 中文"}, {"role": "assistant", "content": ""}],
+]
+
+
+def test_step_loads_the_light_tokenizer_not_transformers(step):
+    # Importing transformers' tokenizer classes costs seconds in every worker process.
+    assert isinstance(step._tok, CountingTokenizer)
+
+
+@pytest.mark.parametrize("messages", CONVERSATIONS)
+def test_light_tokenizer_renders_and_encodes_like_transformers(step, messages):
+    reference = load_tokenizer("default")
+    assert step._tok.apply_chat_template(messages, tokenize=False) == reference.apply_chat_template(messages, tokenize=False)
+    assert step._tok.apply_chat_template(messages)["input_ids"] == list(reference.apply_chat_template(messages, tokenize=True)["input_ids"])
+    assert step._tok("a b", add_special_tokens=True)["input_ids"] == reference("a b", add_special_tokens=True)["input_ids"]
 
 
 @pytest.mark.parametrize(

@@ -114,8 +114,24 @@ def _ftfy_may_change(text: str) -> bool:
     return False
 
 
+_TOKENS = re.compile(r"\s*\S+\s*")  # words with their spaces: distinct tokens keep the diff near-linear
+
+
 def _changed_spans(old: str, new: str) -> int:
-    return sum(1 for op in difflib.SequenceMatcher(None, old, new, autojunk=False).get_opcodes() if op[0] != "equal")
+    """How many separate spans differ between two versions of a text.
+
+    A character-level diff of a whole message is quadratic and cost more than
+    the repair itself, so words are diffed first and characters only inside
+    the words that changed.
+    """
+    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
+    spans = 0
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        inner = difflib.SequenceMatcher(None, "".join(a[i1:i2]), "".join(b[j1:j2]), autojunk=False).get_opcodes()
+        spans += sum(1 for o in inner if o[0] != "equal")
+    return spans
 
 
 @register("clean.unicode")

@@ -56,9 +56,9 @@ class TokenLength(Filter):
         self.exact = exact
 
     def setup(self) -> None:
-        from ...models.tokenizer import load_tokenizer
+        from ...models.tokenizer import load_counting_tokenizer
 
-        self._tok = load_tokenizer(self.tokenizer)
+        self._tok = load_counting_tokenizer(self.tokenizer)
         self._fast = getattr(self._tok, "backend_tokenizer", None)
         self._has_template = bool(getattr(self._tok, "chat_template", None))
         self._overheads: dict[tuple[str, ...], int] = {}
