@@ -24,3 +24,41 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is absent")
     return SHARED_DATA
+
+
+def hashed_bag_of_words(texts: list[str], dim: int = 256):
+    """A cheap stand-in for a sentence embedder: word counts hashed into ``dim`` buckets.
+
+    Texts that share words get similar vectors, as with a real model, so the
+    semantic steps behave sensibly, and no model is loaded.
+    """
+    import re
+
+    import numpy as np
+    import xxhash
+
+    out = np.zeros((len(texts), dim), dtype=np.float32)
+    for i, text in enumerate(texts):
+        for w in re.findall(r"\w+", text.lower()):
+            out[i, xxhash.xxh32_intdigest(w.encode()) % dim] += 1.0
+        if not out[i].any():
+            out[i, 0] = 1.0
+    return out
+
+
+@pytest.fixture(autouse=True)
+def fake_embedder(request, monkeypatch, tmp_path_factory):
+    """Every test embeds with ``hashed_bag_of_words`` and an uncached embedder, unless marked ``real_embedder``.
+
+    Loading all-MiniLM-L6-v2 costs seconds per process; tests that need the real
+    model are marked ``@pytest.mark.real_embedder`` (and ``slow``).
+    """
+    if request.node.get_closest_marker("real_embedder"):
+        monkeypatch.setenv("CURATUNE_CACHE", str(tmp_path_factory.mktemp("cache")))
+        yield None
+        return
+    from curatune.embed import model as embed_model
+
+    fake = embed_model.Embedder(hashed_bag_of_words, key="hashed-bag-of-words", cache=False)
+    monkeypatch.setattr(embed_model, "load_embedder", lambda model="default", *a, **k: fake)
+    yield fake

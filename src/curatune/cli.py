@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .errors import EXIT_INTERNAL, CuratuneError
+from .errors import EXIT_INTERNAL, CuratuneError, RecipeError
 
 app = typer.Typer(
     name="curatune",
@@ -240,6 +240,118 @@ def audit(
         _fail(e)
     print_summary(report, out)
     out.print(f"Wrote {out_dir / 'audit.json'} and {out_dir / 'audit.html'}")
+
+
+# ---- splitting -------------------------------------------------------------------------------
+
+
+@app.command()
+def select(
+    data: Annotated[str, typer.Argument(help="The data (file, glob, folder) or a finished curate run folder.")],
+    budget: Annotated[float, typer.Option(help="Records to keep: a count (5000) or a fraction of the input (0.2).")],
+    score_key: Annotated[str, typer.Option(help="Score to rank by: 'quality' (computed), or a score already in meta.scores (e.g. ifd).")] = "quality",
+    stratify: Annotated[Optional[str], typer.Option(help="Split the budget over label, language or a meta key.")] = None,
+    max_similarity: Annotated[float, typer.Option(help="Skip a candidate this similar (cosine) to a chosen record.")] = 0.9,
+    embed_model: Annotated[str, typer.Option(help="Sentence-transformers folder; default: packaged all-MiniLM-L6-v2.")] = "default",
+    name: Annotated[Optional[str], typer.Option(help="Run name (folder under runs/).")] = None,
+    runs_dir: Annotated[Optional[str], typer.Option(help="Where run folders go.")] = None,
+    force: Annotated[bool, typer.Option(help="Run even if an identical run already exists.")] = False,
+):
+    """Keep the best BUDGET records that are not near copies of each other; every other record is in the ledger with its score."""
+    from .select import select as run_select
+    from .select import selection_recipe
+
+    try:
+        if budget <= 0:
+            raise RecipeError(["--budget must be a count (5000) or a fraction between 0 and 1 (0.2)."])
+        overrides = [f"runs_dir={runs_dir}"] if runs_dir else []
+        recipe = selection_recipe(data, budget, score_key, stratify, max_similarity, embed_model, name, overrides)
+        with progress_bar("selecting") as advance:
+            result = run_select(recipe, force=force, progress=advance)
+    except CuratuneError as e:
+        _fail(e)
+    if result.skipped:
+        out.print(f"Nothing changed since the last run; kept {result.run_dir} as it is (use --force to rerun).")
+    _print_curate_summary(result.stats, result.run_dir)
+    summary = result.run_dir / "artifacts" / "selection.json"
+    if summary.is_file():
+        out.print(f"Selection summary: {summary}")
+
+
+@app.command()
+def split(
+    data: Annotated[list[str], typer.Argument(help="The data: file(s), glob, folder or a curate run folder. With --check: one file per split, or their folder.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for splits/, split_report.json and clusters.jsonl (with --check: leakage.json).")] = None,
+    val: Annotated[float, typer.Option(help="Fraction of records for the validation split (0: none).")] = 0.1,
+    test: Annotated[float, typer.Option(help="Fraction of records for the test split (0: none).")] = 0.1,
+    stratify: Annotated[Optional[str], typer.Option(help="Keep the shares of this field equal across splits: label, kind, or a meta/input field.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same data and seed give the same splits.")] = 0,
+    near_dup_threshold: Annotated[float, typer.Option(help="Word 3-gram Jaccard at which two records count as near duplicates.")] = 0.7,
+    semantic_threshold: Annotated[Optional[float], typer.Option(help="Also keep together records whose embeddings' cosine reaches this (e.g. 0.9); off by default.")] = None,
+    embed_model: Annotated[str, typer.Option(help="Embedding model for --semantic-threshold: default (packaged MiniLM) or a sentence-transformers folder.")] = "default",
+    fields: Annotated[str, typer.Option(help="Text compared: record (all text, without the label), prompt or response.")] = "record",
+    fmt: Annotated[str, typer.Option("--format", help="Input format; detected when auto.")] = "auto",
+    to: Annotated[str, typer.Option("--to", help="Format of the split files: messages (chat JSONL), curatune (lossless), original, ...")] = "messages",
+    check: Annotated[bool, typer.Option("--check", help="Check existing splits for leakage instead of making new ones.")] = False,
+):
+    """Split data into train/val/test with no duplicate cluster across splits, or --check existing splits for leakage."""
+    from .errors import RecipeError
+    from .split import io as split_io
+    from .split import summary
+
+    try:
+        if fields not in ("record", "prompt", "response"):
+            raise RecipeError([f"--fields must be record, prompt or response, got {fields!r}."], "the command line")
+        if check:
+            report, written = _split_check(data, out_dir, near_dup_threshold, semantic_threshold, embed_model, fields, fmt)
+            summary.print_leakage(report, out)
+        else:
+            if out_dir is None:
+                raise RecipeError(["split needs --out DIR, the folder for splits/ and split_report.json (or --check to check existing splits)."], "the command line")
+            split_io.check_output_name(to)
+            report, written = _split_make(data, out_dir, val, test, stratify, seed, near_dup_threshold, semantic_threshold, embed_model, fields, fmt, to)
+            summary.print_split(report, out)
+    except CuratuneError as e:
+        _fail(e)
+    if written:
+        out.print(f"Wrote {written}")
+
+
+def _split_make(data, out_dir, val, test, stratify, seed, near, semantic, embed_model, fields, fmt, to) -> tuple[dict, str]:
+    from .split import io as split_io
+    from .split import split_records
+    from .split.core import check_thresholds, fractions_for
+
+    fractions_for(val, test)  # bad options fail before anything is read
+    check_thresholds(near, semantic)
+    paths = split_io.data_paths(data, exclude=out_dir)
+    with progress_bar("reading") as advance:
+        loaded = split_io.read_all(paths, fmt, advance)
+    if loaded.rejects:
+        out.print(f"{len(loaded.rejects)} rows could not be read and are left out, e.g. " + "; ".join(f"{r.source}:{r.line} {r.reason}" for r in loaded.rejects[:3]), highlight=False)
+    with progress_bar("finding duplicates") as advance:
+        result = split_records(loaded.records, val, test, stratify, seed, near, semantic, embed_model, fields, progress=advance)
+    files = split_io.write_split(result, out_dir, to, loaded.paths, loaded.rejects)
+    return result.report, f"{', '.join(str(p) for p in files.values())} and {out_dir / 'split_report.json'}"
+
+
+def _split_check(data, out_dir, near, semantic, embed_model, fields, fmt):
+    from .split import io as split_io
+    from .split import leakage_report
+    from .split.core import check_thresholds
+
+    check_thresholds(near, semantic)
+    inputs = split_io.split_inputs(data)
+    with progress_bar("reading") as advance:
+        loaded = {name: split_io.read_all(paths, fmt, advance, allow_empty=True) for name, paths in inputs.items()}
+    unreadable = sum(len(x.rejects) for x in loaded.values())
+    if unreadable:
+        out.print(f"{unreadable} rows could not be read and are not checked (see: curatune audit FILE).")
+    splits = {name: x.records for name, x in loaded.items()}
+    with progress_bar("finding duplicates") as advance:
+        report = leakage_report(splits, near, semantic, embed_model, fields, progress=advance)
+    written = str(split_io.write_leakage(report, out_dir, inputs)) if out_dir is not None else ""
+    return report, written
 
 
 def main() -> None:

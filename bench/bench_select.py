@@ -1,0 +1,108 @@
+"""Selection to a budget: speed on 50,000 records, and what it chooses on real Alpaca data.
+
+1. Speed: ``curatune.generate.generate_noisy`` writes ``--n`` (50,000) records;
+   their embeddings are computed once (all-MiniLM-L6-v2, cached on disk; that
+   time is reported apart), then ``curatune select``'s run (``score.quality``
+   then ``select.budget`` with ``--budget`` 5,000) is timed end to end: reading,
+   scoring, loading the cached embeddings, selection, writing the run folder.
+   Target: under 60 s on 2 cores with embeddings cached.
+2. On ../shared/data/alpaca_random_9k.json (skipped when absent): the default
+   curation recipe with every step set to flag (nothing dropped), then the
+   budget selector keeps 20%; the table shows, per flag the curation steps put
+   on a record, how many records carry it and the share of them selected,
+   against the 20% a random choice would give.
+
+    .venv/bin/python bench/bench_select.py            # 50,000 records, budget 5,000, and Alpaca
+    .venv/bin/python bench/bench_select.py --n 10000 --budget 1000 --no-alpaca
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import orjson
+
+from curatune.config.recipe import apply_overrides, parse_recipe
+from curatune.curate import curate, default_steps
+from curatune.data.dedup.exact import dedup_text
+from curatune.data.read.records import Reject, read_records
+from curatune.embed import load_embedder
+from curatune.generate import generate_noisy
+from curatune.select import select, selection_recipe
+
+ALPACA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_random_9k.json"
+
+
+def warm_embeddings(path: Path) -> tuple[float, int]:
+    texts = [dedup_text(r, "record") for r in read_records([path]) if not isinstance(r, Reject)]
+    embedder = load_embedder()
+    t0 = time.perf_counter()
+    embedder(texts)
+    return time.perf_counter() - t0, embedder.embedded
+
+
+def speed(n: int, budget: int, tmp: Path) -> dict:
+    data = tmp / "noisy.jsonl"
+    generate_noisy(data, n=n, seed=0)
+    embed_s, embedded = warm_embeddings(data)
+    recipe = selection_recipe(str(data), budget, name="bench-select", overrides=[f"runs_dir={tmp}/runs"])
+    t0 = time.perf_counter()
+    result = select(recipe, force=True)
+    seconds = time.perf_counter() - t0
+    steps = {s["step"]: round(s["seconds"], 2) for s in result.stats["steps"]}
+    summary = json.loads((result.run_dir / "artifacts" / "selection.json").read_text())
+    return {"n": n, "budget": budget, "embed_seconds_first_run": round(embed_s, 1), "texts_embedded": embedded,
+            "select_seconds": round(seconds, 1), "kept": result.stats["kept"], "step_seconds": steps, "reasons": summary["reasons"]}
+
+
+def alpaca(tmp: Path, fraction: float) -> dict:
+    steps = [{"step": s.step, "on_fail": "flag", **s.params} for s in default_steps()]
+    raw = apply_overrides({"name": "alpaca-flags", "data": {"path": str(ALPACA)}, "runs_dir": str(tmp / "runs"), "curate": {"steps": steps}}, [])
+    flagged = curate(parse_recipe(raw), force=True)
+    warm_embeddings(flagged.run_dir / "data" / "kept.jsonl")
+    result = select(selection_recipe(str(flagged.run_dir), fraction, name="alpaca-select", overrides=[f"runs_dir={tmp}/runs"]), force=True)
+    kept_ids = {orjson.loads(line)["id"] for line in (result.run_dir / "data" / "kept.jsonl").read_bytes().splitlines()}
+    total, chosen = Counter(), Counter()
+    for rec in read_records([flagged.run_dir / "data" / "kept.jsonl"]):
+        flags = {f.split(":")[0] for f in rec.meta.get("flags", [])} or {"(no flag)"}
+        for f in flags:
+            total[f] += 1
+            chosen[f] += rec.id in kept_ids
+    rows = [{"flag": f, "records": total[f], "selected": chosen[f], "share_selected": round(chosen[f] / total[f], 3)} for f in sorted(total, key=lambda f: -total[f])]
+    summary = json.loads((result.run_dir / "artifacts" / "selection.json").read_text())
+    return {"input": sum(1 for _ in read_records([ALPACA])), "selected": len(kept_ids), "by_flag": rows, "reasons": summary["reasons"]}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=50_000)
+    ap.add_argument("--budget", type=int, default=5_000)
+    ap.add_argument("--fraction", type=float, default=0.2)
+    ap.add_argument("--no-alpaca", action="store_true")
+    ap.add_argument("--out", default="bench/out/select.json")
+    args = ap.parse_args()
+    report = {}
+    with tempfile.TemporaryDirectory() as d:
+        report["speed"] = s = speed(args.n, args.budget, Path(d))
+        print(f"\n## Selection of {s['budget']:,} from {s['n']:,} records\n")
+        print("| embedding (first run, cached after) | texts embedded | select end to end (embeddings cached) | kept | per step s |")
+        print("|---:|---:|---:|---:|---|")
+        print(f"| {s['embed_seconds_first_run']} s | {s['texts_embedded']:,} | {s['select_seconds']} s | {s['kept']:,} | {s['step_seconds']} |")
+        if not args.no_alpaca and ALPACA.is_file():
+            report["alpaca"] = a = alpaca(Path(d), args.fraction)
+            print(f"\n## Alpaca: {a['selected']:,} of {a['input']:,} selected ({args.fraction:.0%}); not selected: {a['reasons']}\n")
+            print("| flag from curation | records | selected | share selected |")
+            print("|---|---:|---:|---:|")
+            for r in a["by_flag"]:
+                print(f"| {r['flag']} | {r['records']} | {r['selected']} | {r['share_selected']:.1%} |")
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

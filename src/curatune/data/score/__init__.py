@@ -1,0 +1,1 @@
+"""Score steps: per-record numbers written to ``meta["scores"]`` for selection and dedup to rank by."""

@@ -1,0 +1,145 @@
+"""Reading what ``curatune split`` splits or checks, and writing the split folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from ..data.read.files import expand_inputs
+from ..data.read.records import Reject, RecordReader
+from ..data.record import Record
+from ..data.write.writers import RecordWriter
+from ..errors import InputError, RecipeError
+from ..runs import DONE_MARKER, StagingDir
+from .core import SplitResult
+from .leakage import LeakageReport
+
+
+@dataclass
+class Loaded:
+    records: list[Record]
+    rejects: list[Reject] = field(default_factory=list)
+    paths: list[Path] = field(default_factory=list)
+
+
+def data_paths(data: list[str], exclude: Path | None = None) -> list[Path]:
+    """The files to read: a curate run folder means its kept records; files under ``exclude`` (our own output) are skipped."""
+    specs: list[str | Path] = []
+    for spec in data:
+        p = Path(spec)
+        if p.is_dir() and (p / DONE_MARKER).is_file():
+            kept = p / "data" / "kept.jsonl"
+            if not kept.is_file():
+                raise InputError(f"'{p}' is a curate run folder without data/kept.jsonl: the run did not finish. Rerun it with: curatune curate ...")
+            specs.append(kept)
+        else:
+            specs.append(spec)
+    paths = expand_inputs(specs)
+    if exclude is not None:
+        # Splitting a folder into a folder inside it must not read the previous splits back as data.
+        ex = exclude.resolve()
+        paths = [p for p in paths if ex not in p.resolve().parents]
+        if not paths:
+            raise InputError(f"Every data file under {', '.join(data)} is inside the output folder '{exclude}': point --out elsewhere.")
+    return paths
+
+
+def read_all(paths: list[Path], fmt: str = "auto", progress: Callable[[int], None] | None = None, allow_empty: bool = False) -> Loaded:
+    """Every record of the files; a row that cannot be read is kept aside as a Reject, never fatal.
+
+    No record at all is an error unless ``allow_empty`` (an empty split can be checked: it leaks nothing).
+    """
+    out = Loaded([], [], paths)
+    for item in RecordReader(paths, fmt):
+        (out.rejects if isinstance(item, Reject) else out.records).append(item)
+        if progress:
+            progress(1)
+    if not out.records and not (allow_empty and not out.rejects):
+        where = "; ".join(f"{r.source}:{r.line} {r.reason}" for r in out.rejects[:3])
+        hint = f" The first problems: {where}. Check the format with: curatune audit {paths[0]}" if out.rejects else ""
+        raise InputError(f"No record could be read from {', '.join(map(str, paths))}.{hint}")
+    return out
+
+
+def split_inputs(data: list[str]) -> dict[str, list[Path]]:
+    """For ``--check``: the files of each split, named by file stem (the path where stems repeat).
+
+    One folder stands for its files, one split each (a ``splits/`` folder written by ``curatune split``).
+    """
+    specs = data
+    if len(data) == 1 and Path(data[0]).is_dir():
+        usual = {"train": 0, "val": 1, "validation": 1, "dev": 1, "test": 2}
+        files = expand_inputs(data)
+        specs = [str(p) for p in sorted(files, key=lambda p: usual.get(p.name.split(".")[0], 3))]  # train, val, test, then the rest
+    if len(specs) < 2:
+        raise RecipeError(
+            [f"--check needs at least two splits, got {len(specs)} ({', '.join(specs)}). Give one file (or glob) per split: curatune split --check train.jsonl val.jsonl test.jsonl"],
+            "the command line",
+        )
+    names = [Path(s).name.split(".")[0] or s for s in specs]
+    names = [s if names.count(n) > 1 else n for n, s in zip(names, specs)]
+    return {n: expand_inputs(s) for n, s in zip(names, specs)}
+
+
+def write_split(result: SplitResult, out_dir: Path, to: str = "messages", inputs: list[Path] | None = None, rejects: list[Reject] | None = None) -> dict[str, Path]:
+    """``out_dir/splits/<name>.jsonl`` for each split, ``split_report.json`` and ``clusters.jsonl``.
+
+    The splits folder is written beside the old one and swapped in whole: a rerun with ``--test 0``
+    leaves no stale ``test.jsonl`` behind, and a crash leaves the old splits intact.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    staging = StagingDir(out_dir / "splits")
+    files = {}
+    try:
+        for name, recs in result.by_split().items():
+            path = staging.path / f"{name}.jsonl"
+            with RecordWriter(path, to, "jsonl") as w:
+                w.write_many(recs)
+            files[name] = out_dir / "splits" / path.name
+        staging.commit()
+    except BaseException:
+        staging.abandon()
+        raise
+    report = {
+        "inputs": [str(p) for p in inputs or []],
+        "read_problems": len(rejects or []),
+        "read_problem_examples": [{"source": r.source, "line": r.line, "reason": r.reason, "detail": r.detail} for r in (rejects or [])[:20]],
+        "format": to,
+        "files": {n: str(p) for n, p in files.items()},
+        **result.report,
+    }
+    (out_dir / "split_report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    _write_clusters(result, out_dir / "clusters.jsonl")
+    return files
+
+
+def _write_clusters(result: SplitResult, path: Path) -> None:
+    """Every cluster of two or more records, with its split: the records that were moved as a whole."""
+    members: dict[int, list[int]] = {}
+    for i, c in enumerate(result.cluster_of.tolist()):
+        members.setdefault(c, []).append(i)
+    with open(path, "wb") as f:
+        for c, rows in members.items():
+            if len(rows) > 1:
+                row = {"cluster": c, "split": result.names[int(result.split_of[rows[0]])], "size": len(rows), "ids": [result.records[i].id for i in rows]}
+                f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def write_leakage(report: LeakageReport, out_dir: Path, inputs: dict[str, list[Path]]) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / "leakage.json"
+    body = {"inputs": {n: [str(p) for p in ps] for n, ps in inputs.items()}, **report.to_dict()}
+    path.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
+    return path
+
+
+def check_output_name(to: str) -> None:
+    """Fail before any work on an output format that does not exist."""
+    from ..data.formats import get_format
+
+    if to != "original":
+        get_format(to)
+
