@@ -8,11 +8,11 @@ import re
 import numpy as np
 import pytest
 
-from curatune.data.filter import label_errors
 from curatune.data.filter.label_errors import LabelErrors, find_label_errors
 from curatune.data.pipeline import Pipeline, PipelineStep
 from curatune.data.record import Record
 from curatune.embed import Embedder
+from curatune.embed import model as embed_model
 
 N, DIM, FLIPS = 200, 8, 10
 
@@ -38,8 +38,8 @@ def planted(seed: int = 0) -> tuple[list[Record], set[str], dict[str, np.ndarray
 
 
 @pytest.fixture
-def fake_embedder(monkeypatch):
-    """Replace the step's embedder loader with a dict lookup; returns the dict to fill and the calls made."""
+def dict_embedder(monkeypatch):
+    """An embedder that looks texts up in a dict (over conftest's bag of words); returns the dict to fill and the calls."""
     vectors: dict[str, np.ndarray] = {}
     calls: list[int] = []
 
@@ -47,7 +47,7 @@ def fake_embedder(monkeypatch):
         calls.append(len(texts))
         return np.stack([vectors[t] for t in texts])
 
-    monkeypatch.setattr(label_errors, "load_embedder", lambda model="default": Embedder(encode, "fake", cache=False))
+    monkeypatch.setattr(embed_model, "load_embedder", lambda model="default": Embedder(encode, "fake", cache=False))
     return vectors, calls
 
 
@@ -56,7 +56,7 @@ def no_embedder(monkeypatch):
     def fail(model="default"):
         raise AssertionError("the embedder must not be loaded here")
 
-    monkeypatch.setattr(label_errors, "load_embedder", fail)
+    monkeypatch.setattr(embed_model, "load_embedder", fail)
 
 
 def run(step: LabelErrors, records: list[Record]):
@@ -79,8 +79,8 @@ def test_function_finds_exactly_the_planted_flips_from_embeddings():
     assert list(conf) == sorted(conf) and conf.max() < 0.5
 
 
-def test_step_drops_exactly_the_planted_flips_and_keeps_unlabelled(fake_embedder):
-    vectors, calls = fake_embedder
+def test_step_drops_exactly_the_planted_flips_and_keeps_unlabelled(dict_embedder):
+    vectors, calls = dict_embedder
     records, flipped, vecs = planted()
     vectors.update(vecs)
     others = [
@@ -119,8 +119,8 @@ def test_step_drops_exactly_the_planted_flips_and_keeps_unlabelled(fake_embedder
         assert float(m.group(1)) == pytest.approx(1 - e.value, abs=0.006)  # two classes: p(other) = 1 - p(given)
 
 
-def test_artifacts_ranked(fake_embedder, tmp_path):
-    vectors, _ = fake_embedder
+def test_artifacts_ranked(dict_embedder, tmp_path):
+    vectors, _ = dict_embedder
     records, flipped, vecs = planted()
     vectors.update(vecs)
     step = LabelErrors()
@@ -139,8 +139,8 @@ def test_artifacts_ranked(fake_embedder, tmp_path):
     assert summary["classes"] == {"neg": sum(r.label == "neg" for r in records), "pos": sum(r.label == "pos" for r in records)}
 
 
-def test_deterministic(fake_embedder):
-    vectors, _ = fake_embedder
+def test_deterministic(dict_embedder):
+    vectors, _ = dict_embedder
     records, _, vecs = planted(seed=3)
     vectors.update(vecs)
     a = run(LabelErrors(seed=7), records)
@@ -166,8 +166,8 @@ def test_tiny_classes_are_skipped_with_a_warning_and_no_model(no_embedder, tmp_p
     assert (tmp_path / "label_issues.jsonl").read_text() == ""
 
 
-def test_small_class_reduces_folds(fake_embedder):
-    vectors, _ = fake_embedder
+def test_small_class_reduces_folds(dict_embedder):
+    vectors, _ = dict_embedder
     records, flipped, vecs = planted()
     vectors.update(vecs)
     # A third class with 3 records (fewer than 5 folds) far from the others, and one with a single record.
@@ -187,6 +187,7 @@ def test_small_class_reduces_folds(fake_embedder):
 
 
 @pytest.mark.slow
+@pytest.mark.real_embedder
 def test_real_minilm_finds_obvious_flips():
     good = ["A wonderful, moving film with brilliant acting.", "I loved every minute, a delight.", "Superb story and great music."]
     bad = ["A dull, boring mess of a film.", "Terrible acting and an awful plot.", "I hated it, a waste of time."]
@@ -200,4 +201,7 @@ def test_real_minilm_finds_obvious_flips():
             labels.append("neg")
     labels[0], labels[4] = "neg", "pos"  # two flips
     res = find_label_errors(texts, labels, folds=4)
-    assert {0, 4} <= set(res.issues.tolist())
+    # On 48 short texts the probabilities are mild and cleanlab is conservative: what is flagged
+    # must be a flip, and the two flips must be the two records the model believes least.
+    assert res.issues.size and set(res.issues.tolist()) <= {0, 4}
+    assert set(np.argsort(res.self_confidence)[:2].tolist()) == {0, 4}

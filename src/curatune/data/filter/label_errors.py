@@ -31,7 +31,7 @@ import numpy as np
 import orjson
 from pydantic import Field
 
-from ...embed import load_embedder
+from ...embed import model as embed_model
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
@@ -147,7 +147,8 @@ def find_label_errors(
         x = np.asarray(texts_or_embeddings[idx], dtype=np.float32)
     else:
         texts = list(texts_or_embeddings)
-        x = load_embedder(model)([texts[i] for i in idx])  # one call: the embedder batches and caches
+        # Looked up at call time, so a stand-in embedder set on curatune.embed.model (as the tests do) is used.
+        x = embed_model.load_embedder(model)([texts[i] for i in idx])  # one call: it batches and caches
 
     probs = out_of_fold_probs(x, y, used_folds, seed, C)
     result.analysed[idx] = True
@@ -174,8 +175,12 @@ class LabelErrors(GlobalStep):
     ``prune_by_class`` the lowest-confidence records of each class; ``both`` only records both
     pick; ``confident_learning`` every record counted off the diagonal of the confident joint;
     ``predicted_neq_given`` every record whose predicted class is not its label (flags the most).
-    prune_by_noise_rate is the default because it had the best precision-recall balance on 15%
-    planted flips in IMDB (bench/bench_label_noise.py).
+    With two classes the first three flag the same records. prune_by_noise_rate (cleanlab's own
+    default) is the default for its recall: on IMDB with 15% planted flips
+    (bench/bench_label_noise.py, MiniLM) it finds 73% of the flips at 45% precision, against 62%
+    at 54% for confident_learning and 79% at 41% for predicted_neq_given, and the flips left in
+    are what a head trained to convergence memorises (its MLP head gains 6.4 accuracy points
+    over the full noisy set, and ends 0.5 below training on the truly clean set).
 
     ``min_per_class``: classes with fewer records are not checked (kept, with a warning);
     ``folds`` shrinks to the smallest checked class when that is smaller. A drop's value is the
