@@ -40,6 +40,17 @@ from .errors import InputError
 DONE_MARKER = "run.json"
 
 
+def kept_records_of(path: str | Path) -> Path | None:
+    """``data/kept.jsonl`` when ``path`` is a finished curate run folder; None for any other path."""
+    p = Path(path)
+    if not (p.is_dir() and (p / DONE_MARKER).is_file()):
+        return None
+    kept = p / "data" / "kept.jsonl"
+    if not kept.is_file():
+        raise InputError(f"'{p}' is a curate run folder without data/kept.jsonl: the run did not finish. Rerun it with: curatune curate ...")
+    return kept
+
+
 def file_fingerprint(path: Path) -> str:
     """xxh3-128 of a file's bytes (or of every file in a folder); fast enough for gigabytes."""
     h = xxhash.xxh3_128()

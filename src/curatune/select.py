@@ -15,19 +15,7 @@ from typing import Any
 
 from .config.recipe import Recipe, StepConfig, apply_overrides, parse_recipe
 from .curate import CurateResult, curate
-from .errors import InputError
-from .runs import DONE_MARKER
-
-
-def selection_input(data: str) -> str:
-    """A data path, or the kept records of a finished curate run folder."""
-    p = Path(data)
-    if p.is_dir() and (p / DONE_MARKER).is_file():
-        kept = p / "data" / "kept.jsonl"
-        if not kept.is_file():
-            raise InputError(f"'{p}' is a run folder without data/kept.jsonl: the run did not finish. Rerun it with curatune curate.")
-        return str(kept)
-    return data
+from .runs import kept_records_of
 
 
 def selection_recipe(
@@ -49,7 +37,7 @@ def selection_recipe(
             params={"budget": budget, "score_key": score_key or None, "stratify": stratify, "max_similarity": max_similarity, "model": model},
         )
     )
-    path = selection_input(data)
+    path = str(kept_records_of(data) or data)
     raw = {"name": name or f"select-{Path(data).name.split('.')[0]}", "data": {"path": path}}
     recipe = parse_recipe(apply_overrides(raw, overrides or []), "the command line")
     recipe.curate.steps = steps

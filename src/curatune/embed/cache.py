@@ -67,7 +67,7 @@ class EmbeddingCache:
         keys_arr = np.asarray([keys[i] for i in new], dtype=np.uint64)
         vecs = np.asarray(vectors[new], dtype=np.float16)
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"shard-{len(list(self.folder.glob('shard-*.npz'))):06d}-{uuid.uuid4().hex[:8]}.npz"
+        name = f"shard-{len(self._shards):06d}-{uuid.uuid4().hex[:8]}.npz"  # the random part keeps concurrent writers apart
         tmp = self.folder / (name + f".tmp{os.getpid()}")
         with open(tmp, "wb") as f:
             np.savez(f, keys=keys_arr, vectors=vecs)

@@ -19,6 +19,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import InputError
@@ -31,32 +32,37 @@ def cache_dir() -> Path:
     return Path(os.environ.get("CURATUNE_CACHE", Path.home() / ".cache" / "curatune"))
 
 
-def _from_gguf(gguf: Path):
-    from transformers import AutoTokenizer
-
+def gguf_cache_key(gguf: Path) -> str:
+    """Cache key of a GGUF file: its path, size and modification time (a replaced file gets a fresh key)."""
     st = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    cached = cache_dir() / "tokenizers" / key
-    if (cached / "tokenizer_config.json").is_file():
-        return AutoTokenizer.from_pretrained(cached)
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
-    tok.save_pretrained(tmp)
+    return hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def save_atomically(target: Path, save: Callable[[Path], None]) -> None:
+    """``save(folder)`` into a temporary folder renamed to ``target``: readers never see half a conversion."""
+    tmp = target.with_name(target.name + f".tmp{os.getpid()}")
+    save(tmp)
     try:
-        tmp.rename(cached)
+        tmp.rename(target)
     except OSError:  # another process converted it first
         shutil.rmtree(tmp, ignore_errors=True)
-    return tok
 
 
 def _gguf_cache_folder(gguf: Path) -> Path:
     """The folder the converted tokenizer of a GGUF file is cached in, converting it first if needed."""
-    st = gguf.stat()
-    key = hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-    cached = cache_dir() / "tokenizers" / key
+    cached = cache_dir() / "tokenizers" / gguf_cache_key(gguf)
     if not (cached / "tokenizer_config.json").is_file():
-        _from_gguf(gguf)
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        save_atomically(cached, tok.save_pretrained)
     return cached
+
+
+def _from_gguf(gguf: Path):
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(_gguf_cache_folder(gguf))
 
 
 @functools.lru_cache(maxsize=4)

@@ -13,7 +13,7 @@ from ..data.read.records import Reject, RecordReader
 from ..data.record import Record
 from ..data.write.writers import RecordWriter
 from ..errors import InputError, RecipeError
-from ..runs import DONE_MARKER, StagingDir
+from ..runs import StagingDir, kept_records_of
 from .core import SplitResult
 from .leakage import LeakageReport
 
@@ -29,14 +29,7 @@ def data_paths(data: list[str], exclude: Path | None = None) -> list[Path]:
     """The files to read: a curate run folder means its kept records; files under ``exclude`` (our own output) are skipped."""
     specs: list[str | Path] = []
     for spec in data:
-        p = Path(spec)
-        if p.is_dir() and (p / DONE_MARKER).is_file():
-            kept = p / "data" / "kept.jsonl"
-            if not kept.is_file():
-                raise InputError(f"'{p}' is a curate run folder without data/kept.jsonl: the run did not finish. Rerun it with: curatune curate ...")
-            specs.append(kept)
-        else:
-            specs.append(spec)
+        specs.append(kept_records_of(spec) or spec)
     paths = expand_inputs(specs)
     if exclude is not None:
         # Splitting a folder into a folder inside it must not read the previous splits back as data.

@@ -50,10 +50,8 @@ so score a sample, or give the step more threads (OMP_NUM_THREADS).
 from __future__ import annotations
 
 import functools
-import hashlib
 import math
 import os
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,7 +61,7 @@ from pydantic import Field
 
 from ...errors import InputError
 from ...models.packaged import smollm2_gguf
-from ...models.tokenizer import DEFAULT, cache_dir, load_tokenizer
+from ...models.tokenizer import DEFAULT, cache_dir, gguf_cache_key, load_tokenizer, save_atomically
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
@@ -91,11 +89,6 @@ class CausalLM:
     tokenizer: Any
 
 
-def _gguf_key(gguf: Path) -> str:
-    st = gguf.stat()
-    return hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
-
-
 def _converted_gguf(gguf: Path) -> Path:
     """A folder holding the GGUF model dequantised to float32 safetensors, converting it the first time.
 
@@ -104,7 +97,7 @@ def _converted_gguf(gguf: Path) -> Path:
     """
     from transformers import AutoModelForCausalLM
 
-    cached = cache_dir() / "models" / _gguf_key(gguf)
+    cached = cache_dir() / "models" / gguf_cache_key(gguf)
     if (cached / "config.json").is_file():
         return cached
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
@@ -112,12 +105,7 @@ def _converted_gguf(gguf: Path) -> Path:
     # tensors by now, so dropping the quantisation marks makes it an ordinary model.
     model.config.__dict__.pop("quantization_config", None)
     model.hf_quantizer = None
-    tmp = cached.with_name(cached.name + f".tmp{os.getpid()}")
-    model.save_pretrained(tmp)
-    try:
-        tmp.rename(cached)
-    except OSError:  # another process converted it first
-        shutil.rmtree(tmp, ignore_errors=True)
+    save_atomically(cached, model.save_pretrained)
     return cached
 
 
