@@ -10,7 +10,7 @@ export TRANSFORMERS_OFFLINE = 1
 export HF_DATASETS_OFFLINE = 1
 export MLFLOW_DISABLE_TELEMETRY = true
 
-.PHONY: setup demo test test-slow bench clean
+.PHONY: setup demo demo-quick test test-slow bench clean
 
 setup: $(STAMP)
 
@@ -26,12 +26,17 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install -q --no-deps -e .
 	touch $(STAMP)
 
-# The main job on a generated noisy dataset, offline: generate, audit, curate.
+# The whole loop on a generated support-ticket triage set, offline: generate noisy data, audit it,
+# then curate -> split -> LoRA-train SmolLM2 -> evaluate against the base, once on the raw data and
+# once curated, compare the two, and write demo/runs/curated/report.html.
 demo: setup
-	$(BIN)/curatune generate --out demo/noisy.jsonl --n 3000 --seed 0
-	$(BIN)/curatune audit demo/noisy.jsonl --out demo/audit
-	$(BIN)/curatune curate demo/noisy.jsonl --runs-dir demo/runs --name noisy
-	@echo "Open demo/audit/audit.html; the run folder is demo/runs/noisy"
+	$(BIN)/curatune demo --out demo
+	$(BIN)/curatune audit demo/data/train.jsonl --out demo/audit --preview-records 0
+	@echo "Open demo/runs/curated/report.html (and demo/audit/audit.html)"
+
+# The same loop with a few training steps: checks that everything is wired, proves nothing.
+demo-quick: setup
+	$(BIN)/curatune demo --out demo-quick --quick
 
 test: setup
 	$(BIN)/python -m pytest -n 2 -p no:cacheprovider
@@ -43,4 +48,4 @@ bench: setup
 	@echo "Benchmarks are run one by one; see bench/README.md"
 
 clean:
-	rm -rf $(VENV) demo .pytest_cache
+	rm -rf $(VENV) demo demo-quick .pytest_cache

@@ -29,9 +29,10 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from curatune.data.read.records import read_records  # noqa: E402
-from curatune.data.score.ifd import _converted_gguf, _gguf_key, answer_pair, ifd_scores, load_lm  # noqa: E402
+from curatune.data.score.ifd import answer_pair, ifd_scores, load_lm  # noqa: E402
+from curatune.models.causal_lm import converted_gguf  # noqa: E402
 from curatune.models.packaged import smollm2_gguf  # noqa: E402
-from curatune.models.tokenizer import cache_dir  # noqa: E402
+from curatune.models.tokenizer import cache_dir, gguf_cache_key  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "alpaca_random_9k.json"
@@ -70,11 +71,11 @@ def main() -> None:
             break
 
     gguf = smollm2_gguf()
-    cached = (cache_dir() / "models" / _gguf_key(gguf) / "config.json").is_file()
+    cached = (cache_dir() / "models" / gguf_cache_key(gguf) / "config.json").is_file()
     # Only a first run converts; a cached run times what every later run pays (imports included).
     convert_wall = convert_cpu = 0.0
     if not cached:
-        _, convert_wall, convert_cpu = timed(lambda: _converted_gguf(gguf))
+        _, convert_wall, convert_cpu = timed(lambda: converted_gguf(gguf))
     lm, load_wall, load_cpu = timed(lambda: load_lm("default"))
     tok = lm.tokenizer
     n_tokens = sum(len(tok(a, add_special_tokens=False)["input_ids"]) for _, a in pairs)

@@ -354,10 +354,313 @@ def _split_check(data, out_dir, near, semantic, embed_model, fields, fmt):
     return report, written
 
 
+# ---- training -----------------------------------------------------------------------------------
+
+
+@app.command()
+def train(
+    recipe_path: Annotated[str, typer.Argument(metavar="RECIPE", help="A recipe (.yaml) with a train: section.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s train.learning_rate=1e-4")] = None,
+    force: Annotated[bool, typer.Option(help="Train even if an identical training has finished.")] = False,
+    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to MLflow.")] = False,
+):
+    """Fine-tune a model (LoRA, full or top layers) with checks before, overfitting watched during, losses ranked after."""
+    from .config.recipe import load_recipe
+    from .train.run import train as run_train
+
+    try:
+        recipe = load_recipe(recipe_path, set_ or [])
+        if recipe.train is None:
+            raise RecipeError([f"{recipe_path} has no train: section. Add one (see examples/train_lora.yaml); `train: {{}}` takes every default."])
+        result = run_train(recipe, force=force, echo=lambda s: out.print(s, highlight=False), track=not no_tracking)
+    except CuratuneError as e:
+        _fail(e)
+    s = result.summary
+    if not result.skipped:
+        for w in s["overfitting_warnings"][:5]:
+            out.print(f"[yellow]overfitting (step {w['step']}):[/] {w['message']}", highlight=False)
+        worst = ", ".join(f"{r['id']} ({r['loss']:.2f})" for r in s["highest_loss_examples"][:5])
+        out.print(f"highest-loss training examples: {worst}  (all in {result.train_dir / 'losses.jsonl'})", highlight=False)
+    out.print(f"Training folder: {result.train_dir}  (curves.png, summary.json; the model is in model/)")
+    if s.get("mlflow"):
+        out.print(f"MLflow run {s['mlflow']['run_id']} in {s['mlflow']['uri']}  (browse: curatune ui)", highlight=False)
+
+
+@app.command("lr-find")
+def lr_find(
+    recipe_path: Annotated[str, typer.Argument(metavar="RECIPE", help="A recipe (.yaml); its train: section says the model, the method and the batch.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s train.per_device_train_batch_size=16")] = None,
+    start_lr: Annotated[float, typer.Option(help="The first learning rate.")] = 1e-7,
+    end_lr: Annotated[float, typer.Option(help="The last learning rate (the test stops before it when the loss diverges).")] = 10.0,
+    num_steps: Annotated[int, typer.Option(help="Steps at most (never more than the training itself takes).")] = 100,
+    pick: Annotated[str, typer.Option(help="The suggestion to print first and that learning_rate: auto uses: steepest or min_div_10.")] = "steepest",
+    force: Annotated[bool, typer.Option(help="Run the test even if an identical one has finished.")] = False,
+):
+    """Learning-rate range test: train briefly with a rate growing from --start-lr to --end-lr, suggest a rate, plot the curve."""
+    from .config.recipe import load_recipe
+    from .train.lr_find import RangeTestSettings
+    from .train.lr_find import lr_find as run_lr_find
+
+    try:
+        recipe = load_recipe(recipe_path, set_ or [])
+        settings = RangeTestSettings(start_lr=start_lr, end_lr=end_lr, num_steps=num_steps)
+        result = run_lr_find(recipe, settings, pick=pick, force=force, echo=lambda s: out.print(s, highlight=False))
+    except CuratuneError as e:
+        _fail(e)
+    s = result.suggestion
+    stop = "the loss diverged" if result.curve.diverged else "the end of the range"
+    out.print(f"{len(result.curve.lrs)} steps, {result.curve.lrs[0]:.1e} to {result.curve.lrs[-1]:.1e} (stopped at {stop})", highlight=False)
+    out.print(f"[bold]suggested learning rate: {result.learning_rate:.2e}[/] ({result.pick}); steepest descent {s.steepest:.2e}, minimum / 10 {s.min_div_10:.2e}", highlight=False)
+    out.print(f"Curve: {result.folder / 'lr_find.png'}  (points: lr_find.json). Use it: train.learning_rate: {result.learning_rate:.2e}, or learning_rate: auto", highlight=False)
+
+
+@app.command()
+def tune(
+    recipe_path: Annotated[str, typer.Argument(metavar="RECIPE", help="A recipe (.yaml) with a tune: section (the space to search) and a train: section (the rest).")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s tune.n_trials=40")] = None,
+    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log the trials to MLflow.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every trial's training lines, not one line per trial.")] = False,
+):
+    """Search hyperparameters with Optuna (TPE, random or grid; bad trials pruned); write the best configuration as a recipe. Rerun to resume."""
+    from .config.recipe import load_recipe
+    from .train.tune import tune as run_tune
+
+    try:
+        recipe = load_recipe(recipe_path, set_ or [])
+        result = run_tune(recipe, echo=lambda s: out.print(s, highlight=False), track=not no_tracking, verbose=verbose)
+    except CuratuneError as e:
+        _fail(e)
+    s = result.summary
+    counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(s["trials"].items()))
+    out.print(f"{counts}; {s['steps_trained']} optimiser steps in {s['seconds']:.0f} s", highlight=False)
+    if s["best"]:
+        values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["best"]["params"].items())
+        out.print(f"[bold]best: trial {s['best']['number']}, validation loss {s['best']['value']:.4f}[/]: {values}", highlight=False)
+        out.print(f"Best recipe: {result.best_recipe}  (curatune train {result.best_recipe})", highlight=False)
+    out.print(f"Report: {result.folder / 'report.md'}  (trials.csv, optimization_history.png, param_importances.png)", highlight=False)
+    if s.get("mlflow"):
+        out.print(f"MLflow run {s['mlflow']['run_id']} in {s['mlflow']['uri']}, one nested run per trial  (browse: curatune ui)", highlight=False)
+
+
+@app.command()
+def ui(
+    runs_dir: Annotated[str, typer.Option(help="The runs folder whose MLflow store to open.")] = "runs",
+    port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
+):
+    """Open the MLflow UI on the local tracking store (runs/mlflow.db)."""
+    import subprocess
+
+    from .train.tracking import artifact_root, default_tracking_uri
+
+    db = Path(runs_dir) / "mlflow.db"
+    if not db.is_file():
+        _fail(CuratuneError(f"No MLflow store at {db}: nothing has been trained with --runs-dir {runs_dir} yet (curatune train RECIPE)."))
+    out.print(f"MLflow UI on http://127.0.0.1:{port} (Ctrl+C stops it)")
+    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", default_tracking_uri(runs_dir), "--default-artifact-root", artifact_root(runs_dir), "--port", str(port)]
+    raise typer.Exit(subprocess.call(cmd))
+
+
+@app.command()
+def hw(
+    model: Annotated[str, typer.Argument(help="A folder with config.json, a .gguf file, or default (packaged SmolLM2-135M). No weights are read.")] = "default",
+    seq_len: Annotated[int, typer.Option(help="Tokens per training example (max_seq_len).")] = 2048,
+    batch_size: Annotated[int, typer.Option(help="Examples per forward pass (per_device_train_batch_size).")] = 1,
+    lora_r: Annotated[int, typer.Option(help="LoRA rank (LoRA and QLoRA adapt every linear layer but the LM head).")] = 16,
+    # 0.05 is curatune train's default; dropout makes PEFT keep two more copies of each adapted layer's input.
+    lora_dropout: Annotated[float, typer.Option(help="LoRA dropout; above 0 it costs activation memory.")] = 0.05,
+    dtype: Annotated[str, typer.Option(help="bf16 or fp32 weights and activations.")] = "bf16",
+    optimizer: Annotated[str, typer.Option(help="adamw, adamw_8bit or sgd.")] = "adamw",
+    gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+):
+    """Estimate the memory of full fine-tuning, LoRA and QLoRA at a sequence length and batch size, and whether each fits the visible device."""
+    import json
+    from dataclasses import asdict
+
+    from .train.memory import MODES, describe_model, estimate_memory, fits, visible_device
+
+    try:
+        arch = describe_model(model)
+        options = dict(lora_r=lora_r, dtype=dtype, gradient_checkpointing=gradient_checkpointing, optimizer=optimizer, lora_dropout=lora_dropout)
+        estimates = [estimate_memory(arch, mode, seq_len, batch_size, **options) for mode in MODES]
+    except CuratuneError as e:
+        _fail(e)
+    device = visible_device()
+    if as_json:
+        payload = {"model": arch.to_dict(), "device": asdict(device), "estimates": [{**e.to_dict(), "fits": fits(e, device)} for e in estimates]}
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    gib = lambda n: f"{n / 2**30:.2f}"  # noqa: E731
+    out.print(f"{arch.name}: {arch.model_type}, {arch.parameters / 1e6:,.1f}M parameters, {arch.num_layers} layers, hidden {arch.hidden_size}, vocabulary {arch.vocab_size:,}", highlight=False)
+    out.print(f"{device.name}: {gib(device.free_bytes)} GiB free of {gib(device.total_bytes)} GiB", highlight=False)
+    table = Table("mode", "trained", "weights", "grads", "optimizer", "activations", "total", "fits?", title="GiB per training step; fits? keeps a 10% margin")
+    for e in estimates:
+        verdict = "[green]fits[/]" if fits(e, device) else "[red]does not fit[/]"
+        trained = f"{e.trainable_parameters / 1e6:,.1f}M"
+        table.add_row(e.mode, trained, gib(e.weights), gib(e.gradients), gib(e.optimizer_states), gib(e.activations), gib(e.total), verdict)
+    out.print(table)
+    for e in estimates:
+        out.print(f"{e.mode}: {e.assumptions}", highlight=False)
+
+
+# ---- evaluation ---------------------------------------------------------------------------------
+
+
+@app.command("eval")
+def eval_(
+    target: Annotated[str, typer.Argument(metavar="RUN_OR_MODEL", help="A run folder (runs/NAME) or a model folder (a LoRA adapter or a full model).")],
+    data: Annotated[str, typer.Option("--data", help="Held-out data: conversations ending with the reference answer, or labelled texts.")],
+    base: Annotated[Optional[str], typer.Option(help="The model to compare with; default: the base the run was trained from.")] = None,
+    out_dir: Annotated[Optional[Path], typer.Option("--out", help="The eval folder; default: runs/NAME/eval.")] = None,
+    max_new_tokens: Annotated[int, typer.Option(help="Longest answer generated, in tokens (greedy decoding).")] = 64,
+    limit: Annotated[Optional[int], typer.Option(help="Evaluate the first N usable examples only.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap, of the sheet's order and of a classifier head the base lacks.")] = 0,
+    human_sheet: Annotated[bool, typer.Option("--human-sheet", help="Also write a blind side-by-side sheet of both models' answers for raters.")] = False,
+    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to the run's MLflow store.")] = False,
+):
+    """Compare a fine-tuned model with its base on held-out data: metrics with intervals, sample answers, output safety."""
+    from .evaluate.report import LABELS
+    from .evaluate.run import evaluate_run
+
+    try:
+        report = evaluate_run(target, data, base=base, out_dir=out_dir, max_new_tokens=max_new_tokens, limit=limit, seed=seed,
+                              human_sheet=human_sheet, track=not no_tracking, echo=lambda s: console.print(s, highlight=False))  # fmt: skip
+    except CuratuneError as e:
+        _fail(e)
+    span = lambda i: f"{i.estimate:.4g} [{i.low:.4g}, {i.high:.4g}]"  # noqa: E731
+    table = Table("metric", "base", "tuned", "tuned − base", title=f"{report.n} held-out examples; 95% bootstrap intervals, the difference paired")
+    for name, m in report.metrics.items():
+        d = m.difference
+        table.add_row(LABELS.get(name, name) + ("" if m.higher_is_better else " (lower is better)"), span(m.base), span(m.tuned), f"{d.difference:+.4g} [{d.low:+.4g}, {d.high:+.4g}]")
+    out.print(table)
+    for name, counts in report.safety.items():
+        reasons = ", ".join(f"{r} {n}" for r, n in counts.by_reason.items())
+        out.print(f"{name} answers flagged by the safety steps: {counts.flagged} of {counts.checked}" + (f" ({reasons}; ids: {', '.join(counts.ids[:5])})" if reasons else ""), highlight=False)
+    for note in report.notes:
+        out.print(f"[yellow]note:[/] {note}", highlight=False)
+    for row in report.examples[:3]:
+        out.print(f"[bold]{row['id']}[/] {row['prompt'][:200]!r}\n  reference: {row['reference'][:200]!r}\n  base:      {row['base'][:200]!r}\n  tuned:     {row['tuned'][:200]!r}", highlight=False)
+    out.print(f"Eval folder: {report.out_dir}  (summary.md, metrics.json, generations.jsonl)", highlight=False)
+    if report.human_sheet:
+        h = report.human_sheet
+        out.print(f"Sheet for raters: {h.sheet_html.parent}/  Keep the key apart: {h.key_json}. Score it with: curatune judge {h.sheet_csv} {h.key_json}", highlight=False)
+    if report.mlflow:
+        out.print(f"MLflow run {report.mlflow['run_id']} in {report.mlflow['uri']}", highlight=False)
+
+
+@app.command()
+def judge(
+    sheet: Annotated[Path, typer.Argument(metavar="SHEET.csv", help="The side-by-side sheet with its judgment column filled (1, 2 or tie).")],
+    key: Annotated[Path, typer.Argument(metavar="KEY.json", help="The key written with the sheet (human_key.json).")],
+    allow_unjudged: Annotated[bool, typer.Option("--allow-unjudged", help="Score the judged items, ignoring rows left empty.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+):
+    """Unblind a filled side-by-side sheet: each system's wins, ties, losses and win rate, with 95% Wilson intervals."""
+    from .evaluate.human import import_judgments
+
+    try:
+        result = import_judgments(sheet, key, allow_unjudged=allow_unjudged)
+    except CuratuneError as e:
+        _fail(e)
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
+    title = f"{result.judged} items judged, {result.ties} ties" + (f", {result.unjudged} left unjudged" if result.unjudged else "")
+    table = Table("system", "wins", "ties", "losses", "win rate (tie = half)", "95% interval", "win rate without ties", "95% interval", title=title)
+    for name, r in result.per_system.items():
+        table.add_row(name, str(r.wins), str(r.ties), str(r.losses), pct(r.win_rate), f"{pct(r.win_rate_ci[0])} to {pct(r.win_rate_ci[1])}",
+                      pct(r.decisive_win_rate), f"{pct(r.decisive_win_rate_ci[0])} to {pct(r.decisive_win_rate_ci[1])}")  # fmt: skip
+    out.print(table)
+
+
+# ---- the whole loop ------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    recipe_path: Annotated[str, typer.Argument(metavar="RECIPE", help="A recipe with the stages to run: curate (always), split:, train:, eval:.")],
+    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s train.max_steps=50")] = None,
+    force: Annotated[bool, typer.Option(help="Rerun every stage, even unchanged ones.")] = False,
+    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to MLflow.")] = False,
+):
+    """The whole loop from raw data to report.html: curate, split, train, evaluate; unchanged stages are skipped."""
+    from .config.recipe import load_recipe
+    from .loop import run_loop
+
+    try:
+        recipe = load_recipe(recipe_path, set_ or [])
+        result = run_loop(recipe, force=force, echo=lambda s: out.print(s, highlight=False), track=not no_tracking)
+    except CuratuneError as e:
+        _fail(e)
+    out.print(f"Run folder: {result.run_dir}; open {result.report}")
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for the generated data and the two runs.")] = Path("demo"),
+    quick: Annotated[bool, typer.Option("--quick", help="A few training steps on a small set: checks the loop works (for CI), proves nothing.")] = False,
+    no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to MLflow.")] = False,
+):
+    """Generate a noisy support-ticket triage set, train SmolLM2 on it raw and curated, evaluate both, compare, report."""
+    from .demo import headline, run_demo
+
+    try:
+        result = run_demo(out_dir, quick=quick, echo=lambda s: out.print(s, highlight=False), track=not no_tracking)
+    except CuratuneError as e:
+        _fail(e)
+    for line in headline(result):
+        out.print(line, highlight=False)
+
+
+@app.command()
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders; each later one is compared with the first on the examples they share.")],
+    report_run: Annotated[Optional[Path], typer.Option("--report", help="Also put the comparison on top of this run's report.html.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
+):
+    """Runs side by side: data funnel, settings, scores with intervals, and paired differences against the first run."""
+    import json
+
+    from .compare import compare_runs, report_section
+
+    try:
+        comparison = compare_runs(runs)
+    except CuratuneError as e:
+        _fail(e)
+    if as_json:
+        out.print_json(json.dumps(comparison))
+        return
+    section = report_section(comparison)
+    table = Table("metric", *section["runs"], section["difference_label"] or "difference")
+    for row in section["rows"]:
+        table.add_row(row["metric"], *row["cells"], row["difference"])
+    out.print(table)
+    for r in comparison["runs"]:
+        out.print(f"{r['name']}: {r['funnel']} settings {r['settings']} training {r['training']}", highlight=False)
+    if report_run:
+        from .report.build import build_report
+
+        out.print(f"Wrote {build_report(report_run, compare=section)}")
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/NAME).")]):
+    """(Re)build a run folder's self-contained report.html from the files its stages wrote."""
+    from .report.build import build_report
+
+    if not run_dir.is_dir():
+        _fail(CuratuneError(f"'{run_dir}' is not a folder; give a run folder such as runs/NAME."))
+    out.print(f"Wrote {build_report(run_dir)}")
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     try:
         app()
     except CuratuneError as e:

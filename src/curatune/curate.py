@@ -12,7 +12,7 @@ from pathlib import Path
 import orjson
 import yaml
 
-from .config.recipe import Recipe, StepConfig, recipe_to_yaml
+from .config.recipe import CURATION_SECTIONS, Recipe, StepConfig, recipe_to_yaml
 from .data.pipeline import Pipeline, PipelineResult, PipelineStep
 from .data.read.records import RecordReader
 from .data.registry import all_steps, build_step
@@ -63,7 +63,7 @@ class CurateResult:
 def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] | None = None) -> CurateResult:
     """Run the recipe's curation into ``runs_dir/name``; skip it when nothing changed since the last run."""
     recipe = resolve(recipe)
-    recipe_yaml = recipe_to_yaml(recipe)
+    recipe_yaml = recipe_to_yaml(recipe, CURATION_SECTIONS)  # the stages after curation are keyed apart
     reader = RecordReader(recipe.data.path, recipe.data.format, recipe.data.file_type, recipe.data.id_field)
     key, fingerprints = run_key(recipe_yaml, reader.paths)
     final = Path(recipe.runs_dir) / str(recipe.name)

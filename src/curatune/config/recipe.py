@@ -27,6 +27,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ..data.formats import FORMAT_ALIASES, FORMATS
 from ..data.read.files import FILE_TYPES
 from ..errors import RecipeError
+from ..evaluate.config import EvalConfig
+from ..split.config import SplitConfig
+from ..train.config import TrainConfig
+from ..train.tune_config import TuneConfig
 
 
 class Strict(BaseModel):
@@ -87,6 +91,14 @@ class Recipe(Strict):
     """What to read."""
     curate: CurateConfig = Field(default_factory=CurateConfig)
     """How to clean, filter and deduplicate it."""
+    split: SplitConfig | None = None
+    """How ``curatune run`` splits the curated records (train/val/test, duplicates kept together)."""
+    train: TrainConfig | None = None
+    """How to fine-tune a model on it (``curatune train``); see :mod:`curatune.train.config`."""
+    eval: EvalConfig | None = None
+    """How ``curatune run`` evaluates the fine-tuned model against its base (``curatune eval``)."""
+    tune: TuneConfig | None = None
+    """What ``curatune tune`` searches, starting from ``train:``; see :mod:`curatune.train.tune_config`."""
 
 
 def _step_items(raw_steps: Any) -> Any:
@@ -256,9 +268,18 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     return recipe
 
 
-def recipe_to_yaml(recipe: Recipe) -> str:
-    """The resolved recipe with every default written out, parameters beside ``step:`` as users write them."""
+CURATION_SECTIONS = ("name", "runs_dir", "data", "curate")
+
+
+def recipe_to_yaml(recipe: Recipe, sections: tuple[str, ...] | None = None) -> str:
+    """The resolved recipe with every default written out, parameters beside ``step:`` as users write them.
+
+    ``sections`` keeps only those top-level keys (a curation run is keyed on ``CURATION_SECTIONS``,
+    so changing the training settings does not redo the curation).
+    """
     d = recipe.model_dump(mode="json")
+    if sections is not None:
+        d = {k: v for k, v in d.items() if k in sections}
     steps = d["curate"].get("steps") or []
     d["curate"]["steps"] = [{"step": s["step"], "on_fail": s["on_fail"], **s["params"]} for s in steps]
     return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)

@@ -5,7 +5,7 @@ second; its IFD values mean nothing, but the arithmetic is the same as with a
 real model. Running this file writes the even smaller model that the step's
 contract test uses (``src/curatune/data/score/resources/tiny_lm``)::
 
-    .venv/bin/python tests/data/score/test_scores.py
+    PYTHONPATH=tests .venv/bin/python tests/data/score/test_scores.py
 """
 
 from __future__ import annotations
@@ -19,40 +19,7 @@ from curatune.data.pipeline import Pipeline, PipelineStep
 from curatune.data.record import Record
 from curatune.data.registry import build_step
 from curatune.data.score.ifd import answer_pair, fit, ifd_scores, load_lm
-
-CHATML = (
-    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
-    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
-)
-
-
-def build_tiny_lm(folder: Path, hidden: int = 32, layers: int = 2, seed: int = 0) -> Path:
-    """A random Llama with a byte-level tokenizer (one token per byte) and a ChatML template, saved to ``folder``."""
-    import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
-
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-    vocab = {t: i for i, t in enumerate(specials + sorted(pre_tokenizers.ByteLevel.alphabet()))}
-    bpe = Tokenizer(models.BPE(vocab=vocab, merges=[]))
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    bpe.decoder = decoders.ByteLevel()
-    bpe.add_special_tokens(specials)
-    tok = PreTrainedTokenizerFast(
-        tokenizer_object=bpe, bos_token="<|im_start|>", eos_token="<|im_end|>", pad_token="<|im_end|>", unk_token="<|endoftext|>"
-    )
-    tok.chat_template = CHATML
-    torch.manual_seed(seed)
-    # A wide initialisation, so that the random model's predictions differ from token to token.
-    config = LlamaConfig(
-        vocab_size=len(vocab), hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers, num_attention_heads=4,
-        num_key_value_heads=2, max_position_embeddings=2048, initializer_range=0.5, bos_token_id=1, eos_token_id=2, pad_token_id=2,
-        tie_word_embeddings=True,
-    )  # fmt: skip
-    LlamaForCausalLM(config).save_pretrained(folder)
-    tok.save_pretrained(folder)
-    return folder
-
+from tiny_models import CHATML, build_tiny_lm  # noqa: F401  (tests/tiny_models.py)
 
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> str:

@@ -60,8 +60,8 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ...errors import InputError
-from ...models.packaged import smollm2_gguf
-from ...models.tokenizer import DEFAULT, cache_dir, gguf_cache_key, load_tokenizer, save_atomically
+from ...models.causal_lm import resolve_causal_lm
+from ...models.tokenizer import DEFAULT, load_tokenizer
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
@@ -89,42 +89,12 @@ class CausalLM:
     tokenizer: Any
 
 
-def _converted_gguf(gguf: Path) -> Path:
-    """A folder holding the GGUF model dequantised to float32 safetensors, converting it the first time.
-
-    Dequantising the packaged SmolLM2 takes about 50 s; loading the converted
-    copy takes under a second. Keyed like the tokenizer cache (path, size, mtime).
-    """
-    from transformers import AutoModelForCausalLM
-
-    cached = cache_dir() / "models" / gguf_cache_key(gguf)
-    if (cached / "config.json").is_file():
-        return cached
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype="float32")
-    # transformers refuses to save a model it loaded from GGUF; the weights are plain float32
-    # tensors by now, so dropping the quantisation marks makes it an ordinary model.
-    model.config.__dict__.pop("quantization_config", None)
-    model.hf_quantizer = None
-    save_atomically(cached, model.save_pretrained)
-    return cached
-
-
 @functools.lru_cache(maxsize=1)
 def load_lm(spec: str = DEFAULT) -> CausalLM:
     """The model for ``spec``: ``default`` (packaged SmolLM2-135M-Instruct), a .gguf file, a folder, or a cached hub id."""
     from transformers import AutoModelForCausalLM
 
-    path = Path(spec).expanduser() if spec not in (DEFAULT, "", None) else None
-    if path is None:
-        folder, tok_spec = _converted_gguf(smollm2_gguf()), DEFAULT
-    elif path.is_file() and path.suffix == ".gguf":
-        folder, tok_spec = _converted_gguf(path), str(path)
-    elif path.is_dir():
-        ggufs = sorted(path.glob("*.gguf"))
-        folder = _converted_gguf(ggufs[0]) if ggufs and not (path / "config.json").is_file() else path
-        tok_spec = str(path)
-    else:
-        folder, tok_spec = spec, spec
+    folder, tok_spec = resolve_causal_lm(spec)
     try:
         model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32", local_files_only=True)
     except Exception as e:

@@ -1,0 +1,1 @@
+"""``report.html``: one self-contained page per run folder (see :mod:`curatune.report.build`)."""

@@ -1,0 +1,30 @@
+"""The ``split:`` section of a recipe (``curatune run``): the options of ``curatune split``."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class SplitConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    val: float = Field(0.1, ge=0.0, lt=1.0)
+    """Share of the curated records for validation (early stopping and the overfitting watch)."""
+    test: float = Field(0.0, ge=0.0, lt=1.0)
+    """Share for a test split; 0 when the evaluation data is given apart (``eval.data``)."""
+    stratify: str | None = None
+    """Keep the shares of this field equal across splits: label, kind, or a meta/input field."""
+    seed: int = 0
+    """Same data and seed, same splits."""
+    near_dup_threshold: float = Field(0.7, gt=0.0, le=1.0)
+    """Word 3-gram Jaccard at which two records count as near duplicates and stay in one split."""
+    fields: Literal["record", "prompt", "response"] = "record"
+    """The text compared for duplicates."""
+
+    @model_validator(mode="after")
+    def _leaves_train(self):
+        if self.val + self.test >= 1:
+            raise ValueError(f"val + test must leave something for train: {self.val} + {self.test} >= 1")
+        return self

@@ -1,0 +1,334 @@
+"""``curatune lr-find``: the learning-rate range test (Smith, 2015; fastai's ``lr_find``).
+
+The model trains for at most ``num_steps`` steps (and at most ``num_train_epochs``
+passes over the data) while the learning rate grows exponentially from
+``start_lr`` to ``end_lr``, with AdamW as training uses it (the recipe's weight
+decay, gradient clipping and accumulation); the loss of each step is
+smoothed (exponential moving average with bias correction) and the test stops
+early once the smoothed loss passes ``diverge`` times its minimum. The weights
+are then put back exactly as they were, so the test leaves no trace on the model.
+
+Two suggestions are read off the smoothed curve (loss against log learning rate):
+
+- ``steepest``: where the loss falls fastest, before its minimum (the first
+  tenth of the points is skipped: the average there is still mostly its start);
+- ``min_div_10``: the rate at the minimum, divided by ten (at the minimum the
+  rate is already too high to train with).
+
+``steepest`` is the suggestion used by ``learning_rate: auto``.
+
+```
+runs/<name>/lr_find/
+  lr_find.json     settings, key, every point (rate, loss, smoothed loss) and the suggestions
+  lr_find.png      the curve on a log axis, suggestions marked
+  preflight.json   the same checks as training
+```
+
+A finished test with the same key (data, train section but its learning rate,
+test settings) is reused rather than run again.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..config.recipe import Recipe
+from ..errors import InputError, RecipeError
+from .config import TrainConfig
+from .data import load_train_data
+
+Echo = Callable[[str], None]
+
+PICKS = ("steepest", "min_div_10")
+
+
+@dataclass
+class RangeTestSettings:
+    start_lr: float = 1e-7
+    """The first learning rate."""
+    end_lr: float = 10.0
+    """The last learning rate (reached only when the loss has not diverged before)."""
+    num_steps: int = 100
+    """Optimiser steps at most; never more than ``num_train_epochs`` passes over the data (the test would memorise small data)."""
+    beta: float = 0.98
+    """Smoothing of the loss: weight of the running average."""
+    diverge: float = 4.0
+    """Stop once the smoothed loss is this many times its minimum."""
+    skip_start: float = 0.1
+    """Share of the first points that ``steepest`` ignores."""
+
+    def check(self) -> None:
+        problems = []
+        if not 0 < self.start_lr < self.end_lr:
+            problems.append(f"start_lr ({self.start_lr}) must be above 0 and below end_lr ({self.end_lr})")
+        if self.num_steps < 5:
+            problems.append(f"num_steps must be at least 5 (got {self.num_steps}); 100 is usual")
+        if not 0 <= self.beta < 1:
+            problems.append(f"beta must be in [0, 1) (got {self.beta}); 0.98 is usual")
+        if self.diverge <= 1:
+            problems.append(f"diverge must be above 1 (got {self.diverge}); 4 is usual")
+        if problems:
+            raise RecipeError([f"lr-find: {p}." for p in problems])
+
+
+@dataclass
+class Curve:
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    diverged: bool
+
+
+@dataclass
+class Suggestion:
+    steepest: float
+    min_div_10: float
+    min_loss_lr: float
+    steepest_index: int
+    min_index: int
+
+
+@dataclass
+class LRFindResult:
+    folder: Path
+    curve: Curve
+    suggestion: Suggestion
+    settings: RangeTestSettings
+    pick: str = "steepest"
+    steps_planned: int = 0
+    seconds: float = 0.0
+    reused: bool = False
+    key: str = ""
+    trainer: Any = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def learning_rate(self) -> float:
+        """The suggestion ``pick`` names."""
+        return getattr(self.suggestion, self.pick)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "learning_rate": self.learning_rate,
+            "pick": self.pick,
+            "suggestions": {"steepest": self.suggestion.steepest, "min_div_10": self.suggestion.min_div_10, "min_loss_lr": self.suggestion.min_loss_lr},
+            "settings": asdict(self.settings),
+            "steps_planned": self.steps_planned,
+            "steps_run": len(self.curve.lrs),
+            "diverged": self.curve.diverged,
+            "seconds": round(self.seconds, 2),
+            "notes": self.notes,
+            "points": [{"lr": lr, "loss": loss, "smoothed": s} for lr, loss, s in zip(self.curve.lrs, self.curve.losses, self.curve.smoothed)],
+            "index": {"steepest": self.suggestion.steepest_index, "min": self.suggestion.min_index},
+        }
+
+
+def lr_find_dir_of(recipe: Recipe) -> Path:
+    return Path(recipe.runs_dir) / str(recipe.name) / "lr_find"
+
+
+def lr_find(recipe: Recipe, settings: RangeTestSettings | None = None, pick: str = "steepest", force: bool = False, echo: Echo = print) -> LRFindResult:
+    """Run the range test on the recipe's model and data (or reuse a finished one with the same key)."""
+    from .run import build_trainer, prepare, training_key
+
+    settings = settings or RangeTestSettings()
+    settings.check()
+    if pick not in PICKS:
+        raise RecipeError([f"Unknown suggestion {pick!r}; choose one of {', '.join(PICKS)}."])
+    # The rate the recipe gives plays no part in the test; the trainer needs a number.
+    config = (recipe.train or TrainConfig()).model_copy(update={"learning_rate": settings.start_lr})
+    out = lr_find_dir_of(recipe)
+    data = load_train_data(recipe.data.path, config, recipe.data.format)
+    key = _test_key(training_key(recipe, data, config)["key"], settings)
+    stored = _stored(out, key)
+    if stored is not None and not force:
+        result = _from_json(out, stored, pick)
+        echo(f"Range test unchanged since the last run; reused ({out / 'lr_find.json'}). Use --force to run it again.")
+        return result
+    t0 = time.perf_counter()
+    p = prepare(config, data, out, echo)
+    trainer = build_trainer(p, out, lambda s: None)[0]
+    passes = max(1, math.ceil(config.num_train_epochs))
+    planned = min(settings.num_steps, int(p.report.budget["steps_per_epoch"]) * passes)
+    notes = []
+    if planned < settings.num_steps:
+        notes.append(f"{planned} steps instead of {settings.num_steps}: {passes} passes over the training data (the training's epochs); "
+                     "more would show the test each example more often than training will")
+    if planned < 30:
+        notes.append(f"only {planned} steps: the curve is coarse and the suggestion rough")
+    echo(f"Range test: {planned} steps, learning rate {settings.start_lr:g} to {settings.end_lr:g}")
+    curve = range_test(trainer, settings.start_lr, settings.end_lr, planned, beta=settings.beta, diverge=settings.diverge,
+                       max_grad_norm=config.max_grad_norm, weight_decay=config.weight_decay, accumulation=config.gradient_accumulation_steps)
+    suggestion = suggest(curve, settings.skip_start)
+    result = LRFindResult(out, curve, suggestion, settings, pick, planned, time.perf_counter() - t0, key=key, trainer=trainer, notes=notes)
+    if suggestion.steepest_index < 0:
+        result.notes.append("the loss fell nowhere before its minimum: steepest is min_div_10; widen the range or check the data")
+    write_result(result)
+    for n in result.notes:
+        echo(f"note: {n}")
+    return result
+
+
+def range_test(trainer, start_lr: float, end_lr: float, num_steps: int, beta: float = 0.98, diverge: float = 4.0,
+               max_grad_norm: float | None = 1.0, weight_decay: float = 0.0, accumulation: int = 1) -> Curve:
+    """Train ``trainer.model`` with an exponentially growing rate on its training batches; put every weight back after.
+
+    The loss is the trainer's own (``compute_loss``: the assistant-token mask, the classifier's labels).
+    """
+    import torch
+
+    model = trainer.model
+    # Only what the optimiser can change is copied (frozen weights never move): a LoRA test costs no second model.
+    params = [p for p in model.parameters() if p.requires_grad]
+    saved = [t.detach().clone() for t in [*params, *model.buffers()]]
+    was_training = model.training
+    rng = torch.get_rng_state()
+    optimizer = torch.optim.AdamW(params, lr=start_lr, weight_decay=weight_decay)
+    ratio = (end_lr / start_lr) ** (1 / max(1, num_steps - 1))
+    batches = _cycle(trainer.get_train_dataloader())
+    device = next(model.parameters()).device
+    lrs: list[float] = []
+    losses: list[float] = []
+    smoothed: list[float] = []
+    average, best, diverged = 0.0, math.inf, False
+    try:
+        model.train()
+        for step in range(num_steps):
+            lr = start_lr * ratio**step
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            optimizer.zero_grad(set_to_none=True)
+            loss = 0.0
+            for _ in range(accumulation):
+                batch = {k: v.to(device) if hasattr(v, "to") else v for k, v in next(batches).items()}
+                part = trainer.compute_loss(model, batch) / accumulation
+                part.backward()
+                loss += float(part.detach())
+            if not math.isfinite(loss):
+                diverged = True
+                break
+            if max_grad_norm:
+                torch.nn.utils.clip_grad_norm_(params, max_grad_norm)
+            optimizer.step()
+            average = beta * average + (1 - beta) * loss
+            value = average / (1 - beta ** (step + 1))
+            lrs.append(lr)
+            losses.append(loss)
+            smoothed.append(value)
+            best = min(best, value)
+            if step > 0 and value > diverge * best:
+                diverged = True
+                break
+    finally:
+        optimizer.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            for tensor, value in zip([*params, *model.buffers()], saved):
+                tensor.copy_(value)
+        torch.set_rng_state(rng)
+        model.train(was_training)
+    if len(lrs) < 3:
+        raise InputError(f"The range test diverged after {len(lrs)} steps, at learning rate {start_lr * ratio ** len(lrs):.3g}; lower start_lr (it was {start_lr:g}).")
+    return Curve(lrs, losses, smoothed, diverged)
+
+
+def _cycle(loader) -> Iterator[dict]:
+    """Batches for as many steps as asked: a new pass (reshuffled) when one ends."""
+    while True:
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise InputError("The training data loader gave no batch; there is nothing to run the range test on.")
+
+
+def suggest(curve: Curve, skip_start: float = 0.1) -> Suggestion:
+    """Steepest descent of the smoothed loss against log rate before its minimum, and the minimum's rate over ten."""
+    import numpy as np
+
+    lrs, smoothed = np.asarray(curve.lrs), np.asarray(curve.smoothed)
+    lowest = int(np.argmin(smoothed))
+    min_div_10 = float(lrs[lowest] / 10)
+    first = int(len(lrs) * skip_start)
+    # The points after the minimum describe the divergence, not the descent.
+    if lowest - first < 2:
+        return Suggestion(min_div_10, min_div_10, float(lrs[lowest]), -1, lowest)
+    slope = np.gradient(smoothed, np.log10(lrs))
+    steepest = first + int(np.argmin(slope[first : lowest + 1]))
+    return Suggestion(float(lrs[steepest]), min_div_10, float(lrs[lowest]), steepest, lowest)
+
+
+def write_result(result: LRFindResult) -> None:
+    result.folder.mkdir(parents=True, exist_ok=True)
+    (result.folder / "lr_find.json").write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    plot_range_test(result, result.folder / "lr_find.png")
+
+
+def plot_range_test(result: LRFindResult, out: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    c, s = result.curve, result.suggestion
+    fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
+    ax.plot(c.lrs, c.losses, color="#1f77b4", alpha=0.25, label="loss per step")
+    ax.plot(c.lrs, c.smoothed, color="#1f77b4", label="smoothed loss")
+    if s.steepest_index >= 0:
+        ax.plot([s.steepest], [c.smoothed[s.steepest_index]], "o", color="#d62728", markersize=8, label=f"steepest descent: {s.steepest:.2e}")
+    ax.axvline(s.min_div_10, color="#2ca02c", linestyle="--", label=f"minimum / 10: {s.min_div_10:.2e}")
+    ax.axvline(result.learning_rate, color="#d62728", linestyle=":", alpha=0.6, label=f"suggested ({result.pick})")
+    ax.set_xscale("log")
+    top = max(c.smoothed[: s.min_index + 1] or c.smoothed)
+    ax.set_ylim(min(c.smoothed) * 0.95, max(top * 1.3, min(c.smoothed) * 1.5))
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("training loss")
+    ax.set_title("learning-rate range test" + (" (stopped: loss diverged)" if c.diverged else ""))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
+def auto_learning_rate(recipe: Recipe, config: TrainConfig, force: bool = False, echo: Echo = print) -> tuple[TrainConfig, dict[str, Any]]:
+    """``learning_rate: auto`` made a number: the range test's suggestion (a finished test with the same key is reused).
+
+    Returns the config with the rate set, and where the rate came from (for the training summary).
+    """
+    result = lr_find(recipe.model_copy(update={"train": config}), force=force, echo=echo)
+    rate = float(f"{result.learning_rate:.3g}")
+    echo(f"learning_rate: auto -> {rate:.3g} ({result.pick} of the range test in {result.folder})")
+    source = {"value": rate, "source": "lr_find", "pick": result.pick, "file": str(result.folder / "lr_find.json"), "reused": result.reused, "key": result.key}
+    return config.model_copy(update={"learning_rate": rate}), source
+
+
+def _test_key(training: str, settings: RangeTestSettings) -> str:
+    import xxhash
+
+    return xxhash.xxh3_128(orjson.dumps({"training": training, "settings": asdict(settings)}, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _stored(out: Path, key: str) -> dict | None:
+    try:
+        stored = orjson.loads((out / "lr_find.json").read_bytes())
+    except (OSError, ValueError):
+        return None
+    return stored if stored.get("key") == key else None
+
+
+def _from_json(out: Path, stored: dict, pick: str) -> LRFindResult:
+    points = stored["points"]
+    curve = Curve([p["lr"] for p in points], [p["loss"] for p in points], [p["smoothed"] for p in points], stored["diverged"])
+    sug = stored["suggestions"]
+    suggestion = Suggestion(sug["steepest"], sug["min_div_10"], sug["min_loss_lr"], stored["index"]["steepest"], stored["index"]["min"])
+    return LRFindResult(out, curve, suggestion, RangeTestSettings(**stored["settings"]), pick, stored["steps_planned"], stored["seconds"], reused=True, key=stored["key"], notes=stored["notes"])
