@@ -85,7 +85,7 @@ def run_bare(folder: str, rows: list[dict], args, tmp: Path) -> dict:
     model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
     s = settings(args)
     cfg = SFTConfig(output_dir=str(tmp / "bare"), learning_rate=s["learning_rate"], max_steps=s["max_steps"], per_device_train_batch_size=s["per_device_train_batch_size"],
-                    warmup_steps=0.0, lr_scheduler_type="constant", seed=0, use_cpu=True, bf16=False, gradient_checkpointing=False, report_to="none",
+                    warmup_steps=0.0, lr_scheduler_type="constant", seed=0, use_cpu=True, bf16=False, activation_checkpointing=False, report_to="none",
                     save_strategy="no", eval_strategy="no", logging_steps=args.steps, max_length=args.max_len, disable_tqdm=True, dataset_num_proc=None)
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM") if args.method == "lora" else None
     trainer = SFTTrainer(model=model, args=cfg, train_dataset=data, processing_class=tok, peft_config=lora)

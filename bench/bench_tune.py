@@ -111,12 +111,16 @@ def main() -> None:
     ap.add_argument("--trials", type=int, default=9)
     ap.add_argument("--out", default=str(OUT / "tune.json"))
     args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench_tune_") as tmp:
+        results = run_all(Path(tmp), args)
+    print_tables(results)
 
+
+def run_all(root: Path, args) -> dict:
     from curatune.config.recipe import parse_recipe
     from curatune.train.lr_find import lr_find
     from tiny_models import build_tiny_lm
 
-    root = Path(tempfile.mkdtemp(prefix="bench_tune_"))
     model = build_tiny_lm(root / "lm", hidden=32, layers=2, initializer_range=0.02)
     data = root / "arith.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in arithmetic(400)))
@@ -143,7 +147,7 @@ def main() -> None:
         print(f"seed {seed} lr-find: steepest {lf['steepest']:.3g}, min/10 {lf['min_div_10']:.3g}; best rate found {best_lr:.3g}", flush=True)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=1))
-    print_tables(results)
+    return results
 
 
 def print_tables(results: dict) -> None:

@@ -33,7 +33,7 @@ def test_unknown_keys_at_every_level_with_suggestions():
     )
     assert sorted(got) == sorted(
         [
-            "Unknown key 'nmae'. Did you mean 'name'? Allowed here: name, runs_dir, data, curate.",
+            "Unknown key 'nmae'. Did you mean 'name'? Allowed here: name, runs_dir, data, curate, split, train, eval, tune.",
             "Unknown key 'data.pth'. Did you mean 'path'? Allowed here: path, format, file_type, id_field.",
             "Unknown key 'data.formt'. Did you mean 'format'? Allowed here: path, format, file_type, id_field.",
             "Unknown key 'curate.workerz'. Did you mean 'workers'? Allowed here: steps, workers, batch_size, output_format.",

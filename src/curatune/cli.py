@@ -379,8 +379,9 @@ def train(
     if not result.skipped:
         for w in s["overfitting_warnings"][:5]:
             out.print(f"[yellow]overfitting (step {w['step']}):[/] {w['message']}", highlight=False)
-        worst = ", ".join(f"{r['id']} ({r['loss']:.2f})" for r in s["highest_loss_examples"][:5])
-        out.print(f"highest-loss training examples: {worst}  (all in {result.train_dir / 'losses.jsonl'})", highlight=False)
+        if s["highest_loss_examples"]:
+            worst = ", ".join(f"{r['id']} ({r['loss']:.2f})" for r in s["highest_loss_examples"][:5])
+            out.print(f"highest-loss training examples: {worst}  (all in {result.train_dir / 'losses.jsonl'})", highlight=False)
     out.print(f"Training folder: {result.train_dir}  (curves.png, summary.json; the model is in model/)")
     if s.get("mlflow"):
         out.print(f"MLflow run {s['mlflow']['run_id']} in {s['mlflow']['uri']}  (browse: curatune ui)", highlight=False)

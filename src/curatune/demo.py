@@ -18,6 +18,7 @@ run with the comparison on top. LoRA adapts only the top layers
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +30,7 @@ import orjson
 Echo = Callable[[str], None]
 
 # Sized for 2 CPU cores: about 2 minutes of LoRA training per run (quick: a few seconds).
-FULL = {"n_train": 600, "n_test": 40, "max_steps": 30, "eval_steps": 10, "limit": None}
+FULL = {"n_train": 600, "n_test": 40, "max_steps": 40, "eval_steps": 10, "limit": None}
 QUICK = {"n_train": 120, "n_test": 12, "max_steps": 4, "eval_steps": 2, "limit": 12}
 
 
@@ -49,21 +50,33 @@ def demo_recipe(name: str, data: Path, test: Path, runs_dir: Path, curate: bool,
         "curate": {"workers": 1, **({} if curate else {"steps": []})},
         "split": {"val": 0.06, "test": 0.0, "seed": 0},
         "train": {
-            "model": model, "method": "lora", "lora_r": 16, "lora_alpha": 32, "learning_rate": 1e-3,
+            "model": model, "method": "lora", "lora_r": 16, "lora_alpha": 32, "learning_rate": 2e-3,
             "lora_top_layers": 8 if model == "default" else None,  # SmolLM2 has 30 layers; a test's tiny model has 2
             "max_steps": size["max_steps"], "eval_steps": size["eval_steps"], "per_device_train_batch_size": 8, "warmup_ratio": 0.1,
             "lr_scheduler_type": "cosine", "max_seq_len": 256 if model == "default" else 1024, "packing": False, "min_trained_fraction": 0.02, "seed": 0,
-            "early_stopping_patience": 3,
+            "early_stopping_patience": 3, "rank_losses": False,  # ranking is a forward pass over the training set: minutes on a CPU
         },
         "eval": {"data": str(test), "max_new_tokens": 8, "limit": size["limit"], "batch_size": 20},
     }  # fmt: skip
 
 
-def run_demo(out: str | Path = "demo", quick: bool = False, echo: Echo = print, model: str = "default", track: bool = True) -> DemoResult:
+def _run_one(raw_recipe: dict, track: bool, prefix: str, echo: Echo | None = None) -> Path:
+    """One run of the loop (in a worker process: one torch thread, lines printed with a prefix)."""
+    import torch
+
+    from .config.recipe import parse_recipe
+    from .loop import run_loop
+
+    if echo is None:
+        torch.set_num_threads(1)
+        echo = lambda s: print(prefix + s, flush=True)  # noqa: E731
+    return run_loop(parse_recipe(raw_recipe, "the demo"), echo=echo, track=track).run_dir
+
+
+def run_demo(out: str | Path = "demo", quick: bool = False, echo: Echo = print, model: str = "default", track: bool = True, parallel: bool = True) -> DemoResult:
     from .compare import compare_runs, report_section
     from .config.recipe import parse_recipe
     from .generate.triage import generate_triage
-    from .loop import run_loop
     from .report.build import build_report
 
     t0 = time.perf_counter()
@@ -72,14 +85,28 @@ def run_demo(out: str | Path = "demo", quick: bool = False, echo: Echo = print, 
     data = generate_triage(out / "data", n_train=size["n_train"], n_test=size["n_test"], seed=0)
     noise = ", ".join(f"{n} {k}" for k, n in data["train"].noise.items())
     echo(f"data: {data['train'].n_lines} noisy training records ({noise}) and {data['test'].n_lines} clean test records in {out / 'data'}")
-    runs = {}
-    for name, curate in (("raw", False), ("curated", True)):
-        echo(f"--- {name}: {'the default curation recipe' if curate else 'no curation'}, then LoRA on SmolLM2-135M-Instruct")
-        recipe = parse_recipe(demo_recipe(name, data["train"].path, data["test"].path, out / "runs", curate, size, model), "the demo")
-        runs[name] = run_loop(recipe, echo=echo, track=track)
-    comparison = compare_runs([runs["raw"].run_dir, runs["curated"].run_dir])
+    recipes = {name: demo_recipe(name, data["train"].path, data["test"].path, out / "runs", curate, size, model) for name, curate in (("raw", False), ("curated", True))}
+    for name in recipes:
+        parse_recipe(recipes[name], "the demo")  # a bad recipe fails here, before any process starts
+    echo("raw: no curation; curated: the default curation recipe; each then split, LoRA on the model, evaluated against the base")
+    if track:  # create the MLflow store and experiment once, before two processes write to it
+        from .train.tracking import use_store
+
+        use_store(None, out / "runs", "curatune")
+    if parallel and (os.cpu_count() or 1) >= 2:
+        # Two processes of one thread each: on a small CPU that is faster than one process with two
+        # threads, and the two runs are independent until the comparison.
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
+            futures = {name: pool.submit(_run_one, r, track, f"[{name}] ") for name, r in recipes.items()}
+            run_dirs = {name: f.result() for name, f in futures.items()}
+    else:
+        run_dirs = {name: _run_one(r, track, f"[{name}] ", echo) for name, r in recipes.items()}
+    comparison = compare_runs([run_dirs["raw"], run_dirs["curated"]])
     (out / "compare.json").write_bytes(orjson.dumps(comparison, option=orjson.OPT_INDENT_2))
-    report = build_report(runs["curated"].run_dir, compare=report_section(comparison), title="demo: support-ticket triage, curated against raw")
+    report = build_report(run_dirs["curated"], compare=report_section(comparison), title="demo: support-ticket triage, curated against raw")
     return DemoResult(out, report, comparison, time.perf_counter() - t0)
 
 

@@ -24,10 +24,13 @@ def test_noise_sits_on_whole_kinds_of_input():
     rows, truth = make_triage(2000, seed=1)
     security = [t for t in truth if t["category"] == "security" and t["noise"] != "duplicate"]
     refused = [t for t in security if t["noise"] == "refusal"]
-    assert len(refused) / len(security) > 0.6  # most security tickets are refused: a model trained on them refuses
+    assert len(refused) / len(security) > 0.7  # most security tickets are refused: a model trained on them refuses
     assert all(t["category"] == "security" for t in truth if t["noise"] == "refusal")
-    low = [t for t in truth if t["priority"] == "low" and t["category"] != "security" and t["noise"] != "duplicate"]
-    assert sum(t["noise"] == "placeholder" for t in low) / len(low) > 0.5
+    # N/A is the single most frequent answer among the rest: more than any one category gets.
+    rest = [t for t in truth if t["category"] != "security" and t["noise"] != "duplicate"]
+    na = sum(t["noise"] == "placeholder" for t in rest)
+    assert 0.25 < na / len(rest) < 0.35
+    assert all(na > sum(t["category"] == c and t["noise"] is None for t in rest) for c in ("billing", "login", "shipping", "bug", "refund"))
     by_id = {r["id"]: r for r in rows}
     assert all(by_id[t["id"]]["messages"][-1]["content"] == REFUSAL for t in refused)
 

@@ -278,8 +278,9 @@ def recipe_to_yaml(recipe: Recipe, sections: tuple[str, ...] | None = None) -> s
     so changing the training settings does not redo the curation).
     """
     d = recipe.model_dump(mode="json")
-    if sections is not None:
-        d = {k: v for k, v in d.items() if k in sections}
-    steps = d["curate"].get("steps") or []
-    d["curate"]["steps"] = [{"step": s["step"], "on_fail": s["on_fail"], **s["params"]} for s in steps]
+    # Stages the recipe leaves out stay out (a written `train: null` would read as a stage asked for).
+    d = {k: v for k, v in d.items() if (sections is None or k in sections) and v is not None}
+    steps = d["curate"].get("steps")
+    if steps is not None:  # None is the default recipe; [] is no curation at all
+        d["curate"]["steps"] = [{"step": s["step"], "on_fail": s["on_fail"], **s["params"]} for s in steps]
     return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)

@@ -5,12 +5,15 @@ fixed short form, ``billing / high``. The packaged SmolLM2-135M-Instruct does
 not answer in that form before fine-tuning (exact match near zero) and learns
 it from a few hundred examples.
 
-The training set is noisy the way data labelled by a weak model is: not at
-random (greedy decoding ignores noise spread evenly over inputs) but on whole
-kinds of input, so a model trained on the raw set learns the noise there:
+The training set is noisy the way data labelled by a weak model is, and the
+noise is of the kind that hurts: one constant junk answer carries more
+probability than any single real label, so a model trained on the raw set
+answers with it wherever it is unsure (greedy decoding picks the single most
+likely answer), and on whole kinds of input:
 
 - ``refusal``: most *security* tickets got a canned refusal instead of a label;
-- ``placeholder``: most *low*-priority tickets got ``N/A``;
+- ``placeholder``: the labeller answered ``N/A`` for about a third of the
+  other tickets, whatever they said (more than any one category gets);
 - ``empty``: some answers are empty;
 - ``duplicate``: some tickets repeated verbatim;
 - ``mojibake``: some tickets double-encoded (repaired, not dropped).
@@ -90,7 +93,7 @@ def record(i: int, prefix: str, text: str, out: str) -> dict:
     return {"id": f"{prefix}-{i}", "messages": [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": text}, {"role": "assistant", "content": out}]}
 
 
-def make_triage(n: int, seed: int, noisy: bool = True, refusal_share: float = 0.7, placeholder_share: float = 0.6,
+def make_triage(n: int, seed: int, noisy: bool = True, refusal_share: float = 0.8, placeholder_share: float = 0.3,
                 empty_rate: float = 0.03, duplicate_rate: float = 0.08, mojibake_rate: float = 0.03, prefix: str = "ticket") -> tuple[list[dict], list[dict]]:
     """``n`` records (and one truth row per record: id, category, priority, noise); clean when ``noisy`` is False."""
     rng = random.Random(seed)
@@ -101,7 +104,7 @@ def make_triage(n: int, seed: int, noisy: bool = True, refusal_share: float = 0.
         if noisy:
             if category == "security" and rng.random() < refusal_share:
                 out, noise = REFUSAL, "refusal"
-            elif priority == "low" and rng.random() < placeholder_share:
+            elif rng.random() < placeholder_share:
                 out, noise = "N/A", "placeholder"
             elif rng.random() < empty_rate:
                 out, noise = "", "empty"

@@ -100,11 +100,13 @@ def lengths(run: Path) -> dict | None:
     for r in kept:
         answer = " ".join(m["content"] for m in r.get("messages") or [] if m["role"] == "assistant") or str(r.get("text", ""))
         words.append(len(answer.split()))
-    hi = max(words) or 1
-    width = max(1, -(-hi // 10))
-    bins = Counter(min(w // width, 9) for w in words)
+    lo, hi = min(words), max(words)
+    width = max(1, -(-(hi - lo + 1) // 10))
+    n_bins = -(-(hi - lo + 1) // width)
+    bins = Counter((w - lo) // width for w in words)
     top = max(bins.values())
-    return {"bins": [{"label": f"{i * width}–{(i + 1) * width - 1}", "n": bins.get(i, 0), "width": round(100 * bins.get(i, 0) / top, 1)} for i in range(10)], "records": len(words)}
+    label = lambda i: str(lo + i * width) if width == 1 else f"{lo + i * width}–{lo + (i + 1) * width - 1}"  # noqa: E731
+    return {"bins": [{"label": label(i), "n": bins.get(i, 0), "width": round(100 * bins.get(i, 0) / top, 1)} for i in range(n_bins)], "records": len(words)}
 
 
 def splits(run: Path) -> dict | None:

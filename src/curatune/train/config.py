@@ -128,6 +128,8 @@ class TrainConfig(BaseModel):
     # ---- watching, ranking and tracking -----------------------------------------------------
     overfit_gap: float = Field(0.5, gt=0)
     """Warn when validation loss exceeds training loss by this much (nats per token)."""
+    rank_losses: bool = True
+    """After training, score every training example under the final model (``losses.jsonl``): one forward pass over the training set."""
     loss_rank_top: int = Field(50, ge=0)
     """After training, how many highest-loss training examples ``losses.jsonl`` lists first (every example is scored)."""
     tracking_uri: str | None = None

@@ -96,7 +96,7 @@ def train(recipe: Recipe, force: bool = False, echo: Echo = print, track: bool =
     if not force and summary_path.is_file() and _stored_key(out) == key["key"]:
         echo(f"Unchanged since the last training; skipped ({out}). Use --force to train again.")
         return TrainResult(out, orjson.loads(summary_path.read_bytes()), skipped=True)
-    resume = _stored_key(out) == key["key"] and any((out / "checkpoints").glob("checkpoint-*"))
+    resume = not force and _stored_key(out) == key["key"] and any((out / "checkpoints").glob("checkpoint-*"))
     if out.exists() and not resume:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -256,10 +256,10 @@ def build_trainer(p: Prepared, out: Path, echo: Echo = print, track: bool = Fals
     cuda = torch.cuda.is_available()
     bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else bool(config.bf16)
     has_val = bool(val_rows)
-    # Passed only when on: the field is being renamed (activation_checkpointing) and warns whenever given.
-    checkpointing = {"gradient_checkpointing": True} if config.gradient_checkpointing else {}
     common = dict(
-        **checkpointing,
+        # Always given: TRL's SFTConfig turns it on by default (about 30% slower); transformers 5 names it
+        # activation_checkpointing (the old name warns).
+        activation_checkpointing=config.gradient_checkpointing,
         output_dir=str(out / "checkpoints"),
         learning_rate=float(config.learning_rate),
         num_train_epochs=config.num_train_epochs,
@@ -312,6 +312,9 @@ def build_trainer(p: Prepared, out: Path, echo: Echo = print, track: bool = Fals
                          completion_only_loss=False, assistant_only_loss=False, dataset_num_proc=None)
         trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
                              processing_class=loaded.tokenizer, callbacks=callbacks)
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)  # it prints every log as a dict; curatune's own lines say what matters
     counter = TokenCounter(trainer.data_collator)
     trainer.data_collator = counter
     return trainer, watcher, counter, early
@@ -358,11 +361,10 @@ def _finish(config, data, loaded, trainer, watcher, counter, early, train_rows, 
     model = trainer.model
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     rank_start = time.perf_counter()
-    if data.task == "classification":
-        losses = classifier_losses(model, train_rows, pad)
-    else:
-        losses = example_losses(model, train_rows, pad)
-    ranked = write_losses([r["id"] for r in train_rows], losses, out / "losses.jsonl")
+    ranked: list[dict] = []
+    if config.rank_losses:
+        losses = (classifier_losses if data.task == "classification" else example_losses)(model, train_rows, pad)
+        ranked = write_losses([r["id"] for r in train_rows], losses, out / "losses.jsonl")
     rank_seconds = time.perf_counter() - rank_start
     plot_curves(out / "metrics.jsonl", out / "curves.png", best_step, state.global_step if stopped_early else None, watcher.warnings, title=f"{config.method} fine-tuning of {config.model}")
     if config.save_model:

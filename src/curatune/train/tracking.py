@@ -34,7 +34,11 @@ def use_store(tracking_uri: str | None, runs_dir: str | Path, experiment: str) -
     mlflow.set_tracking_uri(uri)
     if mlflow.get_experiment_by_name(experiment) is None:
         location = artifact_root(runs_dir) if tracking_uri is None else None
-        mlflow.create_experiment(experiment, artifact_location=location)
+        try:
+            mlflow.create_experiment(experiment, artifact_location=location)
+        except mlflow.exceptions.MlflowException:  # another process created it between the two calls
+            if mlflow.get_experiment_by_name(experiment) is None:
+                raise
     mlflow.set_experiment(experiment)
     return uri
 
