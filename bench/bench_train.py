@@ -12,10 +12,10 @@
    the same way, by wrapping the data collator); curatune's end-to-end wall time
    (preflight, loss ranking, saving) is reported beside it.
    Target: curatune at most 5% slower in tokens per second on CPU.
-2. Padding waste on the demo dataset (``curatune generate``'s noisy instruction
-   set, 3,000 records, SmolLM2 tokenizer, max_seq_len 512): the share of
-   processed tokens that are padding, one epoch through the training data
-   loader, with packing on and off. Target: at most 5% with packing.
+2. Padding waste on the demo dataset (``curatune demo``'s triage set, and
+   ``curatune generate``'s noisy instruction set; SmolLM2 tokenizer, batch 8):
+   the share of processed tokens that are padding, one epoch through the
+   training data loader, with packing on and off. Target: at most 5% with packing.
 
     .venv/bin/python bench/bench_train.py                 # SmolLM2-135M LoRA, 6 steps x 2 rounds, and padding
     .venv/bin/python bench/bench_train.py --model tiny --steps 40 --rounds 3 --max-len 1024   # byte-level tokenizer: long rows
@@ -143,19 +143,23 @@ def padding(args) -> dict:
     from curatune.train.data import load_train_data
     from curatune.train.run import build_trainer, prepare
 
+    from curatune.generate.triage import generate_triage
+
     out = {}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        data = tmp / "demo.jsonl"
-        generate_noisy(data, n=3000, seed=0)
-        for packing in (True, False):
-            recipe = parse_recipe({"name": "pad", "runs_dir": str(tmp / "runs"), "data": {"path": str(data)},
-                                   "train": {"method": "lora", "packing": packing, "max_seq_len": 512, "per_device_train_batch_size": 8, "val_set_size": 0.0}})
-            data_ = load_train_data(recipe.data.path, recipe.train, recipe.data.format)
-            p = prepare(recipe.train, data_, tmp / f"pad{packing}", echo=lambda s: None)
-            trainer, _, counter, _ = build_trainer(p, tmp / f"pad{packing}")
-            batches = sum(1 for _ in trainer.get_train_dataloader())
-            out["packing" if packing else "no_packing"] = {**counter.summary(), "batches": batches, "examples": len(p.train_rows)}
+        sets = {"demo triage set (curatune demo, 600 raw records, max_seq_len 256)": (generate_triage(tmp / "triage", n_train=600, n_test=10)["train"].path, 256),
+                "generated instruction set (curatune generate, 3,000 records, max_seq_len 512)": (tmp / "gen.jsonl", 512)}
+        generate_noisy(tmp / "gen.jsonl", n=3000, seed=0)
+        for name, (data, max_len) in sets.items():
+            for packing in (True, False):
+                recipe = parse_recipe({"name": "pad", "runs_dir": str(tmp / "runs"), "data": {"path": str(data)},
+                                       "train": {"method": "lora", "packing": packing, "max_seq_len": max_len, "per_device_train_batch_size": 8, "val_set_size": 0.0}})
+                data_ = load_train_data(recipe.data.path, recipe.train, recipe.data.format)
+                p = prepare(recipe.train, data_, tmp / f"pad{packing}", echo=lambda s: None)
+                trainer, _, counter, _ = build_trainer(p, tmp / f"pad{packing}")
+                batches = sum(1 for _ in trainer.get_train_dataloader())
+                out.setdefault(name, {})["packing" if packing else "no_packing"] = {**counter.summary(), "batches": batches, "examples": len(p.train_rows)}
     return out
 
 

@@ -138,3 +138,15 @@ def test_resolved_recipe_has_every_default_and_loads_back_to_the_same_key(tmp_pa
     assert run_key(recipe_to_yaml(again), paths)[0] == orjson.loads((result.run_dir / "run.json").read_bytes())["key"]
     # and running the written recipe is recognised as the same run
     assert curate(load_recipe(result.run_dir / "recipe.yaml")).skipped
+
+
+def test_docs_recipe_reference_is_generated_from_the_current_schema():
+    """docs/recipe.md is `curatune reference`'s output; after changing a recipe field, run: curatune reference > docs/recipe.md"""
+    from pathlib import Path
+
+    from curatune.config.reference import recipe_reference
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "recipe.md"
+    assert doc.read_text(encoding="utf-8") == recipe_reference()
+    for key in ("`learning_rate`", "`early_stopping_patience`", "`lora_top_layers`", "## `train`", "## `tune.space`", "## `split`", "## `eval`"):
+        assert key in doc.read_text(encoding="utf-8")

@@ -648,6 +648,14 @@ def compare(
 
 
 @app.command()
+def reference():
+    """Print the recipe reference (every key, type, default, meaning), generated from the schema."""
+    from .config.reference import recipe_reference
+
+    sys.stdout.write(recipe_reference())
+
+
+@app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/NAME).")]):
     """(Re)build a run folder's self-contained report.html from the files its stages wrote."""
     from .report.build import build_report

@@ -34,7 +34,7 @@ from ..train.tune_config import TuneConfig
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
 
 class DataConfig(Strict):

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class EvalConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
     data: str | None = None
     """Held-out data to evaluate on; the run's ``splits/test.jsonl`` when absent (set ``split.test`` then)."""

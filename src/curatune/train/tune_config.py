@@ -39,7 +39,7 @@ LORA_ONLY = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
 
 
 class ParamSpace(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     type: Literal["log_uniform", "uniform", "int", "categorical"]
     """``log_uniform`` (a rate: every decade as likely), ``uniform``, ``int`` (whole numbers from low to high) or ``categorical`` (one of ``choices``)."""
@@ -118,7 +118,7 @@ class ParamSpace(BaseModel):
 
 
 class TuneConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
     space: dict[str, ParamSpace]
     """What to search: ``train:`` field names, each with its range (``{type: log_uniform, low: 1.0e-5, high: 1.0e-3}``) or ``choices``."""
