@@ -31,7 +31,7 @@ Echo = Callable[[str], None]
 
 # Sized for `make demo` on 2 CPU cores in under 10 minutes with installation: the two runs train
 # in parallel, about 4 minutes each (quick: a few seconds, for CI).
-FULL = {"n_train": 600, "n_test": 40, "max_steps": 30, "eval_steps": 15, "limit": None}
+FULL = {"n_train": 600, "n_test": 40, "max_steps": 36, "eval_steps": 18, "limit": None}
 QUICK = {"n_train": 120, "n_test": 12, "max_steps": 4, "eval_steps": 2, "limit": 12}
 
 

@@ -29,7 +29,7 @@ def test_noise_sits_on_whole_kinds_of_input():
     # N/A is the single most frequent answer among the rest: more than any one category gets.
     rest = [t for t in truth if t["category"] != "security" and t["noise"] != "duplicate"]
     na = sum(t["noise"] == "placeholder" for t in rest)
-    assert 0.25 < na / len(rest) < 0.35
+    assert 0.3 < na / len(rest) < 0.4
     assert all(na > sum(t["category"] == c and t["noise"] is None for t in rest) for c in ("billing", "login", "shipping", "bug", "refund"))
     by_id = {r["id"]: r for r in rows}
     assert all(by_id[t["id"]]["messages"][-1]["content"] == REFUSAL for t in refused)

@@ -12,7 +12,7 @@ answers with it wherever it is unsure (greedy decoding picks the single most
 likely answer), and on whole kinds of input:
 
 - ``refusal``: most *security* tickets got a canned refusal instead of a label;
-- ``placeholder``: the labeller answered ``N/A`` for about a third of the
+- ``placeholder``: the labeller answered ``N/A`` for over a third of the
   other tickets, whatever they said (more than any one category gets);
 - ``empty``: some answers are empty;
 - ``duplicate``: some tickets repeated verbatim;
@@ -93,7 +93,7 @@ def record(i: int, prefix: str, text: str, out: str) -> dict:
     return {"id": f"{prefix}-{i}", "messages": [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": text}, {"role": "assistant", "content": out}]}
 
 
-def make_triage(n: int, seed: int, noisy: bool = True, refusal_share: float = 0.8, placeholder_share: float = 0.3,
+def make_triage(n: int, seed: int, noisy: bool = True, refusal_share: float = 0.8, placeholder_share: float = 0.35,
                 empty_rate: float = 0.03, duplicate_rate: float = 0.08, mojibake_rate: float = 0.03, prefix: str = "ticket") -> tuple[list[dict], list[dict]]:
     """``n`` records (and one truth row per record: id, category, priority, noise); clean when ``noisy`` is False."""
     rng = random.Random(seed)
