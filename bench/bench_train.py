@@ -86,7 +86,7 @@ def run_bare(folder: str, rows: list[dict], args, tmp: Path) -> dict:
     s = settings(args)
     cfg = SFTConfig(output_dir=str(tmp / "bare"), learning_rate=s["learning_rate"], max_steps=s["max_steps"], per_device_train_batch_size=s["per_device_train_batch_size"],
                     warmup_steps=0.0, lr_scheduler_type="constant", seed=0, use_cpu=True, bf16=False, activation_checkpointing=False, report_to="none",
-                    save_strategy="no", eval_strategy="no", logging_steps=args.steps, max_length=args.max_len, disable_tqdm=True, dataset_num_proc=None)
+                    save_strategy="steps" if args.bare_checkpoints else "no", save_steps=args.eval_steps or max(1, args.steps // 10), eval_strategy="no", logging_steps=args.steps, max_length=args.max_len, disable_tqdm=True, dataset_num_proc=None)
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM") if args.method == "lora" else None
     trainer = SFTTrainer(model=model, args=cfg, train_dataset=data, processing_class=tok, peft_config=lora)
     counter = TokenCounter(trainer.data_collator)
@@ -172,6 +172,7 @@ def main() -> None:
     ap.add_argument("--max-len", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--eval-steps", type=int, default=0, help="curatune: log and checkpoint every this many steps (default: a tenth of the steps)")
+    ap.add_argument("--bare-checkpoints", action="store_true", help="the bare script saves checkpoints at curatune's cadence too (what resuming needs)")
     ap.add_argument("--skip-overhead", action="store_true")
     ap.add_argument("--skip-padding", action="store_true")
     args = ap.parse_args()
