@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import sys
 import tempfile
@@ -49,6 +48,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from tiny_models import arithmetic  # noqa: E402  (tests/tiny_models.py: the tests' tiny model and data)
+
 OUT = Path(__file__).resolve().parent / "out"
 
 STRATEGIES = {
@@ -61,15 +62,6 @@ SPACE = {
     "learning_rate": {"type": "log_uniform", "low": 1e-4, "high": 1e-1, "grid_points": 3},
     "dropout": {"type": "uniform", "low": 0.0, "high": 0.2, "grid_points": 3},
 }
-
-
-def arithmetic(n: int, seed: int = 0) -> list[dict]:
-    rng = random.Random(seed)
-    rows = []
-    for i in range(n):
-        a, b = rng.randrange(10), rng.randrange(10)
-        rows.append({"id": f"r{i}", "messages": [{"role": "user", "content": f"{a}+{b}"}, {"role": "assistant", "content": str(a + b)}]})
-    return rows
 
 
 def raw_recipe(root: Path, data: Path, model: Path, seed: int, trials: int, strategy: str) -> dict:

@@ -66,3 +66,25 @@ def build_tiny_bert(folder: Path, words: list[str], hidden: int = 32, layers: in
     BertModel(config).save_pretrained(folder)
     tok.save_pretrained(folder)
     return folder
+
+
+# ---- small datasets the tiny models learn --------------------------------------------------
+
+
+def arithmetic(n: int, seed: int = 0) -> list[dict]:
+    """Learnable chat pairs (``"3+4"`` -> ``"7"``): the answer follows from the question."""
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        a, b = rng.randrange(10), rng.randrange(10)
+        out.append({"id": f"r{i}", "messages": [{"role": "user", "content": f"{a}+{b}"}, {"role": "assistant", "content": str(a + b)}]})
+    return out
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> Path:
+    import json
+
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path

@@ -20,6 +20,7 @@ import yaml
 
 from .errors import InputError
 from .evaluate.metrics import bootstrap_ci, paired_bootstrap_diff
+from .report.build import read_json
 
 # Per-example metrics compared, and whether higher is better.
 METRICS = {"exact_match": True, "token_f1": True, "chrf": True, "rougeL": True, "loss": False}
@@ -36,22 +37,18 @@ class RunView:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # example id -> metric -> value (tuned model)
 
 
-def _json(path: Path) -> Any:
-    return orjson.loads(path.read_bytes()) if path.is_file() else None
-
-
 def load_run(path: str | Path) -> RunView:
     p = Path(path)
     if not p.is_dir():
         raise InputError(f"'{p}' is not a run folder. Give folders written by curatune run (runs/NAME).")
     view = RunView(p.name, p)
-    stats = _json(p / "stats.json")
+    stats = read_json(p / "stats.json")
     if stats:
         view.funnel = {"input": stats["input"], "kept": stats["kept"], "dropped": stats["dropped"]}
     if (p / "train" / "train.yaml").is_file():
         cfg = yaml.safe_load((p / "train" / "train.yaml").read_text(encoding="utf-8"))
         view.settings = {k: cfg.get(k) for k in SETTINGS}
-    summary = _json(p / "train" / "summary.json")
+    summary = read_json(p / "train" / "summary.json")
     if summary:
         view.training = {"steps": summary.get("steps"), "best_eval_loss": summary.get("best_eval_loss"), "stopped_early": summary.get("stopped_early"), "train_examples": summary.get("train_examples")}
     gens = p / "eval" / "generations.jsonl"

@@ -29,7 +29,7 @@ import xxhash
 
 from .config.recipe import Recipe
 from .errors import InputError
-from .runs import file_fingerprint
+from .runs import file_fingerprint, stored_key
 
 Echo = Callable[[str], None]
 
@@ -43,13 +43,6 @@ class LoopResult:
 
 def _key(*parts: Any) -> str:
     return xxhash.xxh3_128(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
-
-
-def _stored(path: Path) -> str | None:
-    try:
-        return orjson.loads(path.read_bytes())["key"]
-    except (OSError, ValueError, KeyError):
-        return None
 
 
 def run_loop(recipe: Recipe, force: bool = False, echo: Echo = print, track: bool = True) -> LoopResult:
@@ -87,7 +80,7 @@ def split_stage(recipe: Recipe, run_dir: Path, force: bool, echo: Echo) -> dict:
     kept = run_dir / "data" / "kept.jsonl"
     key = _key("split", cfg.model_dump(mode="json"), file_fingerprint(kept))
     key_file = run_dir / "split_key.json"
-    if not force and _stored(key_file) == key and (run_dir / "splits" / "train.jsonl").is_file():
+    if not force and stored_key(key_file) == key and (run_dir / "splits" / "train.jsonl").is_file():
         echo("split: unchanged, skipped")
         return {"skipped": True}
     t0 = time.perf_counter()
@@ -126,7 +119,7 @@ def eval_stage(recipe: Recipe, run_dir: Path, force: bool, echo: Echo, track: bo
     summary = run_dir / "train" / "summary.json"
     key = _key("eval", cfg.model_dump(mode="json"), file_fingerprint(data), file_fingerprint(summary))
     key_file = run_dir / "eval" / "key.json"
-    if not force and _stored(key_file) == key and (run_dir / "eval" / "metrics.json").is_file():
+    if not force and stored_key(key_file) == key and (run_dir / "eval" / "metrics.json").is_file():
         echo("eval: unchanged, skipped")
         return {"skipped": True}
     t0 = time.perf_counter()

@@ -76,14 +76,16 @@ def run_key(recipe_yaml: str, inputs: list[Path], extra: str = "") -> tuple[str,
     return h.hexdigest()[:16], fingerprints
 
 
-def finished_key(run_dir: Path) -> str | None:
-    marker = run_dir / DONE_MARKER
-    if not marker.is_file():
-        return None
+def stored_key(path: Path) -> str | None:
+    """The ``key`` a stage wrote into ``path`` (a JSON file) when it finished; None when absent or unreadable."""
     try:
-        return orjson.loads(marker.read_bytes()).get("key")
-    except orjson.JSONDecodeError:
+        return orjson.loads(path.read_bytes()).get("key")
+    except (OSError, orjson.JSONDecodeError, AttributeError):
         return None
+
+
+def finished_key(run_dir: Path) -> str | None:
+    return stored_key(run_dir / DONE_MARKER)
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import random
 from pathlib import Path
 
 import pytest
@@ -13,22 +12,7 @@ from curatune.config.recipe import parse_recipe
 from curatune.errors import RecipeError
 from curatune.train.lr_find import Curve, RangeTestSettings, lr_find, range_test, suggest
 from curatune.train.run import train
-from tiny_models import build_tiny_lm
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def arithmetic(n: int, seed: int = 0) -> list[dict]:
-    """Learnable pairs (as in test_train): the answer follows from the question."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        a, b = rng.randrange(10), rng.randrange(10)
-        out.append({"id": f"r{i}", "messages": [{"role": "user", "content": f"{a}+{b}"}, {"role": "assistant", "content": str(a + b)}]})
-    return out
+from tiny_models import arithmetic, build_tiny_lm, write_jsonl
 
 
 @pytest.fixture(scope="module")

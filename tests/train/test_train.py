@@ -11,28 +11,13 @@ import pytest
 from curatune.config.recipe import parse_recipe
 from curatune.errors import RecipeError
 from curatune.train.run import TrainingInterrupted, train
-from tiny_models import build_tiny_bert, build_tiny_lm
+from tiny_models import arithmetic, build_tiny_bert, build_tiny_lm, write_jsonl
 
 
 @pytest.fixture(scope="module")
 def lm(tmp_path_factory) -> Path:
     # A small initialisation, as real models have: a random wide one starts at a loss the tests cannot see fall.
     return build_tiny_lm(tmp_path_factory.mktemp("lm"), hidden=32, layers=2, initializer_range=0.02)
-
-
-def write_jsonl(path: Path, rows: list[dict]) -> Path:
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
-
-
-def arithmetic(n: int, seed: int = 0) -> list[dict]:
-    """Learnable pairs: the answer follows from the question."""
-    rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        a, b = rng.randrange(10), rng.randrange(10)
-        out.append({"id": f"r{i}", "messages": [{"role": "user", "content": f"{a}+{b}"}, {"role": "assistant", "content": str(a + b)}]})
-    return out
 
 
 def noise(n: int, seed: int) -> list[dict]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
-import random
 from pathlib import Path
 
 import pytest
@@ -13,7 +11,7 @@ from curatune.config.recipe import load_recipe, parse_recipe
 from curatune.errors import RecipeError
 from curatune.train.run import TrainingInterrupted
 from curatune.train.tune import default_storage, tune
-from tiny_models import build_tiny_lm
+from tiny_models import arithmetic, build_tiny_lm, write_jsonl
 
 # Cheap trials: 10 to 20 steps of 8 examples, evaluated every 5.
 TRAIN = {"method": "full", "max_steps": 10, "eval_steps": 5, "per_device_train_batch_size": 8, "max_seq_len": 64, "save_model": False, "loss_rank_top": 0}
@@ -26,14 +24,7 @@ def lm(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def data(tmp_path) -> Path:
-    rng = random.Random(0)
-    rows = []
-    for i in range(120):
-        a, b = rng.randrange(10), rng.randrange(10)
-        rows.append({"id": f"r{i}", "messages": [{"role": "user", "content": f"{a}+{b}"}, {"role": "assistant", "content": str(a + b)}]})
-    path = tmp_path / "d.jsonl"
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    return path
+    return write_jsonl(tmp_path / "d.jsonl", arithmetic(120))
 
 
 def raw(tmp_path: Path, data: Path, lm: Path, train: dict | None = None, **tune) -> dict:

@@ -8,6 +8,7 @@ in under one; a folder with ``config.json`` and a hub id are used as they are.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .packaged import smollm2_gguf
@@ -43,3 +44,12 @@ def resolve_causal_lm(spec: str = DEFAULT) -> tuple[str, str]:
             return str(converted_gguf(ggufs[0])), str(path)
         return str(path), str(path)
     return spec, spec
+
+
+def use_omp_threads() -> None:
+    """Give torch the threads OMP_NUM_THREADS allows: worker processes and a shared machine set it to 1 on purpose."""
+    import torch
+
+    n = os.environ.get("OMP_NUM_THREADS", "")
+    if n.isdigit() and int(n) > 0 and torch.get_num_threads() != int(n):
+        torch.set_num_threads(int(n))

@@ -24,7 +24,7 @@ SAMPLE_GENERATIONS = 8
 SNIPPET = 280
 
 
-def _json(path: Path) -> Any:
+def read_json(path: Path) -> Any:
     try:
         return orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):
@@ -67,7 +67,7 @@ def record_text(row: dict) -> str:
 
 def funnel(run: Path) -> dict | None:
     """Records in, dropped per step and reason, kept; examples of each reason."""
-    stats = _json(run / "stats.json")
+    stats = read_json(run / "stats.json")
     if not stats:
         return None
     rows = []
@@ -110,7 +110,7 @@ def lengths(run: Path) -> dict | None:
 
 
 def splits(run: Path) -> dict | None:
-    report = _json(run / "split_report.json")
+    report = read_json(run / "split_report.json")
     if not report:
         return None
     return {"sizes": report.get("sizes") or report.get("counts") or {}, "clusters": report.get("clusters", {}), "raw": report}
@@ -118,16 +118,16 @@ def splits(run: Path) -> dict | None:
 
 def training(run: Path) -> dict | None:
     t = run / "train"
-    summary = _json(t / "summary.json")
+    summary = read_json(t / "summary.json")
     if not summary:
         return None
-    pre = _json(t / "preflight.json") or {}
+    pre = read_json(t / "preflight.json") or {}
     return {"summary": summary, "curves": image(t / "curves.png"), "preflight": pre.get("train", {}), "highest": summary.get("highest_loss_examples", [])[:10]}
 
 
 def lr_find(run: Path) -> dict | None:
     folder = run / "lr_find"
-    result = _json(folder / "lr_find.json")
+    result = read_json(folder / "lr_find.json")
     if not result and not (folder / "lr_find.png").is_file():
         return None
     return {"result": result or {}, "plot": image(folder / "lr_find.png")}
@@ -162,7 +162,7 @@ def verdict(diff: dict, higher_is_better: bool) -> str:
 
 def evaluation(run: Path) -> dict | None:
     """Base against tuned: each metric with its interval, the paired difference, output safety, sample answers."""
-    metrics = _json(run / "eval" / "metrics.json")
+    metrics = read_json(run / "eval" / "metrics.json")
     if not metrics:
         return None
     table = []

@@ -22,7 +22,6 @@ checks before, the watching during, and the record after.
 
 from __future__ import annotations
 
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -37,7 +36,8 @@ import yaml
 from .. import __version__
 from ..config.recipe import Recipe
 from ..errors import CuratuneError, InputError
-from ..runs import file_fingerprint
+from ..models.causal_lm import use_omp_threads
+from ..runs import file_fingerprint, stored_key
 from .config import TrainConfig
 from .data import TrainData, load_train_data
 from .preflight import Preflight, budget, prepare_classification, prepare_sft, steps_for
@@ -93,36 +93,21 @@ def train(recipe: Recipe, force: bool = False, echo: Echo = print, track: bool =
     data = load_train_data(recipe.data.path, config, recipe.data.format)
     key = training_key(recipe, data, config)
     summary_path = out / "summary.json"
-    if not force and summary_path.is_file() and _stored_key(out) == key["key"]:
+    if not force and summary_path.is_file() and stored_key(out / "key.json") == key["key"]:
         echo(f"Unchanged since the last training; skipped ({out}). Use --force to train again.")
         return TrainResult(out, orjson.loads(summary_path.read_bytes()), skipped=True)
-    resume = not force and _stored_key(out) == key["key"] and any((out / "checkpoints").glob("checkpoint-*"))
+    resume = not force and stored_key(out / "key.json") == key["key"] and any((out / "checkpoints").glob("checkpoint-*"))
     if out.exists() and not resume:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "key.json").write_bytes(orjson.dumps(key, option=orjson.OPT_INDENT_2))
     (out / "train.yaml").write_text(yaml.safe_dump(config.resolved(), sort_keys=False), encoding="utf-8")
-    _set_threads()
+    use_omp_threads()
     result = _train(recipe, config, data, key, out, resume, echo, track, extra_callbacks or [])
     if rate_source:
         result.summary["learning_rate"] = rate_source
         summary_path.write_bytes(orjson.dumps(result.summary, option=orjson.OPT_INDENT_2))
     return result
-
-
-def _stored_key(out: Path) -> str | None:
-    try:
-        return orjson.loads((out / "key.json").read_bytes())["key"]
-    except (OSError, ValueError, KeyError):
-        return None
-
-
-def _set_threads() -> None:
-    import torch
-
-    n = os.environ.get("OMP_NUM_THREADS", "")
-    if n.isdigit() and int(n) > 0:
-        torch.set_num_threads(int(n))
 
 
 @dataclass

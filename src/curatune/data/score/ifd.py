@@ -51,7 +51,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,7 +59,7 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ...errors import InputError
-from ...models.causal_lm import resolve_causal_lm
+from ...models.causal_lm import resolve_causal_lm, use_omp_threads
 from ...models.tokenizer import DEFAULT, load_tokenizer
 from ..record import Record
 from ..registry import register
@@ -120,15 +119,6 @@ def _check_head(model, spec: str) -> None:
             f"The model {spec!r} transforms its logits after the output layer (soft-capping or scaling); "
             "score.ifd does not support it. Use a Llama-, Qwen-, Mistral- or GPT-2-style model."
         )
-
-
-def _set_threads() -> None:
-    """Use the threads OMP_NUM_THREADS allows: worker processes and a shared machine set it to 1 on purpose."""
-    import torch
-
-    n = os.environ.get("OMP_NUM_THREADS", "")
-    if n.isdigit() and int(n) > 0 and torch.get_num_threads() != int(n):
-        torch.set_num_threads(int(n))
 
 
 # ---- token sequences ------------------------------------------------------------------------
@@ -217,7 +207,7 @@ def mean_nll(lm: CausalLM, seqs: Sequence[Scored], batch_size: int = 8) -> list[
     import torch
     import torch.nn.functional as F
 
-    _set_threads()
+    use_omp_threads()
     model = lm.model
     head = model.get_output_embeddings()
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
