@@ -13,6 +13,7 @@ the ground truth:
 
     .venv/bin/python bench/bench_curation.py                 # 20,000 records, 20% defective
     .venv/bin/python bench/bench_curation.py --n 100000 --speed-only
+    .venv/bin/python bench/bench_curation.py --n 100000 --speed-only --timeline   # when each pass ends
 """
 
 from __future__ import annotations
@@ -107,6 +108,26 @@ def evaluate(run_dir: Path, truth_path: Path) -> dict:
     }
 
 
+def _cpu(who: str) -> float:
+    import resource
+
+    u = resource.getrusage(resource.RUSAGE_SELF if who == "self" else resource.RUSAGE_CHILDREN)
+    return u.ru_utime + u.ru_stime
+
+
+def watch_passes(t0: float) -> None:
+    """Print the time and the main process's CPU each time a pass ends (the pipeline starts reading its spool)."""
+    import curatune.data.pipeline as pipeline
+
+    read_spool = pipeline._read_spool
+
+    def timed(path):
+        print(f"pass ends at {time.perf_counter() - t0:.1f} s; main process CPU so far {_cpu('self'):.1f} s", flush=True)
+        return read_spool(path)
+
+    pipeline._read_spool = timed
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20000)
@@ -115,6 +136,7 @@ def main() -> None:
     ap.add_argument("--recipe", help="a recipe YAML; its data.path is replaced by the generated file")
     ap.add_argument("--workers", default="auto")
     ap.add_argument("--speed-only", action="store_true")
+    ap.add_argument("--timeline", action="store_true", help="print when each pass of the pipeline ends, and main-process and worker CPU")
     ap.add_argument("--out", default="bench/out/curation.json")
     args = ap.parse_args()
 
@@ -131,8 +153,12 @@ def main() -> None:
 
             recipe = parse_recipe(apply_overrides({"name": "bench", "data": {"path": str(data)}}, overrides[1:]))
         t0 = time.perf_counter()
+        if args.timeline:
+            watch_passes(t0)
         result = curate(recipe, force=True)
         seconds = time.perf_counter() - t0
+        if args.timeline:
+            print(f"end {seconds:.1f} s; CPU: main process {_cpu('self'):.1f} s, workers {_cpu('children'):.1f} s")
         stats = result.stats
         report = {"n": args.n, "defect_rate": args.defect_rate, "generate_seconds": t_gen, "curate_seconds": seconds, "records_per_second": stats["input"] / seconds, "stats": stats}
         if not args.speed_only:

@@ -15,6 +15,7 @@
     .venv/bin/python bench/bench_select.py            # 50,000 records, budget 5,000, and Alpaca
     .venv/bin/python bench/bench_select.py --n 10000 --budget 1000 --no-alpaca
     .venv/bin/python bench/bench_select.py --embedder hashed --no-alpaca   # speed only, see below
+    .venv/bin/python bench/bench_select.py --no-speed                      # Alpaca only
 
 ``--embedder hashed`` fills the cache with a hashed bag-of-words stand-in
 (384 dimensions, like MiniLM) instead of MiniLM. The timed selection reads
@@ -104,7 +105,22 @@ def alpaca(tmp: Path, fraction: float) -> dict:
             chosen[f] += rec.id in kept_ids
     rows = [{"flag": f, "records": total[f], "selected": chosen[f], "share_selected": round(chosen[f] / total[f], 3)} for f in sorted(total, key=lambda f: -total[f])]
     summary = json.loads((result.run_dir / "artifacts" / "selection.json").read_text())
-    return {"input": sum(1 for _ in read_records([ALPACA])), "selected": len(kept_ids), "by_flag": rows, "reasons": summary["reasons"]}
+    return {"input": sum(1 for _ in read_records([ALPACA])), "selected": len(kept_ids), "by_flag": rows, "reasons": summary["reasons"],
+            "profile": profile(result.run_dir)}
+
+
+def profile(run_dir: Path) -> dict:
+    """Quality score and answer length (words) of the selected records against the rest: median and quartiles."""
+    import numpy as np
+
+    def stats(path: Path) -> dict:
+        rows = [orjson.loads(line) for line in path.read_bytes().splitlines()]
+        q = np.array([(r.get("meta", {}).get("scores") or {}).get("quality", np.nan) for r in rows], dtype=float)
+        words = np.array([sum(len((m.get("content") or "").split()) for m in r.get("messages") or [] if m.get("role") == "assistant") for r in rows])
+        pct = lambda a: [round(float(x), 3) for x in np.nanpercentile(a, [25, 50, 75])] if len(a) else []  # noqa: E731
+        return {"records": len(rows), "quality_q25_q50_q75": pct(q), "answer_words_q25_q50_q75": pct(words)}
+
+    return {"selected": stats(run_dir / "data" / "kept.jsonl"), "not_selected": stats(run_dir / "data" / "dropped.jsonl")}
 
 
 def main() -> None:
@@ -113,6 +129,7 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=5_000)
     ap.add_argument("--fraction", type=float, default=0.2)
     ap.add_argument("--no-alpaca", action="store_true")
+    ap.add_argument("--no-speed", action="store_true", help="only the Alpaca part")
     ap.add_argument("--out", default="bench/out/select.json")
     ap.add_argument("--embedder", choices=["minilm", "hashed"], default="minilm", help="what fills the embedding cache before the timed run")
     args = ap.parse_args()
@@ -120,12 +137,13 @@ def main() -> None:
         use_hashed_embedder()
     report = {}
     with tempfile.TemporaryDirectory() as d:
-        report["speed"] = s = speed(args.n, args.budget, Path(d))
-        s["embedder"] = args.embedder
-        print(f"\n## Selection of {s['budget']:,} from {s['n']:,} records\n")
-        print("| embedding (first run, cached after) | texts embedded | select end to end (embeddings cached) | kept | per step s |")
-        print("|---:|---:|---:|---:|---|")
-        print(f"| {s['embed_seconds_first_run']} s | {s['texts_embedded']:,} | {s['select_seconds']} s | {s['kept']:,} | {s['step_seconds']} |")
+        if not args.no_speed:
+            report["speed"] = s = speed(args.n, args.budget, Path(d))
+            s["embedder"] = args.embedder
+            print(f"\n## Selection of {s['budget']:,} from {s['n']:,} records\n")
+            print("| embedding (first run, cached after) | texts embedded | select end to end (embeddings cached) | kept | per step s |")
+            print("|---:|---:|---:|---:|---|")
+            print(f"| {s['embed_seconds_first_run']} s | {s['texts_embedded']:,} | {s['select_seconds']} s | {s['kept']:,} | {s['step_seconds']} |")
         if not args.no_alpaca and ALPACA.is_file():
             report["alpaca"] = a = alpaca(Path(d), args.fraction)
             print(f"\n## Alpaca: {a['selected']:,} of {a['input']:,} selected ({args.fraction:.0%}); not selected: {a['reasons']}\n")
@@ -133,6 +151,10 @@ def main() -> None:
             print("|---|---:|---:|---:|")
             for r in a["by_flag"]:
                 print(f"| {r['flag']} | {r['records']} | {r['selected']} | {r['share_selected']:.1%} |")
+            print("\n| | records | quality (quartiles) | answer words (quartiles) |")
+            print("|---|---:|---|---|")
+            for name, p in a["profile"].items():
+                print(f"| {name.replace('_', ' ')} | {p['records']:,} | {p['quality_q25_q50_q75']} | {p['answer_words_q25_q50_q75']} |")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2))
 

@@ -23,7 +23,7 @@ where they stopped), and the compute TPE+pruning spent until its best-so-far
 was at least as good as the grid's final best on the same seed.
 
 Then the range test (``lr_find`` with its defaults) on the same recipe: its
-suggestions (steepest descent; minimum / 10) against the learning rate of the
+suggestions (minimum / 10, the default pick; steepest descent) against the learning rate of the
 best trial of all strategies on that seed; the ratio is max(a/b, b/a).
 
     OMP_NUM_THREADS=1 .venv/bin/python bench/bench_tune.py                       # 3 seeds x 4 strategies x 9 trials
@@ -160,11 +160,11 @@ def print_tables(results: dict) -> None:
         reach_text = "—" if name == "grid" else (f"{len(reached)}/{len(seeds)} seeds; {statistics.mean(reached) / grid_steps:.0%} of grid's compute" if reached else f"0/{len(seeds)} seeds")
         print(f"| {name} | {best:.4f}{spread} | {statistics.mean(r['wall_s'] for r in rs):.0f} | {steps:.0f} | {steps / grid_steps:.0%} | "
               f"{statistics.mean(r['pruned'] for r in rs):.1f} | {reach_text} |")
-    print("\n| seed | lr-find steepest | lr-find min / 10 | best rate found by the searches | ratio (steepest) | ratio (min / 10) |")
+    print("\n| seed | lr-find min / 10 (the default pick) | lr-find steepest | best rate found by the searches | ratio (min / 10) | ratio (steepest) |")
     print("|---:|---:|---:|---:|---:|---:|")
     for s in seeds:
         lf = results["lr_find"][str(s)]
-        print(f"| {s} | {lf['steepest']:.3g} | {lf['min_div_10']:.3g} | {lf['best_lr']:.3g} | {lf['ratio_steepest']:.1f} | {lf['ratio_min_div_10']:.1f} |")
+        print(f"| {s} | {lf['min_div_10']:.3g} | {lf['steepest']:.3g} | {lf['best_lr']:.3g} | {lf['ratio_min_div_10']:.1f} | {lf['ratio_steepest']:.1f} |")
 
 
 if __name__ == "__main__":

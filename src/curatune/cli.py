@@ -394,7 +394,7 @@ def lr_find(
     start_lr: Annotated[float, typer.Option(help="The first learning rate.")] = 1e-7,
     end_lr: Annotated[float, typer.Option(help="The last learning rate (the test stops before it when the loss diverges).")] = 10.0,
     num_steps: Annotated[int, typer.Option(help="Steps at most (never more than the training itself takes).")] = 100,
-    pick: Annotated[str, typer.Option(help="The suggestion to print first and that learning_rate: auto uses: steepest or min_div_10.")] = "steepest",
+    pick: Annotated[str, typer.Option(help="The suggestion to print first: min_div_10 (what learning_rate: auto uses) or steepest.")] = "min_div_10",
     force: Annotated[bool, typer.Option(help="Run the test even if an identical one has finished.")] = False,
 ):
     """Learning-rate range test: train briefly with a rate growing from --start-lr to --end-lr, suggest a rate, plot the curve."""

@@ -38,7 +38,7 @@ def test_range_test_restores_every_weight_and_suggests_a_rate_inside_the_range(t
     assert len(res.curve.lrs) <= 40 and res.curve.lrs[0] == pytest.approx(1e-6)
     assert (res.folder / "lr_find.png").stat().st_size > 5000
     stored = json.loads((res.folder / "lr_find.json").read_text())
-    assert stored["learning_rate"] == res.suggestion.steepest and len(stored["points"]) == len(res.curve.lrs)
+    assert stored["learning_rate"] == res.suggestion.min_div_10 and len(stored["points"]) == len(res.curve.lrs)
 
     model = res.trainer.model
     if method == "full":

@@ -117,11 +117,13 @@ def _add_flag(rec: Record, step: str, reason: str | None) -> None:
 
 @dataclass
 class SegmentCounts:
-    """Per step of a segment: seconds spent, records seen, and ``action:reason`` counts."""
+    """Per step of a segment: seconds spent, records seen, and ``action:reason`` counts; and the
+    seconds the next global step's ``prepare`` took on the batch."""
 
     seconds: list[float]
     seen: list[int]
     outcomes: list[Counter]
+    prepare_seconds: float = 0.0
 
 
 def run_segment(
@@ -170,11 +172,17 @@ def run_segment(
                 outcomes[i][f"{ev.action}:{ev.reason}"] += 1
             if dropped:
                 break
-        prepared = None
-        if not dropped and prepare is not None:
-            prepared = prepare.prepare(rec)
-        out.append((rec, events, dropped, prepared))
-    return out, SegmentCounts(seconds, seen, outcomes)
+        out.append((rec, events, dropped, None))
+    prepare_seconds = 0.0
+    if prepare is not None:
+        # The next global step's per-record state, for the batch at once (MinHash vectorises over records).
+        kept = [i for i, r in enumerate(out) if not r[2]]
+        if kept:
+            t0 = clock()
+            for i, prepared in zip(kept, prepare.prepare_batch([out[i][0] for i in kept])):
+                out[i] = (*out[i][:3], prepared)
+            prepare_seconds = clock() - t0
+    return out, SegmentCounts(seconds, seen, outcomes, prepare_seconds)
 
 
 _WORKER_SEGMENTS: list[list[PipelineStep]] = []
@@ -278,7 +286,9 @@ class Pipeline:
         # Starting worker processes costs seconds (each imports and sets up every step), so a
         # small input is processed here; the pool starts once the input proves big enough.
         # A pass with no per-record work (e.g. between two global steps) is not worth shipping to workers.
-        nothing_to_do = not self.segments[k] and (prepare is None or type(prepare).prepare is GlobalStep.prepare)
+        nothing_to_do = not self.segments[k] and (
+            prepare is None or (type(prepare).prepare is GlobalStep.prepare and type(prepare).prepare_batch is GlobalStep.prepare_batch)
+        )
         head = list(itertools.islice(batches, self.min_batches_for_workers)) if self.workers > 1 and self._pool is None else []
         if self.workers == 1 or nothing_to_do or (self._pool is None and len(head) < self.min_batches_for_workers):
             for ps in self.segments[k]:
@@ -360,6 +370,8 @@ class Pipeline:
                 seg_stats = self._segment_stats(k)
                 for results, seg_counts in self._process(k, batches(source)):
                     self._account(seg_stats, seg_counts)
+                    if g_next is not None:
+                        self._global_stats(k).seconds += seg_counts.prepare_seconds
                     for rec, events, dropped, prepared in results:
                         for ev in events:
                             sink.event(ev)

@@ -124,6 +124,10 @@ class GlobalStep(Step):
         """Compact per-record state, computed in a worker process (default: nothing)."""
         return None
 
+    def prepare_batch(self, recs: list[Record]) -> list[Any]:
+        """``prepare`` of each record of a batch; a step whose work vectorises over records overrides this."""
+        return [self.prepare(r) for r in recs]
+
     def observe(self, rec: Record, prepared: Any) -> None:
         raise NotImplementedError
 

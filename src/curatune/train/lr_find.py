@@ -10,12 +10,15 @@ are then put back exactly as they were, so the test leaves no trace on the model
 
 Two suggestions are read off the smoothed curve (loss against log learning rate):
 
-- ``steepest``: where the loss falls fastest, before its minimum (the first
-  tenth of the points is skipped: the average there is still mostly its start);
 - ``min_div_10``: the rate at the minimum, divided by ten (at the minimum the
-  rate is already too high to train with).
+  rate is already too high to train with);
+- ``steepest``: where the loss falls fastest, before its minimum (the first
+  tenth of the points is skipped: the average there is still mostly its start).
 
-``steepest`` is the suggestion used by ``learning_rate: auto``.
+``min_div_10`` is the default pick, the one ``learning_rate: auto`` uses: against
+the best peak rate that a search found (bench/bench_tune.py, 5 seeds) it was within
+3x on every seed, steepest descent on 3 of 5, too low for a short run with warm-up
+and decay. ``--pick steepest`` chooses the other.
 
 ```
 runs/<name>/lr_find/
@@ -46,7 +49,8 @@ from .data import load_train_data
 
 Echo = Callable[[str], None]
 
-PICKS = ("steepest", "min_div_10")
+PICKS = ("min_div_10", "steepest")
+DEFAULT_PICK = "min_div_10"
 
 
 @dataclass
@@ -57,8 +61,12 @@ class RangeTestSettings:
     """The last learning rate (reached only when the loss has not diverged before)."""
     num_steps: int = 100
     """Optimiser steps at most; never more than ``num_train_epochs`` passes over the data (the test would memorise small data)."""
-    beta: float = 0.98
-    """Smoothing of the loss: weight of the running average."""
+    beta: float = 0.9
+    """Smoothing of the loss: weight of the running average.
+
+    The average lags the loss by about ``beta / (1 - beta)`` steps: 9 steps at 0.9, under a decade of rate
+    on the default ramp (100 steps over 8 decades). fastai's 0.98 lags 49 steps, half the test, which moves
+    both suggestions late (measured in bench/RESULTS.md, issue 6)."""
     diverge: float = 4.0
     """Stop once the smoothed loss is this many times its minimum."""
     skip_start: float = 0.1
@@ -71,7 +79,7 @@ class RangeTestSettings:
         if self.num_steps < 5:
             problems.append(f"num_steps must be at least 5 (got {self.num_steps}); 100 is usual")
         if not 0 <= self.beta < 1:
-            problems.append(f"beta must be in [0, 1) (got {self.beta}); 0.98 is usual")
+            problems.append(f"beta must be in [0, 1) (got {self.beta}); 0.9 is the default")
         if self.diverge <= 1:
             problems.append(f"diverge must be above 1 (got {self.diverge}); 4 is usual")
         if problems:
@@ -101,7 +109,7 @@ class LRFindResult:
     curve: Curve
     suggestion: Suggestion
     settings: RangeTestSettings
-    pick: str = "steepest"
+    pick: str = DEFAULT_PICK
     steps_planned: int = 0
     seconds: float = 0.0
     reused: bool = False
@@ -135,7 +143,7 @@ def lr_find_dir_of(recipe: Recipe) -> Path:
     return Path(recipe.runs_dir) / str(recipe.name) / "lr_find"
 
 
-def lr_find(recipe: Recipe, settings: RangeTestSettings | None = None, pick: str = "steepest", force: bool = False, echo: Echo = print) -> LRFindResult:
+def lr_find(recipe: Recipe, settings: RangeTestSettings | None = None, pick: str = DEFAULT_PICK, force: bool = False, echo: Echo = print) -> LRFindResult:
     """Run the range test on the recipe's model and data (or reuse a finished one with the same key)."""
     from .run import build_trainer, prepare, training_key
 
@@ -177,7 +185,7 @@ def lr_find(recipe: Recipe, settings: RangeTestSettings | None = None, pick: str
     return result
 
 
-def range_test(trainer, start_lr: float, end_lr: float, num_steps: int, beta: float = 0.98, diverge: float = 4.0,
+def range_test(trainer, start_lr: float, end_lr: float, num_steps: int, beta: float = 0.9, diverge: float = 4.0,
                max_grad_norm: float | None = 1.0, weight_decay: float = 0.0, accumulation: int = 1) -> Curve:
     """Train ``trainer.model`` with an exponentially growing rate on its training batches; put every weight back after.
 

@@ -360,3 +360,21 @@ def test_shingle_parameter_default_and_validation():
     assert build_step("dedup.minhash", {"shingle": "char", "ngram": 4}).shingle == "char"
     with pytest.raises(RecipeError, match="shingle"):
         build_step("dedup.minhash", {"shingle": "chars"})
+
+
+def test_batched_signatures_equal_one_text_at_a_time(monkeypatch):
+    """prepare_batch (what the pipeline calls) gives exactly prepare's bytes: short, empty, non-ASCII and long texts."""
+    import curatune.data.dedup.shingle as shingle
+
+    monkeypatch.setattr(shingle, "_BLOCK", 64)  # so that a 200-word text spans blocks and the batch several
+    rng = random.Random(3)
+    vocab = [f"w{i}" for i in range(50)]
+    texts = ["", "one", "one two", "Straße ﬁne ÉCOLE école", "a, b. c! d?", " ".join(rng.choice(vocab) for _ in range(200))]
+    texts += [" ".join(rng.choice(vocab) for _ in range(rng.randint(1, 30))) for _ in range(40)]
+    rng.shuffle(texts)
+    recs = [Record(f"r{i}", text=t) for i, t in enumerate(texts)]
+    for ngram in (1, 3, 5):
+        step = MinHashDedup(ngram=ngram, fields="record")
+        assert step.prepare_batch(recs) == [step.prepare(r) for r in recs]
+        sigs = shingle.word_signatures(texts, ngram, 128, 1)
+        assert all((sigs[i] == shingle.minhash(shingle_hashes(t, ngram, 1), 128, 1)).all() for i, t in enumerate(texts))

@@ -40,3 +40,43 @@ def test_combined_refusal_pattern_matches_every_listed_phrase():
 def test_reference_prefilter_exists_for_every_reason():
     literals = _reference_literals()
     assert literals and all(v is not None for v in literals.values()), literals
+
+
+# Texts whose tokens and words repeat, so that the second look at each goes through the memo.
+MEMO_TEXTS = [
+    "The rnodern w0rld is 1ike this: infor- mation, and th1s again.",
+    "A clean sentence with ordinary words, names like Gorn, and v2.3 of /api/x.",
+    "He wanted to kill time; she said kill the process, then murder mystery novels.",
+    "The rnodern w0rld is 1ike this: infor- mation, and th1s again.",
+    "kill yourself, he wrote; the rnodern 1ike w0rld.",
+]
+
+
+def test_ocr_memo_gives_what_a_fresh_scorer_gives(monkeypatch):
+    from curatune.data.filter import ocr
+
+    warm = ocr._Scorer()
+    for text in MEMO_TEXTS * 2:
+        assert warm.score(text) == ocr._Scorer().score(text), text
+    monkeypatch.setattr(ocr, "_MEMO_LIMIT", 0)  # forgets before every text: the same answers
+    for text in MEMO_TEXTS:
+        assert warm.score(text) == ocr._Scorer().score(text), text
+    assert warm.score(MEMO_TEXTS[0])[0] >= 3
+
+
+def test_harmful_memo_gives_what_a_fresh_lexicon_gives(monkeypatch):
+    from curatune.data.filter import harmful
+
+    def fresh(text):
+        step = harmful.Harmful()
+        step.setup()
+        return step.category_scores(text)
+
+    warm = harmful.Harmful()
+    warm.setup()
+    for text in MEMO_TEXTS * 2:
+        assert warm.category_scores(text) == fresh(text), text
+    monkeypatch.setattr(harmful, "_MEMO_LIMIT", 0)
+    for text in MEMO_TEXTS:
+        assert warm.category_scores(text) == fresh(text), text
+    assert warm.category_scores(MEMO_TEXTS[4])

@@ -86,6 +86,17 @@ def test_quality_reads_flags_and_parameters():
     assert quality(chat("Explain photosynthesis.", CLEAN_60), w_length=0, w_rules=0, w_ocr=0) == 1.0
 
 
+def test_quality_penalises_missing_inputs_duplicates_and_safety_flags():
+    clean = quality(chat("Explain photosynthesis.", CLEAN_60))
+    # The instruction points at a text the record does not hold: x 0.3.
+    assert quality(chat("Summarize the following article.", CLEAN_60)) == pytest.approx(clean * 0.3, abs=2e-6)
+    assert quality(chat("Summarize the following article.", CLEAN_60), missing_input_penalty=0.0) == clean
+    # Known from flags only (a curation run that flags instead of drops): a copy, a harmful or PII finding.
+    for flag in ("dedup.minhash:near_duplicate", "dedup.exact:exact_duplicate", "filter.harmful:harmful_violence", "filter.pii:pii_secret"):
+        assert quality(chat("Explain photosynthesis.", CLEAN_60, flags=[flag])) == 0.0, flag
+    assert quality(chat("Explain photosynthesis.", CLEAN_60, flags=["dedup.minhash:near_duplicate"]), duplicate_penalty=0.25) == pytest.approx(clean * 0.75, abs=2e-6)
+
+
 def test_quality_needs_an_answer():
     assert quality(Record("t", text="Just a paragraph of text.")) is None
     assert quality(Record("l", text="great", label="pos")) is None

@@ -108,10 +108,23 @@ def _ftfy_may_change(text: str) -> bool:
     if len(text) > _MAX_LINE or _FTFY_CHARS.search(text) or _LINE_START_BAD.search(text):
         return True
     n = len(text)
+    memo = _WINDOW_MEMO
     for m in _NON_ASCII.finditer(text):
-        if BADNESS_RE.search(text, max(m.start() - _WINDOW, 0), min(m.end() + _WINDOW, n)):
+        # The same few windows ("I’m n", "don’t ") come back in record after record: each is judged once.
+        # A slice sees no character outside the window, as search(text, pos, endpos) does not; BADNESS_RE has
+        # no lookaround, and its only anchor could match at a slice's start, which says "may change" (safe).
+        window = text[max(m.start() - _WINDOW, 0) : min(m.end() + _WINDOW, n)]
+        bad = memo.get(window)
+        if bad is None:
+            if len(memo) > 200_000:
+                memo.clear()
+            bad = memo[window] = BADNESS_RE.search(window) is not None
+        if bad:
             return True
     return False
+
+
+_WINDOW_MEMO: dict[str, bool] = {}
 
 
 _TOKENS = re.compile(r"\s*\S+\s*")  # words with their spaces: distinct tokens keep the diff near-linear

@@ -39,8 +39,12 @@ def band_multipliers(rows: int, seed: int) -> np.ndarray:
 
 
 def band_hashes(signature: np.ndarray, bands: int, rows: int, seed: int = 1) -> np.ndarray:
-    """One uint64 per band: a random linear combination of the band's ``rows`` signature values."""
-    return signature[: bands * rows].reshape(bands, rows).astype(np.uint64) @ band_multipliers(rows, seed)
+    """One uint64 per band: a random linear combination of the band's ``rows`` signature values.
+
+    A ``(num_perm,)`` signature gives ``(bands,)``; a ``(n, num_perm)`` matrix gives ``(n, bands)``.
+    """
+    lead = signature.shape[:-1]
+    return signature[..., : bands * rows].reshape(*lead, bands, rows).astype(np.uint64) @ band_multipliers(rows, seed)
 
 
 def candidate_pairs(band_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

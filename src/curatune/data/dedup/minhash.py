@@ -16,7 +16,7 @@ from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
 from .exact import check_keep, dedup_text, record_score
 from .lsh import band_hashes, candidate_pairs, clusters, estimated_jaccard, optimal_bands
-from .shingle import minhash, minhash_rensa, shingle_hashes
+from .shingle import minhash, minhash_rensa, shingle_hashes, word_signatures
 
 FP_WEIGHT, FN_WEIGHT = 0.1, 0.9
 
@@ -120,6 +120,16 @@ class MinHashDedup(GlobalStep):
         text = dedup_text(rec, self.fields)
         sig = self.signature(text)
         return band_hashes(sig, self._b, self._r, self.seed).tobytes(), compact(sig).tobytes(), len(text)
+
+    def prepare_batch(self, recs: list[Record]) -> list[tuple[bytes, bytes, int]]:
+        """``prepare`` of each record, the word-shingle numpy signatures computed for the whole batch at once."""
+        if self.shingle != "word" or self.backend != "numpy" or len(recs) < 2:
+            return [self.prepare(r) for r in recs]
+        texts = [dedup_text(r, self.fields) for r in recs]
+        sigs = word_signatures(texts, self.ngram, self.num_perm, self.seed)
+        bands = band_hashes(sigs, self._b, self._r, self.seed)
+        small = compact(sigs)
+        return [(bands[i].tobytes(), small[i].tobytes(), len(t)) for i, t in enumerate(texts)]
 
     # ---- in the main process --------------------------------------------------------------------
     def observe(self, rec: Record, prepared) -> None:

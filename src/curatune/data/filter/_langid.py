@@ -65,6 +65,7 @@ _ENGLISH_ONLY = frozenset(
 _ENGLISH_TOO = frozenset(
     "a is in on as at if can do how all more one when so use used using into than then also about each other such".split()
 )
+assert not _ENGLISH_ONLY & _ENGLISH_TOO
 _ASCII_WORDS = re.compile(r"[a-z]+")
 
 
@@ -80,12 +81,8 @@ def surely_english(text: str) -> bool:
     words = _ASCII_WORDS.findall(clean_for_langid(text).lower())
     if len(words) < 8:
         return False
-    only = too = 0
-    for w in words:
-        if w in _ENGLISH_ONLY:
-            only += 1
-        elif w in _ENGLISH_TOO:
-            too += 1
+    only = sum(map(_ENGLISH_ONLY.__contains__, words))  # the sets are disjoint: no word counts twice
+    too = sum(map(_ENGLISH_TOO.__contains__, words))
     return only >= 3 and only + too >= 4 and 4 * (only + too) >= len(words)
 
 

@@ -82,6 +82,9 @@ class Term:
     fast: re.Pattern | None = None  # _ascii_term_regex(term), for the same texts
 
 
+_MEMO_LIMIT = 500_000
+
+
 class Lexicon:
     """Terms by the word that triggers them: one set lookup per distinct word of a text, not a regex scan.
 
@@ -118,24 +121,46 @@ class Lexicon:
         # look-up per prefix length (most words), one slice and one set look-up instead.
         self.shortest = self.lengths[0] if self.lengths else 0
         self.stems = frozenset(k[: self.shortest] for d in self.prefixes.values() for k in d)
+        self._seen: set[str] = set()
+        self._hit_words: set[str] = set()
+        self._terms_of: dict[str, list[Term]] = {}
+
+    def word_terms(self, w: str) -> list[Term]:
+        """The terms a word triggers: exactly, or by a prefix."""
+        found: list[Term] = list(self.exact.get(w, ()))
+        shortest, stems = self.shortest, self.stems
+        if not stems or len(w) < shortest or w[:shortest] not in stems:
+            return found
+        for n in self.lengths:
+            if len(w) < n:
+                break
+            hit = self.prefixes[n].get(w[:n])
+            if hit:
+                found.extend(hit)
+        return found
 
     def matches(self, text: str) -> list[Term]:
         low = text.lower()
         words = set(_WORDS.findall(low))
-        found: list[Term] = []
-        exact, shortest, stems = self.exact, self.shortest, self.stems
-        for w in words:
-            hit = exact.get(w)
-            if hit:
-                found.extend(hit)
-            if not stems or len(w) < shortest or w[:shortest] not in stems:
-                continue
-            for n in self.lengths:
-                if len(w) < n:
-                    break
-                hit = self.prefixes[n].get(w[:n])
+        # Words recur across texts: each is looked up once per process, and a text costs two set operations
+        # in C plus the words never seen before (bounded: forgotten past _MEMO_LIMIT words).
+        seen, hit_words, terms_of = self._seen, self._hit_words, self._terms_of
+        new = words - seen
+        if new:
+            if len(seen) > _MEMO_LIMIT:
+                seen.clear()
+                hit_words.clear()
+                terms_of.clear()
+                new = words
+            for w in new:
+                seen.add(w)
+                hit = self.word_terms(w)
                 if hit:
-                    found.extend(hit)
+                    hit_words.add(w)
+                    terms_of[w] = hit
+        found: list[Term] = []
+        for w in words & hit_words:
+            found.extend(terms_of[w])
         if not found:
             return found
         if low.isascii() or not _FOLDS_TO_ASCII.search(low):

@@ -22,6 +22,7 @@ import ipaddress
 import math
 import re
 from collections import Counter
+from functools import lru_cache
 from dataclasses import dataclass
 from typing import Literal
 
@@ -161,6 +162,7 @@ _BEARER = re.compile(r"(?i:\bbearer\s+)([A-Za-z0-9_\-+/.=]{16,})")
 # Gates: one cheap search decides whether a family of detectors can match at all.
 _GATE_DIGITS = re.compile(r"\d(?:\W{0,2}\d){6}")  # 7 digits close together: phone, card, SSN, IBAN
 _GATE_IPV4 = re.compile(r"\d\.\d{1,3}\.\d")
+_DIGITS = "0123456789"
 # Substring tests are much cheaper than a case-insensitive regex scan over every text.
 _SECRET_MARKS = (
     "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
@@ -199,13 +201,26 @@ class PiiDetector:
         """Non-overlapping matches, in text order."""
         if not text:
             return []
+        raw = _all_matches(text, self.ip_skip_private)
+        found = list(raw) if self.types == _ALL_TYPES else [m for m in raw if m.type in self.types]
+        if len(found) > 1:
+            found = _resolve(found)
+        return found
+
+    def _scan(self, text: str) -> list[PiiMatch]:
+        """Every match of this detector's types, overlaps not yet resolved (each family scans on its own)."""
         found: list[PiiMatch] = []
         t = self.types
         if "email" in t and "@" in text:
             self._emails(text, found)
         if "secret" in t:
             self._secrets(text, found)
-        if self._digit_types and _GATE_DIGITS.search(text):
+        # Gates before the regex gates: a phone, card, SSN or IBAN has 7 digits and an IPv4 address 4 digits and
+        # 3 dots; counting ASCII digits (ten C scans) is cheaper than a regex scan and rules most texts out.
+        # Other scripts' digits are \d too, so a non-ASCII text goes straight to the regexes.
+        ascii_text = text.isascii()
+        digits = sum(map(text.count, _DIGITS)) if ascii_text else 99
+        if self._digit_types and digits >= 7 and _GATE_DIGITS.search(text):
             if "iban" in t:
                 self._ibans(text, found)
             if "credit_card" in t:
@@ -215,12 +230,10 @@ class PiiDetector:
             if "phone" in t:
                 self._phones(text, found)
         if "ip_address" in t:
-            if _GATE_IPV4.search(text):
+            if digits >= 4 and (not ascii_text or text.count(".") >= 3) and _GATE_IPV4.search(text):
                 self._ipv4(text, found)
             if "::" in text or text.count(":") >= 7:
                 self._ipv6(text, found)
-        if len(found) > 1:
-            found = _resolve(found)
         return found
 
     def counts(self, text: str) -> Counter:
@@ -248,7 +261,15 @@ class PiiDetector:
 
     @staticmethod
     def _secrets(text: str, found: list[PiiMatch]) -> None:
-        if _has_token_mark(text):
+        # Every secret pattern but the private-key header needs a run of 14 or more characters without a
+        # space (an API token, a key=value value of 16 or more), so the few long words of a text decide
+        # whether the twenty marks and the secret words are worth looking for.
+        long_words = [w for w in text.split() if len(w) >= 14]
+        if not long_words:
+            if "PRIVATE KEY" in text:
+                PiiDetector._secret_tokens(text, found)
+            return
+        if "PRIVATE KEY" in text or any(_has_token_mark(w) for w in long_words):
             PiiDetector._secret_tokens(text, found)
         if _has_secret_word(text):
             PiiDetector._secret_values(text, found)
@@ -347,6 +368,18 @@ class PiiDetector:
             if self.ip_skip_private and _not_public(s):
                 continue
             found.append(PiiMatch("ip_address", m.start(), m.end()))
+
+
+_ALL_TYPES = frozenset(PII_TYPES)
+_FULL = {skip: PiiDetector(PII_TYPES, ip_skip_private=skip) for skip in (False, True)}
+
+
+# filter.pii (drop some types) and clean.pii (redact the others) look at the same texts one after the
+# other: one scan for every type, cached per text, serves both; each detector keeps its own types and
+# resolves overlaps among them, which gives what scanning for those types alone gives.
+@lru_cache(maxsize=256)
+def _all_matches(text: str, ip_skip_private: bool) -> tuple[PiiMatch, ...]:
+    return tuple(_FULL[ip_skip_private]._scan(text))
 
 
 def describe_counts(counts: Counter, paths: list[str]) -> str:

@@ -24,7 +24,14 @@ answer), four parts, each in [0, 1]:
 Defects, found by the answer checks at their defaults or by a flag of the same
 step in ``meta["flags"]`` (each counted once): ``placeholder`` (an empty or
 placeholder answer, penalty 1: quality 0), ``refusal`` (refusals and canned AI
-disclaimers, 0.7), ``truncated`` (0.5), ``repeats_question`` (0.5).
+disclaimers, 0.7), ``truncated`` (0.5), ``repeats_question`` (0.5),
+``missing_input`` (the instruction points at a text, link or file the record
+does not hold, so the answer was written to something the model never sees:
+0.7). Two more come from flags only, left by a curation run whose steps flag
+instead of drop: ``duplicate`` (``dedup.exact``, ``dedup.minhash`` or
+``dedup.semantic`` marked the record as a copy of one that stays, penalty 1) and
+``unsafe`` (``filter.harmful`` or ``filter.pii``, penalty 1). A selection then
+never spends its budget on a second copy or on a record a safety step objected to.
 
 Records without an answer (plain text, labelled text) get no score. The
 score is written as ``quality``, the name ``dedup.exact``'s ``keep: quality``
@@ -42,6 +49,7 @@ from ...errors import RecipeError
 from ..filter._instruct_text import answers
 from ..filter._prose import texts_of
 from ..filter.answers import EmptyAnswer, PlaceholderAnswer, Refusal, RepeatsQuestion, TruncatedAnswer
+from ..filter.instructions import MissingInput
 from ..filter.ocr import _Scorer as OcrScorer
 from ..filter.quality import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
 from ..record import Record
@@ -59,6 +67,12 @@ _DEFECTS: dict[str, tuple[type[Filter], ...]] = {
     "refusal": (Refusal,),
     "truncated": (TruncatedAnswer,),
     "repeats_question": (RepeatsQuestion,),
+    "missing_input": (MissingInput,),
+}
+# Defects known from a flag only: these steps judge a record against others (dedup) or are costly to run again.
+_FLAG_DEFECTS: dict[str, tuple[str, ...]] = {
+    "duplicate": ("dedup.exact", "dedup.minhash", "dedup.semantic"),
+    "unsafe": ("filter.harmful", "filter.pii"),
 }
 
 
@@ -83,7 +97,9 @@ class QualityScore(Scorer):
     returns, share of the Gopher/C4/FineWeb rule sets passed, absence of OCR
     noise, absence of repeated word 3-grams), multiplied by ``1 - penalty`` for
     each defect found or flagged: placeholder or empty answer, refusal,
-    truncation, an answer repeating the question. Records without an answer
+    truncation, an answer repeating the question, an instruction pointing at a
+    missing input; and, from flags only, a duplicate or a harmful or PII
+    finding. Records without an answer
     get no score. The formula: :mod:`curatune.data.score.quality`.
     """
 
@@ -99,6 +115,9 @@ class QualityScore(Scorer):
         refusal_penalty: Penalty = 0.7,
         truncated_penalty: Penalty = 0.5,
         repeats_question_penalty: Penalty = 0.5,
+        missing_input_penalty: Penalty = 0.7,
+        duplicate_penalty: Penalty = 1.0,
+        unsafe_penalty: Penalty = 1.0,
     ):
         self.length_scale = length_scale
         self.ocr_scale = ocr_scale
@@ -110,6 +129,9 @@ class QualityScore(Scorer):
         self.refusal_penalty = refusal_penalty
         self.truncated_penalty = truncated_penalty
         self.repeats_question_penalty = repeats_question_penalty
+        self.missing_input_penalty = missing_input_penalty
+        self.duplicate_penalty = duplicate_penalty
+        self.unsafe_penalty = unsafe_penalty
         if w_length + w_rules + w_ocr + w_repetition <= 0:
             raise RecipeError(["score.quality needs at least one weight above 0 (w_length, w_rules, w_ocr, w_repetition)."])
 
@@ -137,7 +159,7 @@ class QualityScore(Scorer):
             name
             for name, checks in self._defects.items()
             if any(c.name in flagged or c.keep(rec) is not KEEP for c in checks)
-        ]
+        ] + [name for name, steps in _FLAG_DEFECTS.items() if flagged.intersection(steps)]
         return {
             "length": 1.0 - math.exp(-len(words) / self.length_scale),
             "rules": rules,
