@@ -266,3 +266,42 @@ def test_small_input_runs_without_starting_worker_processes():
     pipeline = Pipeline([PipelineStep(LoadsInSetup())], workers=2, batch_size=3, min_batches_for_workers=8)
     result = pipeline.run([chat(i, "answer") for i in range(10)], sink)
     assert (result.kept, result.dropped) == (5, 5) and pipeline._pool is None
+
+
+def _dedup_run(recs: list[Record], chained: bool, monkeypatch, workers: int = 1) -> tuple[Pipeline, ListSink]:
+    from curatune.data.dedup.exact import ExactDedup
+
+    if not chained:
+        monkeypatch.setattr(ExactDedup, "decides_on_observe", lambda self: False)
+    steps = [PipelineStep(build_step("filter.empty_answer", {})), PipelineStep(build_step("dedup.exact", {})),
+             PipelineStep(build_step("dedup.minhash", {"threshold": 0.5}))]
+    pipeline = Pipeline(steps, workers=workers, batch_size=16, min_batches_for_workers=2)
+    sink = ListSink()
+    pipeline.run(recs, sink)
+    monkeypatch.undo()
+    return pipeline, sink
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_exact_keeping_the_first_shares_its_pass_with_minhash(monkeypatch, workers):
+    # Copies (exact), near copies (one word changed) and empty answers, among distinct records.
+    import random
+
+    rng = random.Random(0)
+    vocab = [f"w{j}" for j in range(400)]
+    base = [" ".join(rng.sample(vocab, 20)) for _ in range(60)]
+    answers = base + base[:10] + [b.rsplit(" ", 1)[0] + " changed" for b in base[10:20]] + [""] * 5
+    recs = [Record(f"r{i}", messages=[{"role": "user", "content": "Tell me about it."}, {"role": "assistant", "content": a}]) for i, a in enumerate(answers)]
+    chained, one_pass = _dedup_run(recs, True, monkeypatch, workers)
+    plain, two_passes = _dedup_run(recs, False, monkeypatch, workers)
+    assert [len(c) for c in chained.globals] == [2] and [len(c) for c in plain.globals] == [1, 1]
+    # The same records kept and dropped, for the same reasons, pointing at the same kept twins.
+    assert [r.id for r in one_pass.kept] == [r.id for r in two_passes.kept]
+    assert sorted(one_pass.dropped, key=str) == sorted(two_passes.dropped, key=str)
+    reasons = {}
+    for rid, ev in one_pass.dropped:
+        reasons[ev.reason] = reasons.get(ev.reason, 0) + 1
+    assert reasons == {"empty_answer": 5, "exact_duplicate": 10, "near_duplicate": 10}
+    stats = {s.name: s for s in chained.stats.values()}
+    assert stats["dedup.exact"].seen == 80 and stats["dedup.exact"].dropped == 10
+    assert stats["dedup.minhash"].seen == 70 and stats["dedup.minhash"].dropped == 10

@@ -8,6 +8,12 @@ state prepared in the workers) while the records are spooled to disk; after
 goes on with the next segment. Memory is bounded by the batch size, the
 number of batches in flight, and what global steps keep.
 
+A global step whose verdict is final as soon as it has observed a record
+(``decides_on_observe``, e.g. exact dedup keeping the first copy) is decided
+right there, and when no streaming step follows it the next global step
+observes the survivors in the same pass: the default recipe's exact and MinHash
+dedup share one pass instead of taking one each.
+
 The pipeline writes through a :class:`Sink` (kept, dropped, ledger) and
 checks ``input == kept + dropped`` at the end.
 """
@@ -118,18 +124,21 @@ def _add_flag(rec: Record, step: str, reason: str | None) -> None:
 @dataclass
 class SegmentCounts:
     """Per step of a segment: seconds spent, records seen, and ``action:reason`` counts; and the
-    seconds the next global step's ``prepare`` took on the batch."""
+    seconds each global step of the pass took to ``prepare`` the batch."""
 
     seconds: list[float]
     seen: list[int]
     outcomes: list[Counter]
-    prepare_seconds: float = 0.0
+    prepare_seconds: list[float] = field(default_factory=list)
 
 
 def run_segment(
-    steps: list[PipelineStep], batch: list[Record], prepare: GlobalStep | None
+    steps: list[PipelineStep], batch: list[Record], prepare: list[GlobalStep]
 ) -> tuple[list[tuple[Record, list[Event], bool, Any]], SegmentCounts]:
-    """Apply streaming steps to a batch; return per record ``(record, events, dropped, prepared)`` and the counts."""
+    """Apply streaming steps to a batch; return per record ``(record, events, dropped, prepared)`` and the counts.
+
+    ``prepared`` is a tuple with each ``prepare`` step's state of the record (None for a dropped record).
+    """
     seconds = [0.0] * len(steps)
     seen = [0] * len(steps)
     outcomes = [Counter() for _ in steps]
@@ -173,20 +182,23 @@ def run_segment(
             if dropped:
                 break
         out.append((rec, events, dropped, None))
-    prepare_seconds = 0.0
-    if prepare is not None:
-        # The next global step's per-record state, for the batch at once (MinHash vectorises over records).
-        kept = [i for i, r in enumerate(out) if not r[2]]
-        if kept:
+    prepare_seconds = [0.0] * len(prepare)
+    kept = [i for i, r in enumerate(out) if not r[2]] if prepare else []
+    if kept:
+        # The pass's global steps' per-record state, for the batch at once (MinHash vectorises over records).
+        recs = [out[i][0] for i in kept]
+        states = []
+        for j, g in enumerate(prepare):
             t0 = clock()
-            for i, prepared in zip(kept, prepare.prepare_batch([out[i][0] for i in kept])):
-                out[i] = (*out[i][:3], prepared)
-            prepare_seconds = clock() - t0
+            states.append(g.prepare_batch(recs))
+            prepare_seconds[j] = clock() - t0
+        for i, prepared in zip(kept, zip(*states)):
+            out[i] = (*out[i][:3], prepared)
     return out, SegmentCounts(seconds, seen, outcomes, prepare_seconds)
 
 
 _WORKER_SEGMENTS: list[list[PipelineStep]] = []
-_WORKER_GLOBALS: list[GlobalStep] = []
+_WORKER_GLOBALS: list[list[GlobalStep]] = []
 
 
 def _worker_init(blob: bytes) -> None:
@@ -196,8 +208,9 @@ def _worker_init(blob: bytes) -> None:
     for seg in _WORKER_SEGMENTS:
         for ps in seg:
             ps.step.setup()
-    for g in _WORKER_GLOBALS:
-        g.setup()
+    for chain in _WORKER_GLOBALS:
+        for g in chain:
+            g.setup()
 
 
 # Records cross the process boundary as orjson-encoded batches: half the cost of pickling
@@ -214,7 +227,7 @@ def _decode_batch(payload: bytes) -> list[Record]:
 
 
 def _worker_run(seg_index: int, payload: bytes):
-    prepare = _WORKER_GLOBALS[seg_index] if seg_index < len(_WORKER_GLOBALS) else None
+    prepare = _WORKER_GLOBALS[seg_index] if seg_index < len(_WORKER_GLOBALS) else []
     results, counts = run_segment(_WORKER_SEGMENTS[seg_index], _decode_batch(payload), prepare)
     records = _encode_batch([rec for rec, _, _, _ in results])
     return records, [(events, dropped, prepared) for _, events, dropped, prepared in results], counts
@@ -238,17 +251,21 @@ class Pipeline:
         self._set_up: set[int] = set()
         self.batch_size = batch_size
         self.spool_dir = spool_dir
-        # Segments of streaming steps, separated by global steps.
+        # Segments of streaming steps, separated by chains of global steps: a pass runs segment k, then
+        # the chain's steps observe each survivor in turn; all but the last decide on observing.
         self.segments: list[list[PipelineStep]] = [[]]
-        self.globals: list[PipelineStep] = []
+        self.globals: list[list[PipelineStep]] = []
         for ps in steps:
-            if isinstance(ps.step, GlobalStep):
-                self.globals.append(ps)
-                self.segments.append([])
-            else:
+            if not isinstance(ps.step, GlobalStep):
                 self.segments[-1].append(ps)
+            elif self.globals and not self.segments[-1] and self.globals[-1][-1].step.decides_on_observe():
+                self.globals[-1].append(ps)  # nothing between, and the previous one needs no second pass
+            else:
+                self.globals.append([ps])
+                self.segments.append([])
         self.stats = {ps.step.name + f"#{i}": StepStats(ps.step.name, ps.step.kind) for i, ps in enumerate(steps)}
         self._stat_list = list(self.stats.values())
+        self._stats_of = {id(ps): st for ps, st in zip(steps, self._stat_list)}
         self._pool: Any = None
         self._blob = b""
 
@@ -258,21 +275,9 @@ class Pipeline:
             step.setup()
             self._set_up.add(id(step))
 
-    # stats of the steps of segment k, in order
     def _segment_stats(self, k: int) -> list[StepStats]:
-        idx, out = 0, []
-        for seg_i, seg in enumerate(self.segments):
-            for _ in seg:
-                if seg_i == k:
-                    out.append(self._stat_list[idx])
-                idx += 1
-            if seg_i < len(self.globals):
-                idx += 1
-        return out
-
-    def _global_stats(self, k: int) -> StepStats:
-        idx = sum(len(self.segments[i]) + 1 for i in range(k)) + len(self.segments[k])
-        return self._stat_list[idx]
+        """Stats of the steps of segment k, in order."""
+        return [self._stats_of[id(ps)] for ps in self.segments[k]]
 
     def _start_pool(self) -> None:
         if self._pool is None and self.workers > 1:
@@ -281,13 +286,13 @@ class Pipeline:
 
     def _process(self, k: int, batches: Iterable[list[Record]]) -> Iterator[tuple[list, SegmentCounts]]:
         """Results of segment k on each batch, in order, with a bounded number in flight."""
-        prepare = self.globals[k].step if k < len(self.globals) else None
+        prepare = [ps.step for ps in self.globals[k]] if k < len(self.globals) else []
         batches = iter(batches)
         # Starting worker processes costs seconds (each imports and sets up every step), so a
         # small input is processed here; the pool starts once the input proves big enough.
         # A pass with no per-record work (e.g. between two global steps) is not worth shipping to workers.
-        nothing_to_do = not self.segments[k] and (
-            prepare is None or (type(prepare).prepare is GlobalStep.prepare and type(prepare).prepare_batch is GlobalStep.prepare_batch)
+        nothing_to_do = not self.segments[k] and all(
+            type(g).prepare is GlobalStep.prepare and type(g).prepare_batch is GlobalStep.prepare_batch for g in prepare
         )
         head = list(itertools.islice(batches, self.min_batches_for_workers)) if self.workers > 1 and self._pool is None else []
         if self.workers == 1 or nothing_to_do or (self._pool is None and len(head) < self.min_batches_for_workers):
@@ -310,7 +315,7 @@ class Pipeline:
         if self.workers > 1:
             # Pickled before setup(): workers run their own setup, and what setup loads (a model, a
             # tokenizer) need not be picklable.
-            self._blob = pickle.dumps((self.segments, [g.step for g in self.globals]))
+            self._blob = pickle.dumps((self.segments, [[g.step for g in chain] for chain in self.globals]))
         for ps in self.steps:
             # With workers, per-record steps run there; the main process needs only the global steps
             # (and the others only if the input turns out too small for a pool: see _process).
@@ -323,14 +328,15 @@ class Pipeline:
         try:
             source: Iterable[Record | Reject] = items
             for k in range(len(self.segments)):
-                g_prev = self.globals[k - 1] if k > 0 else None
-                g_next = self.globals[k] if k < len(self.globals) else None
+                # The global step deciding the records read back at the start of this pass, and the chain
+                # of global steps that observes this pass's survivors.
+                g_prev = self.globals[k - 1][-1] if k > 0 else None
+                chain = self.globals[k] if k < len(self.globals) else []
                 spool_path = spool_root / f"pass{k}.jsonl"
-                spool = open(spool_path, "wb") if g_next else None
+                spool = open(spool_path, "wb") if chain else None
 
                 def batches(src: Iterable[Record | Reject], k=k, g_prev=g_prev) -> Iterator[list[Record]]:
                     batch: list[Record] = []
-                    g_stats = self._global_stats(k - 1) if g_prev else None
                     for item in src:
                         if isinstance(item, Reject):
                             counts["input"] += 1
@@ -346,20 +352,8 @@ class Pipeline:
                             counts["input"] += 1
                             if progress and counts["input"] % 1000 == 0:
                                 progress(1000)
-                        if g_prev is not None:
-                            t0 = time.perf_counter()
-                            v = _as_failure(g_prev.step.decide(item), g_prev.on_fail)
-                            g_stats.seconds += time.perf_counter() - t0
-                            g_stats.seen += 1
-                            if v.action != "keep":
-                                ev = Event.of(item.id, item.meta.get("source"), item.meta.get("line"), g_prev.step.name, v)
-                                self._count(g_stats, ev)
-                                sink.event(ev)
-                                if v.action == "drop":
-                                    sink.drop(item, ev)
-                                    counts["dropped"] += 1
-                                    continue
-                                _add_flag(item, g_prev.step.name, v.reason)
+                        if g_prev is not None and not self._decide(g_prev, item, sink, counts):
+                            continue
                         batch.append(item)
                         if len(batch) >= self.batch_size:
                             yield batch
@@ -368,29 +362,37 @@ class Pipeline:
                         yield batch
 
                 seg_stats = self._segment_stats(k)
+                chain_stats = [self._stats_of[id(g)] for g in chain]
+                last = len(chain) - 1
                 for results, seg_counts in self._process(k, batches(source)):
                     self._account(seg_stats, seg_counts)
-                    if g_next is not None:
-                        self._global_stats(k).seconds += seg_counts.prepare_seconds
+                    for st, seconds in zip(chain_stats, seg_counts.prepare_seconds):
+                        st.seconds += seconds
                     for rec, events, dropped, prepared in results:
                         for ev in events:
                             sink.event(ev)
                         if dropped:
                             sink.drop(rec, events[-1])
                             counts["dropped"] += 1
-                        elif g_next is not None:
-                            t0 = time.perf_counter()
-                            g_next.step.observe(rec, prepared)
-                            self._global_stats(k).seconds += time.perf_counter() - t0
-                            spool.write(dumps(rec.to_dict()))
+                        elif chain:
+                            for j, g in enumerate(chain):
+                                t0 = time.perf_counter()
+                                g.step.observe(rec, prepared[j] if prepared is not None else None)
+                                chain_stats[j].seconds += time.perf_counter() - t0
+                                # Not the last: its verdict is final already (decides_on_observe), asked now.
+                                if j < last and not self._decide(g, rec, sink, counts):
+                                    break
+                            else:
+                                spool.write(dumps(rec.to_dict()))
                         else:
                             sink.keep(rec)
                             counts["kept"] += 1
-                if g_next is not None:
+                if chain:
                     spool.close()
-                    t0 = time.perf_counter()
-                    g_next.step.finish()
-                    self._global_stats(k).seconds += time.perf_counter() - t0
+                    for g, st in zip(chain, chain_stats):
+                        t0 = time.perf_counter()
+                        g.step.finish()
+                        st.seconds += time.perf_counter() - t0
                     source = _read_spool(spool_path)
             if progress:
                 progress(counts["input"] % 1000)
@@ -416,6 +418,25 @@ class Pipeline:
                 "This is a bug in curatune; please report it with the recipe."
             )
         return result
+
+    def _decide(self, g: PipelineStep, rec: Record, sink: Sink, counts: Counter) -> bool:
+        """Ask a global step's verdict on a record, write the event; True when the record goes on."""
+        st = self._stats_of[id(g)]
+        t0 = time.perf_counter()
+        v = _as_failure(g.step.decide(rec), g.on_fail)
+        st.seconds += time.perf_counter() - t0
+        st.seen += 1
+        if v.action == "keep":
+            return True
+        ev = Event.of(rec.id, rec.meta.get("source"), rec.meta.get("line"), g.step.name, v)
+        self._count(st, ev)
+        sink.event(ev)
+        if v.action == "drop":
+            sink.drop(rec, ev)
+            counts["dropped"] += 1
+            return False
+        _add_flag(rec, g.step.name, v.reason)
+        return True
 
     @staticmethod
     def _account(seg_stats: list[StepStats], c: SegmentCounts) -> None:

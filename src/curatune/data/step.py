@@ -131,6 +131,14 @@ class GlobalStep(Step):
     def observe(self, rec: Record, prepared: Any) -> None:
         raise NotImplementedError
 
+    def decides_on_observe(self) -> bool:
+        """True when ``decide(rec)`` is final as soon as ``rec`` was observed: no later record can change it.
+
+        The pipeline then asks for the verdict right away, and the next global step (when no streaming
+        step lies between) observes the survivors in the same pass instead of a pass of its own.
+        """
+        return False
+
     def finish(self) -> None:
         """Called once after every record was observed."""
 

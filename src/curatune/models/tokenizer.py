@@ -115,6 +115,13 @@ class CountingTokenizer:
         self.chat_template: str | None = template if isinstance(template, str) else None
         self.special_tokens_map = {k: _token_text(config[k]) for k in _SPECIAL_KEYS if config.get(k) is not None}
 
+    @functools.cached_property
+    def template_key(self) -> str:
+        """Identifies what rendering depends on: the tokenizer file (path, size, time), the template, the special tokens."""
+        st = (self.folder / "tokenizer.json").stat()
+        stamp = json.dumps([str(self.folder.resolve()), st.st_size, st.st_mtime_ns, self.chat_template, self.special_tokens_map], sort_keys=True)
+        return hashlib.sha256(stamp.encode()).hexdigest()[:24]
+
     def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
         return {"input_ids": self.backend_tokenizer.encode(text, add_special_tokens=add_special_tokens).ids}
 

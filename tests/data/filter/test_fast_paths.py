@@ -80,3 +80,32 @@ def test_harmful_memo_gives_what_a_fresh_lexicon_gives(monkeypatch):
     for text in MEMO_TEXTS:
         assert warm.category_scores(text) == fresh(text), text
     assert warm.category_scores(MEMO_TEXTS[4])
+
+
+def test_repeated_ngram_fraction_never_exceeds_the_bound_that_skips_it():
+    """gopher_repetition skips the n-gram count when (total - distinct words' chars) / total is within the limit."""
+    import random
+    from collections import Counter
+
+    from curatune.data.filter.quality import dup_ngram_char_fraction
+
+    rng = random.Random(5)
+    for vocab_size in (3, 8, 30, 200):
+        vocab = ["".join(rng.choices("abcdefgh", k=rng.randint(1, 9))) for _ in range(vocab_size)]
+        for _ in range(50):
+            words = rng.choices(vocab, k=rng.randint(10, 120))
+            if rng.random() < 0.5:  # a looping answer: one stretch copied several times
+                words = words[:12] * rng.randint(2, 6) + words[12:]
+            total = sum(map(len, words))
+            bound = (total - sum(map(len, Counter(words)))) / total
+            for n in range(1, 11):
+                assert dup_ngram_char_fraction(words, n, total) <= bound + 1e-12
+
+
+@pytest.mark.parametrize("text", ["word " * 300, "a" + " " * 500 + "b c d", "\n\n  x  \t" * 120, "short text", "y" * 450 + " z " * 10, ""])
+def test_langid_prefix_collapse_equals_the_whole_collapse(text):
+    from curatune.data.filter._langid import MAX_CHARS, clean_for_langid
+
+    clean_for_langid.cache_clear()
+    expected = " ".join(text.split())[:MAX_CHARS]
+    assert clean_for_langid(text) == (expected.lower() if expected.isupper() else expected)

@@ -110,3 +110,23 @@ def test_text_labelled_and_preference_kinds(step):
     assert total == template_len(step, prompt + [{"role": "assistant", "content": pref.rejected}])
     assert answer == step.count("Mango.")
     assert step.keep(Record("p", messages=prompt, chosen="", rejected="x")).reason == "answer_too_short"
+
+
+def test_template_overheads_are_kept_on_disk_for_the_next_process(tmp_path, monkeypatch):
+    monkeypatch.setenv("CURATUNE_CACHE", str(tmp_path))
+    messages = CONVERSATIONS[1]
+    first = TokenLength()
+    first.setup()
+    expected = first.chat_tokens(messages)
+    assert expected == template_len(first, messages)
+    assert (tmp_path / "template_overheads.json").is_file()
+    # A new step (a new worker process) reads the overhead back without rendering the template.
+    second = TokenLength()
+    second.setup()
+    monkeypatch.setattr(second, "_template_len", lambda m: pytest.fail("rendered the template again"))
+    assert second.chat_tokens(messages) == expected
+    # A damaged cache file is ignored and rewritten.
+    (tmp_path / "template_overheads.json").write_text("{not json")
+    third = TokenLength()
+    third.setup()
+    assert third.chat_tokens(messages) == expected

@@ -99,9 +99,14 @@ class ExactDedup(GlobalStep):
             self._keeper[h] = (rec.id, rank)
             return
         self._groups.setdefault(h, [kept[0]]).append(rec.id)
+        if self.keep == "first":
+            self._dropped[rec.id] = kept[0]  # final: the first record of a group stays whatever comes later
         # Strictly greater: on a tie the earlier record stays, so the choice does not depend on luck.
-        if self.keep != "first" and rank > kept[1]:
+        elif rank > kept[1]:
             self._keeper[h] = (rec.id, rank)
+
+    def decides_on_observe(self) -> bool:
+        return self.keep == "first"
 
     def finish(self) -> None:
         # Verdicts by id (ids are unique within a run), so that decide() need not normalise and hash each record again.

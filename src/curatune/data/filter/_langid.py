@@ -50,7 +50,10 @@ def clean_for_langid(text: str) -> str:
     text = strip_code(text[:_CODE_WINDOW])
     if "://" in text or "www." in text or "@" in text:
         text = _URL.sub(" ", text)
-    text = " ".join(text.split())[:MAX_CHARS]
+    # The first MAX_CHARS characters with whitespace runs as one space: collapsing a prefix gives a prefix of
+    # the whole text's collapse, so twice MAX_CHARS is read first and the rest only when that falls short.
+    head = " ".join(text[: 2 * MAX_CHARS].split())
+    text = head[:MAX_CHARS] if len(head) >= MAX_CHARS or len(text) <= 2 * MAX_CHARS else " ".join(text.split())[:MAX_CHARS]
     if text.isupper():
         text = text.lower()  # all-caps text reads as another language to fastText
     return text

@@ -406,7 +406,13 @@ class GopherRepetition(Filter):
             if f > limit:
                 return Drop("gopher_repetition_top_ngram", round(f, 4), limit, detail=f"n={n}")
         total = sum(map(len, words))
+        # Another bound, for the repeated n-grams: each word counted sits in a later copy of an n-gram, so it
+        # is not its word's first occurrence; the count is at most the characters of all repeat occurrences,
+        # total - (characters of the distinct words), both summed in C. Function words alone stay far below.
+        repeats_bound = (total - sum(map(len, counts))) / total if total else 0.0
         for n, limit in dup:
+            if n >= 1 and repeats_bound <= limit:
+                continue
             if n < 1:
                 pass  # not an n-gram size: leave it to the plain computation
             elif no_repeat_from is not None and n >= no_repeat_from:

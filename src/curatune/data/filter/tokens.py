@@ -20,6 +20,9 @@ true`` renders the template for every record and skips the bounds;
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import Field
@@ -29,6 +32,41 @@ from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
 
 _PROBE = "x"
+
+
+# Rendering a chat template goes through transformers' renderer, whose import costs about a second in
+# every worker process of every run; the template's tokens per role sequence are kept on disk instead,
+# keyed by everything the rendering depends on (CountingTokenizer.template_key).
+def _overheads_file() -> Path:
+    from ...models.tokenizer import cache_dir
+
+    return cache_dir() / "template_overheads.json"
+
+
+def stored_overhead(key: str, roles: tuple[str, ...]) -> int | None:
+    try:
+        value = json.loads(_overheads_file().read_text(encoding="utf-8")).get(f"{key}|{','.join(roles)}")
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, int) else None
+
+
+def store_overhead(key: str, roles: tuple[str, ...], tokens: int) -> None:
+    path = _overheads_file()
+    try:
+        known = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict) or len(known) > 10_000:
+        known = {}
+    known[f"{key}|{','.join(roles)}"] = tokens
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(known), encoding="utf-8")
+        os.replace(tmp, path)  # atomic: two workers writing at once leave one whole file
+    except OSError:
+        pass  # a read-only cache only costs the rendering next time
 
 
 @register("filter.token_length")
@@ -86,8 +124,13 @@ class TokenLength(Filter):
     def _overhead(self, roles: tuple[str, ...]) -> int:
         cached = self._overheads.get(roles)
         if cached is None:
-            probe = [{"role": r, "content": _PROBE} for r in roles]
-            cached = self._template_len(probe) - len(roles) * self.count(_PROBE)
+            key = getattr(self._tok, "template_key", None)
+            cached = stored_overhead(key, roles) if key else None
+            if cached is None:
+                probe = [{"role": r, "content": _PROBE} for r in roles]
+                cached = self._template_len(probe) - len(roles) * self.count(_PROBE)
+                if key:
+                    store_overhead(key, roles, cached)
             self._overheads[roles] = cached
         return cached
 
