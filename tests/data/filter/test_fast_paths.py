@@ -109,3 +109,11 @@ def test_langid_prefix_collapse_equals_the_whole_collapse(text):
     clean_for_langid.cache_clear()
     expected = " ".join(text.split())[:MAX_CHARS]
     assert clean_for_langid(text) == (expected.lower() if expected.isupper() else expected)
+
+
+@pytest.mark.parametrize("text", ["The café's menu, and 42 dishes!", "naïve Ünïcode ☃ 中文 words", "KELVIN \u212a sign", "x\udcff y", "", "a-b_c d'e"])
+def test_langid_byte_words_equal_the_regex_words(text):
+    from curatune.data.filter._langid import _ASCII_WORDS, _NOT_A_TO_Z
+
+    low = text.lower()
+    assert [w.decode() for w in low.encode("utf-8", "surrogatepass").translate(_NOT_A_TO_Z).split()] == _ASCII_WORDS.findall(low)

