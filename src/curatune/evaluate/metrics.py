@@ -140,17 +140,19 @@ def generation_metrics(
     )
 
 
+def _check_paired(predictions: Sequence, references: Sequence, fix: str) -> None:
+    """One reference per prediction, and at least one of each; ``fix`` says how to pair them."""
+    if len(predictions) != len(references):
+        raise InputError(f"Got {len(predictions)} predictions and {len(references)} references: {fix}")
+    if not predictions:
+        raise InputError("No examples to score: predictions and references are empty.")
+
+
 def _checked_references(predictions: Sequence[str], references: Sequence[Reference]) -> list[list[str]]:
     """References as lists of alternatives, after checking they pair one to one with the predictions."""
     if isinstance(predictions, str) or isinstance(references, str):
         raise InputError("predictions and references must be lists of strings, one per example, not a single string: wrap it in a list.")
-    if len(predictions) != len(references):
-        raise InputError(
-            f"Got {len(predictions)} predictions and {len(references)} references: "
-            "each prediction needs one reference (a string or a list of strings), in the same order."
-        )
-    if not predictions:
-        raise InputError("No examples to score: predictions and references are empty.")
+    _check_paired(predictions, references, "each prediction needs one reference (a string or a list of strings), in the same order.")
     refs = []
     for i, (prediction, reference) in enumerate(zip(predictions, references)):
         if not isinstance(prediction, str):
@@ -259,13 +261,7 @@ def classification_metrics(
     after them, sorted, so no example is silently left out of the matrix. Without ``labels`` the
     order is every label seen, sorted.
     """
-    if len(predictions) != len(references):
-        raise InputError(
-            f"Got {len(predictions)} predictions and {len(references)} references: give one predicted label per reference, "
-            "in the same order."
-        )
-    if not predictions:
-        raise InputError("No examples to score: predictions and references are empty.")
+    _check_paired(predictions, references, "give one predicted label per reference, in the same order.")
     order = _label_order(predictions, references, labels)
     confusion = _confusion(predictions, references, order)
     tp = np.diag(confusion).astype(float)

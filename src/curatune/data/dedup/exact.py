@@ -26,12 +26,17 @@ def dedup_text(rec: Record, fields: str) -> str:
     return rec.all_text + ("\x00" + rec.label if rec.label is not None else "")
 
 
+def nfkc_casefold(text: str) -> str:
+    """NFKC, then casefold: compatibility forms and case do not make two texts different."""
+    if text.isascii():
+        return text.lower()  # NFKC leaves ASCII alone, and casefold is lower() there
+    return unicodedata.normalize("NFKC", text).casefold()
+
+
 def normalise(text: str) -> str:
     """Case, Unicode form and whitespace do not make two texts different."""
     # str.split() splits on the same Unicode whitespace as the regex \s+ did, and is three times faster.
-    if text.isascii():
-        return " ".join(text.lower().split())  # NFKC leaves ASCII alone, and casefold is lower() there
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+    return " ".join(nfkc_casefold(text).split())
 
 
 def record_score(rec: Record, score_key: str | None) -> float:
@@ -80,7 +85,7 @@ class ExactDedup(GlobalStep):
     def _reset(self) -> None:
         self._keeper: dict[int, tuple[str, float]] = {}  # hash -> (kept id, its rank: length or score)
         self._groups: dict[int, list[str]] = {}  # hash -> every id, only for groups of 2 or more
-        self._dropped: dict[str, str] = {}  # id -> the id kept in its place, filled by finish()
+        self._dropped: dict[str, str] = {}  # id -> the id kept in its place (observe with keep=first, else finish)
 
     def _hash(self, rec: Record) -> tuple[int, int]:
         text = dedup_text(rec, self.fields)
@@ -109,8 +114,10 @@ class ExactDedup(GlobalStep):
         return self.keep == "first"
 
     def finish(self) -> None:
-        # Verdicts by id (ids are unique within a run), so that decide() need not normalise and hash each record again.
-        self._dropped = {i: kept for h, ids in self._groups.items() for kept in (self._keeper[h][0],) for i in ids if i != kept}
+        # Verdicts by id (ids are unique within a run), so that decide() need not normalise and hash each record
+        # again. With keep=first, observe() wrote them already: the first of a group is its keeper from the start.
+        if self.keep != "first":
+            self._dropped = {i: kept for h, ids in self._groups.items() for kept in (self._keeper[h][0],) for i in ids if i != kept}
 
     def decide(self, rec: Record) -> Verdict:
         kept_id = self._dropped.get(rec.id)

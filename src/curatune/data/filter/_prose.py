@@ -8,8 +8,10 @@ and leave code alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
+from typing import Generic, TypeVar
 
 from ..record import Record
 
@@ -89,3 +91,38 @@ def word_list(name: str) -> frozenset[str]:
     path = RESOURCES / name
     with open(path, encoding="utf-8") as f:
         return frozenset(w for w in (ln.strip() for ln in f) if w and not w.startswith("#"))
+
+
+V = TypeVar("V")
+
+
+class TokenMemo(Generic[V]):
+    """What a pure function of one token said, remembered across texts: tokens recur (Zipf), so a text
+    costs two set operations in C plus one call per token never seen before.
+
+    Only truthy answers are stored; ``limit`` bounds the tokens held (all are forgotten past it).
+    """
+
+    def __init__(self, judge: Callable[[str], V], limit: int = 500_000):
+        self.judge = judge
+        self.limit = limit
+        self._seen: set[str] = set()
+        self._hit_tokens: set[str] = set()
+        self._hits: dict[str, V] = {}
+
+    def hits(self, tokens: set[str]) -> list[tuple[str, V]]:
+        """``(token, answer)`` for the tokens whose answer is truthy."""
+        new = tokens - self._seen
+        if new:
+            if len(self._seen) > self.limit:
+                self._seen.clear()
+                self._hit_tokens.clear()
+                self._hits.clear()
+                new = tokens
+            for t in new:
+                self._seen.add(t)
+                answer = self.judge(t)
+                if answer:
+                    self._hit_tokens.add(t)
+                    self._hits[t] = answer
+        return [(t, self._hits[t]) for t in tokens & self._hit_tokens]

@@ -30,7 +30,7 @@ from ...errors import InputError
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._prose import RESOURCES, texts_of
+from ._prose import RESOURCES, TokenMemo, texts_of
 
 CATEGORIES = ("violence", "sexual", "hate", "self_harm", "harassment")
 _WORDS = re.compile(r"[a-z]+")
@@ -82,9 +82,6 @@ class Term:
     fast: re.Pattern | None = None  # _ascii_term_regex(term), for the same texts
 
 
-_MEMO_LIMIT = 500_000
-
-
 class Lexicon:
     """Terms by the word that triggers them: one set lookup per distinct word of a text, not a regex scan.
 
@@ -121,9 +118,7 @@ class Lexicon:
         # look-up per prefix length (most words), one slice and one set look-up instead.
         self.shortest = self.lengths[0] if self.lengths else 0
         self.stems = frozenset(k[: self.shortest] for d in self.prefixes.values() for k in d)
-        self._seen: set[str] = set()
-        self._hit_words: set[str] = set()
-        self._terms_of: dict[str, list[Term]] = {}
+        self._memo = TokenMemo(self.word_terms)  # words recur across texts: each is looked up once
 
     def word_terms(self, w: str) -> list[Term]:
         """The terms a word triggers: exactly, or by a prefix."""
@@ -142,25 +137,7 @@ class Lexicon:
     def matches(self, text: str) -> list[Term]:
         low = text.lower()
         words = set(_WORDS.findall(low))
-        # Words recur across texts: each is looked up once per process, and a text costs two set operations
-        # in C plus the words never seen before (bounded: forgotten past _MEMO_LIMIT words).
-        seen, hit_words, terms_of = self._seen, self._hit_words, self._terms_of
-        new = words - seen
-        if new:
-            if len(seen) > _MEMO_LIMIT:
-                seen.clear()
-                hit_words.clear()
-                terms_of.clear()
-                new = words
-            for w in new:
-                seen.add(w)
-                hit = self.word_terms(w)
-                if hit:
-                    hit_words.add(w)
-                    terms_of[w] = hit
-        found: list[Term] = []
-        for w in words & hit_words:
-            found.extend(terms_of[w])
+        found: list[Term] = [t for _, terms in self._memo.hits(words) for t in terms]
         if not found:
             return found
         if low.isascii() or not _FOLDS_TO_ASCII.search(low):

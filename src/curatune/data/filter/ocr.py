@@ -26,7 +26,7 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._prose import strip_code, texts_of, word_list
+from ._prose import TokenMemo, strip_code, texts_of, word_list
 
 _SKIP = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|@|\.(?:com|org|net|io|edu|gov|html?|py|js|json|txt|csv|pdf)\b", re.I)
 _NUMBERISH = re.compile(r"^[v#]?[\d.,:/%+\-x×]+(?:st|nd|rd|th|s|k|m|b|g|x|px|pt|ms|am|pm|km|kg|mg|ml|cm|mm|gb|mb|kb|tb|hz|khz|mhz|ghz|d|p|fps|mph|kph|hrs?|mins?|secs?|yrs?|lbs?|oz|ft|in|bn|mn)?$", re.I)
@@ -47,16 +47,10 @@ _CONFUSIONS = (("rn", "m"), ("m", "rn"), ("c", "e"), ("b", "h"), ("0", "o"), ("1
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "er", "ers", "ly")
 
 
-# Tokens recur across records (Zipf): what suspicious() said of a token is remembered, so that a text costs
-# two set operations in C plus a call per token never seen before. Bounded: cleared when this many are held.
-_MEMO_LIMIT = 500_000
-
-
 class _Scorer:
     def __init__(self) -> None:
         self.words = word_list("en_words.txt")
-        self._fine: set[str] = set()  # tokens outside the word list that are not suspicious
-        self._bad: set[str] = set()  # tokens that are
+        self._memo = TokenMemo(self._token_suspicious)  # tokens recur across records: each is judged once
 
     def known(self, low: str) -> bool:
         """In the word list, or an inflection of a word in it ('corned')."""
@@ -110,6 +104,18 @@ class _Scorer:
             return self._fixes_to_word(low) or not _ALNUM_ID.match(word)
         return False
 
+    def _token_suspicious(self, t: str) -> bool:
+        """suspicious(t), with the cases where it is False decided first without the call (most tokens): a
+        listed word with punctuation around it ('word,'); a capitalised word that is not 'Iike' (a name); and a
+        token that is not letters and has no junk character and no 0, 1 or 5 ('v2.3', '/api/x', '42')."""
+        w = t.strip(_STRIP)
+        if w.isalpha():
+            if len(w) < 3 or w.lower() in self.words or not (w.islower() or (w[0] == "I" and w[1:].islower())):
+                return False
+        elif not _MAYBE_BAD.search(w) and not w.lower().isalpha():
+            return False
+        return self.suspicious(t)
+
     def broken_hyphens(self, text: str) -> int:
         n = 0
         for m in _BROKEN_HYPHEN.finditer(text):
@@ -129,34 +135,7 @@ class _Scorer:
             return 0, 0
         # Distinct tokens (a name repeated is one oddity), and not the listed words, which are never suspicious:
         # the set difference runs in C and removes most of a text before any per-token work.
-        words, fine, known_bad = self.words, self._fine, self._bad
-        rest = set(toks).difference(words)
-        rest.difference_update(fine)
-        bad = 0
-        if known_bad:
-            seen_bad = rest & known_bad
-            bad = len(seen_bad)
-            rest -= seen_bad
-        if len(fine) + len(known_bad) > _MEMO_LIMIT:
-            fine.clear()
-            known_bad.clear()
-        for t in rest:
-            # Cases where suspicious() is False, decided here without the call (most tokens): a listed word with
-            # punctuation around it ('word,'); a capitalised word that is not 'Iike' (a name); and a token that is
-            # not letters and has no junk character and no 0, 1 or 5 ('v2.3', '/api/x', '42').
-            w = t.strip(_STRIP)
-            if w.isalpha():
-                if len(w) < 3 or w.lower() in words or not (w.islower() or (w[0] == "I" and w[1:].islower())):
-                    fine.add(t)
-                    continue
-            elif not _MAYBE_BAD.search(w) and not w.lower().isalpha():
-                fine.add(t)
-                continue
-            if self.suspicious(t):
-                known_bad.add(t)
-                bad += 1
-            else:
-                fine.add(t)
+        bad = len(self._memo.hits(set(toks).difference(self.words)))
         if "- " in text or "-\n" in text or "-\t" in text:  # what _BROKEN_HYPHEN needs after the hyphen
             bad += self.broken_hyphens(text)
         return bad, len(toks)
