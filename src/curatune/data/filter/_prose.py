@@ -85,6 +85,21 @@ def looks_like_code(text: str) -> bool:
     return False
 
 
+# Every byte but a-z becomes a space. The bytes of a UTF-8 multi-byte character are all >= 0x80, never a-z, so
+# the runs of a text's UTF-8 split where re.findall("[a-z]+") splits the text, five times faster.
+_NOT_A_TO_Z = bytes(b if 97 <= b <= 122 else 32 for b in range(256))
+
+
+def letter_runs(text: str) -> set[bytes]:
+    """The distinct runs of ASCII a-z of a text (what ``set(re.findall("[a-z]+", text))`` finds), as UTF-8 bytes."""
+    return set(text.encode("utf-8", "surrogatepass").translate(_NOT_A_TO_Z).split())
+
+
+def letter_run_list(text: str) -> list[bytes]:
+    """The runs of ASCII a-z of a text in order, repeats included, as UTF-8 bytes."""
+    return text.encode("utf-8", "surrogatepass").translate(_NOT_A_TO_Z).split()
+
+
 @cache
 def word_list(name: str) -> frozenset[str]:
     """A word list from resources/ (one entry a line, ``#`` comments), loaded once per process."""

@@ -30,7 +30,7 @@ from ...errors import InputError
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._prose import RESOURCES, TokenMemo, texts_of
+from ._prose import RESOURCES, TokenMemo, letter_runs, texts_of
 
 CATEGORIES = ("violence", "sexual", "hate", "self_harm", "harassment")
 _WORDS = re.compile(r"[a-z]+")
@@ -76,9 +76,9 @@ class Term:
     name: str  # the entry it belongs to (its first form), what is counted and reported
     strong: bool
     pattern: re.Pattern | None  # only for terms that are not one plain word
-    # Words that a match of ``pattern`` always contains whole (not next to a ``*``): when a text lacks one, the
-    # pattern cannot match and is not run. Only on texts without _FOLDS_TO_ASCII (under re.I "s" matches "ſ").
-    needs: frozenset[str] = frozenset()
+    # Words (as bytes, like letter_runs) that a match of ``pattern`` always contains whole (not next to a ``*``):
+    # when a text lacks one, the pattern cannot match and is not run. Only on texts without _FOLDS_TO_ASCII (under re.I "s" matches "ſ").
+    needs: frozenset[bytes] = frozenset()
     fast: re.Pattern | None = None  # _ascii_term_regex(term), for the same texts
 
 
@@ -111,14 +111,15 @@ class Lexicon:
                 continue
             if not plain:
                 object.__setattr__(e, "pattern", _term_regex(e.term))
-                object.__setattr__(e, "needs", _whole_runs(e.term))
+                object.__setattr__(e, "needs", frozenset(w.encode() for w in _whole_runs(e.term)))
                 object.__setattr__(e, "fast", _ascii_term_regex(e.term) or e.pattern)
         self.lengths = sorted(self.prefixes)
         # The shortest prefix length's worth of every prefix key: a word that starts with none of these needs no
         # look-up per prefix length (most words), one slice and one set look-up instead.
         self.shortest = self.lengths[0] if self.lengths else 0
         self.stems = frozenset(k[: self.shortest] for d in self.prefixes.values() for k in d)
-        self._memo = TokenMemo(self.word_terms)  # words recur across texts: each is looked up once
+        # Words recur across texts: each is looked up once. Runs come as bytes (see letter_runs), terms by str.
+        self._memo = TokenMemo(lambda w: self.word_terms(w.decode()))
 
     def word_terms(self, w: str) -> list[Term]:
         """The terms a word triggers: exactly, or by a prefix."""
@@ -136,7 +137,7 @@ class Lexicon:
 
     def matches(self, text: str) -> list[Term]:
         low = text.lower()
-        words = set(_WORDS.findall(low))
+        words = letter_runs(low)
         found: list[Term] = [t for _, terms in self._memo.hits(words) for t in terms]
         if not found:
             return found

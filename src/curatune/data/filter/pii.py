@@ -53,9 +53,9 @@ class PiiFilter(Filter):
         counts: Counter = Counter()
         paths = []
         for path, text in rec.text_fields():
-            found = self._detector.counts(text)
+            found = self._detector.find(text)
             if found:
-                counts.update(found)
+                counts.update(m.type for m in found)
                 paths.append(path)
         total = sum(counts.values())
         if total < self.min_count:

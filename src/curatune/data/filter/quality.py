@@ -37,6 +37,19 @@ Ratio = Annotated[float, Field(ge=0, le=1)]
 
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")  # words for repetition statistics
 _WORD_ASCII = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")  # the same on lower-cased ASCII, a little faster
+# And on ASCII text without an apostrophe: the runs of letters and digits, lower-cased, found with a bytes
+# translate (A-Z to a-z, a-z and 0-9 kept, every other byte a space) three times faster still.
+_ASCII_ALNUM = bytes(b + 32 if 65 <= b <= 90 else b if (97 <= b <= 122 or 48 <= b <= 57) else 32 for b in range(256))
+
+
+def _words(text: str) -> list[str] | list[bytes]:
+    """The words of a text for repetition statistics, lower-cased; as bytes on the fast path (the rules only
+    count, compare and measure them, and an ASCII byte is one character)."""
+    if not text.isascii():
+        return _WORD.findall(text.lower())
+    if "'" in text:
+        return _WORD_ASCII.findall(text.lower())
+    return text.encode("ascii").translate(_ASCII_ALNUM).split()
 _BULLET = re.compile(r"^\s*(?:[-*•‣◦▪●–](?=\s|[A-Za-z])|(?:\d{1,3}|[a-zA-Z]|[IVX]{1,4})[.)]\s)")
 _TABLE = re.compile(r"^\s*\|.*\|\s*$|^\s*[-|:+ ]{3,}\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
@@ -359,7 +372,7 @@ class GopherRepetition(Filter):
         paras = [p.strip() for p in _PARA.split(text) if p.strip()] if "\n" in text else []
         if len(lines) < 3 and len(paras) < 3 and text.isascii() and len(text) < 2 * self.min_words - 1:
             return None  # words are separated, so an ASCII text this short holds fewer than min_words
-        words = (_WORD_ASCII if text.isascii() else _WORD).findall(text.lower())
+        words = _words(text)
         if len(lines) < 3 and len(paras) < 3 and len(words) < self.min_words:
             return None
         return lines, paras, words
