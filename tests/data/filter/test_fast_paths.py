@@ -7,7 +7,7 @@ import pytest
 from curatune.data.clean.whitespace import Whitespace
 from curatune.data.filter._instruct_text import phrase_sections
 from curatune.data.filter.answers import _any_refusal
-from curatune.data.filter.instructions import _reference_literals
+from curatune.data.filter.instructions import _alternation, _ignorecase_view, _reference_lines, _reference_match
 
 TEXTS = [
     "Plain answer.",
@@ -37,9 +37,43 @@ def test_combined_refusal_pattern_matches_every_listed_phrase():
     assert missed == []
 
 
-def test_reference_prefilter_exists_for_every_reason():
-    literals = _reference_literals()
-    assert literals and all(v is not None for v in literals.values()), literals
+def test_reference_prefilter_reads_needed_literals_from_every_line():
+    lines = _reference_lines()
+    assert set(lines) == {"missing_referenced_input", "attachment_reference"}
+    assert all(needs for patterns in lines.values() for _, needs in patterns), lines
+    needs = dict(lines["attachment_reference"])[r"\b(link|url) (below|above)\b"]
+    assert set(needs) == {frozenset({"link", "url"}), frozenset({"below", "above"})}
+
+
+REFERENCE_TEXTS = [
+    "Summarize the following text.",
+    "Describe this image in detail.",
+    "Describe THIS IMAGE in detail.",
+    "Describe the attached file.",
+    "Rewrite the given sentence in the passive voice.",
+    "Rewrite a given sentence.",
+    "Translate the paragraph below into French.",
+    "Open the link above and summarise it.",
+    "Explain what the map shows in this video.",
+    "Explain this given graph and the following image.",
+    "What is the capital of France?",
+    "Write a story about a dragon.",
+    "Analyse the data set given: 1, 2, 3.",
+    "Classify the following sentences: I like it.",
+    "Describe thı\u0307s ımage (see attachment)",
+    "Summarise the \u017following text",
+    "the following",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", REFERENCE_TEXTS)
+@pytest.mark.parametrize("reason", ["missing_referenced_input", "attachment_reference"])
+def test_reference_prefilter_finds_what_the_whole_alternation_finds(reason, text):
+    every_line = _alternation(tuple(p for p, _ in _reference_lines()[reason]))
+    want = every_line.search(text)
+    got = _reference_match(reason, text, _ignorecase_view(text))
+    assert (got and (got.span(), got.group())) == (want and (want.span(), want.group()))
 
 
 # Texts whose tokens and words repeat, so that the second look at each goes through the memo.
@@ -121,3 +155,32 @@ def test_byte_letter_runs_equal_the_regex_words(text):
     low = text.lower()
     assert [w.decode() for w in letter_run_list(low)] == re.findall(r"[a-z]+", low)
     assert {w.decode() for w in letter_runs(low)} == set(re.findall(r"[a-z]+", low))
+
+
+def _random_texts(alphabet: str, n: int, seed: int = 0) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 14))) for _ in range(n)]
+
+
+def test_repetition_words_as_bytes_equal_the_regex_words():
+    # Apostrophes join words only between letters or digits; ’ stands for ' in a text holding one kind only.
+    from curatune.data.filter.quality import _WORD, _words
+
+    texts = _random_texts("aé1'’ _-.A\n“”–…", 30_000) + ["don't 'quoted' rock'n'roll dogs' a''b", "It’s “fine” – really…", "naïve café"]
+    for text in texts:
+        one_kind = ("’" in text) != ("'" in text)
+
+        def norm(ws):
+            ws = [w.decode() if isinstance(w, bytes) else w for w in ws]
+            return [w.replace("’", "'") for w in ws] if one_kind else ws
+
+        assert norm(_words(text)) == norm(_WORD.findall(text.lower())), text
+
+
+def test_instruction_word_keys_are_the_words_encoded():
+    from curatune.data.filter._instruct_text import word_keys, words
+
+    for text in _random_texts("aZ1_' -.é\nİ’“”–…\u00a0", 20_000, seed=1) + ["Name three colours: red, green and blue.", "ÉCOLE d’été"]:
+        assert [w.decode() for w in word_keys(text)] == words(text), text

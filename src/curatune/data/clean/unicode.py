@@ -105,7 +105,7 @@ _MAX_LINE = 1_000_000  # ftfy cuts longer lines into segments of this size (max_
 
 def _ftfy_may_change(text: str) -> bool:
     """False only when ftfy.fix_text(text, _FTFY) would return the text unchanged."""
-    if len(text) > _MAX_LINE or _FTFY_CHARS.search(text) or _LINE_START_BAD.search(text):
+    if len(text) > _MAX_LINE or "\x1b" in text or (("Ã " in text or "Â " in text) and _LINE_START_BAD.search(text)):
         return True
     n = len(text)
     memo = _WINDOW_MEMO
@@ -113,12 +113,13 @@ def _ftfy_may_change(text: str) -> bool:
         # The same few windows ("I’m n", "don’t ") come back in record after record: each is judged once.
         # A slice sees no character outside the window, as search(text, pos, endpos) does not; BADNESS_RE has
         # no lookaround, and its only anchor could match at a slice's start, which says "may change" (safe).
+        # The windows cover every non-ASCII character, so they also find any C1 control or surrogate.
         window = text[max(m.start() - _WINDOW, 0) : min(m.end() + _WINDOW, n)]
         bad = memo.get(window)
         if bad is None:
             if len(memo) > 200_000:
                 memo.clear()
-            bad = memo[window] = BADNESS_RE.search(window) is not None
+            bad = memo[window] = BADNESS_RE.search(window) is not None or _FTFY_CHARS.search(window) is not None
         if bad:
             return True
     return False

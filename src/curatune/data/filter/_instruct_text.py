@@ -13,6 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..record import Record
+from ._prose import punct_to_spaces
 
 # ---- what the answer and the prompt are ---------------------------------------------------
 
@@ -182,6 +183,23 @@ def _words(text: str) -> tuple[str, ...]:
         # Spaces never join or split \w+ runs, so the folded text's words are the lower-cased text's words.
         return tuple(_WORD_ASCII.findall(text.lower()))
     return tuple(_WORD.findall(fold(text)))
+
+
+# words() as UTF-8 bytes: for ASCII text one translate (A-Z to a-z; a-z, 0-9 and _ kept; the rest a space)
+# instead of the regex, three times faster. Encoding is one-to-one, so two texts have equal word_keys exactly
+# when they have equal words, and n-grams, sets and counts of them agree.
+_ASCII_WORD_BYTES = bytes(b + 32 if 65 <= b <= 90 else b if (97 <= b <= 122 or 48 <= b <= 57 or b == 95) else 32 for b in range(256))
+
+
+@lru_cache(maxsize=512)
+def word_keys(text: str) -> tuple[bytes, ...]:
+    """The words of :func:`words`, each as UTF-8 bytes; for comparing and counting, not for showing."""
+    if not text.isascii():
+        ascii_text = punct_to_spaces(text)  # fold's NFKC and quote table give none of these a word character
+        if not ascii_text.isascii():
+            return tuple(w.encode("utf-8", "surrogatepass") for w in _words(text))
+        text = ascii_text
+    return tuple(text.encode("ascii").translate(_ASCII_WORD_BYTES).split())
 
 
 def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:

@@ -29,6 +29,7 @@ from ._instruct_text import (
     sentences,
     split_code,
     without_inline_input,
+    word_keys,
     words,
 )
 
@@ -206,12 +207,12 @@ class RepeatsQuestion(Filter):
                 instruction, _ = instruction_and_input(rec)
             else:
                 instruction = user.strip().partition("\n\n")[0]
-            aw = words(answer)
+            aw = word_keys(answer)
             if not aw:
                 continue
-            if len(aw) <= len(user) and aw in (words(user), words(instruction)):
+            if len(aw) <= len(user) and aw in (word_keys(user), word_keys(instruction)):
                 return Drop("same_as_question", value=1.0, detail=f"{path} equals the question {_short(instruction)!r}")
-            qw = words(without_inline_input(instruction))
+            qw = word_keys(without_inline_input(instruction))
             if len(aw) < self.min_words or len(qw) < 3 or len(aw) > self.max_length_ratio * len(qw):
                 continue
             vocabulary = set(qw)

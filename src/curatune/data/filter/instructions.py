@@ -19,11 +19,19 @@ from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
 from ._instruct_text import instruction_and_input, phrase_sections, words
+from ._prose import may_match_ignorecase
 
 _HEADER = re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?(instruction|input|output|response)s?[ \t]*(?:\d+[ \t]*)?:", re.I | re.M)
 _MD_HEADER = re.compile(r"^[ \t]*#{2,4}[ \t]*(instruction|input|response)\b", re.I | re.M)
 # In an answer only "Instruction" marks the next example: "### Response" also heads an HTTP API's docs.
 _ANSWER_HEADER = re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?instruction[ \t]*:|^[ \t]*#{2,4}[ \t]*instruction\b", re.I | re.M)
+
+
+def _may_hold_answer_header(text: str) -> bool:
+    """False when _ANSWER_HEADER cannot match: it needs a ":" or a "#", and "instruction" in any case."""
+    return (":" in text or "#" in text) and may_match_ignorecase(text, "instruction")
+
+
 _ITEM = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|[-*•])[ \t]+(\S.*)$", re.M)
 # A task about instructions or inputs ("Create an input for this instruction") quotes headers legitimately.
 _META_TASK = re.compile(r"\b(instructions?|inputs?|outputs?|prompts?|responses?)\b", re.I)
@@ -63,8 +71,9 @@ class MergedInstructions(Filter):
         first_line = next((ln for ln in instruction.split("\n") if ln.strip() and not _HEADER.match(ln) and not _MD_HEADER.match(ln)), "")
         meta_task = bool(_META_TASK.search(first_line))
         if not meta_task:
-            md = {m.group(1).lower() for m in _MD_HEADER.finditer(prompt)}
-            kinds = md | {m.group(1).lower() for m in _HEADER.finditer(prompt)}
+            # A markdown header needs a "#", a header line a ":": without one the pattern is not run.
+            md = {m.group(1).lower() for m in _MD_HEADER.finditer(prompt)} if "#" in prompt else set()
+            kinds = md | {m.group(1).lower() for m in _HEADER.finditer(prompt)} if ":" in prompt else md
             # "Input:" and "Output:" alone also describe a function's examples, "### Response" an API's docs:
             # a template names the instruction, or the response beside another header.
             if "instruction" in md or (len(kinds) >= 2 and kinds & {"instruction", "response"}):
@@ -77,7 +86,7 @@ class MergedInstructions(Filter):
             detail = f"{len(tasks)} tasks in one instruction: {shown}"
             return Drop("multiple_tasks", value=len(tasks), threshold=self.min_tasks, detail=detail)
         for i, m in enumerate(rec.messages):
-            if m["role"] == "assistant" and not meta_task:
+            if m["role"] == "assistant" and not meta_task and _may_hold_answer_header(m["content"]):
                 hit = _ANSWER_HEADER.search(m["content"])
                 if hit:
                     header = hit.group(0).strip()
@@ -86,31 +95,55 @@ class MergedInstructions(Filter):
 
 
 @lru_cache(maxsize=1)
-def _reference_patterns() -> dict[str, re.Pattern]:
+def _reference_lines() -> dict[str, tuple[tuple[str, tuple[frozenset[str], ...]], ...]]:
+    """Per reason, each pattern line of input_references.txt with the literals its matches need (see below)."""
     return {
-        reason: re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
+        reason: tuple((p, _needs(p)) for p in patterns)
         for reason, patterns in phrase_sections("input_references.txt", folded=False).items()
     }
 
 
+@lru_cache(maxsize=64)
+def _alternation(lines: tuple[str, ...]) -> re.Pattern:
+    """The pattern lines as one case-insensitive alternation, tried in their order at each position."""
+    return re.compile("|".join(f"(?:{p})" for p in lines), re.I)
+
+
+def _reference_match(reason: str, instruction: str, view: str) -> re.Match | None:
+    """The first match of the reason's pattern lines in the instruction (``view``: its _ignorecase_view).
+
+    Lines whose needed literals are missing from the view cannot match anywhere, so they are left out of the
+    alternation: with the lines that can, its leftmost match is the same as with all of them.
+    """
+    contains = view.__contains__
+    lines = []
+    for p, needs in _reference_lines()[reason]:
+        for need in needs:
+            if not any(map(contains, need)):
+                break
+        else:
+            lines.append(p)
+    return _alternation(tuple(lines)).search(instruction) if lines else None
+
+
 # ---- a literal prefilter for the reference patterns ----------------------------------------
 # A case-insensitive alternation of a dozen regexes costs tens of microseconds per instruction,
-# and almost no instruction matches. Every match of a pattern contains some literal text the
-# pattern requires ("following", "attached", " below"...): read from the parsed pattern, so that
-# it follows input_references.txt. No required literal in the text means no match, and the
-# regex is not run; when one is there the regex decides as before.
+# and almost no instruction matches. Every match of a pattern line contains, for each of a few
+# sets of literal text the line requires, one of the set ("this" or "given"..., and "image" or
+# "video"...): read from the parsed line, so that it follows input_references.txt. A line with
+# a set none of whose strings is in the text cannot match, and is not run.
 
 
-def _required(items) -> frozenset[str] | None:
-    """Strings of which every match of the parsed sequence ``items`` contains one (None: unknown)."""
+def _required(items) -> list[frozenset[str]]:
+    """Sets of strings such that every match of the parsed sequence ``items`` contains one string of each set."""
     from re import _constants as c
 
-    candidates: list[frozenset[str]] = []
+    needs: list[frozenset[str]] = []
     run: list[str] = []
 
     def flush() -> None:
         if run:
-            candidates.append(frozenset(["".join(run)]))
+            needs.append(frozenset(["".join(run)]))
             run.clear()
 
     for op, av in items:
@@ -119,36 +152,35 @@ def _required(items) -> frozenset[str] | None:
             continue
         flush()
         if op is c.SUBPATTERN:
-            if av[1] or av[2]:
-                return None  # inline flags: leave the pattern alone
-            r = _required(av[3])
+            if not (av[1] or av[2]):  # inline flags: nothing said about the group
+                needs += _required(av[3])
         elif op is c.BRANCH:
+            # One alternative matches: each needs one of its own strings, so the union of a set from each.
             alts = [_required(a) for a in av[1]]
-            r = None if any(a is None for a in alts) else frozenset().union(*alts)
+            if all(alts):
+                needs.append(frozenset().union(*(max(a, key=_selectivity) for a in alts)))
         elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
-            r = _required(av[2])
-        else:
-            r = None
-        if r:
-            candidates.append(r)
+            needs += _required(av[2])
     flush()
-    if not candidates:
-        return None
-    return max(candidates, key=lambda r: (min(map(len, r)), -len(r)))
+    return needs
 
 
-@lru_cache(maxsize=1)
-def _reference_literals() -> dict[str, frozenset[str] | None]:
+def _selectivity(need: frozenset[str]) -> tuple[int, int]:
+    """Longer strings and fewer of them are rarer in text: the set a cheap test should try first."""
+    return min(map(len, need)), -len(need)
+
+
+def _needs(pattern: str) -> tuple[frozenset[str], ...]:
+    """The literal sets every match of one pattern line needs, most selective first (two-character and shorter
+    strings are left out: nearly every text holds them); () when the line cannot be read."""
     from re import _parser
 
-    out: dict[str, frozenset[str] | None] = {}
-    for reason, pattern in _reference_patterns().items():
-        try:
-            need = _required(_parser.parse(pattern.pattern, re.I))
-        except Exception:  # a parser detail changed: no prefilter, the regex alone decides
-            need = None
-        out[reason] = need if need and all(w.isascii() for w in need) else None
-    return out
+    try:
+        needs = _required(_parser.parse(pattern, re.I))
+    except Exception:  # a parser detail changed: no prefilter, the regex alone decides
+        return ()
+    useful = [n for n in needs if min(map(len, n)) >= 3 and all(w.isascii() for w in n)]
+    return tuple(sorted(set(useful), key=_selectivity, reverse=True))
 
 
 def _ignorecase_view(text: str) -> str:
@@ -199,19 +231,12 @@ class MissingInput(Filter):
             return Drop("url_only_input", value=inp[:200], detail="the input is only a URL: the model never sees the page")
         if inp and not _NO_INPUT.match(inp):
             return KEEP
-        patterns = _reference_patterns()
-        literals = _reference_literals()
-        view = None
+        lines = _reference_lines()
+        view = _ignorecase_view(instruction)
         for reason in ("attachment_reference", "missing_referenced_input"):
-            if reason not in patterns:
+            if reason not in lines:
                 continue
-            need = literals[reason]
-            if need is not None:
-                if view is None:
-                    view = _ignorecase_view(instruction)
-                if not any(w in view for w in need):
-                    continue  # none of the text every match holds: the regex cannot match
-            m = patterns[reason].search(instruction)
+            m = _reference_match(reason, instruction, view)
             if m is None:
                 continue
             if self._has_inline_content(instruction[m.end() :]):
