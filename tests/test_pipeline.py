@@ -305,3 +305,59 @@ def test_exact_keeping_the_first_shares_its_pass_with_minhash(monkeypatch, worke
     stats = {s.name: s for s in chained.stats.values()}
     assert stats["dedup.exact"].seen == 80 and stats["dedup.exact"].dropped == 10
     assert stats["dedup.minhash"].seen == 70 and stats["dedup.minhash"].dropped == 10
+
+
+def test_ledger_kept_row_is_the_output_keep_event(tmp_path):
+    from curatune.data.ledger import LedgerWriter, read_ledger
+
+    slow, fast = LedgerWriter(tmp_path / "slow.parquet"), LedgerWriter(tmp_path / "fast.parquet")
+    slow.add(Event("r1", "a.jsonl", 3, "output", "keep"))
+    fast.add_kept("r1", "a.jsonl", 3)
+    slow.close()
+    fast.close()
+    assert read_ledger(tmp_path / "fast.parquet") == read_ledger(tmp_path / "slow.parquet")
+    assert pq.read_schema(tmp_path / "fast.parquet") == pq.read_schema(tmp_path / "slow.parquet")
+
+
+def test_workers_send_back_only_changed_records_and_output_is_identical(tmp_path, monkeypatch):
+    # Records that a mapper edits, a filter flags or a scorer scores come back from the workers; the others
+    # are the main process's own copies. Either way the output is what one process writes.
+    import curatune.data.pipeline as pipeline
+
+    answers = [f"answer number {i % 41}  " if i % 7 == 0 else (f"ok {i}" if i % 11 == 0 else f"answer number {i}") for i in range(700)]
+    data = write_alpaca(tmp_path / "d.jsonl", answers)
+    steps = [{"step": "clean.whitespace"}, {"step": "filter.min_length", "min_chars": 8, "on_fail": "flag"}, {"step": "dedup.exact", "fields": "response"}]
+    one = curate(recipe(tmp_path, data, steps, batch_size=64))
+    returned = []
+    real = pipeline._worker_result
+
+    def counting(raw, sent):
+        returned.append(sum(d is not None for d in orjson.loads(raw[0])))
+        return real(raw, sent)
+
+    monkeypatch.setattr(pipeline, "_worker_result", counting)
+    r2 = recipe(tmp_path, data, steps, batch_size=64)
+    r2.curate.workers = 2
+    r2.name = "run2"
+    two = curate(r2)
+    for name in ("kept.jsonl", "dropped.jsonl"):
+        assert (one.run_dir / "data" / name).read_bytes() == (two.run_dir / "data" / name).read_bytes()
+    assert ledger(one.run_dir) == ledger(two.run_dir)
+    modified = sum(1 for a in answers if a != a.rstrip())  # 100 trailing-space answers
+    flagged = sum(1 for a in answers if a == a.rstrip() and len(a) < 8)  # "ok 11", "ok 22"... not also modified
+    assert one.stats["steps"][0]["modified"] == modified
+    assert sum(returned) == modified + flagged
+
+
+def test_scored_records_come_back_from_workers(tmp_path):
+    answers = [f"A complete answer number {i}, with a few more words in it." for i in range(600)]
+    data = write_alpaca(tmp_path / "d.jsonl", answers)
+    steps = [{"step": "score.quality"}]
+    one = curate(recipe(tmp_path, data, steps, batch_size=64))
+    r2 = recipe(tmp_path, data, steps, batch_size=64)
+    r2.curate.workers = 2
+    r2.name = "run2"
+    two = curate(r2)
+    kept = (two.run_dir / "data" / "kept.jsonl").read_bytes()
+    assert kept == (one.run_dir / "data" / "kept.jsonl").read_bytes()
+    assert all("quality" in orjson.loads(line)["meta"]["scores"] for line in kept.splitlines())

@@ -124,7 +124,8 @@ class RunSink:
 
     def keep(self, rec: Record) -> None:
         self.kept.write(rec)
-        self.ledger.add(Event(rec.id, rec.meta.get("source"), rec.meta.get("line"), "output", "keep"))
+        meta = rec.meta
+        self.ledger.add_kept(rec.id, meta.get("source"), meta.get("line"))
 
     def drop(self, item: Record | Reject, event: Event) -> None:
         decision = {"step": event.step, "reason": event.reason, "value": event.value, "threshold": event.threshold, "duplicate_of": event.duplicate_of, "detail": event.detail}

@@ -14,25 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
-
 from .step import Verdict
 
-SCHEMA = pa.schema(
-    [
-        ("id", pa.string()),
-        ("source", pa.string()),
-        ("line", pa.int64()),
-        ("step", pa.string()),
-        ("action", pa.string()),
-        ("reason", pa.string()),
-        ("value", pa.float64()),
-        ("threshold", pa.float64()),
-        ("duplicate_of", pa.string()),
-        ("detail", pa.string()),
-    ]
-)
+# pyarrow is imported where a ledger is written or read, not here: worker processes import this module for
+# Event only, and pyarrow costs each of them 0.1 s.
+COLUMNS = ("id", "source", "line", "step", "action", "reason", "value", "threshold", "duplicate_of", "detail")
+
+
+def schema():
+    import pyarrow as pa
+
+    types = {"line": pa.int64(), "value": pa.float64(), "threshold": pa.float64()}
+    return pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
 ACTIONS = ("drop", "modify", "flag", "keep")
 
 
@@ -72,8 +65,8 @@ class LedgerWriter:
     def __init__(self, path: Path, flush_every: int = 65536):
         self.path = path
         self.flush_every = flush_every
-        self._cols: dict[str, list] = {f.name: [] for f in SCHEMA}
-        self._writer: pq.ParquetWriter | None = None
+        self._cols: dict[str, list] = {name: [] for name in COLUMNS}
+        self._writer = None
         self.rows = 0
 
     def add(self, e: Event) -> None:
@@ -93,15 +86,32 @@ class LedgerWriter:
         if len(c["id"]) >= self.flush_every:
             self.flush()
 
+    def add_kept(self, rec_id: str, source: str | None, line: int | None) -> None:
+        """What ``add`` does with a record's ``output``/``keep`` row (one per kept record), without the Event."""
+        c = self._cols
+        c["id"].append(rec_id)
+        c["source"].append(source)
+        c["line"].append(line)
+        c["step"].append("output")
+        c["action"].append("keep")
+        for name in ("reason", "value", "threshold", "duplicate_of", "detail"):
+            c[name].append(None)
+        self.rows += 1
+        if len(c["id"]) >= self.flush_every:
+            self.flush()
+
     def flush(self) -> None:
         if not self._cols["id"] and self._writer is not None:
             return
-        table = pa.table(self._cols, schema=SCHEMA)
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        table = pa.table(self._cols, schema=schema())
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self.path, SCHEMA, compression="zstd")
+            self._writer = pq.ParquetWriter(self.path, table.schema, compression="zstd")
         self._writer.write_table(table)
-        self._cols = {f.name: [] for f in SCHEMA}
+        self._cols = {name: [] for name in COLUMNS}
 
     def close(self) -> None:
         self.flush()
@@ -112,4 +122,6 @@ class LedgerWriter:
 def read_ledger(path: Path, record_id: str | None = None) -> list[dict]:
     """Rows of a ledger, optionally only one record's, in the order they were written."""
     filters = [("id", "=", record_id)] if record_id is not None else None
+    import pyarrow.parquet as pq
+
     return pq.read_table(path, filters=filters).to_pylist()

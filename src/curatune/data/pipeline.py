@@ -130,6 +130,20 @@ class SegmentCounts:
     seen: list[int]
     outcomes: list[Counter]
     prepare_seconds: list[float] = field(default_factory=list)
+    changed: list[bool] = field(default_factory=list)
+
+
+_FILTER, _MAPPER, _SCORER = 0, 1, 2
+
+
+def _kind_code(step: Step) -> int:
+    if isinstance(step, Filter):
+        return _FILTER
+    if isinstance(step, Mapper):
+        return _MAPPER
+    if isinstance(step, Scorer):
+        return _SCORER
+    raise TypeError(f"{type(step).__name__} is not a Filter, Mapper or Scorer and cannot run on batches")
 
 
 def run_segment(
@@ -138,50 +152,56 @@ def run_segment(
     """Apply streaming steps to a batch; return per record ``(record, events, dropped, prepared)`` and the counts.
 
     ``prepared`` is a tuple with each ``prepare`` step's state of the record (None for a dropped record).
+    ``SegmentCounts.changed`` says, per record, whether the steps changed it (a mapper's edit, a flag or a
+    score): an unchanged record is the very object that came in.
     """
     seconds = [0.0] * len(steps)
     seen = [0] * len(steps)
     outcomes = [Counter() for _ in steps]
+    # The kind of each step once per batch, not once per record and step.
+    plan = [(i, ps.step, _kind_code(ps.step), ps.on_fail) for i, ps in enumerate(steps)]
     out = []
+    changed_list = []
     clock = time.perf_counter
     for rec in batch:
         events: list[Event] = []
         dropped = False
+        changed = False
         src, line = rec.meta.get("source"), rec.meta.get("line")
-        for i, ps in enumerate(steps):
-            step = ps.step
+        for i, step, kind, on_fail in plan:
             seen[i] += 1
-            n_events = len(events)
             t0 = clock()
-            if isinstance(step, Filter):
+            if kind == _FILTER:
                 v = step.keep(rec)
                 if v.action != "keep":
-                    v = _as_failure(v, ps.on_fail)
+                    v = _as_failure(v, on_fail)
                     events.append(Event.of(rec.id, src, line, step.name, v))
+                    outcomes[i][f"{v.action}:{v.reason}"] += 1
                     if v.action == "drop":
+                        seconds[i] += clock() - t0
                         dropped = True
-                    else:
-                        _add_flag(rec, step.name, v.reason)
-            elif isinstance(step, Mapper):
+                        break
+                    _add_flag(rec, step.name, v.reason)
+                    changed = True
+            elif kind == _MAPPER:
                 edit: Edit | None = step.apply(rec)
                 if edit is not None and not edit.record.content_equal(rec):
                     detail = edit.detail if edit.detail is not None else _change_detail(rec, edit.record)
                     events.append(Event(rec.id, src, line, step.name, "modify", edit.reason, detail=detail))
+                    outcomes[i][f"modify:{edit.reason}"] += 1
                     rec = edit.record
-            elif isinstance(step, Scorer):
+                    changed = True
+            else:
                 score = step.score(rec)
                 scores = rec.meta.setdefault("scores", {})
                 if isinstance(score, dict):
                     scores.update(score)
                 else:
                     scores[step.name] = score
+                changed = True
             seconds[i] += clock() - t0
-            if len(events) > n_events:
-                ev = events[-1]
-                outcomes[i][f"{ev.action}:{ev.reason}"] += 1
-            if dropped:
-                break
         out.append((rec, events, dropped, None))
+        changed_list.append(changed)
     prepare_seconds = [0.0] * len(prepare)
     kept = [i for i, r in enumerate(out) if not r[2]] if prepare else []
     if kept:
@@ -194,7 +214,7 @@ def run_segment(
             prepare_seconds[j] = clock() - t0
         for i, prepared in zip(kept, zip(*states)):
             out[i] = (*out[i][:3], prepared)
-    return out, SegmentCounts(seconds, seen, outcomes, prepare_seconds)
+    return out, SegmentCounts(seconds, seen, outcomes, prepare_seconds, changed_list)
 
 
 _WORKER_SEGMENTS: list[list[PipelineStep]] = []
@@ -229,13 +249,17 @@ def _decode_batch(payload: bytes) -> list[Record]:
 def _worker_run(seg_index: int, payload: bytes):
     prepare = _WORKER_GLOBALS[seg_index] if seg_index < len(_WORKER_GLOBALS) else []
     results, counts = run_segment(_WORKER_SEGMENTS[seg_index], _decode_batch(payload), prepare)
-    records = _encode_batch([rec for rec, _, _, _ in results])
+    # Only changed records travel back (most records pass every step untouched): the main process still
+    # holds the batch it sent, and uses its own copy of the others.
+    records = orjson.dumps([rec.to_dict() if changed else None for (rec, *_), changed in zip(results, counts.changed)], option=_JSON_OPTS)
+    counts.changed = []
     return records, [(events, dropped, prepared) for _, events, dropped, prepared in results], counts
 
 
-def _worker_result(raw) -> tuple[list, SegmentCounts]:
+def _worker_result(raw, sent: list[Record]) -> tuple[list, SegmentCounts]:
     payload, rest, counts = raw
-    return [(rec, *r) for rec, r in zip(_decode_batch(payload), rest)], counts
+    back = orjson.loads(payload)
+    return [(rec if d is None else Record.from_dict(d), *r) for rec, d, r in zip(sent, back, rest)], counts
 
 
 # ---- the pipeline ---------------------------------------------------------------------------
@@ -304,11 +328,13 @@ class Pipeline:
         pending: deque = deque()
         for batch in itertools.chain(head, batches):
             self._start_pool()
-            pending.append(self._pool.apply_async(_worker_run, (k, _encode_batch(batch))))
+            pending.append((self._pool.apply_async(_worker_run, (k, _encode_batch(batch))), batch))
             if len(pending) >= 2 * self.workers:
-                yield _worker_result(pending.popleft().get())
+                job, sent = pending.popleft()
+                yield _worker_result(job.get(), sent)
         while pending:
-            yield _worker_result(pending.popleft().get())
+            job, sent = pending.popleft()
+            yield _worker_result(job.get(), sent)
 
     def run(self, items: Iterable[Record | Reject], sink: Sink, progress: Callable[[int], None] | None = None) -> PipelineResult:
         t_start = time.perf_counter()

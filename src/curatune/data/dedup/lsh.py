@@ -13,8 +13,6 @@ from __future__ import annotations
 from functools import lru_cache
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 
 @lru_cache(maxsize=64)
@@ -93,6 +91,10 @@ def clusters(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if nodes.size == 0:
         return nodes, np.empty(0, np.int64)
     ia, ib = np.searchsorted(nodes, a), np.searchsorted(nodes, b)
+    # Imported here: worker processes import this module for the signatures only, and scipy.sparse costs them 0.25 s.
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
     graph = coo_matrix((np.ones(ia.size, dtype=np.int8), (ia, ib)), shape=(nodes.size, nodes.size))
     _, labels = connected_components(graph, directed=False)
     return nodes, labels
