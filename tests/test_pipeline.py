@@ -361,3 +361,13 @@ def test_scored_records_come_back_from_workers(tmp_path):
     kept = (two.run_dir / "data" / "kept.jsonl").read_bytes()
     assert kept == (one.run_dir / "data" / "kept.jsonl").read_bytes()
     assert all("quality" in orjson.loads(line)["meta"]["scores"] for line in kept.splitlines())
+
+
+def test_batch_rows_carry_every_record_field():
+    import dataclasses
+
+    from curatune.data.pipeline import _decode_batch, _encode_batch
+
+    rec = Record("p:1", messages=[{"role": "user", "content": "Q"}], text=None, label="x", chosen="A", rejected="B", meta={"scores": {"q": 0.5}})
+    assert _decode_batch(_encode_batch([rec])) == [rec]
+    assert len(dataclasses.fields(Record)) == 7  # _row in pipeline.py lists them in this order
