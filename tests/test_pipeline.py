@@ -371,3 +371,13 @@ def test_batch_rows_carry_every_record_field():
     rec = Record("p:1", messages=[{"role": "user", "content": "Q"}], text=None, label="x", chosen="A", rejected="B", meta={"scores": {"q": 0.5}})
     assert _decode_batch(_encode_batch([rec])) == [rec]
     assert len(dataclasses.fields(Record)) == 7  # _row in pipeline.py lists them in this order
+
+
+def test_run_gives_back_the_callers_garbage_collector_settings():
+    import gc
+
+    before = gc.get_threshold()
+    pipeline = Pipeline([PipelineStep(build_step("filter.min_length", {"min_chars": 3}))])
+    pipeline.run([chat(i, "answer") for i in range(10)], ListSink())
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0

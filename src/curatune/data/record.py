@@ -24,6 +24,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 ROLES = ("system", "user", "assistant", "tool")
+# The path of message i's content, made once: every step that reads texts names them per record.
+_PATHS = tuple(f"messages[{i}].content" for i in range(64))
+
+
+def message_path(i: int) -> str:
+    """``messages[i].content``: how the ledger names a message's text."""
+    return _PATHS[i] if i < 64 else f"messages[{i}].content"
 CONTENT_KEYS = ("messages", "text", "label", "chosen", "rejected")
 
 
@@ -84,7 +91,7 @@ class Record:
 
         Mappers use the paths to say in the ledger what they changed.
         """
-        out = [(f"messages[{i}].content", m["content"]) for i, m in enumerate(self.messages or ())]
+        out = [(message_path(i), m["content"]) for i, m in enumerate(self.messages or ())]
         for name in ("text", "chosen", "rejected"):
             value = getattr(self, name)
             if value is not None:
@@ -97,7 +104,7 @@ class Record:
         if self.messages is not None:
             messages = [dict(m) for m in self.messages]
             for i, m in enumerate(messages):
-                key = f"messages[{i}].content"
+                key = message_path(i)
                 if key in new:
                     m["content"] = new[key]
         return Record(

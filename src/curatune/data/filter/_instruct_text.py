@@ -12,7 +12,7 @@ import unicodedata
 from functools import lru_cache
 from importlib import resources
 
-from ..record import Record
+from ..record import Record, message_path
 from ._prose import punct_to_spaces
 
 # ---- what the answer and the prompt are ---------------------------------------------------
@@ -26,7 +26,7 @@ def answers(rec: Record) -> list[tuple[str, str]]:
     if rec.kind == "preference":
         return [("chosen", rec.chosen or "")]
     if rec.kind == "chat":
-        return [(f"messages[{i}].content", m["content"]) for i, m in enumerate(rec.messages or ()) if m["role"] == "assistant"]
+        return [(message_path(i), m["content"]) for i, m in enumerate(rec.messages or ()) if m["role"] == "assistant"]
     return []
 
 
@@ -42,7 +42,7 @@ def exchanges(rec: Record) -> list[tuple[str, str, str]]:
         if m["role"] == "user":
             last_user = m["content"]
         elif m["role"] == "assistant":
-            out.append((f"messages[{i}].content", last_user, m["content"]))
+            out.append((message_path(i), last_user, m["content"]))
     return out
 
 

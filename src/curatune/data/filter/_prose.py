@@ -13,7 +13,7 @@ from functools import cache, lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
 
-from ..record import Record
+from ..record import Record, message_path
 
 RESOURCES = Path(__file__).with_name("resources")
 
@@ -41,7 +41,7 @@ def texts_of(rec: Record, fields: str = "answer") -> list[tuple[str, str]]:
     for i, m in enumerate(rec.messages or ()):
         role = m.get("role")
         if (role == "assistant" and want_answer) or (role in ("user", "system") and want_prompt):
-            out.append((f"messages[{i}].content", m.get("content") or ""))
+            out.append((message_path(i), m.get("content") or ""))
     if want_answer:
         if rec.chosen is not None:
             out.append(("chosen", rec.chosen))
