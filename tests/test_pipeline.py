@@ -381,3 +381,34 @@ def test_run_gives_back_the_callers_garbage_collector_settings():
     pipeline.run([chat(i, "answer") for i in range(10)], ListSink())
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("on_fail", ["drop", "flag"])
+def test_last_pass_over_an_encoded_spool_writes_what_the_decoded_pass_writes(tmp_path, monkeypatch, on_fail):
+    # Exact then MinHash dedup: the last pass only asks MinHash by id, so its records are spooled encoded.
+    # A kept record is written as encoded, a dropped or flagged one decoded; the run folder must not change.
+    import curatune.runs as runs
+
+    base = "the quick brown fox jumps over the lazy dog near the quiet river bank at dawn"
+    answers = [f"{base} {i % 40}" if i % 3 == 0 else f"{base} {i}" if i % 3 == 1 else f"distinct answer {i} of its own" for i in range(300)]
+    answers += ["exact copy"] * 3
+    data = write_alpaca(tmp_path / "d.jsonl", answers)
+    steps = [{"step": "dedup.exact"}, {"step": "dedup.minhash", "threshold": 0.8, "on_fail": on_fail}]
+    import curatune.data.pipeline as pipeline
+
+    calls = []
+    real = pipeline.Pipeline._decide_encoded
+    monkeypatch.setattr(pipeline.Pipeline, "_decide_encoded", lambda self, *a: calls.append(1) or real(self, *a))
+    encoded = curate(recipe(tmp_path, data, steps))
+    assert calls == [1]
+    monkeypatch.setattr(runs.RunSink, "kept_encoder", lambda self: None)
+    r2 = recipe(tmp_path, data, steps)
+    r2.name = "decoded"
+    decoded = curate(r2)
+    for name in ("kept.jsonl", "dropped.jsonl"):
+        assert (encoded.run_dir / "data" / name).read_bytes() == (decoded.run_dir / "data" / name).read_bytes()
+    key = lambda r: (r["id"], r["step"], r["action"])  # noqa: E731 - the row order within a batch may differ
+    assert sorted(ledger(encoded.run_dir), key=key) == sorted(ledger(decoded.run_dir), key=key)
+    minhash = next(s for s in encoded.stats["steps"] if s["step"] == "dedup.minhash")
+    assert minhash["dropped" if on_fail == "drop" else "flagged"] > 0
+    assert encoded.stats["input"] == encoded.stats["kept"] + encoded.stats["dropped"] == 303

@@ -127,6 +127,16 @@ class RunSink:
         meta = rec.meta
         self.ledger.add_kept(rec.id, meta.get("source"), meta.get("line"))
 
+    def kept_encoder(self):
+        """How kept records are encoded, when they can be encoded ahead (native JSONL): the pipeline then
+        spools them encoded before its last pass, and writes them with :meth:`keep_encoded`."""
+        return self.kept.encoder() if self.kept.fmt == "curatune" else None
+
+    def keep_encoded(self, line: bytes, rec_id: str, source: str | None, line_no: int | None) -> None:
+        """``keep`` for a record already encoded by ``kept_encoder()``."""
+        self.kept.write_line(line)
+        self.ledger.add_kept(rec_id, source, line_no)
+
     def drop(self, item: Record | Reject, event: Event) -> None:
         decision = {"step": event.step, "reason": event.reason, "value": event.value, "threshold": event.threshold, "duplicate_of": event.duplicate_of, "detail": event.detail}
         if isinstance(item, Reject):

@@ -383,15 +383,25 @@ class Pipeline:
         read_problems: Counter = Counter()
         examples: list[dict] = []
         spool_root = Path(tempfile.mkdtemp(prefix="spool-", dir=self.spool_dir))
+        encode_kept = sink.kept_encoder() if hasattr(sink, "kept_encoder") else None
         try:
             source: Iterable[Record | Reject] = items
             for k in range(len(self.segments)):
                 # The global step deciding the records read back at the start of this pass, and the chain
                 # of global steps that observes this pass's survivors.
                 g_prev = self.globals[k - 1][-1] if k > 0 else None
+                if k > 0 and encoded_spool:
+                    self._decide_encoded(g_prev, _read_encoded_spool(spool_path), sink, counts)
+                    break
                 chain = self.globals[k] if k < len(self.globals) else []
                 spool_path = spool_root / f"pass{k}.jsonl"
                 spool = open(spool_path, "wb") if chain else None
+                # The last pass only asks the last global step by id and writes what it keeps: its records are
+                # spooled already encoded as the sink writes them (ahead of a small [id, source, line] header),
+                # and only a dropped or flagged one is decoded again.
+                encoded_spool = (
+                    encode_kept is not None and k == len(self.segments) - 2 and not self.segments[k + 1] and chain[-1].step.decides_by_id
+                )
 
                 def batches(src: Iterable[Record | Reject], k=k, g_prev=g_prev) -> Iterator[list[Record]]:
                     batch: list[Record] = []
@@ -441,7 +451,11 @@ class Pipeline:
                                 if j < last and not self._decide(g, rec, sink, counts):
                                     break
                             else:
-                                spool.write(dumps(_row(rec)))
+                                if encoded_spool:
+                                    meta = rec.meta
+                                    spool.write(orjson.dumps([rec.id, meta.get("source"), meta.get("line")]) + b"\t" + encode_kept(rec))
+                                else:
+                                    spool.write(dumps(_row(rec)))
                         else:
                             sink.keep(rec)
                             counts["kept"] += 1
@@ -476,6 +490,36 @@ class Pipeline:
                 "This is a bug in curatune; please report it with the recipe."
             )
         return result
+
+    def _decide_encoded(self, g: PipelineStep, spooled: Iterator[tuple[str, str | None, int | None, bytes]], sink: Sink, counts: Counter) -> None:
+        """The last pass over an encoded spool: ``g`` decides each record by id; a kept one is written as it was
+        encoded, a dropped or flagged one is decoded (it is the native record) and goes the usual way."""
+        st = self._stats_of[id(g)]
+        step, on_fail = g.step, g.on_fail
+        clock = time.perf_counter
+        seconds = 0.0
+        for rec_id, src, line, encoded in spooled:
+            t0 = clock()
+            v = step.decide(Record(rec_id, meta={"source": src, "line": line}))  # decides_by_id: the id is all it reads
+            seconds += clock() - t0
+            st.seen += 1
+            if v.action == "keep":
+                sink.keep_encoded(encoded, rec_id, src, line)
+                counts["kept"] += 1
+                continue
+            v = _as_failure(v, on_fail)
+            ev = Event.of(rec_id, src, line, step.name, v)
+            self._count(st, ev)
+            sink.event(ev)
+            rec = Record.from_dict(orjson.loads(encoded))
+            if v.action == "drop":
+                sink.drop(rec, ev)
+                counts["dropped"] += 1
+            else:
+                _add_flag(rec, step.name, v.reason)
+                sink.keep(rec)
+                counts["kept"] += 1
+        st.seconds += seconds
 
     def _decide(self, g: PipelineStep, rec: Record, sink: Sink, counts: Counter) -> bool:
         """Ask a global step's verdict on a record, write the event; True when the record goes on."""
@@ -517,6 +561,16 @@ class Pipeline:
 
     def _count(self, st: StepStats, ev: Event) -> None:
         self._tally(st, f"{ev.action}:{ev.reason}")
+
+
+def _read_encoded_spool(path: Path) -> Iterator[tuple[str, str | None, int | None, bytes]]:
+    """``(id, source, line, encoded record)`` of each line of an encoded spool (orjson escapes every tab and
+    newline inside its strings, so the first tab ends the header and each line is one record)."""
+    with open(path, "rb") as f:
+        for raw in f:
+            head, encoded = raw.split(b"\t", 1)
+            rec_id, src, line = orjson.loads(head)
+            yield rec_id, src, line, encoded
 
 
 def _read_spool(path: Path) -> Iterator[Record]:

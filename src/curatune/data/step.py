@@ -119,6 +119,9 @@ class Scorer(Step):
 
 class GlobalStep(Step):
     kind = "global"
+    # True when ``decide`` reads nothing of a record but its ``id`` (verdicts kept by id since ``finish``):
+    # the pipeline may then decide on a record it has not decoded.
+    decides_by_id: bool = False
 
     def prepare(self, rec: Record) -> Any:
         """Compact per-record state, computed in a worker process (default: nothing)."""

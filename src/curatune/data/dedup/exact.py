@@ -66,6 +66,7 @@ class ExactDedup(GlobalStep):
     records go to the earliest).
     """
 
+    decides_by_id = True  # verdicts by id from finish (or observe)
     reasons = ("exact_duplicate",)
 
     def __init__(

@@ -54,6 +54,7 @@ class MinHashDedup(GlobalStep):
     chance 1 time in 65,536, a bias of about 1e-5 on the estimated Jaccard), about 420 bytes a record with the defaults.
     """
 
+    decides_by_id = True  # verdicts by id from finish (or observe)
     reasons = ("near_duplicate",)
 
     def __init__(
