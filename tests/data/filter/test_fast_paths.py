@@ -184,3 +184,21 @@ def test_instruction_word_keys_are_the_words_encoded():
 
     for text in _random_texts("aZ1_' -.é\nİ’“”–…\u00a0", 20_000, seed=1) + ["Name three colours: red, green and blue.", "ÉCOLE d’été"]:
         assert [w.decode() for w in word_keys(text)] == words(text), text
+
+
+def test_english_word_counts_in_one_pass_equal_the_two_set_counts():
+    import random
+
+    from curatune.data.filter import _langid as L
+
+    vocabulary = sorted(L._ENGLISH_ONLY_B | L._ENGLISH_TOO_B) + [b"river", b"docker", b"die", b"und"]
+    rng = random.Random(0)
+    for _ in range(2000):
+        words = [rng.choice(vocabulary) for _ in range(rng.randint(0, 60))]
+        while len(b" ".join(words)) > L.MAX_CHARS:  # the span the check reads
+            words.pop()
+        only, too = sum(w in L._ENGLISH_ONLY_B for w in words), sum(w in L._ENGLISH_TOO_B for w in words)
+        want = len(words) >= 8 and only >= 3 and only + too >= 4 and 4 * (only + too) >= len(words)
+        L.surely_english.cache_clear()
+        L.clean_for_langid.cache_clear()
+        assert L.surely_english(" ".join(w.decode() for w in words)) == want
