@@ -8,7 +8,7 @@ and leave code alone.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -133,36 +133,46 @@ def word_list(name: str) -> frozenset[str]:
         return frozenset(w for w in (ln.strip() for ln in f) if w and not w.startswith("#"))
 
 
+K = TypeVar("K", str, bytes)
 V = TypeVar("V")
 
 
-class TokenMemo(Generic[V]):
+class TokenMemo(Generic[K, V]):
     """What a pure function of one token said, remembered across texts: tokens recur (Zipf), so a text
-    costs two set operations in C plus one call per token never seen before.
+    costs two passes of set look-ups in C plus one call per token never seen before.
 
     Only truthy answers are stored; ``limit`` bounds the tokens held (all are forgotten past it).
     """
 
-    def __init__(self, judge: Callable[[str], V], limit: int = 500_000):
+    def __init__(self, judge: Callable[[K], V], limit: int = 500_000):
         self.judge = judge
         self.limit = limit
-        self._seen: set[str] = set()
-        self._hit_tokens: set[str] = set()
-        self._hits: dict[str, V] = {}
+        self._seen: set[K] = set()
+        self._hit_tokens: set[K] = set()
+        self._hits: dict[K, V] = {}
 
-    def hits(self, tokens: set[str]) -> list[tuple[str, V]]:
-        """``(token, answer)`` for the tokens whose answer is truthy."""
-        new = tokens - self._seen
+    def hits(self, tokens: Iterable[K]) -> list[tuple[K, V]]:
+        """``(token, answer)`` for the distinct tokens whose answer is truthy.
+
+        ``tokens`` is a set, or a few tokens that may repeat (a list): for those, when every one has been
+        seen, two passes of look-ups in C and no set built. (For a long list a set is cheaper: most texts
+        hold some word never seen before, and then the set is built anyway.)
+        """
+        if isinstance(tokens, (set, frozenset)):
+            new = tokens - self._seen
+        else:
+            tokens = tokens if isinstance(tokens, (list, tuple)) else list(tokens)
+            new = () if self._seen.issuperset(tokens) else set(tokens) - self._seen
         if new:
             if len(self._seen) > self.limit:
                 self._seen.clear()
                 self._hit_tokens.clear()
                 self._hits.clear()
-                new = tokens
+                new = set(tokens)
             for t in new:
                 self._seen.add(t)
                 answer = self.judge(t)
                 if answer:
                     self._hit_tokens.add(t)
                     self._hits[t] = answer
-        return [(t, self._hits[t]) for t in tokens & self._hit_tokens]
+        return [(t, self._hits[t]) for t in self._hit_tokens.intersection(tokens)]
