@@ -202,3 +202,10 @@ def test_english_word_counts_in_one_pass_equal_the_two_set_counts():
         L.surely_english.cache_clear()
         L.clean_for_langid.cache_clear()
         assert L.surely_english(" ".join(w.decode() for w in words)) == want
+
+
+def test_langid_collapse_equals_split_and_join():
+    from curatune.data.filter._langid import _collapse
+
+    for text in _random_texts("ab \t\n.é\u00a0\x0b", 30_000, seed=2) + [" one line ", "two  spaces", "tab\there", ""]:
+        assert _collapse(text) == " ".join(text.split()), repr(text)

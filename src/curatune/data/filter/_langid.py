@@ -45,6 +45,14 @@ def _model():
     return fasttext.load_model(str(bundled_model_path()))
 
 
+def _collapse(text: str) -> str:
+    """``" ".join(text.split())``. Printable ASCII has no whitespace but the space, so without a double space
+    (one line of prose, most prompts) the collapse only strips the ends."""
+    if text.isascii() and text.isprintable() and "  " not in text:
+        return text.strip(" ")
+    return " ".join(text.split())
+
+
 @lru_cache(maxsize=256)  # surely_english and judged_language clean the same texts; keys are whole texts, so few
 def clean_for_langid(text: str) -> str:
     """The prose of a text on one line: code, URLs and e-mail addresses removed, shouting lower-cased."""
@@ -53,7 +61,7 @@ def clean_for_langid(text: str) -> str:
         text = _URL.sub(" ", text)
     # The first MAX_CHARS characters with whitespace runs as one space: collapsing a prefix gives a prefix of
     # the whole text's collapse, so twice MAX_CHARS is read first and the rest only when that falls short.
-    head = " ".join(text[: 2 * MAX_CHARS].split())
+    head = _collapse(text[: 2 * MAX_CHARS])
     text = head[:MAX_CHARS] if len(head) >= MAX_CHARS or len(text) <= 2 * MAX_CHARS else " ".join(text.split())[:MAX_CHARS]
     if text.isupper():
         text = text.lower()  # all-caps text reads as another language to fastText
