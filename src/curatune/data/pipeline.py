@@ -495,28 +495,19 @@ class Pipeline:
         """The last pass over an encoded spool: ``g`` decides each record by id; a kept one is written as it was
         encoded, a dropped or flagged one is decoded (it is the native record) and goes the usual way."""
         st = self._stats_of[id(g)]
-        step, on_fail = g.step, g.on_fail
         clock = time.perf_counter
         seconds = 0.0
         for rec_id, src, line, encoded in spooled:
             t0 = clock()
-            v = step.decide(Record(rec_id, meta={"source": src, "line": line}))  # decides_by_id: the id is all it reads
+            v = g.step.decide(Record(rec_id, meta={"source": src, "line": line}))  # decides_by_id: the id is all it reads
             seconds += clock() - t0
             st.seen += 1
             if v.action == "keep":
                 sink.keep_encoded(encoded, rec_id, src, line)
                 counts["kept"] += 1
                 continue
-            v = _as_failure(v, on_fail)
-            ev = Event.of(rec_id, src, line, step.name, v)
-            self._count(st, ev)
-            sink.event(ev)
             rec = Record.from_dict(orjson.loads(encoded))
-            if v.action == "drop":
-                sink.drop(rec, ev)
-                counts["dropped"] += 1
-            else:
-                _add_flag(rec, step.name, v.reason)
+            if self._act(g, v, rec, sink, counts):
                 sink.keep(rec)
                 counts["kept"] += 1
         st.seconds += seconds
@@ -525,13 +516,17 @@ class Pipeline:
         """Ask a global step's verdict on a record, write the event; True when the record goes on."""
         st = self._stats_of[id(g)]
         t0 = time.perf_counter()
-        v = _as_failure(g.step.decide(rec), g.on_fail)
+        v = g.step.decide(rec)
         st.seconds += time.perf_counter() - t0
         st.seen += 1
-        if v.action == "keep":
-            return True
+        return v.action == "keep" or self._act(g, v, rec, sink, counts)
+
+    def _act(self, g: PipelineStep, v: Verdict, rec: Record, sink: Sink, counts: Counter) -> bool:
+        """Carry out a global step's verdict other than keep (a drop, or a flag under ``on_fail: flag``): the
+        event, the dropped record or the flag. True when the record goes on."""
+        v = _as_failure(v, g.on_fail)
         ev = Event.of(rec.id, rec.meta.get("source"), rec.meta.get("line"), g.step.name, v)
-        self._count(st, ev)
+        self._count(self._stats_of[id(g)], ev)
         sink.event(ev)
         if v.action == "drop":
             sink.drop(rec, ev)

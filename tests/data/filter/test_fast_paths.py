@@ -7,7 +7,8 @@ import pytest
 from curatune.data.clean.whitespace import Whitespace
 from curatune.data.filter._instruct_text import phrase_sections
 from curatune.data.filter.answers import _any_refusal
-from curatune.data.filter.instructions import _alternation, _ignorecase_view, _reference_lines, _reference_match
+from curatune.data.filter._prose import ignorecase_view as _ignorecase_view
+from curatune.data.filter.instructions import _alternation, _reference_lines, _reference_match
 
 TEXTS = [
     "Plain answer.",

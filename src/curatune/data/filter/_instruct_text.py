@@ -13,7 +13,7 @@ from functools import lru_cache
 from importlib import resources
 
 from ..record import Record, message_path
-from ._prose import punct_to_spaces
+from ._prose import punct_to_spaces, word_bytes_table
 
 # ---- what the answer and the prompt are ---------------------------------------------------
 
@@ -188,7 +188,7 @@ def _words(text: str) -> tuple[str, ...]:
 # words() as UTF-8 bytes: for ASCII text one translate (A-Z to a-z; a-z, 0-9 and _ kept; the rest a space)
 # instead of the regex, three times faster. Encoding is one-to-one, so two texts have equal word_keys exactly
 # when they have equal words, and n-grams, sets and counts of them agree.
-_ASCII_WORD_BYTES = bytes(b + 32 if 65 <= b <= 90 else b if (97 <= b <= 122 or 48 <= b <= 57 or b == 95) else 32 for b in range(256))
+_ASCII_WORD_BYTES = word_bytes_table("abcdefghijklmnopqrstuvwxyz0123456789_", lower=True)
 
 
 @lru_cache(maxsize=512)

@@ -90,10 +90,15 @@ def looks_like_code(text: str) -> bool:
 FOLDS_TO_ASCII = re.compile("[\u0130\u0131\u017f\u212a]")
 
 
-def may_match_ignorecase(text: str, literal: str) -> bool:
-    """False only when no case-insensitive match of the lower-case ASCII ``literal`` is in ``text``: a lower()
-    and a substring test, ten times cheaper than a re.I scan, to skip patterns that need the literal."""
-    return literal in text.lower() or (not text.isascii() and FOLDS_TO_ASCII.search(text) is not None)
+def ignorecase_view(text: str) -> str:
+    """The text lower-cased so that an ASCII literal matching it under re.IGNORECASE is a substring:
+    an ASCII letter also matches "ſ" (s), "ı" and "İ" (i, and "İ".lower() is "i" + U+0307) and the
+    Kelvin sign (lower() gives "k"); no other character matches an ASCII literal. A substring test on it,
+    ten times cheaper than a re.I scan, tells when a pattern that needs a literal cannot match."""
+    low = text.lower()
+    if low.isascii():
+        return low
+    return low.replace("ſ", "s").replace("ı", "i").replace("\u0307", "")
 
 
 # Non-ASCII punctuation common in English prose (curly quotes, dashes, ellipsis, bullet, guillemets, degree,
@@ -110,9 +115,22 @@ def punct_to_spaces(text: str, keep: str = "") -> str:
     return text
 
 
-# Every byte but a-z becomes a space. The bytes of a UTF-8 multi-byte character are all >= 0x80, never a-z, so
-# the runs of a text's UTF-8 split where re.findall("[a-z]+") splits the text, five times faster.
-_NOT_A_TO_Z = bytes(b if 97 <= b <= 122 else 32 for b in range(256))
+def word_bytes_table(keep: str, lower: bool) -> bytes:
+    """A ``bytes.translate`` table that keeps the ASCII characters in ``keep`` and turns every other byte into a
+    space (``lower``: A-Z become a-z first): splitting the result gives the runs of those characters, several
+    times faster than a regex. The bytes of a UTF-8 multi-byte character are all >= 0x80, never kept."""
+    kept = set(keep.encode("ascii"))
+
+    def out(b: int) -> int:
+        if lower and 65 <= b <= 90:
+            b += 32
+        return b if b in kept else 32
+
+    return bytes(out(b) for b in range(256))
+
+
+# The runs of a text's UTF-8 under this table are what re.findall("[a-z]+") finds in the text.
+_NOT_A_TO_Z = word_bytes_table("abcdefghijklmnopqrstuvwxyz", lower=False)
 
 
 def letter_runs(text: str) -> set[bytes]:

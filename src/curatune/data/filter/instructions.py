@@ -19,7 +19,7 @@ from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
 from ._instruct_text import instruction_and_input, phrase_sections, words
-from ._prose import may_match_ignorecase
+from ._prose import ignorecase_view
 
 _HEADER = re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?(instruction|input|output|response)s?[ \t]*(?:\d+[ \t]*)?:", re.I | re.M)
 _MD_HEADER = re.compile(r"^[ \t]*#{2,4}[ \t]*(instruction|input|response)\b", re.I | re.M)
@@ -29,7 +29,7 @@ _ANSWER_HEADER = re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?instruction[ \t]*:|^[ \t]*
 
 def _may_hold_answer_header(text: str) -> bool:
     """False when _ANSWER_HEADER cannot match: it needs a ":" or a "#", and "instruction" in any case."""
-    return (":" in text or "#" in text) and may_match_ignorecase(text, "instruction")
+    return (":" in text or "#" in text) and "instruction" in ignorecase_view(text)
 
 
 _ITEM = re.compile(r"^[ \t]*(?:\d{1,2}[.)]|[-*•])[ \t]+(\S.*)$", re.M)
@@ -110,7 +110,7 @@ def _alternation(lines: tuple[str, ...]) -> re.Pattern:
 
 
 def _reference_match(reason: str, instruction: str, view: str) -> re.Match | None:
-    """The first match of the reason's pattern lines in the instruction (``view``: its _ignorecase_view).
+    """The first match of the reason's pattern lines in the instruction (``view``: its ignorecase_view).
 
     Lines whose needed literals are missing from the view cannot match anywhere, so they are left out of the
     alternation: with the lines that can, its leftmost match is the same as with all of them.
@@ -179,18 +179,8 @@ def _needs(pattern: str) -> tuple[frozenset[str], ...]:
         needs = _required(_parser.parse(pattern, re.I))
     except Exception:  # a parser detail changed: no prefilter, the regex alone decides
         return ()
-    useful = [n for n in needs if min(map(len, n)) >= 3 and all(w.isascii() for w in n)]
+    useful = [n for n in needs if min(map(len, n)) >= 3]  # (literals are read from ASCII characters only)
     return tuple(sorted(set(useful), key=_selectivity, reverse=True))
-
-
-def _ignorecase_view(text: str) -> str:
-    """The text lower-cased so that an ASCII literal matching it under re.IGNORECASE is a substring:
-    an ASCII letter also matches "ſ" (s), "ı" and "İ" (i, and "İ".lower() is "i" + U+0307) and the
-    Kelvin sign (lower() gives "k"); no other character matches an ASCII literal."""
-    low = text.lower()
-    if low.isascii():
-        return low
-    return low.replace("ſ", "s").replace("ı", "i").replace("\u0307", "")
 
 
 _URL_ONLY = re.compile(r"^\s*(?:<?(?:https?://|www\.)\S+>?\s*)+$", re.I)
@@ -232,7 +222,7 @@ class MissingInput(Filter):
         if inp and not _NO_INPUT.match(inp):
             return KEEP
         lines = _reference_lines()
-        view = _ignorecase_view(instruction)
+        view = ignorecase_view(instruction)
         for reason in ("attachment_reference", "missing_referenced_input"):
             if reason not in lines:
                 continue

@@ -30,7 +30,7 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._prose import looks_like_code, punct_to_spaces, strip_code, texts_of, word_list
+from ._prose import looks_like_code, punct_to_spaces, strip_code, texts_of, word_bytes_table, word_list
 
 Fields = Literal["answer", "prompt", "all"]
 Ratio = Annotated[float, Field(ge=0, le=1)]
@@ -40,7 +40,7 @@ _WORD_ASCII = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")  # the same on lower-cased
 # And on ASCII text, three times faster still, with a bytes translate: A-Z to a-z, a-z, 0-9 and the apostrophe
 # kept, every other byte a space. An apostrophe joins two words only between letters or digits: next to a
 # space, another apostrophe or an end it becomes a space too (pairs first, so that a run of them all goes).
-_ASCII_ALNUM = bytes(b + 32 if 65 <= b <= 90 else b if (97 <= b <= 122 or 48 <= b <= 57 or b == 39) else 32 for b in range(256))
+_ASCII_ALNUM = word_bytes_table("abcdefghijklmnopqrstuvwxyz0123456789'", lower=True)
 
 
 def _words(text: str) -> list[str] | list[bytes]:

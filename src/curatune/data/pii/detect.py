@@ -22,8 +22,8 @@ import ipaddress
 import math
 import re
 from collections import Counter
-from functools import lru_cache
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Literal
 
 PII_TYPES = ("email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "secret")
@@ -162,7 +162,6 @@ _BEARER = re.compile(r"(?i:\bbearer\s+)([A-Za-z0-9_\-+/.=]{16,})")
 # Gates: one cheap search decides whether a family of detectors can match at all.
 _GATE_DIGITS = re.compile(r"\d(?:\W{0,2}\d){6}")  # 7 digits close together: phone, card, SSN, IBAN
 _GATE_IPV4 = re.compile(r"\d\.\d{1,3}\.\d")
-_DIGITS = "0123456789"
 # Substring tests are much cheaper than a case-insensitive regex scan over every text.
 _SECRET_MARKS = (
     "AKIA", "ASIA", "AGPA", "AIDA", "AROA", "ANPA", "ANVA", "AIPA", "sk-", "ghp_", "gho_", "ghu_", "ghs_", "ghr_",
@@ -177,9 +176,6 @@ _SECRET_MARK = re.compile("|".join(map(re.escape, _SECRET_MARKS)))
 _LONG_RUN = re.compile(r"[A-Za-z0-9_\-+/.=]{16}")  # a secret value's shortest run (see _SECRET_VALUE, _BEARER)
 
 
-_DIGITS_B = _DIGITS.encode()
-
-
 def _has_secret_word(text: str) -> bool:
     low = text.lower()
     return any(map(low.__contains__, _SECRET_WORDS))
@@ -187,7 +183,7 @@ def _has_secret_word(text: str) -> bool:
 
 def _ascii_digits(text: str) -> int:
     """How many of an ASCII text's characters are digits (one C pass that deletes them)."""
-    return len(text) - len(text.encode("ascii").translate(None, _DIGITS_B))
+    return len(text) - len(text.encode("ascii").translate(None, b"0123456789"))
 
 
 class PiiDetector:
@@ -245,9 +241,6 @@ class PiiDetector:
             if "::" in text or text.count(":") >= 7:
                 self._ipv6(text, found)
         return found
-
-    def counts(self, text: str) -> Counter:
-        return Counter(m.type for m in self.find(text))
 
     def redact(self, text: str) -> tuple[str, Counter]:
         """The text with every match replaced by its placeholder, and the count per type."""

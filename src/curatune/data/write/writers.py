@@ -91,41 +91,33 @@ class RecordWriter:
         return self
 
     def write(self, rec: Record) -> None:
-        adapter = self._adapter
-        if adapter is None:
+        if self._adapter is None:
             self.write_row(row_for(rec, "original"))
-            return
+        elif self.file_type == "jsonl":  # the hot path of export
+            self.write_line(self._jsonl_line(rec))
+        else:
+            self.write_row(self._row(rec))
+
+    def _row(self, rec: Record) -> dict:
+        """The row ``rec`` becomes in this writer's fixed format."""
+        adapter = self._adapter
         row = adapter.dump(rec)
         if self._always_id or (rec.meta.get("input_id") and adapter.name != "curatune"):
             row = {"id": rec.id, **row}
-        if self.file_type == "jsonl":  # the hot path of export, inlined from write_row
-            self.count += 1
-            lines = self._lines
-            lines.append(orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION | orjson.OPT_APPEND_NEWLINE))
-            if len(lines) >= 1024:
-                self._f.write(b"".join(lines))
-                lines.clear()
-        else:
-            self.write_row(row)
+        return row
+
+    def _jsonl_line(self, rec: Record) -> bytes:
+        return dumps(self._row(rec))
 
     def encoder(self):
         """A function giving the exact line ``write`` would add for a record, when this writer writes JSONL
         lines in one fixed format (else None): lines made ahead of time go in with :meth:`write_line`."""
         if self.file_type != "jsonl" or self._adapter is None:
             return None
-        adapter, always_id = self._adapter, self._always_id
-        curatune = adapter.name == "curatune"
-
-        def encode(rec: Record) -> bytes:
-            row = adapter.dump(rec)
-            if always_id or (rec.meta.get("input_id") and not curatune):
-                row = {"id": rec.id, **row}
-            return orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION | orjson.OPT_APPEND_NEWLINE)
-
-        return encode
+        return self._jsonl_line
 
     def write_line(self, line: bytes) -> None:
-        """Add one line made by :meth:`encoder`'s function."""
+        """Add one JSONL line (with its newline); joined writes, one call per 1024 lines."""
         self.count += 1
         lines = self._lines
         lines.append(line)
@@ -138,15 +130,11 @@ class RecordWriter:
             self.write(rec)
 
     def write_row(self, row: dict) -> None:
-        self.count += 1
         if self.file_type == "jsonl":
-            # Joined writes: one call per 1024 lines instead of one per line.
-            lines = self._lines
-            lines.append(orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION | orjson.OPT_APPEND_NEWLINE))
-            if len(lines) >= 1024:
-                self._f.write(b"".join(lines))
-                lines.clear()
-        elif self.file_type == "json":
+            self.write_line(dumps(row))
+            return
+        self.count += 1
+        if self.file_type == "json":
             self._f.write((b"\n" if self.count == 1 else b",\n") + orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION))
         else:
             self._batch.append(row)
