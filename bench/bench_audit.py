@@ -115,9 +115,11 @@ def main() -> int:
     cpu = ["", "CPU s", f"{result['cpu_seconds']:.1f}", ""] + [f"{report['phases_cpu'][k]:.1f}" for k in names] + [""]
     print("| " + " | ".join(wall) + " |")
     print("| " + " | ".join(cpu) + " |")
-    print(f"\n{size_mb:.1f} MB JSONL, {result['cpus']} CPUs, {args.token_threads} tokenizer threads; "
-          f"phases are busy seconds (tokens overlap the rest; CPU s of the process includes imports); preview on {result['preview']}; "
-          f"{result['duplicates']:,} exact duplicates found; token mode {result['token_mode']}.")
+    print(
+        f"\n{size_mb:.1f} MB JSONL, {result['cpus']} CPUs, {args.token_threads} tokenizer threads; "
+        f"phases are busy seconds (tokens overlap the rest; CPU s of the process includes imports); preview on {result['preview']}; "
+        f"{result['duplicates']:,} exact duplicates found; token mode {result['token_mode']}."
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))
     print(f"Wrote {args.out}")

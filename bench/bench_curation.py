@@ -97,7 +97,16 @@ def evaluate(run_dir: Path, truth_path: Path) -> dict:
         right = len([i for i in hits if FAMILY.get(truth[i]["defect"], truth[i]["defect"]) == FAMILY.get(defect, defect)])
         recall = tp / len(planted[defect]) if planted[defect] else float("nan")
         precision = right / len(hits) if hits else float("nan")
-        rows.append({"defect": defect, "planted": len(planted[defect]), "caught": tp, "recall": recall, "flagged_by_its_steps": len(hits), "precision": precision})
+        rows.append(
+            {
+                "defect": defect,
+                "planted": len(planted[defect]),
+                "caught": tp,
+                "recall": recall,
+                "flagged_by_its_steps": len(hits),
+                "precision": precision,
+            }
+        )
     return {
         "per_defect": rows,
         "clean_total": clean_total,
@@ -174,7 +183,13 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             if args.timeline:
                 print(f"end {seconds:.1f} s; CPU: main process {_cpu('self'):.1f} s, workers {_cpu('children'):.1f} s")
-            runs.append({"seconds": round(seconds, 2), "records_per_second": round(result.stats["input"] / seconds), "reference_loop_seconds": speed})
+            runs.append(
+                {
+                    "seconds": round(seconds, 2),
+                    "records_per_second": round(result.stats["input"] / seconds),
+                    "reference_loop_seconds": speed,
+                }
+            )
         if args.repeat > 1:
             # This machine's speed drifts (a shared host): each run comes with the time of a fixed Python loop.
             print("\n| run | reference loop (s, lower is a faster machine) | wall s | records/s |")
@@ -184,25 +199,40 @@ def main() -> None:
             print(f"\nmedian: {statistics.median(r['records_per_second'] for r in runs):,.0f} records/s")
         seconds = statistics.median(r["seconds"] for r in runs)
         stats = result.stats
-        report = {"n": args.n, "defect_rate": args.defect_rate, "generate_seconds": t_gen, "curate_seconds": seconds, "records_per_second": stats["input"] / seconds,
-                  "runs": runs, "stats": stats}
+        report = {
+            "n": args.n,
+            "defect_rate": args.defect_rate,
+            "generate_seconds": t_gen,
+            "curate_seconds": seconds,
+            "records_per_second": stats["input"] / seconds,
+            "runs": runs,
+            "stats": stats,
+        }
         if not args.speed_only:
             report["quality"] = evaluate(result.run_dir, gen.truth_path)
 
     print(f"\n## Curation on {args.n:,} generated records ({args.defect_rate:.0%} defective), recipe: {args.recipe or 'default'}\n")
-    print(f"End to end: {seconds:.1f} s, {report['records_per_second']:,.0f} records/s (workers={args.workers}{', median of ' + str(args.repeat) + ' runs' if args.repeat > 1 else ''}); generation {t_gen:.1f} s\n")
+    print(
+        f"End to end: {seconds:.1f} s, {report['records_per_second']:,.0f} records/s (workers={args.workers}{', median of ' + str(args.repeat) + ' runs' if args.repeat > 1 else ''}); generation {t_gen:.1f} s\n"
+    )
     print("| step | seen | dropped | flagged | modified | seconds |")
     print("|---|---:|---:|---:|---:|---:|")
     for s in stats["steps"]:
         print(f"| {s['step']} | {s['seen']} | {s['dropped']} | {s['flagged']} | {s['modified']} | {s['seconds']:.2f} |")
     if "quality" in report:
         q = report["quality"]
-        print("\n(precision: of the records caught by a defect's steps, the share planted with that defect or its family: duplicates, missing answers)")
+        print(
+            "\n(precision: of the records caught by a defect's steps, the share planted with that defect or its family: duplicates, missing answers)"
+        )
         print("\n| planted defect | planted | caught | recall | caught by its steps | precision |")
         print("|---|---:|---:|---:|---:|---:|")
         for r in q["per_defect"]:
-            print(f"| {r['defect']} | {r['planted']} | {r['caught']} | {r['recall']:.3f} | {r['flagged_by_its_steps']} | {r['precision']:.3f} |")
-        print(f"\nClean records wrongly dropped: {q['clean_dropped']} of {q['clean_total']} ({q['clean_dropped_rate']:.2%}); by {q['clean_dropped_by']}")
+            print(
+                f"| {r['defect']} | {r['planted']} | {r['caught']} | {r['recall']:.3f} | {r['flagged_by_its_steps']} | {r['precision']:.3f} |"
+            )
+        print(
+            f"\nClean records wrongly dropped: {q['clean_dropped']} of {q['clean_total']} ({q['clean_dropped_rate']:.2%}); by {q['clean_dropped_by']}"
+        )
         print(f"Malformed lines reported with exact line and reason: {q['malformed_exact_line_and_reason']} of {q['malformed_planted']}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps(report, indent=2, default=str))

@@ -170,7 +170,13 @@ def run_datatrove(recs: list[Record], ngram: int, bands: int, rows: int) -> tupl
     import logging
 
     from datatrove.data import Document
-    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.utils.hashing import HashConfig
     from loguru import logger
 
@@ -290,8 +296,12 @@ def main() -> None:
             res["speed_vs_datasketch"] = round(res["records_per_s"] / results["datasketch"]["records_per_s"], 2)
             res["cpu_speed_vs_datasketch"] = round(res["records_per_cpu_s"] / results["datasketch"]["records_per_cpu_s"], 2)
 
-    print(f"\n{n:,} records ({len(origin):,} copies, {len(planted):,} planted near duplicates with exact {args.ngram}-gram Jaccard >= {args.threshold}); bands x rows = {bands} x {rows}; one core\n")
-    print("| tool | records | seconds | records/s | x datasketch | records/CPU-s | x datasketch (CPU) | dropped | recall on planted | dropped, not planted | agreement with datasketch |")
+    print(
+        f"\n{n:,} records ({len(origin):,} copies, {len(planted):,} planted near duplicates with exact {args.ngram}-gram Jaccard >= {args.threshold}); bands x rows = {bands} x {rows}; one core\n"
+    )
+    print(
+        "| tool | records | seconds | records/s | x datasketch | records/CPU-s | x datasketch (CPU) | dropped | recall on planted | dropped, not planted | agreement with datasketch |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         if "error" in r:
@@ -305,12 +315,20 @@ def main() -> None:
 
     mem = memory(mem_n)
     print(f"\nMemory of dedup.minhash state, {mem['records']:,} synthetic signatures (128 perms, {bands} bands):\n")
-    print("| records | state after observe (MB) | peak observe+finish (MB) | RSS delta after observe (MB) | RSS delta after finish (MB) | seconds |")
+    print(
+        "| records | state after observe (MB) | peak observe+finish (MB) | RSS delta after observe (MB) | RSS delta after finish (MB) | seconds |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
-    print(f"| {mem['records']:,} | {mem['state_after_observe_mb']} | {mem['peak_observe_and_finish_mb']} | {mem['rss_delta_after_observe_mb']} | {mem['rss_delta_after_finish_mb']} | {mem['seconds']} |")
+    print(
+        f"| {mem['records']:,} | {mem['state_after_observe_mb']} | {mem['peak_observe_and_finish_mb']} | {mem['rss_delta_after_observe_mb']} | {mem['rss_delta_after_finish_mb']} | {mem['seconds']} |"
+    )
 
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps({"args": vars(args), "n": n, "planted": len(planted), "bands": bands, "rows": rows, "results": results, "memory": mem}, indent=2))
+    OUT.write_text(
+        json.dumps(
+            {"args": vars(args), "n": n, "planted": len(planted), "bands": bands, "rows": rows, "results": results, "memory": mem}, indent=2
+        )
+    )
     print(f"\nwrote {OUT}")
 
 

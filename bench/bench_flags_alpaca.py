@@ -88,7 +88,10 @@ def main() -> None:
     out = Path("bench/out/alpaca_samples.md")
     out.parent.mkdir(parents=True, exist_ok=True)
     with open(out, "w") as f:
-        for title, ids in (("Flagged", rng.sample(flagged_ids, min(args.samples, len(flagged_ids)))), ("Unflagged", rng.sample(clean_ids, min(args.samples, len(clean_ids))))):
+        for title, ids in (
+            ("Flagged", rng.sample(flagged_ids, min(args.samples, len(flagged_ids)))),
+            ("Unflagged", rng.sample(clean_ids, min(args.samples, len(clean_ids)))),
+        ):
             f.write(f"# {title}\n\n")
             for rid in ids:
                 rec = kept[rid]

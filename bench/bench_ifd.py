@@ -108,7 +108,9 @@ def main() -> None:
           f"max_tokens {args.max_tokens}, OMP_NUM_THREADS={os.environ['OMP_NUM_THREADS']}\n")  # fmt: skip
     conv = "cached" if cached else f"{convert_wall:.1f} s wall ({convert_cpu:.1f} s CPU), first run only"
     print(f"Model load: {load_wall:.1f} s wall ({load_cpu:.1f} s CPU); GGUF conversion: {conv}\n")
-    print("| batch size (sequences; 2 per record) | records/s (wall) | records/s (CPU time) | seconds (wall) | max rel. IFD diff vs batch 1 |")
+    print(
+        "| batch size (sequences; 2 per record) | records/s (wall) | records/s (CPU time) | seconds (wall) | max rel. IFD diff vs batch 1 |"
+    )
     print("|---|---|---|---|---|")
     for row in rows:
         speed = f"{row['records_per_s_wall']:.2f} | {row['records_per_s_cpu']:.2f} | {row['wall_s']:.1f}"

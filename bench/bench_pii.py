@@ -400,8 +400,10 @@ def main() -> int:
         )
     gen = results["generator"]
     if gen:
-        print(f"\n### curatune.generate noisy set: {gen['all']['found']}/{gen['all']['planted']} planted values found, "
-              f"{gen['clean_flagged']}/{gen['clean_records']} clean records flagged\n")
+        print(
+            f"\n### curatune.generate noisy set: {gen['all']['found']}/{gen['all']['planted']} planted values found, "
+            f"{gen['clean_flagged']}/{gen['clean_records']} clean records flagged\n"
+        )
         print("| type | recall |\n|---|---:|")
         for t in PII_TYPES:
             if t in gen:

@@ -141,7 +141,9 @@ def main() -> None:
         exact.keep(r)
     exact_rps = len(alpaca) / (time.process_time() - t0)
 
-    print(f"| step | records/s (alpaca 9k, 1 core) | failed on real ({len(both)}) | recall on planted | clean generated failed ({planted['clean']}) |")
+    print(
+        f"| step | records/s (alpaca 9k, 1 core) | failed on real ({len(both)}) | recall on planted | clean generated failed ({planted['clean']}) |"
+    )
     print("|---|---|---|---|---|")
     for row in rows:
         recall = f"{row['recall']:.2f} ({row['target_defect']})" if row["recall"] is not None else "-"
@@ -149,7 +151,9 @@ def main() -> None:
     total_rps = 1 / sum(1 / r["records_per_s_alpaca"] for r in rows)
     print(f"\nAll nine in sequence: {total_rps:,.0f} records/s on one core (sum of per-step times).")
     print(f"Clean generated records failed by any step: {len(clean_failed)} of {planted['clean']}.")
-    print(f"token_length fast vs exact template: {len(diffs)} of {len(both)} records differ (max {max(diffs, default=0)} tokens); exact mode runs at {exact_rps:,.0f} records/s.")
+    print(
+        f"token_length fast vs exact template: {len(diffs)} of {len(both)} records differ (max {max(diffs, default=0)} tokens); exact mode runs at {exact_rps:,.0f} records/s."
+    )
     for row in rows:
         if row["reasons_real"]:
             print(f"  {row['step']}: {row['reasons_real']}")
@@ -163,7 +167,11 @@ def main() -> None:
         "steps": rows,
         "sequential_records_per_s": round(total_rps, 1),
         "clean_generated_failed_any": len(clean_failed),
-        "token_length_fast_vs_exact": {"differ": len(diffs), "max_abs_diff": max(diffs, default=0), "exact_records_per_s": round(exact_rps, 1)},
+        "token_length_fast_vs_exact": {
+            "differ": len(diffs),
+            "max_abs_diff": max(diffs, default=0),
+            "exact_records_per_s": round(exact_rps, 1),
+        },
     }
     path = out / "quality_filters.json"
     path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -86,13 +86,23 @@ def speed(n: int, budget: int, tmp: Path) -> dict:
     seconds = time.perf_counter() - t0
     steps = {s["step"]: round(s["seconds"], 2) for s in result.stats["steps"]}
     summary = json.loads((result.run_dir / "artifacts" / "selection.json").read_text())
-    return {"n": n, "budget": budget, "embed_seconds_first_run": round(embed_s, 1), "texts_embedded": embedded,
-            "select_seconds": round(seconds, 1), "kept": result.stats["kept"], "step_seconds": steps, "reasons": summary["reasons"]}
+    return {
+        "n": n,
+        "budget": budget,
+        "embed_seconds_first_run": round(embed_s, 1),
+        "texts_embedded": embedded,
+        "select_seconds": round(seconds, 1),
+        "kept": result.stats["kept"],
+        "step_seconds": steps,
+        "reasons": summary["reasons"],
+    }
 
 
 def alpaca(tmp: Path, fraction: float) -> dict:
     steps = [{"step": s.step, "on_fail": "flag", **s.params} for s in default_steps()]
-    raw = apply_overrides({"name": "alpaca-flags", "data": {"path": str(ALPACA)}, "runs_dir": str(tmp / "runs"), "curate": {"steps": steps}}, [])
+    raw = apply_overrides(
+        {"name": "alpaca-flags", "data": {"path": str(ALPACA)}, "runs_dir": str(tmp / "runs"), "curate": {"steps": steps}}, []
+    )
     flagged = curate(parse_recipe(raw), force=True)
     warm_embeddings(flagged.run_dir / "data" / "kept.jsonl")
     result = select(selection_recipe(str(flagged.run_dir), fraction, name="alpaca-select", overrides=[f"runs_dir={tmp}/runs"]), force=True)
@@ -103,10 +113,18 @@ def alpaca(tmp: Path, fraction: float) -> dict:
         for f in flags:
             total[f] += 1
             chosen[f] += rec.id in kept_ids
-    rows = [{"flag": f, "records": total[f], "selected": chosen[f], "share_selected": round(chosen[f] / total[f], 3)} for f in sorted(total, key=lambda f: -total[f])]
+    rows = [
+        {"flag": f, "records": total[f], "selected": chosen[f], "share_selected": round(chosen[f] / total[f], 3)}
+        for f in sorted(total, key=lambda f: -total[f])
+    ]
     summary = json.loads((result.run_dir / "artifacts" / "selection.json").read_text())
-    return {"input": sum(1 for _ in read_records([ALPACA])), "selected": len(kept_ids), "by_flag": rows, "reasons": summary["reasons"],
-            "profile": profile(result.run_dir)}
+    return {
+        "input": sum(1 for _ in read_records([ALPACA])),
+        "selected": len(kept_ids),
+        "by_flag": rows,
+        "reasons": summary["reasons"],
+        "profile": profile(result.run_dir),
+    }
 
 
 def profile(run_dir: Path) -> dict:
@@ -116,7 +134,9 @@ def profile(run_dir: Path) -> dict:
     def stats(path: Path) -> dict:
         rows = [orjson.loads(line) for line in path.read_bytes().splitlines()]
         q = np.array([(r.get("meta", {}).get("scores") or {}).get("quality", np.nan) for r in rows], dtype=float)
-        words = np.array([sum(len((m.get("content") or "").split()) for m in r.get("messages") or [] if m.get("role") == "assistant") for r in rows])
+        words = np.array(
+            [sum(len((m.get("content") or "").split()) for m in r.get("messages") or [] if m.get("role") == "assistant") for r in rows]
+        )
         pct = lambda a: [round(float(x), 3) for x in np.nanpercentile(a, [25, 50, 75])] if len(a) else []  # noqa: E731
         return {"records": len(rows), "quality_q25_q50_q75": pct(q), "answer_words_q25_q50_q75": pct(words)}
 
@@ -131,7 +151,9 @@ def main() -> None:
     ap.add_argument("--no-alpaca", action="store_true")
     ap.add_argument("--no-speed", action="store_true", help="only the Alpaca part")
     ap.add_argument("--out", default="bench/out/select.json")
-    ap.add_argument("--embedder", choices=["minilm", "hashed"], default="minilm", help="what fills the embedding cache before the timed run")
+    ap.add_argument(
+        "--embedder", choices=["minilm", "hashed"], default="minilm", help="what fills the embedding cache before the timed run"
+    )
     args = ap.parse_args()
     if args.embedder == "hashed":
         use_hashed_embedder()
@@ -143,7 +165,9 @@ def main() -> None:
             print(f"\n## Selection of {s['budget']:,} from {s['n']:,} records\n")
             print("| embedding (first run, cached after) | texts embedded | select end to end (embeddings cached) | kept | per step s |")
             print("|---:|---:|---:|---:|---|")
-            print(f"| {s['embed_seconds_first_run']} s | {s['texts_embedded']:,} | {s['select_seconds']} s | {s['kept']:,} | {s['step_seconds']} |")
+            print(
+                f"| {s['embed_seconds_first_run']} s | {s['texts_embedded']:,} | {s['select_seconds']} s | {s['kept']:,} | {s['step_seconds']} |"
+            )
         if not args.no_alpaca and ALPACA.is_file():
             report["alpaca"] = a = alpaca(Path(d), args.fraction)
             print(f"\n## Alpaca: {a['selected']:,} of {a['input']:,} selected ({args.fraction:.0%}); not selected: {a['reasons']}\n")

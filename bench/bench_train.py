@@ -66,8 +66,16 @@ def model_folder(kind: str, tmp: Path) -> str:
 
 
 def settings(args) -> dict:
-    return dict(learning_rate=2e-4, max_steps=args.steps, per_device_train_batch_size=args.batch, gradient_accumulation_steps=1,
-                warmup_ratio=0.0, lr_scheduler_type="constant", weight_decay=0.0, seed=0)
+    return dict(
+        learning_rate=2e-4,
+        max_steps=args.steps,
+        per_device_train_batch_size=args.batch,
+        gradient_accumulation_steps=1,
+        warmup_ratio=0.0,
+        lr_scheduler_type="constant",
+        weight_decay=0.0,
+        seed=0,
+    )
 
 
 def run_bare(folder: str, rows: list[dict], args, tmp: Path) -> dict:
@@ -84,10 +92,31 @@ def run_bare(folder: str, rows: list[dict], args, tmp: Path) -> dict:
     data = Dataset.from_list([{"prompt": r["messages"][:-1], "completion": r["messages"][-1:]} for r in rows])
     model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
     s = settings(args)
-    cfg = SFTConfig(output_dir=str(tmp / "bare"), learning_rate=s["learning_rate"], max_steps=s["max_steps"], per_device_train_batch_size=s["per_device_train_batch_size"],
-                    warmup_steps=0.0, lr_scheduler_type="constant", seed=0, use_cpu=True, bf16=False, activation_checkpointing=False, report_to="none",
-                    save_strategy="steps" if args.bare_checkpoints else "no", save_steps=args.eval_steps or max(1, args.steps // 10), eval_strategy="no", logging_steps=args.steps, max_length=args.max_len, disable_tqdm=True, dataset_num_proc=None)
-    lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM") if args.method == "lora" else None
+    cfg = SFTConfig(
+        output_dir=str(tmp / "bare"),
+        learning_rate=s["learning_rate"],
+        max_steps=s["max_steps"],
+        per_device_train_batch_size=s["per_device_train_batch_size"],
+        warmup_steps=0.0,
+        lr_scheduler_type="constant",
+        seed=0,
+        use_cpu=True,
+        bf16=False,
+        activation_checkpointing=False,
+        report_to="none",
+        save_strategy="steps" if args.bare_checkpoints else "no",
+        save_steps=args.eval_steps or max(1, args.steps // 10),
+        eval_strategy="no",
+        logging_steps=args.steps,
+        max_length=args.max_len,
+        disable_tqdm=True,
+        dataset_num_proc=None,
+    )
+    lora = (
+        LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, target_modules="all-linear", task_type="CAUSAL_LM")
+        if args.method == "lora"
+        else None
+    )
     trainer = SFTTrainer(model=model, args=cfg, train_dataset=data, processing_class=tok, peft_config=lora)
     counter = TokenCounter(trainer.data_collator)
     trainer.data_collator = counter
@@ -104,14 +133,33 @@ def run_curatune(folder: str, rows: list[dict], args, tmp: Path, i: int) -> dict
     data = tmp / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     model = "default" if args.model == "default" else folder
-    recipe = parse_recipe({"name": f"c{i}", "runs_dir": str(tmp / "runs"), "data": {"path": str(data)},
-                           "train": {"model": model, "method": args.method, "val_set_size": 0.0, "max_seq_len": args.max_len, "save_model": False, "eval_steps": args.eval_steps or None, **settings(args)}})
+    recipe = parse_recipe(
+        {
+            "name": f"c{i}",
+            "runs_dir": str(tmp / "runs"),
+            "data": {"path": str(data)},
+            "train": {
+                "model": model,
+                "method": args.method,
+                "val_set_size": 0.0,
+                "max_seq_len": args.max_len,
+                "save_model": False,
+                "eval_steps": args.eval_steps or None,
+                **settings(args),
+            },
+        }
+    )
     t0 = time.perf_counter()
     res = train(recipe, force=True, echo=lambda s: None, track=True)
     wall = time.perf_counter() - t0
     s = res.summary
-    return {"tokens": s["tokens"]["processed_tokens"], "train_seconds": s["train_seconds"], "tokens_per_second": s["tokens"]["processed_tokens"] / s["train_seconds"],
-            "end_to_end_seconds": wall, "loss_rank_seconds": s["loss_rank_seconds"]}
+    return {
+        "tokens": s["tokens"]["processed_tokens"],
+        "train_seconds": s["train_seconds"],
+        "tokens_per_second": s["tokens"]["processed_tokens"] / s["train_seconds"],
+        "end_to_end_seconds": wall,
+        "loss_rank_seconds": s["loss_rank_seconds"],
+    }
 
 
 def overhead(args) -> dict:
@@ -126,14 +174,28 @@ def overhead(args) -> dict:
         for i in range(args.rounds):
             bare.append(run_bare(folder, rows, args, tmp))
             ours.append(run_curatune(folder, rows, args, tmp, i))
-            print(f"round {i}: bare {bare[-1]['tokens_per_second']:.0f} tok/s, curatune {ours[-1]['tokens_per_second']:.0f} tok/s", flush=True)
+            print(
+                f"round {i}: bare {bare[-1]['tokens_per_second']:.0f} tok/s, curatune {ours[-1]['tokens_per_second']:.0f} tok/s", flush=True
+            )
     b = statistics.median(r["tokens_per_second"] for r in bare)
     c = statistics.median(r["tokens_per_second"] for r in ours)
-    return {"model": args.model, "method": args.method, "steps": args.steps, "batch": args.batch, "rounds": args.rounds, "threads": int(os.environ["OMP_NUM_THREADS"]),
-            "tokens_per_step_bare": bare[0]["tokens"] / args.steps, "tokens_per_step_curatune": ours[0]["tokens"] / args.steps,
-            "bare_tokens_per_second": round(b, 1), "curatune_tokens_per_second": round(c, 1), "slowdown": round(1 - c / b, 4),
-            "curatune_end_to_end_seconds": [round(r["end_to_end_seconds"], 1) for r in ours], "curatune_train_seconds": [round(r["train_seconds"], 1) for r in ours],
-            "bare_train_seconds": [round(r["train_seconds"], 1) for r in bare], "rounds_raw": {"bare": bare, "curatune": ours}}
+    return {
+        "model": args.model,
+        "method": args.method,
+        "steps": args.steps,
+        "batch": args.batch,
+        "rounds": args.rounds,
+        "threads": int(os.environ["OMP_NUM_THREADS"]),
+        "tokens_per_step_bare": bare[0]["tokens"] / args.steps,
+        "tokens_per_step_curatune": ours[0]["tokens"] / args.steps,
+        "bare_tokens_per_second": round(b, 1),
+        "curatune_tokens_per_second": round(c, 1),
+        "slowdown": round(1 - c / b, 4),
+        "curatune_end_to_end_seconds": [round(r["end_to_end_seconds"], 1) for r in ours],
+        "curatune_train_seconds": [round(r["train_seconds"], 1) for r in ours],
+        "bare_train_seconds": [round(r["train_seconds"], 1) for r in bare],
+        "rounds_raw": {"bare": bare, "curatune": ours},
+    }
 
 
 def padding(args) -> dict:
@@ -148,18 +210,39 @@ def padding(args) -> dict:
     out = {}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        sets = {"demo triage set (curatune demo, 600 raw records, max_seq_len 256)": (generate_triage(tmp / "triage", n_train=600, n_test=10)["train"].path, 256),
-                "generated instruction set (curatune generate, 3,000 records, max_seq_len 512)": (tmp / "gen.jsonl", 512)}
+        sets = {
+            "demo triage set (curatune demo, 600 raw records, max_seq_len 256)": (
+                generate_triage(tmp / "triage", n_train=600, n_test=10)["train"].path,
+                256,
+            ),
+            "generated instruction set (curatune generate, 3,000 records, max_seq_len 512)": (tmp / "gen.jsonl", 512),
+        }
         generate_noisy(tmp / "gen.jsonl", n=3000, seed=0)
         for name, (data, max_len) in sets.items():
             for packing in (True, False):
-                recipe = parse_recipe({"name": "pad", "runs_dir": str(tmp / "runs"), "data": {"path": str(data)},
-                                       "train": {"method": "lora", "packing": packing, "max_seq_len": max_len, "per_device_train_batch_size": 8, "val_set_size": 0.0}})
+                recipe = parse_recipe(
+                    {
+                        "name": "pad",
+                        "runs_dir": str(tmp / "runs"),
+                        "data": {"path": str(data)},
+                        "train": {
+                            "method": "lora",
+                            "packing": packing,
+                            "max_seq_len": max_len,
+                            "per_device_train_batch_size": 8,
+                            "val_set_size": 0.0,
+                        },
+                    }
+                )
                 data_ = load_train_data(recipe.data.path, recipe.train, recipe.data.format)
                 p = prepare(recipe.train, data_, tmp / f"pad{packing}", echo=lambda s: None)
                 trainer, _, counter, _ = build_trainer(p, tmp / f"pad{packing}")
                 batches = sum(1 for _ in trainer.get_train_dataloader())
-                out.setdefault(name, {})["packing" if packing else "no_packing"] = {**counter.summary(), "batches": batches, "examples": len(p.train_rows)}
+                out.setdefault(name, {})["packing" if packing else "no_packing"] = {
+                    **counter.summary(),
+                    "batches": batches,
+                    "examples": len(p.train_rows),
+                }
     return out
 
 
@@ -171,8 +254,12 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--max-len", type=int, default=256)
     ap.add_argument("--rounds", type=int, default=2)
-    ap.add_argument("--eval-steps", type=int, default=0, help="curatune: log and checkpoint every this many steps (default: a tenth of the steps)")
-    ap.add_argument("--bare-checkpoints", action="store_true", help="the bare script saves checkpoints at curatune's cadence too (what resuming needs)")
+    ap.add_argument(
+        "--eval-steps", type=int, default=0, help="curatune: log and checkpoint every this many steps (default: a tenth of the steps)"
+    )
+    ap.add_argument(
+        "--bare-checkpoints", action="store_true", help="the bare script saves checkpoints at curatune's cadence too (what resuming needs)"
+    )
     ap.add_argument("--skip-overhead", action="store_true")
     ap.add_argument("--skip-padding", action="store_true")
     args = ap.parse_args()

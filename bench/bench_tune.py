@@ -65,8 +65,17 @@ SPACE = {
 
 
 def raw_recipe(root: Path, data: Path, model: Path, seed: int, trials: int, strategy: str) -> dict:
-    train = {"model": str(model), "method": "full", "max_steps": 40, "eval_steps": 5, "per_device_train_batch_size": 8,
-             "max_seq_len": 64, "seed": seed, "save_model": False, "loss_rank_top": 0}
+    train = {
+        "model": str(model),
+        "method": "full",
+        "max_steps": 40,
+        "eval_steps": 5,
+        "per_device_train_batch_size": 8,
+        "max_seq_len": 64,
+        "seed": seed,
+        "save_model": False,
+        "loss_rank_top": 0,
+    }
     tune = {"space": SPACE, "n_trials": trials, "seed": seed, **STRATEGIES[strategy]}
     return {"name": f"{strategy}-s{seed}", "runs_dir": str(root / "runs"), "data": {"path": str(data)}, "train": train, "tune": tune}
 
@@ -80,11 +89,19 @@ def run_search(raw: dict) -> dict:
     t0 = time.perf_counter()
     res = tune(parse_recipe(raw), echo=lambda s: None, track=False)
     wall = time.perf_counter() - t0
-    trials = [{"number": t.number, "state": t.state.name, "value": t.value, "params": t.params, "steps": int(t.user_attrs.get("steps") or 0)}
-              for t in res.study.trials]
+    trials = [
+        {"number": t.number, "state": t.state.name, "value": t.value, "params": t.params, "steps": int(t.user_attrs.get("steps") or 0)}
+        for t in res.study.trials
+    ]
     best = res.summary["best"]
-    return {"best_value": best["value"], "best_params": best["params"], "wall_s": round(wall, 1), "steps": res.summary["steps_trained"],
-            "pruned": sum(1 for t in res.study.trials if t.state == TrialState.PRUNED), "trials": trials}
+    return {
+        "best_value": best["value"],
+        "best_params": best["params"],
+        "wall_s": round(wall, 1),
+        "steps": res.summary["steps_trained"],
+        "pruned": sum(1 for t in res.study.trials if t.state == TrialState.PRUNED),
+        "trials": trials,
+    }
 
 
 def steps_to_reach(trials: list[dict], target: float) -> int | None:
@@ -120,10 +137,13 @@ def run_all(root: Path, args) -> dict:
     order = list(STRATEGIES)
     for seed in args.seeds:
         # A different order per seed, so that a machine getting busier slows no strategy more than the others.
-        for strategy in order[seed % len(order):] + order[: seed % len(order)]:
+        for strategy in order[seed % len(order) :] + order[: seed % len(order)]:
             r = run_search(raw_recipe(root, data, model, seed, args.trials, strategy))
             results["runs"][f"{strategy}/{seed}"] = r
-            print(f"seed {seed} {strategy:>10}: best {r['best_value']:.4f} {r['best_params']}  {r['steps']} steps, {r['pruned']} pruned, {r['wall_s']} s", flush=True)
+            print(
+                f"seed {seed} {strategy:>10}: best {r['best_value']:.4f} {r['best_params']}  {r['steps']} steps, {r['pruned']} pruned, {r['wall_s']} s",
+                flush=True,
+            )
         raw = raw_recipe(root, data, model, seed, args.trials, "tpe")
         raw.pop("tune")
         raw["name"] = f"lr-find-s{seed}"
@@ -132,11 +152,19 @@ def run_all(root: Path, args) -> dict:
         best = min((results["runs"][f"{s}/{seed}"] for s in STRATEGIES), key=lambda r: r["best_value"])
         best_lr = best["best_params"]["learning_rate"]
         ratio = lambda a, b: max(a / b, b / a)  # noqa: E731
-        results["lr_find"][str(seed)] = {"steepest": found.suggestion.steepest, "min_div_10": found.suggestion.min_div_10, "best_lr": best_lr,
-                                         "ratio_steepest": ratio(found.suggestion.steepest, best_lr), "ratio_min_div_10": ratio(found.suggestion.min_div_10, best_lr),
-                                         "seconds": round(time.perf_counter() - t0, 1), "points": found.to_dict()["points"]}
+        results["lr_find"][str(seed)] = {
+            "steepest": found.suggestion.steepest,
+            "min_div_10": found.suggestion.min_div_10,
+            "best_lr": best_lr,
+            "ratio_steepest": ratio(found.suggestion.steepest, best_lr),
+            "ratio_min_div_10": ratio(found.suggestion.min_div_10, best_lr),
+            "seconds": round(time.perf_counter() - t0, 1),
+            "points": found.to_dict()["points"],
+        }
         lf = results["lr_find"][str(seed)]
-        print(f"seed {seed} lr-find: steepest {lf['steepest']:.3g}, min/10 {lf['min_div_10']:.3g}; best rate found {best_lr:.3g}", flush=True)
+        print(
+            f"seed {seed} lr-find: steepest {lf['steepest']:.3g}, min/10 {lf['min_div_10']:.3g}; best rate found {best_lr:.3g}", flush=True
+        )
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(results, indent=1))
     return results
@@ -148,7 +176,9 @@ def print_tables(results: dict) -> None:
     grid_best = {s: runs[f"grid/{s}"]["best_value"] for s in seeds}
     grid_steps = statistics.mean(runs[f"grid/{s}"]["steps"] for s in seeds)
     print(f"\n{results['trials']} trials per search, mean of {len(seeds)} seeds ({', '.join(map(str, seeds))})\n")
-    print("| strategy | best validation loss | wall time (s) | compute (steps) | compute vs grid | pruned trials | as good as grid: compute to get there |")
+    print(
+        "| strategy | best validation loss | wall time (s) | compute (steps) | compute vs grid | pruned trials | as good as grid: compute to get there |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in STRATEGIES:
         rs = [runs[f"{name}/{s}"] for s in seeds]
@@ -157,14 +187,28 @@ def print_tables(results: dict) -> None:
         steps = statistics.mean(r["steps"] for r in rs)
         reach = [steps_to_reach(r["trials"], grid_best[s]) for r, s in zip(rs, seeds)]
         reached = [x for x in reach if x is not None]
-        reach_text = "—" if name == "grid" else (f"{len(reached)}/{len(seeds)} seeds; {statistics.mean(reached) / grid_steps:.0%} of grid's compute" if reached else f"0/{len(seeds)} seeds")
-        print(f"| {name} | {best:.4f}{spread} | {statistics.mean(r['wall_s'] for r in rs):.0f} | {steps:.0f} | {steps / grid_steps:.0%} | "
-              f"{statistics.mean(r['pruned'] for r in rs):.1f} | {reach_text} |")
-    print("\n| seed | lr-find min / 10 (the default pick) | lr-find steepest | best rate found by the searches | ratio (min / 10) | ratio (steepest) |")
+        reach_text = (
+            "—"
+            if name == "grid"
+            else (
+                f"{len(reached)}/{len(seeds)} seeds; {statistics.mean(reached) / grid_steps:.0%} of grid's compute"
+                if reached
+                else f"0/{len(seeds)} seeds"
+            )
+        )
+        print(
+            f"| {name} | {best:.4f}{spread} | {statistics.mean(r['wall_s'] for r in rs):.0f} | {steps:.0f} | {steps / grid_steps:.0%} | "
+            f"{statistics.mean(r['pruned'] for r in rs):.1f} | {reach_text} |"
+        )
+    print(
+        "\n| seed | lr-find min / 10 (the default pick) | lr-find steepest | best rate found by the searches | ratio (min / 10) | ratio (steepest) |"
+    )
     print("|---:|---:|---:|---:|---:|---:|")
     for s in seeds:
         lf = results["lr_find"][str(s)]
-        print(f"| {s} | {lf['min_div_10']:.3g} | {lf['steepest']:.3g} | {lf['best_lr']:.3g} | {lf['ratio_min_div_10']:.1f} | {lf['ratio_steepest']:.1f} |")
+        print(
+            f"| {s} | {lf['min_div_10']:.3g} | {lf['steepest']:.3g} | {lf['best_lr']:.3g} | {lf['ratio_min_div_10']:.1f} | {lf['ratio_steepest']:.1f} |"
+        )
 
 
 if __name__ == "__main__":

@@ -145,7 +145,10 @@ def run_curatune(path: Path, tmp: Path, name: str, steps: list[dict] | None, wor
         "kept": st["kept"],
         "dropped": st["dropped"],
         "read_problems": st["read_problems"],
-        "steps": [{"step": s["step"], "seconds": s["seconds"], "dropped": s["dropped"], "flagged": s["flagged"], "modified": s["modified"]} for s in st["steps"]],
+        "steps": [
+            {"step": s["step"], "seconds": s["seconds"], "dropped": s["dropped"], "flagged": s["flagged"], "modified": s["modified"]}
+            for s in st["steps"]
+        ],
     }
 
 
@@ -201,6 +204,7 @@ def quiet_datatrove() -> None:
     logger.remove()
     if getattr(executor_base, "_bench_quiet", False):
         return
+
     def add_task_logger(logging_dir, rank, local_rank=0, node_rank=-1):
         # datatrove's own version adds a stderr sink for every local rank 0 and logs to it at once.
         logger.remove()
@@ -268,21 +272,31 @@ def split_shards(path: Path, out_dir: Path, shards: int) -> None:
 
 def run_datatrove(path: Path, tmp: Path, with_filters: bool, workers: int) -> dict:
     from datatrove.executor import LocalPipelineExecutor
-    from datatrove.pipeline.dedup.minhash import MinhashConfig, MinhashDedupBuckets, MinhashDedupCluster, MinhashDedupFilter, MinhashDedupSignature
+    from datatrove.pipeline.dedup.minhash import (
+        MinhashConfig,
+        MinhashDedupBuckets,
+        MinhashDedupCluster,
+        MinhashDedupFilter,
+        MinhashDedupSignature,
+    )
     from datatrove.pipeline.readers import JsonlReader
     from datatrove.pipeline.writers import JsonlWriter
     from datatrove.utils.hashing import HashConfig
 
     quiet_datatrove()
     bands, rows = MinHashDedup().band_params
-    cfg = MinhashConfig(n_grams=MinHashDedup().ngram, num_buckets=bands, hashes_per_bucket=rows, hash_config=HashConfig(precision=64, hash_fc="sha1"))
+    cfg = MinhashConfig(
+        n_grams=MinHashDedup().ngram, num_buckets=bands, hashes_per_bucket=rows, hash_config=HashConfig(precision=64, hash_fc="sha1")
+    )
     d = tmp / ("dt_filters" if with_filters else "dt_minhash")
     reader = _tolerant_reader_class()
 
     def executor(pipeline: list, tasks: int, stage: str) -> LocalPipelineExecutor:
         # fork, not datatrove's default forkserver: forked workers are this process's children,
         # so getrusage(RUSAGE_CHILDREN) counts their CPU time.
-        return LocalPipelineExecutor(pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(d / "logs" / stage), start_method="fork")
+        return LocalPipelineExecutor(
+            pipeline, tasks=tasks, workers=min(workers, tasks), logging_dir=str(d / "logs" / stage), start_method="fork"
+        )
 
     stage_seconds: dict[str, float] = {}
     t_all = time.perf_counter()
@@ -293,9 +307,12 @@ def run_datatrove(path: Path, tmp: Path, with_filters: bool, workers: int) -> di
         (
             "read, filter, signatures",
             executor(
-                [reader(str(d / "in"), adapter=alpaca_adapter), *(datatrove_filters() if with_filters else []),
-                 JsonlWriter(str(d / "mid"), output_filename="${rank}.jsonl", compression=None),
-                 MinhashDedupSignature(str(d / "sigs"), config=cfg)],
+                [
+                    reader(str(d / "in"), adapter=alpaca_adapter),
+                    *(datatrove_filters() if with_filters else []),
+                    JsonlWriter(str(d / "mid"), output_filename="${rank}.jsonl", compression=None),
+                    MinhashDedupSignature(str(d / "sigs"), config=cfg),
+                ],
                 workers,
                 "1_signatures",
             ),
@@ -305,8 +322,11 @@ def run_datatrove(path: Path, tmp: Path, with_filters: bool, workers: int) -> di
         (
             "dedup filter, write",
             executor(
-                [JsonlReader(str(d / "mid")), MinhashDedupFilter(str(d / "remove_ids")),
-                 JsonlWriter(str(d / "out"), output_filename="${rank}.jsonl", compression=None)],
+                [
+                    JsonlReader(str(d / "mid")),
+                    MinhashDedupFilter(str(d / "remove_ids")),
+                    JsonlWriter(str(d / "out"), output_filename="${rank}.jsonl", compression=None),
+                ],
                 workers,
                 "4_filter",
             ),
@@ -343,12 +363,14 @@ def _step_stats(logging_dir: Path) -> list[dict]:
     out = []
     for s in json.loads((logging_dir / "stats.json").read_text()):
         st = s.get("stats", {})
-        out.append({
-            "name": s["name"].encode("ascii", "ignore").decode().strip(" -"),
-            "seconds": s.get("time_stats", {}).get("total", 0.0),
-            "documents": total(st.get("documents", st.get("total", 0))),
-            "dropped": total(st.get("dropped", 0)),
-        })
+        out.append(
+            {
+                "name": s["name"].encode("ascii", "ignore").decode().strip(" -"),
+                "seconds": s.get("time_stats", {}).get("total", 0.0),
+                "documents": total(st.get("documents", st.get("total", 0))),
+                "dropped": total(st.get("dropped", 0)),
+            }
+        )
     return out
 
 
@@ -393,12 +415,22 @@ def main() -> None:
         summary = generate_noisy(path, n=n, defect_rate=0.2, seed=0)
         runs: list[tuple[str, str, str, Callable[[], dict]]] = [
             ("curatune", f"default recipe ({len(default_steps())} steps)", "default", lambda: run_curatune(path, tmp, "default", None, w)),
-            ("curatune", "gopher_quality, gopher_repetition, c4_quality, minhash", "shared", lambda: run_curatune(path, tmp, "shared", SHARED_STEPS, w)),
+            (
+                "curatune",
+                "gopher_quality, gopher_repetition, c4_quality, minhash",
+                "shared",
+                lambda: run_curatune(path, tmp, "shared", SHARED_STEPS, w),
+            ),
             ("curatune", "minhash only", "minhash", lambda: run_curatune(path, tmp, "minhash", [{"step": "dedup.minhash"}], w)),
         ]
         if not args.no_datatrove:
             runs += [
-                ("datatrove", "GopherRepetition, GopherQuality, C4Quality, MinHash (4 stages)", "shared", lambda: run_datatrove(path, tmp, True, w)),
+                (
+                    "datatrove",
+                    "GopherRepetition, GopherQuality, C4Quality, MinHash (4 stages)",
+                    "shared",
+                    lambda: run_datatrove(path, tmp, True, w),
+                ),
                 ("datatrove", "MinHash only (4 stages)", "minhash", lambda: run_datatrove(path, tmp, False, w)),
             ]
         results = []
@@ -437,12 +469,22 @@ def main() -> None:
             dropped = f"{r['dropped']:,} (of which {bad_lines:,} unreadable lines)"
         else:
             dropped = f"{r['dropped_by_filters'] + r['dropped_by_minhash']:,} ({r['dropped_by_filters']:,} filters, {r['dropped_by_minhash']:,} MinHash); read {r['read']:,}"
-        print(f"| {r['tool']} | {r['steps_included']} | {r['seconds']:.1f} | {r['records_per_s']:,.0f} | {r['cpu_seconds']:.1f} | {r['records_per_cpu_s']:,.0f} | {ratio} | {dropped} |")
-    print(f"\nDedup drops against the {len(planted_dups):,} planted exact and near duplicates (found: the planted copy itself was dropped; a tool that drops the original instead scores a miss and a drop not planted):\n")
-    print("| tool | steps included | dropped by dedup | of them planted duplicates | recall of planted | dropped, not planted |\n|---|---|---:|---:|---:|---:|")
+        print(
+            f"| {r['tool']} | {r['steps_included']} | {r['seconds']:.1f} | {r['records_per_s']:,.0f} | {r['cpu_seconds']:.1f} | {r['records_per_cpu_s']:,.0f} | {ratio} | {dropped} |"
+        )
+    print(
+        f"\nDedup drops against the {len(planted_dups):,} planted exact and near duplicates (found: the planted copy itself was dropped; a tool that drops the original instead scores a miss and a drop not planted):\n"
+    )
+    print(
+        "| tool | steps included | dropped by dedup | of them planted duplicates | recall of planted | dropped, not planted |\n|---|---|---:|---:|---:|---:|"
+    )
     for r in results:
-        print(f"| {r['tool']} | {r['steps_included']} | {r['dedup_dropped']:,} | {r['dedup_dropped_planted']:,} | {r['dedup_recall_planted']:.3f} | {r['dedup_dropped'] - r['dedup_dropped_planted']:,} |")
-    print("\n(ratio: curatune's records/s over datatrove's for the same steps; the default recipe is set against datatrove's equivalent subset, which does less)")
+        print(
+            f"| {r['tool']} | {r['steps_included']} | {r['dedup_dropped']:,} | {r['dedup_dropped_planted']:,} | {r['dedup_recall_planted']:.3f} | {r['dedup_dropped'] - r['dedup_dropped_planted']:,} |"
+        )
+    print(
+        "\n(ratio: curatune's records/s over datatrove's for the same steps; the default recipe is set against datatrove's equivalent subset, which does less)"
+    )
     default = results[0]
     print("\ncuratune default recipe, seconds per step (wall time inside the workers, summed; on a busy machine more than the CPU time):\n")
     print("| step | seconds | dropped | flagged | modified |\n|---|---:|---:|---:|---:|")
@@ -450,10 +492,20 @@ def main() -> None:
         print(f"| {s['step']} | {s['seconds']:.2f} | {s['dropped']:,} | {s['flagged']:,} | {s['modified']:,} |")
     for r in results:
         if r["tool"] == "datatrove":
-            print(f"\ndatatrove ({r['steps_included']}), wall seconds per stage: " + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items()))
-            print("  seconds per step (summed over tasks): " + ", ".join(f"{s['name']} {s['seconds']:.1f}" + (f" (dropped {s['dropped']:,})" if s["dropped"] else "") for s in r["steps"]))
+            print(
+                f"\ndatatrove ({r['steps_included']}), wall seconds per stage: "
+                + ", ".join(f"{k} {v:.1f}" for k, v in r["stage_seconds"].items())
+            )
+            print(
+                "  seconds per step (summed over tasks): "
+                + ", ".join(
+                    f"{s['name']} {s['seconds']:.1f}" + (f" (dropped {s['dropped']:,})" if s["dropped"] else "") for s in r["steps"]
+                )
+            )
     if stock is not None:
-        print(f"\ndatatrove's stock JsonlReader on the same file: {stock if isinstance(stock, str) else f'{stock:,} documents'} (of {n:,} lines)")
+        print(
+            f"\ndatatrove's stock JsonlReader on the same file: {stock if isinstance(stock, str) else f'{stock:,} documents'} (of {n:,} lines)"
+        )
 
     notes = NOTES.format(n_default=len(default_steps()))
     print("\n" + notes)

@@ -50,7 +50,10 @@ def test_curate_ok_then_skipped_then_explain(tmp_path):
 
 def test_override_on_the_command_line(tmp_path):
     data = write_data(tmp_path / "d.jsonl", ["a fine answer", "no"])
-    recipe = write_recipe(tmp_path, f"name: r\nruns_dir: {tmp_path / 'runs'}\ndata:\n  path: {data}\ncurate:\n  workers: 1\n  steps:\n    - step: filter.min_length\n")
+    recipe = write_recipe(
+        tmp_path,
+        f"name: r\nruns_dir: {tmp_path / 'runs'}\ndata:\n  path: {data}\ncurate:\n  workers: 1\n  steps:\n    - step: filter.min_length\n",
+    )
     result = runner.invoke(app, ["curate", str(recipe), "-s", "curate.steps.0.min_chars=50"])
     assert result.exit_code == 0, result.output
     assert "2 records in, 0 kept, 2 dropped" in flat(result)

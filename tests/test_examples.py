@@ -27,7 +27,9 @@ def test_instruction_example_runs_on_generated_data(tmp_path):
 
     data = tmp_path / "noisy.jsonl"
     gen = generate_noisy(data, n=400, defect_rate=0.2, seed=3)
-    recipe = load_recipe(EXAMPLES[[p.stem for p in EXAMPLES].index("instruction")], [f"data.path={data}", f"runs_dir={tmp_path}", "curate.workers=1"])
+    recipe = load_recipe(
+        EXAMPLES[[p.stem for p in EXAMPLES].index("instruction")], [f"data.path={data}", f"runs_dir={tmp_path}", "curate.workers=1"]
+    )
     result = curate(recipe)
     assert result.stats["input"] == gen.n_lines
     assert result.stats["kept"] + result.stats["dropped"] == gen.n_lines

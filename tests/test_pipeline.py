@@ -73,7 +73,11 @@ class Boom(Filter):
 
 
 def chat(i: int, answer: str) -> Record:
-    return Record(f"r{i}", messages=[{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": answer}], meta={"source": "mem", "line": i})
+    return Record(
+        f"r{i}",
+        messages=[{"role": "user", "content": f"question {i}"}, {"role": "assistant", "content": answer}],
+        meta={"source": "mem", "line": i},
+    )
 
 
 def write_alpaca(path: Path, answers: list[str]) -> Path:
@@ -82,7 +86,14 @@ def write_alpaca(path: Path, answers: list[str]) -> Path:
 
 
 def recipe(tmp_path: Path, data: Path, steps: list, **curate_kw):
-    return parse_recipe({"name": "run", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(data)}, "curate": {"steps": steps, "workers": 1, **curate_kw}})
+    return parse_recipe(
+        {
+            "name": "run",
+            "runs_dir": str(tmp_path / "runs"),
+            "data": {"path": str(data)},
+            "curate": {"steps": steps, "workers": 1, **curate_kw},
+        }
+    )
 
 
 def ledger(run_dir: Path) -> list[dict]:
@@ -130,7 +141,9 @@ def test_ledger_records_every_decision_with_values():
 
 def test_on_fail_flag_keeps_and_flags():
     sink = ListSink()
-    Pipeline([PipelineStep(build_step("filter.min_length", {"min_chars": 5}), on_fail="flag")]).run([chat(1, "abc"), chat(2, "abcdef")], sink)
+    Pipeline([PipelineStep(build_step("filter.min_length", {"min_chars": 5}), on_fail="flag")]).run(
+        [chat(1, "abc"), chat(2, "abcdef")], sink
+    )
     assert [r.id for r in sink.kept] == ["r1", "r2"]
     assert sink.kept[0].meta["flags"] == ["filter.min_length:too_short"]
     assert "flags" not in sink.kept[1].meta
@@ -145,7 +158,11 @@ def test_empty_input():
 
 # ---- run folders -----------------------------------------------------------------------------
 
-STEPS = [{"step": "filter.min_length", "min_chars": 3}, {"step": "dedup.exact", "fields": "response"}, {"step": "filter.min_length", "min_chars": 5, "on_fail": "flag"}]
+STEPS = [
+    {"step": "filter.min_length", "min_chars": 3},
+    {"step": "dedup.exact", "fields": "response"},
+    {"step": "filter.min_length", "min_chars": 5, "on_fail": "flag"},
+]
 
 
 def test_run_folder_ledger_and_explain(tmp_path):
@@ -255,7 +272,9 @@ class LoadsInSetup(Filter):
 
 def test_workers_get_steps_pickled_before_setup():
     sink = ListSink()
-    result = Pipeline([PipelineStep(LoadsInSetup())], workers=2, batch_size=3, min_batches_for_workers=1).run([chat(i, "answer") for i in range(10)], sink)
+    result = Pipeline([PipelineStep(LoadsInSetup())], workers=2, batch_size=3, min_batches_for_workers=1).run(
+        [chat(i, "answer") for i in range(10)], sink
+    )
     assert [r.id for r in sink.kept] == ["r0", "r2", "r4", "r6", "r8"]
     assert (result.input, result.kept, result.dropped) == (10, 5, 5)
 
@@ -273,8 +292,11 @@ def _dedup_run(recs: list[Record], chained: bool, monkeypatch, workers: int = 1)
 
     if not chained:
         monkeypatch.setattr(ExactDedup, "decides_on_observe", lambda self: False)
-    steps = [PipelineStep(build_step("filter.empty_answer", {})), PipelineStep(build_step("dedup.exact", {})),
-             PipelineStep(build_step("dedup.minhash", {"threshold": 0.5}))]
+    steps = [
+        PipelineStep(build_step("filter.empty_answer", {})),
+        PipelineStep(build_step("dedup.exact", {})),
+        PipelineStep(build_step("dedup.minhash", {"threshold": 0.5})),
+    ]
     pipeline = Pipeline(steps, workers=workers, batch_size=16, min_batches_for_workers=2)
     sink = ListSink()
     pipeline.run(recs, sink)
@@ -291,7 +313,10 @@ def test_exact_keeping_the_first_shares_its_pass_with_minhash(monkeypatch, worke
     vocab = [f"w{j}" for j in range(400)]
     base = [" ".join(rng.sample(vocab, 20)) for _ in range(60)]
     answers = base + base[:10] + [b.rsplit(" ", 1)[0] + " changed" for b in base[10:20]] + [""] * 5
-    recs = [Record(f"r{i}", messages=[{"role": "user", "content": "Tell me about it."}, {"role": "assistant", "content": a}]) for i, a in enumerate(answers)]
+    recs = [
+        Record(f"r{i}", messages=[{"role": "user", "content": "Tell me about it."}, {"role": "assistant", "content": a}])
+        for i, a in enumerate(answers)
+    ]
     chained, one_pass = _dedup_run(recs, True, monkeypatch, workers)
     plain, two_passes = _dedup_run(recs, False, monkeypatch, workers)
     assert [len(c) for c in chained.globals] == [2] and [len(c) for c in plain.globals] == [1, 1]
@@ -326,7 +351,11 @@ def test_workers_send_back_only_changed_records_and_output_is_identical(tmp_path
 
     answers = [f"answer number {i % 41}  " if i % 7 == 0 else (f"ok {i}" if i % 11 == 0 else f"answer number {i}") for i in range(700)]
     data = write_alpaca(tmp_path / "d.jsonl", answers)
-    steps = [{"step": "clean.whitespace"}, {"step": "filter.min_length", "min_chars": 8, "on_fail": "flag"}, {"step": "dedup.exact", "fields": "response"}]
+    steps = [
+        {"step": "clean.whitespace"},
+        {"step": "filter.min_length", "min_chars": 8, "on_fail": "flag"},
+        {"step": "dedup.exact", "fields": "response"},
+    ]
     one = curate(recipe(tmp_path, data, steps, batch_size=64))
     returned = []
     real = pipeline._worker_result
@@ -368,7 +397,9 @@ def test_batch_rows_carry_every_record_field():
 
     from curatune.data.pipeline import _decode_batch, _encode_batch
 
-    rec = Record("p:1", messages=[{"role": "user", "content": "Q"}], text=None, label="x", chosen="A", rejected="B", meta={"scores": {"q": 0.5}})
+    rec = Record(
+        "p:1", messages=[{"role": "user", "content": "Q"}], text=None, label="x", chosen="A", rejected="B", meta={"scores": {"q": 0.5}}
+    )
     assert _decode_batch(_encode_batch([rec])) == [rec]
     assert len(dataclasses.fields(Record)) == 7  # _row in pipeline.py lists them in this order
 

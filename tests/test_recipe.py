@@ -79,7 +79,9 @@ def test_unknown_step_suggests_close_names():
 
 
 def test_steps_as_plain_names_and_params_block():
-    r = parse_recipe({"data": {"path": "a"}, "curate": {"steps": ["dedup.exact", {"step": "filter.min_length", "params": {"min_chars": 4}}]}})
+    r = parse_recipe(
+        {"data": {"path": "a"}, "curate": {"steps": ["dedup.exact", {"step": "filter.min_length", "params": {"min_chars": 4}}]}}
+    )
     # Validated parameters: every one written out (other helpers own these steps, so read their defaults).
     assert [(s.step, s.on_fail, s.params) for s in r.curate.steps] == [
         ("dedup.exact", "drop", defaults("dedup.exact")),
@@ -113,7 +115,12 @@ def test_resolved_recipe_has_every_default_and_loads_back_to_the_same_key(tmp_pa
     data = tmp_path / "d.jsonl"
     data.write_bytes(b"".join(orjson.dumps({"instruction": f"q{i}", "output": f"a{i}"}) + b"\n" for i in range(5)))
     recipe = parse_recipe(
-        {"name": "r", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(data)}, "curate": {"steps": [{"step": "dedup.exact"}, {"step": "filter.min_length", "on_fail": "flag"}]}}
+        {
+            "name": "r",
+            "runs_dir": str(tmp_path / "runs"),
+            "data": {"path": str(data)},
+            "curate": {"steps": [{"step": "dedup.exact"}, {"step": "filter.min_length", "on_fail": "flag"}]},
+        }
     )
     result = curate(recipe)
     text = (result.run_dir / "recipe.yaml").read_text()
@@ -148,5 +155,13 @@ def test_docs_recipe_reference_is_generated_from_the_current_schema():
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "recipe.md"
     assert doc.read_text(encoding="utf-8") == recipe_reference()
-    for key in ("`learning_rate`", "`early_stopping_patience`", "`lora_top_layers`", "## `train`", "## `tune.space`", "## `split`", "## `eval`"):
+    for key in (
+        "`learning_rate`",
+        "`early_stopping_patience`",
+        "`lora_top_layers`",
+        "## `train`",
+        "## `tune.space`",
+        "## `split`",
+        "## `eval`",
+    ):
         assert key in doc.read_text(encoding="utf-8")

@@ -44,7 +44,9 @@ def sample_records() -> list[Record]:
     ]
     recs = []
     for i, (q, a) in enumerate(user_asst):
-        recs.append(Record(f"alpaca:{i}", messages=[{"role": "user", "content": q}, {"role": "assistant", "content": a}], meta={"format": "alpaca"}))
+        recs.append(
+            Record(f"alpaca:{i}", messages=[{"role": "user", "content": q}, {"role": "assistant", "content": a}], meta={"format": "alpaca"})
+        )
     recs.append(
         Record(
             "chat:0",
@@ -59,10 +61,18 @@ def sample_records() -> list[Record]:
         )
     )
     recs.append(Record("chat:1", messages=[{"role": "user", "content": "only a question, no answer"}], meta={"format": "messages"}))
-    recs.append(Record("chat:2", messages=[{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}, {"role": "tool", "content": "{}"}], meta={}))
+    recs.append(
+        Record(
+            "chat:2",
+            messages=[{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}, {"role": "tool", "content": "{}"}],
+            meta={},
+        )
+    )
     for i, t in enumerate(["A plain paragraph of text for language modelling. " * 5, "", "short", long_text, "Ünïcödé ☃ text, 中文文本。"]):
         recs.append(Record(f"text:{i}", text=t, meta={"format": "text"}))
-    for i, (t, label) in enumerate([("great movie, loved it", "pos"), ("terrible", "neg"), ("", "neg"), ("great movie, loved it", "pos"), ("meh", "1")]):
+    for i, (t, label) in enumerate(
+        [("great movie, loved it", "pos"), ("terrible", "neg"), ("", "neg"), ("great movie, loved it", "pos"), ("meh", "1")]
+    ):
         recs.append(Record(f"lab:{i}", text=t, label=label, meta={"format": "labelled"}))
     pref = [("Best fruit?", "Mango, it is sweet.", "Rocks."), ("", "", ""), ("Capital of Spain?", "Madrid.", "Madrid.")]
     for i, (p, c, r) in enumerate(pref):

@@ -51,7 +51,9 @@ def _fail(e: CuratuneError) -> None:
 
 @app.command()
 def generate(
-    out_path: Annotated[Path, typer.Option("--out", help="Where to write the dataset (.jsonl, .json, .csv, .parquet; .gz/.zst).")] = Path("noisy.jsonl"),
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the dataset (.jsonl, .json, .csv, .parquet; .gz/.zst).")] = Path(
+        "noisy.jsonl"
+    ),
     n: Annotated[int, typer.Option("--n", help="Number of records (malformed lines included).")] = 2000,
     defect_rate: Annotated[float, typer.Option(help="Fraction of records with a planted defect.")] = 0.2,
     fmt: Annotated[str, typer.Option("--format", help="alpaca, sharegpt or messages.")] = "alpaca",
@@ -77,7 +79,9 @@ def generate(
 @app.command()
 def convert(
     data: Annotated[list[str], typer.Argument(help="Input file(s), glob or folder.")],
-    out_path: Annotated[Path, typer.Option("--out", help="Output file; its name sets the file type (.jsonl, .json, .csv, .parquet, .gz/.zst).")],
+    out_path: Annotated[
+        Path, typer.Option("--out", help="Output file; its name sets the file type (.jsonl, .json, .csv, .parquet, .gz/.zst).")
+    ],
     to: Annotated[str, typer.Option("--to", help="Output format: messages, original, curatune, alpaca, sharegpt, ...")] = "messages",
     fmt: Annotated[str, typer.Option("--format", help="Input format; detected when auto.")] = "auto",
     file_type: Annotated[str, typer.Option(help="Output file type when the name does not tell (hf for a datasets folder).")] = "",
@@ -133,7 +137,9 @@ def steps(default: Annotated[bool, typer.Option("--default", help="Show the defa
     for name in names:
         cls = get_step_class(name)
         sig = inspect.signature(cls.__init__).parameters
-        params = ", ".join(f"{p}={sig[p].default!r}" if sig[p].default is not inspect.Parameter.empty else f"{p} (required)" for p in init_params(cls))
+        params = ", ".join(
+            f"{p}={sig[p].default!r}" if sig[p].default is not inspect.Parameter.empty else f"{p} (required)" for p in init_params(cls)
+        )
         summary = (cls.__doc__ or "").strip().split("\n")[0]
         table.add_row(name, cls.kind, params, ", ".join(cls.reasons), summary)
     out.print(table)
@@ -181,7 +187,9 @@ def curate(
 
 
 def _print_curate_summary(stats: dict, run_dir: Path) -> None:
-    out.print(f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], [red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s")
+    out.print(
+        f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], [red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s"
+    )
     if stats["read_problems"]:
         out.print(f"Rows that could not be read: {stats['read_problems']}")
         for ex in stats["read_problem_examples"][:10]:
@@ -214,7 +222,9 @@ def audit(
     data: Annotated[list[str], typer.Argument(help="Input file(s), glob or folder.")],
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for audit.json and audit.html.")] = Path("audit"),
     fmt: Annotated[str, typer.Option("--format", help="Input format; detected when auto.")] = "auto",
-    tokenizer: Annotated[Optional[str], typer.Option(help="Tokenizer: a local folder, a GGUF file, or a hub id (default: packaged SmolLM2).")] = None,
+    tokenizer: Annotated[
+        Optional[str], typer.Option(help="Tokenizer: a local folder, a GGUF file, or a hub id (default: packaged SmolLM2).")
+    ] = None,
     max_seq_len: Annotated[int, typer.Option(help="Sequence length training will use; longer records would be truncated.")] = 2048,
     no_tokens: Annotated[bool, typer.Option("--no-tokens", help="Skip token counts (faster, no tokenizer needed).")] = False,
     no_languages: Annotated[bool, typer.Option("--no-languages", help="Skip language identification.")] = False,
@@ -249,7 +259,9 @@ def audit(
 def select(
     data: Annotated[str, typer.Argument(help="The data (file, glob, folder) or a finished curate run folder.")],
     budget: Annotated[float, typer.Option(help="Records to keep: a count (5000) or a fraction of the input (0.2).")],
-    score_key: Annotated[str, typer.Option(help="Score to rank by: 'quality' (computed), or a score already in meta.scores (e.g. ifd).")] = "quality",
+    score_key: Annotated[
+        str, typer.Option(help="Score to rank by: 'quality' (computed), or a score already in meta.scores (e.g. ifd).")
+    ] = "quality",
     stratify: Annotated[Optional[str], typer.Option(help="Split the budget over label, language or a meta key.")] = None,
     max_similarity: Annotated[float, typer.Option(help="Skip a candidate this similar (cosine) to a chosen record.")] = 0.9,
     embed_model: Annotated[str, typer.Option(help="Sentence-transformers folder; default: packaged all-MiniLM-L6-v2.")] = "default",
@@ -280,18 +292,31 @@ def select(
 
 @app.command()
 def split(
-    data: Annotated[list[str], typer.Argument(help="The data: file(s), glob, folder or a curate run folder. With --check: one file per split, or their folder.")],
-    out_dir: Annotated[Optional[Path], typer.Option("--out", help="Folder for splits/, split_report.json and clusters.jsonl (with --check: leakage.json).")] = None,
+    data: Annotated[
+        list[str],
+        typer.Argument(help="The data: file(s), glob, folder or a curate run folder. With --check: one file per split, or their folder."),
+    ],
+    out_dir: Annotated[
+        Optional[Path], typer.Option("--out", help="Folder for splits/, split_report.json and clusters.jsonl (with --check: leakage.json).")
+    ] = None,
     val: Annotated[float, typer.Option(help="Fraction of records for the validation split (0: none).")] = 0.1,
     test: Annotated[float, typer.Option(help="Fraction of records for the test split (0: none).")] = 0.1,
-    stratify: Annotated[Optional[str], typer.Option(help="Keep the shares of this field equal across splits: label, kind, or a meta/input field.")] = None,
+    stratify: Annotated[
+        Optional[str], typer.Option(help="Keep the shares of this field equal across splits: label, kind, or a meta/input field.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Random seed: the same data and seed give the same splits.")] = 0,
     near_dup_threshold: Annotated[float, typer.Option(help="Word 3-gram Jaccard at which two records count as near duplicates.")] = 0.7,
-    semantic_threshold: Annotated[Optional[float], typer.Option(help="Also keep together records whose embeddings' cosine reaches this (e.g. 0.9); off by default.")] = None,
-    embed_model: Annotated[str, typer.Option(help="Embedding model for --semantic-threshold: default (packaged MiniLM) or a sentence-transformers folder.")] = "default",
+    semantic_threshold: Annotated[
+        Optional[float], typer.Option(help="Also keep together records whose embeddings' cosine reaches this (e.g. 0.9); off by default.")
+    ] = None,
+    embed_model: Annotated[
+        str, typer.Option(help="Embedding model for --semantic-threshold: default (packaged MiniLM) or a sentence-transformers folder.")
+    ] = "default",
     fields: Annotated[str, typer.Option(help="Text compared: record (all text, without the label), prompt or response.")] = "record",
     fmt: Annotated[str, typer.Option("--format", help="Input format; detected when auto.")] = "auto",
-    to: Annotated[str, typer.Option("--to", help="Format of the split files: messages (chat JSONL), curatune (lossless), original, ...")] = "messages",
+    to: Annotated[
+        str, typer.Option("--to", help="Format of the split files: messages (chat JSONL), curatune (lossless), original, ...")
+    ] = "messages",
     check: Annotated[bool, typer.Option("--check", help="Check existing splits for leakage instead of making new ones.")] = False,
 ):
     """Split data into train/val/test with no duplicate cluster across splits, or --check existing splits for leakage."""
@@ -307,9 +332,14 @@ def split(
             summary.print_leakage(report, out)
         else:
             if out_dir is None:
-                raise RecipeError(["split needs --out DIR, the folder for splits/ and split_report.json (or --check to check existing splits)."], "the command line")
+                raise RecipeError(
+                    ["split needs --out DIR, the folder for splits/ and split_report.json (or --check to check existing splits)."],
+                    "the command line",
+                )
             split_io.check_output_name(to)
-            report, written = _split_make(data, out_dir, val, test, stratify, seed, near_dup_threshold, semantic_threshold, embed_model, fields, fmt, to)
+            report, written = _split_make(
+                data, out_dir, val, test, stratify, seed, near_dup_threshold, semantic_threshold, embed_model, fields, fmt, to
+            )
             summary.print_split(report, out)
     except CuratuneError as e:
         _fail(e)
@@ -328,7 +358,11 @@ def _split_make(data, out_dir, val, test, stratify, seed, near, semantic, embed_
     with progress_bar("reading") as advance:
         loaded = split_io.read_all(paths, fmt, advance)
     if loaded.rejects:
-        out.print(f"{len(loaded.rejects)} rows could not be read and are left out, e.g. " + "; ".join(f"{r.source}:{r.line} {r.reason}" for r in loaded.rejects[:3]), highlight=False)
+        out.print(
+            f"{len(loaded.rejects)} rows could not be read and are left out, e.g. "
+            + "; ".join(f"{r.source}:{r.line} {r.reason}" for r in loaded.rejects[:3]),
+            highlight=False,
+        )
     with progress_bar("finding duplicates") as advance:
         result = split_records(loaded.records, val, test, stratify, seed, near, semantic, embed_model, fields, progress=advance)
     files = split_io.write_split(result, out_dir, to, loaded.paths, loaded.rejects)
@@ -371,7 +405,9 @@ def train(
     try:
         recipe = load_recipe(recipe_path, set_ or [])
         if recipe.train is None:
-            raise RecipeError([f"{recipe_path} has no train: section. Add one (see examples/train_lora.yaml); `train: {{}}` takes every default."])
+            raise RecipeError(
+                [f"{recipe_path} has no train: section. Add one (see examples/train_lora.yaml); `train: {{}}` takes every default."]
+            )
         result = run_train(recipe, force=force, echo=lambda s: out.print(s, highlight=False), track=not no_tracking)
     except CuratuneError as e:
         _fail(e)
@@ -389,12 +425,18 @@ def train(
 
 @app.command("lr-find")
 def lr_find(
-    recipe_path: Annotated[str, typer.Argument(metavar="RECIPE", help="A recipe (.yaml); its train: section says the model, the method and the batch.")],
-    set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s train.per_device_train_batch_size=16")] = None,
+    recipe_path: Annotated[
+        str, typer.Argument(metavar="RECIPE", help="A recipe (.yaml); its train: section says the model, the method and the batch.")
+    ],
+    set_: Annotated[
+        Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s train.per_device_train_batch_size=16")
+    ] = None,
     start_lr: Annotated[float, typer.Option(help="The first learning rate.")] = 1e-7,
     end_lr: Annotated[float, typer.Option(help="The last learning rate (the test stops before it when the loss diverges).")] = 10.0,
     num_steps: Annotated[int, typer.Option(help="Steps at most (never more than the training itself takes).")] = 100,
-    pick: Annotated[str, typer.Option(help="The suggestion to print first: min_div_10 (what learning_rate: auto uses) or steepest.")] = "min_div_10",
+    pick: Annotated[
+        str, typer.Option(help="The suggestion to print first: min_div_10 (what learning_rate: auto uses) or steepest.")
+    ] = "min_div_10",
     force: Annotated[bool, typer.Option(help="Run the test even if an identical one has finished.")] = False,
 ):
     """Learning-rate range test: train briefly with a rate growing from --start-lr to --end-lr, suggest a rate, plot the curve."""
@@ -410,14 +452,27 @@ def lr_find(
         _fail(e)
     s = result.suggestion
     stop = "the loss diverged" if result.curve.diverged else "the end of the range"
-    out.print(f"{len(result.curve.lrs)} steps, {result.curve.lrs[0]:.1e} to {result.curve.lrs[-1]:.1e} (stopped at {stop})", highlight=False)
-    out.print(f"[bold]suggested learning rate: {result.learning_rate:.2e}[/] ({result.pick}); steepest descent {s.steepest:.2e}, minimum / 10 {s.min_div_10:.2e}", highlight=False)
-    out.print(f"Curve: {result.folder / 'lr_find.png'}  (points: lr_find.json). Use it: train.learning_rate: {result.learning_rate:.2e}, or learning_rate: auto", highlight=False)
+    out.print(
+        f"{len(result.curve.lrs)} steps, {result.curve.lrs[0]:.1e} to {result.curve.lrs[-1]:.1e} (stopped at {stop})", highlight=False
+    )
+    out.print(
+        f"[bold]suggested learning rate: {result.learning_rate:.2e}[/] ({result.pick}); steepest descent {s.steepest:.2e}, minimum / 10 {s.min_div_10:.2e}",
+        highlight=False,
+    )
+    out.print(
+        f"Curve: {result.folder / 'lr_find.png'}  (points: lr_find.json). Use it: train.learning_rate: {result.learning_rate:.2e}, or learning_rate: auto",
+        highlight=False,
+    )
 
 
 @app.command()
 def tune(
-    recipe_path: Annotated[str, typer.Argument(metavar="RECIPE", help="A recipe (.yaml) with a tune: section (the space to search) and a train: section (the rest).")],
+    recipe_path: Annotated[
+        str,
+        typer.Argument(
+            metavar="RECIPE", help="A recipe (.yaml) with a tune: section (the space to search) and a train: section (the rest)."
+        ),
+    ],
     set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s tune.n_trials=40")] = None,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log the trials to MLflow.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print every trial's training lines, not one line per trial.")] = False,
@@ -440,7 +495,9 @@ def tune(
         out.print(f"Best recipe: {result.best_recipe}  (curatune train {result.best_recipe})", highlight=False)
     out.print(f"Report: {result.folder / 'report.md'}  (trials.csv, optimization_history.png, param_importances.png)", highlight=False)
     if s.get("mlflow"):
-        out.print(f"MLflow run {s['mlflow']['run_id']} in {s['mlflow']['uri']}, one nested run per trial  (browse: curatune ui)", highlight=False)
+        out.print(
+            f"MLflow run {s['mlflow']['run_id']} in {s['mlflow']['uri']}, one nested run per trial  (browse: curatune ui)", highlight=False
+        )
 
 
 @app.command()
@@ -457,13 +514,26 @@ def ui(
     if not db.is_file():
         _fail(CuratuneError(f"No MLflow store at {db}: nothing has been trained with --runs-dir {runs_dir} yet (curatune train RECIPE)."))
     out.print(f"MLflow UI on http://127.0.0.1:{port} (Ctrl+C stops it)")
-    cmd = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", default_tracking_uri(runs_dir), "--default-artifact-root", artifact_root(runs_dir), "--port", str(port)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "ui",
+        "--backend-store-uri",
+        default_tracking_uri(runs_dir),
+        "--default-artifact-root",
+        artifact_root(runs_dir),
+        "--port",
+        str(port),
+    ]
     raise typer.Exit(subprocess.call(cmd))
 
 
 @app.command()
 def hw(
-    model: Annotated[str, typer.Argument(help="A folder with config.json, a .gguf file, or default (packaged SmolLM2-135M). No weights are read.")] = "default",
+    model: Annotated[
+        str, typer.Argument(help="A folder with config.json, a .gguf file, or default (packaged SmolLM2-135M). No weights are read.")
+    ] = "default",
     seq_len: Annotated[int, typer.Option(help="Tokens per training example (max_seq_len).")] = 2048,
     batch_size: Annotated[int, typer.Option(help="Examples per forward pass (per_device_train_batch_size).")] = 1,
     lora_r: Annotated[int, typer.Option(help="LoRA rank (LoRA and QLoRA adapt every linear layer but the LM head).")] = 16,
@@ -471,7 +541,9 @@ def hw(
     lora_dropout: Annotated[float, typer.Option(help="LoRA dropout; above 0 it costs activation memory.")] = 0.05,
     dtype: Annotated[str, typer.Option(help="bf16 or fp32 weights and activations.")] = "bf16",
     optimizer: Annotated[str, typer.Option(help="adamw, adamw_8bit or sgd.")] = "adamw",
-    gradient_checkpointing: Annotated[bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")] = False,
+    gradient_checkpointing: Annotated[
+        bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ):
     """Estimate the memory of full fine-tuning, LoRA and QLoRA at a sequence length and batch size, and whether each fits the visible device."""
@@ -482,19 +554,38 @@ def hw(
 
     try:
         arch = describe_model(model)
-        options = dict(lora_r=lora_r, dtype=dtype, gradient_checkpointing=gradient_checkpointing, optimizer=optimizer, lora_dropout=lora_dropout)
+        options = dict(
+            lora_r=lora_r, dtype=dtype, gradient_checkpointing=gradient_checkpointing, optimizer=optimizer, lora_dropout=lora_dropout
+        )
         estimates = [estimate_memory(arch, mode, seq_len, batch_size, **options) for mode in MODES]
     except CuratuneError as e:
         _fail(e)
     device = visible_device()
     if as_json:
-        payload = {"model": arch.to_dict(), "device": asdict(device), "estimates": [{**e.to_dict(), "fits": fits(e, device)} for e in estimates]}
+        payload = {
+            "model": arch.to_dict(),
+            "device": asdict(device),
+            "estimates": [{**e.to_dict(), "fits": fits(e, device)} for e in estimates],
+        }
         typer.echo(json.dumps(payload, indent=2))
         return
     gib = lambda n: f"{n / 2**30:.2f}"  # noqa: E731
-    out.print(f"{arch.name}: {arch.model_type}, {arch.parameters / 1e6:,.1f}M parameters, {arch.num_layers} layers, hidden {arch.hidden_size}, vocabulary {arch.vocab_size:,}", highlight=False)
+    out.print(
+        f"{arch.name}: {arch.model_type}, {arch.parameters / 1e6:,.1f}M parameters, {arch.num_layers} layers, hidden {arch.hidden_size}, vocabulary {arch.vocab_size:,}",
+        highlight=False,
+    )
     out.print(f"{device.name}: {gib(device.free_bytes)} GiB free of {gib(device.total_bytes)} GiB", highlight=False)
-    table = Table("mode", "trained", "weights", "grads", "optimizer", "activations", "total", "fits?", title="GiB per training step; fits? keeps a 10% margin")
+    table = Table(
+        "mode",
+        "trained",
+        "weights",
+        "grads",
+        "optimizer",
+        "activations",
+        "total",
+        "fits?",
+        title="GiB per training step; fits? keeps a 10% margin",
+    )
     for e in estimates:
         verdict = "[green]fits[/]" if fits(e, device) else "[red]does not fit[/]"
         trained = f"{e.trainable_parameters / 1e6:,.1f}M"
@@ -509,14 +600,18 @@ def hw(
 
 @app.command("eval")
 def eval_(
-    target: Annotated[str, typer.Argument(metavar="RUN_OR_MODEL", help="A run folder (runs/NAME) or a model folder (a LoRA adapter or a full model).")],
+    target: Annotated[
+        str, typer.Argument(metavar="RUN_OR_MODEL", help="A run folder (runs/NAME) or a model folder (a LoRA adapter or a full model).")
+    ],
     data: Annotated[str, typer.Option("--data", help="Held-out data: conversations ending with the reference answer, or labelled texts.")],
     base: Annotated[Optional[str], typer.Option(help="The model to compare with; default: the base the run was trained from.")] = None,
     out_dir: Annotated[Optional[Path], typer.Option("--out", help="The eval folder; default: runs/NAME/eval.")] = None,
     max_new_tokens: Annotated[int, typer.Option(help="Longest answer generated, in tokens (greedy decoding).")] = 64,
     limit: Annotated[Optional[int], typer.Option(help="Evaluate the first N usable examples only.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap, of the sheet's order and of a classifier head the base lacks.")] = 0,
-    human_sheet: Annotated[bool, typer.Option("--human-sheet", help="Also write a blind side-by-side sheet of both models' answers for raters.")] = False,
+    human_sheet: Annotated[
+        bool, typer.Option("--human-sheet", help="Also write a blind side-by-side sheet of both models' answers for raters.")
+    ] = False,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to the run's MLflow store.")] = False,
 ):
     """Compare a fine-tuned model with its base on held-out data: metrics with intervals, sample answers, output safety."""
@@ -529,29 +624,48 @@ def eval_(
     except CuratuneError as e:
         _fail(e)
     span = lambda i: f"{i.estimate:.4g} [{i.low:.4g}, {i.high:.4g}]"  # noqa: E731
-    table = Table("metric", "base", "tuned", "tuned − base", title=f"{report.n} held-out examples; 95% bootstrap intervals, the difference paired")
+    table = Table(
+        "metric", "base", "tuned", "tuned − base", title=f"{report.n} held-out examples; 95% bootstrap intervals, the difference paired"
+    )
     for name, m in report.metrics.items():
         d = m.difference
-        table.add_row(LABELS.get(name, name) + ("" if m.higher_is_better else " (lower is better)"), span(m.base), span(m.tuned), f"{d.difference:+.4g} [{d.low:+.4g}, {d.high:+.4g}]")
+        table.add_row(
+            LABELS.get(name, name) + ("" if m.higher_is_better else " (lower is better)"),
+            span(m.base),
+            span(m.tuned),
+            f"{d.difference:+.4g} [{d.low:+.4g}, {d.high:+.4g}]",
+        )
     out.print(table)
     for name, counts in report.safety.items():
         reasons = ", ".join(f"{r} {n}" for r, n in counts.by_reason.items())
-        out.print(f"{name} answers flagged by the safety steps: {counts.flagged} of {counts.checked}" + (f" ({reasons}; ids: {', '.join(counts.ids[:5])})" if reasons else ""), highlight=False)
+        out.print(
+            f"{name} answers flagged by the safety steps: {counts.flagged} of {counts.checked}"
+            + (f" ({reasons}; ids: {', '.join(counts.ids[:5])})" if reasons else ""),
+            highlight=False,
+        )
     for note in report.notes:
         out.print(f"[yellow]note:[/] {note}", highlight=False)
     for row in report.examples[:3]:
-        out.print(f"[bold]{row['id']}[/] {row['prompt'][:200]!r}\n  reference: {row['reference'][:200]!r}\n  base:      {row['base'][:200]!r}\n  tuned:     {row['tuned'][:200]!r}", highlight=False)
+        out.print(
+            f"[bold]{row['id']}[/] {row['prompt'][:200]!r}\n  reference: {row['reference'][:200]!r}\n  base:      {row['base'][:200]!r}\n  tuned:     {row['tuned'][:200]!r}",
+            highlight=False,
+        )
     out.print(f"Eval folder: {report.out_dir}  (summary.md, metrics.json, generations.jsonl)", highlight=False)
     if report.human_sheet:
         h = report.human_sheet
-        out.print(f"Sheet for raters: {h.sheet_html.parent}/  Keep the key apart: {h.key_json}. Score it with: curatune judge {h.sheet_csv} {h.key_json}", highlight=False)
+        out.print(
+            f"Sheet for raters: {h.sheet_html.parent}/  Keep the key apart: {h.key_json}. Score it with: curatune judge {h.sheet_csv} {h.key_json}",
+            highlight=False,
+        )
     if report.mlflow:
         out.print(f"MLflow run {report.mlflow['run_id']} in {report.mlflow['uri']}", highlight=False)
 
 
 @app.command()
 def judge(
-    sheet: Annotated[Path, typer.Argument(metavar="SHEET.csv", help="The side-by-side sheet with its judgment column filled (1, 2 or tie).")],
+    sheet: Annotated[
+        Path, typer.Argument(metavar="SHEET.csv", help="The side-by-side sheet with its judgment column filled (1, 2 or tie).")
+    ],
     key: Annotated[Path, typer.Argument(metavar="KEY.json", help="The key written with the sheet (human_key.json).")],
     allow_unjudged: Annotated[bool, typer.Option("--allow-unjudged", help="Score the judged items, ignoring rows left empty.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -570,7 +684,9 @@ def judge(
         return
     pct = lambda v: "-" if v is None else f"{v:.1%}"  # noqa: E731
     title = f"{result.judged} items judged, {result.ties} ties" + (f", {result.unjudged} left unjudged" if result.unjudged else "")
-    table = Table("system", "wins", "ties", "losses", "win rate (tie = half)", "95% interval", "win rate without ties", "95% interval", title=title)
+    table = Table(
+        "system", "wins", "ties", "losses", "win rate (tie = half)", "95% interval", "win rate without ties", "95% interval", title=title
+    )
     for name, r in result.per_system.items():
         table.add_row(name, str(r.wins), str(r.ties), str(r.losses), pct(r.win_rate), f"{pct(r.win_rate_ci[0])} to {pct(r.win_rate_ci[1])}",
                       pct(r.decisive_win_rate), f"{pct(r.decisive_win_rate_ci[0])} to {pct(r.decisive_win_rate_ci[1])}")  # fmt: skip
@@ -582,7 +698,9 @@ def judge(
 
 @app.command()
 def run(
-    recipe_path: Annotated[str, typer.Argument(metavar="RECIPE", help="A recipe with the stages to run: curate (always), split:, train:, eval:.")],
+    recipe_path: Annotated[
+        str, typer.Argument(metavar="RECIPE", help="A recipe with the stages to run: curate (always), split:, train:, eval:.")
+    ],
     set_: Annotated[Optional[list[str]], typer.Option("--set", "-s", help="Override a recipe key: -s train.max_steps=50")] = None,
     force: Annotated[bool, typer.Option(help="Rerun every stage, even unchanged ones.")] = False,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to MLflow.")] = False,
@@ -602,7 +720,9 @@ def run(
 @app.command()
 def demo(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the generated data and the two runs.")] = Path("demo"),
-    quick: Annotated[bool, typer.Option("--quick", help="A few training steps on a small set: checks the loop works (for CI), proves nothing.")] = False,
+    quick: Annotated[
+        bool, typer.Option("--quick", help="A few training steps on a small set: checks the loop works (for CI), proves nothing.")
+    ] = False,
     no_tracking: Annotated[bool, typer.Option("--no-tracking", help="Do not log to MLflow.")] = False,
 ):
     """Generate a noisy support-ticket triage set, train SmolLM2 on it raw and curated, evaluate both, compare, report."""
@@ -619,7 +739,9 @@ def demo(
 @app.command()
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders; each later one is compared with the first on the examples they share.")],
-    report_run: Annotated[Optional[Path], typer.Option("--report", help="Also put the comparison on top of this run's report.html.")] = None,
+    report_run: Annotated[
+        Optional[Path], typer.Option("--report", help="Also put the comparison on top of this run's report.html.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the comparison as JSON.")] = False,
 ):
     """Runs side by side: data funnel, settings, scores with intervals, and paired differences against the first run."""

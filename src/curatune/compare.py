@@ -24,7 +24,17 @@ from .report.build import read_json
 
 # Per-example metrics compared, and whether higher is better.
 METRICS = {"exact_match": True, "token_f1": True, "chrf": True, "rougeL": True, "loss": False}
-SETTINGS = ("method", "learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size", "lora_r", "dropout", "weight_decay", "packing")
+SETTINGS = (
+    "method",
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "lora_r",
+    "dropout",
+    "weight_decay",
+    "packing",
+)
 
 
 @dataclass
@@ -50,12 +60,19 @@ def load_run(path: str | Path) -> RunView:
         view.settings = {k: cfg.get(k) for k in SETTINGS}
     summary = read_json(p / "train" / "summary.json")
     if summary:
-        view.training = {"steps": summary.get("steps"), "best_eval_loss": summary.get("best_eval_loss"), "stopped_early": summary.get("stopped_early"), "train_examples": summary.get("train_examples")}
+        view.training = {
+            "steps": summary.get("steps"),
+            "best_eval_loss": summary.get("best_eval_loss"),
+            "stopped_early": summary.get("stopped_early"),
+            "train_examples": summary.get("train_examples"),
+        }
     gens = p / "eval" / "generations.jsonl"
     if gens.is_file():
         for line in gens.read_bytes().splitlines():
             row = orjson.loads(line)
-            view.scores[str(row["id"])] = {k: float(v) for k, v in row.get("metrics", {}).get("tuned", {}).items() if k in METRICS and v is not None}
+            view.scores[str(row["id"])] = {
+                k: float(v) for k, v in row.get("metrics", {}).get("tuned", {}).items() if k in METRICS and v is not None
+            }
     return view
 
 
@@ -73,7 +90,17 @@ def compare_runs(paths: list[str | Path], seed: int = 0) -> dict[str, Any]:
             if values:
                 ci = bootstrap_ci(values, seed=seed)
                 means[metric] = {"estimate": ci.estimate, "low": ci.low, "high": ci.high}
-        out["runs"].append({"name": v.name, "path": str(v.path), "funnel": v.funnel, "settings": v.settings, "training": v.training, "examples": len(v.scores), "metrics": means})
+        out["runs"].append(
+            {
+                "name": v.name,
+                "path": str(v.path),
+                "funnel": v.funnel,
+                "settings": v.settings,
+                "training": v.training,
+                "examples": len(v.scores),
+                "metrics": means,
+            }
+        )
     for v in views[1:]:
         shared = sorted(set(first.scores) & set(v.scores))
         pair: dict[str, Any] = {"a": first.name, "b": v.name, "shared_examples": len(shared), "metrics": {}}
@@ -84,7 +111,13 @@ def compare_runs(paths: list[str | Path], seed: int = 0) -> dict[str, Any]:
             a = np.array([first.scores[i][metric] for i in ids])
             b = np.array([v.scores[i][metric] for i in ids])
             d = paired_bootstrap_diff(a, b, seed=seed)
-            pair["metrics"][metric] = {"difference": d.difference, "low": d.low, "high": d.high, "b_better_fraction": d.b_better_fraction, "higher_is_better": higher}
+            pair["metrics"][metric] = {
+                "difference": d.difference,
+                "low": d.low,
+                "high": d.high,
+                "b_better_fraction": d.b_better_fraction,
+                "higher_is_better": higher,
+            }
         out["pairs"].append(pair)
     return out
 
@@ -99,13 +132,26 @@ def report_section(comparison: dict[str, Any]) -> dict[str, Any]:
     for metric in METRICS:
         if not all(metric in r["metrics"] for r in runs):
             continue
-        cells = [f"{_fmt(r['metrics'][metric]['estimate'])} [{_fmt(r['metrics'][metric]['low'])}, {_fmt(r['metrics'][metric]['high'])}]" for r in runs]
+        cells = [
+            f"{_fmt(r['metrics'][metric]['estimate'])} [{_fmt(r['metrics'][metric]['low'])}, {_fmt(r['metrics'][metric]['high'])}]"
+            for r in runs
+        ]
         diff, v = "", ""
         if pair and metric in pair["metrics"]:
             d = pair["metrics"][metric]
             diff = f"{_fmt(d['difference'])} [{_fmt(d['low'])}, {_fmt(d['high'])}]"
             v = verdict({"low": d["low"], "high": d["high"]}, d["higher_is_better"])
         rows.append({"metric": metric.replace("_", " "), "cells": cells, "difference": diff, "verdict": v})
-    funnel = "; ".join(f"{r['name']}: {r['funnel'].get('input', '?')} records in, {r['funnel'].get('kept', '?')} kept, {r['training'].get('train_examples', '?')} trained on" for r in runs if r["funnel"])
+    funnel = "; ".join(
+        f"{r['name']}: {r['funnel'].get('input', '?')} records in, {r['funnel'].get('kept', '?')} kept, {r['training'].get('train_examples', '?')} trained on"
+        for r in runs
+        if r["funnel"]
+    )
     label = f"{pair['b']} − {pair['a']} (paired)" if pair else ""
-    return {"runs": [r["name"] for r in runs], "rows": rows, "difference_label": label, "examples": pair["shared_examples"] if pair else 0, "funnel": funnel}
+    return {
+        "runs": [r["name"] for r in runs],
+        "rows": rows,
+        "difference_label": label,
+        "examples": pair["shared_examples"] if pair else 0,
+        "funnel": funnel,
+    }

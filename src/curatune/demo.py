@@ -74,7 +74,9 @@ def _run_one(raw_recipe: dict, track: bool, prefix: str, echo: Echo | None = Non
     return run_loop(parse_recipe(raw_recipe, "the demo"), echo=echo, track=track).run_dir
 
 
-def run_demo(out: str | Path = "demo", quick: bool = False, echo: Echo = print, model: str = "default", track: bool = True, parallel: bool = True) -> DemoResult:
+def run_demo(
+    out: str | Path = "demo", quick: bool = False, echo: Echo = print, model: str = "default", track: bool = True, parallel: bool = True
+) -> DemoResult:
     from .compare import compare_runs, report_section
     from .config.recipe import parse_recipe
     from .generate.triage import generate_triage
@@ -86,7 +88,10 @@ def run_demo(out: str | Path = "demo", quick: bool = False, echo: Echo = print, 
     data = generate_triage(out / "data", n_train=size["n_train"], n_test=size["n_test"], seed=0)
     noise = ", ".join(f"{n} {k}" for k, n in data["train"].noise.items())
     echo(f"data: {data['train'].n_lines} noisy training records ({noise}) and {data['test'].n_lines} clean test records in {out / 'data'}")
-    recipes = {name: demo_recipe(name, data["train"].path, data["test"].path, out / "runs", curate, size, model) for name, curate in (("raw", False), ("curated", True))}
+    recipes = {
+        name: demo_recipe(name, data["train"].path, data["test"].path, out / "runs", curate, size, model)
+        for name, curate in (("raw", False), ("curated", True))
+    }
     for name in recipes:
         parse_recipe(recipes[name], "the demo")  # a bad recipe fails here, before any process starts
     echo("raw: no curation; curated: the default curation recipe; each then split, LoRA on the model, evaluated against the base")
@@ -122,6 +127,8 @@ def headline(result: DemoResult) -> list[str]:
     pair = result.comparison["pairs"][0]
     d = pair["metrics"].get("exact_match")
     if d:
-        lines.append(f"curated - raw exact match: {d['difference']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] on {pair['shared_examples']} clean test tickets")
+        lines.append(
+            f"curated - raw exact match: {d['difference']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] on {pair['shared_examples']} clean test tickets"
+        )
     lines.append(f"report: {result.report}  ({result.seconds:.0f} s)")
     return lines

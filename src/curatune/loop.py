@@ -53,8 +53,16 @@ def run_loop(recipe: Recipe, force: bool = False, echo: Echo = print, track: boo
 
     t0 = time.perf_counter()
     curated = curate(recipe, force=force)
-    result.stages["curate"] = {"skipped": curated.skipped, "seconds": round(time.perf_counter() - t0, 1), "kept": curated.stats["kept"], "dropped": curated.stats["dropped"]}
-    echo(f"curate: {curated.stats['input']} in, {curated.stats['kept']} kept, {curated.stats['dropped']} dropped" + (" (unchanged, skipped)" if curated.skipped else ""))
+    result.stages["curate"] = {
+        "skipped": curated.skipped,
+        "seconds": round(time.perf_counter() - t0, 1),
+        "kept": curated.stats["kept"],
+        "dropped": curated.stats["dropped"],
+    }
+    echo(
+        f"curate: {curated.stats['input']} in, {curated.stats['kept']} kept, {curated.stats['dropped']} dropped"
+        + (" (unchanged, skipped)" if curated.skipped else "")
+    )
 
     train_data = str(run_dir)
     if recipe.split is not None:
@@ -105,7 +113,13 @@ def train_stage(recipe: Recipe, data_path: str, force: bool, echo: Echo, track: 
     staged.data.format = "auto"
     res = train(staged, force=force, echo=lambda s: echo(f"train: {s}"), track=track)
     s = res.summary
-    return {"skipped": res.skipped, "steps": s.get("steps"), "best_eval_loss": s.get("best_eval_loss"), "stopped_early": s.get("stopped_early"), "seconds": s.get("seconds_total")}
+    return {
+        "skipped": res.skipped,
+        "steps": s.get("steps"),
+        "best_eval_loss": s.get("best_eval_loss"),
+        "stopped_early": s.get("stopped_early"),
+        "seconds": s.get("seconds_total"),
+    }
 
 
 def eval_stage(recipe: Recipe, run_dir: Path, force: bool, echo: Echo, track: bool) -> dict:
@@ -115,7 +129,9 @@ def eval_stage(recipe: Recipe, run_dir: Path, force: bool, echo: Echo, track: bo
     assert cfg is not None
     data = Path(cfg.data) if cfg.data else run_dir / "splits" / "test.jsonl"
     if not data.exists():
-        raise InputError(f"No held-out data to evaluate on: {data} does not exist. Set eval.data to a test file, or split.test above 0 so the split writes one.")
+        raise InputError(
+            f"No held-out data to evaluate on: {data} does not exist. Set eval.data to a test file, or split.test above 0 so the split writes one."
+        )
     summary = run_dir / "train" / "summary.json"
     key = _key("eval", cfg.model_dump(mode="json"), file_fingerprint(data), file_fingerprint(summary))
     key_file = run_dir / "eval" / "key.json"
@@ -123,7 +139,18 @@ def eval_stage(recipe: Recipe, run_dir: Path, force: bool, echo: Echo, track: bo
         echo("eval: unchanged, skipped")
         return {"skipped": True}
     t0 = time.perf_counter()
-    evaluate_run(run_dir, data, base=cfg.base, out_dir=run_dir / "eval", max_new_tokens=cfg.max_new_tokens, limit=cfg.limit, seed=cfg.seed,
-                 batch_size=cfg.batch_size, human_sheet=cfg.human_sheet, track=track, echo=lambda s: echo(f"eval: {s}"))
+    evaluate_run(
+        run_dir,
+        data,
+        base=cfg.base,
+        out_dir=run_dir / "eval",
+        max_new_tokens=cfg.max_new_tokens,
+        limit=cfg.limit,
+        seed=cfg.seed,
+        batch_size=cfg.batch_size,
+        human_sheet=cfg.human_sheet,
+        track=track,
+        echo=lambda s: echo(f"eval: {s}"),
+    )
     key_file.write_bytes(orjson.dumps({"key": key}))
     return {"skipped": False, "seconds": round(time.perf_counter() - t0, 1)}

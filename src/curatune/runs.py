@@ -47,7 +47,9 @@ def kept_records_of(path: str | Path) -> Path | None:
         return None
     kept = p / "data" / "kept.jsonl"
     if not kept.is_file():
-        raise InputError(f"'{p}' is a curate run folder without data/kept.jsonl: the run did not finish. Rerun it with: curatune curate ...")
+        raise InputError(
+            f"'{p}' is a curate run folder without data/kept.jsonl: the run did not finish. Rerun it with: curatune curate ..."
+        )
     return kept
 
 
@@ -138,7 +140,14 @@ class RunSink:
         self.ledger.add_kept(rec_id, source, line_no)
 
     def drop(self, item: Record | Reject, event: Event) -> None:
-        decision = {"step": event.step, "reason": event.reason, "value": event.value, "threshold": event.threshold, "duplicate_of": event.duplicate_of, "detail": event.detail}
+        decision = {
+            "step": event.step,
+            "reason": event.reason,
+            "value": event.value,
+            "threshold": event.threshold,
+            "duplicate_of": event.duplicate_of,
+            "detail": event.detail,
+        }
         if isinstance(item, Reject):
             row = {"id": item.id, "raw": item.raw, "meta": {"source": item.source, "line": item.line}, "dropped": decision}
         else:
@@ -152,4 +161,3 @@ class RunSink:
         self.kept.close()
         self._dropped.close()
         self.ledger.close()
-

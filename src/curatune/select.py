@@ -34,7 +34,13 @@ def selection_recipe(
     steps.append(
         StepConfig(
             step="select.budget",
-            params={"budget": budget, "score_key": score_key or None, "stratify": stratify, "max_similarity": max_similarity, "model": model},
+            params={
+                "budget": budget,
+                "score_key": score_key or None,
+                "stratify": stratify,
+                "max_similarity": max_similarity,
+                "model": model,
+            },
         )
     )
     path = str(kept_records_of(data) or data)

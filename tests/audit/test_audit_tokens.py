@@ -29,9 +29,21 @@ def conversations(n: int, seed: int = 0) -> list[list[dict[str, str]]]:
     out = []
     for _ in range(n):
         roles = rng.choice(
-            [["user", "assistant"], ["system", "user", "assistant"], ["user", "assistant", "user", "assistant"], ["assistant"], ["user", "user"], ["system"]]
+            [
+                ["user", "assistant"],
+                ["system", "user", "assistant"],
+                ["user", "assistant", "user", "assistant"],
+                ["assistant"],
+                ["user", "user"],
+                ["system"],
+            ]
         )
-        out.append([{"role": r, "content": rng.choice(TRICKY) if rng.random() < 0.3 else " ".join(rng.choices(words, k=rng.randint(0, 30)))} for r in roles])
+        out.append(
+            [
+                {"role": r, "content": rng.choice(TRICKY) if rng.random() < 0.3 else " ".join(rng.choices(words, k=rng.randint(0, 30)))}
+                for r in roles
+            ]
+        )
     return out
 
 

@@ -97,7 +97,9 @@ def test_json_variants(tmp_path):
     assert ids(read_records(tmp_path / "wrapped.json")) == ["wrapped:1", "wrapped:2"]
     (tmp_path / "lines.json").write_bytes(orjson.dumps(alpaca(1)) + b"\n" + orjson.dumps(alpaca(2)) + b"\n")
     assert ids(read_records(tmp_path / "lines.json")) == ["lines:1", "lines:2"]  # JSON Lines named .json
-    (tmp_path / "one.json").write_bytes(orjson.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]}))
+    (tmp_path / "one.json").write_bytes(
+        orjson.dumps({"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]})
+    )
     (rec,) = read_records(tmp_path / "one.json")  # one record, not a wrapper around a list of turns
     assert rec.messages[1] == {"role": "assistant", "content": "a"}
 
@@ -150,7 +152,14 @@ def _bad_inputs(d: Path) -> tuple[list[Path], dict]:
 
 def test_bad_rows_become_exact_ledger_entries(tmp_path):
     files, expected = _bad_inputs(tmp_path)
-    recipe = parse_recipe({"name": "bad", "runs_dir": str(tmp_path / "runs"), "data": {"path": [str(f) for f in files]}, "curate": {"steps": [], "workers": 1}})
+    recipe = parse_recipe(
+        {
+            "name": "bad",
+            "runs_dir": str(tmp_path / "runs"),
+            "data": {"path": [str(f) for f in files]},
+            "curate": {"steps": [], "workers": 1},
+        }
+    )
     result = curate(recipe)
     ledger = pq.read_table(result.run_dir / "ledger.parquet").to_pylist()
     drops = {(r["source"], r["line"]): r["reason"] for r in ledger if r["action"] == "drop"}
@@ -168,7 +177,16 @@ def test_bad_rows_become_exact_ledger_entries(tmp_path):
     stats = result.stats
     assert (stats["input"], stats["kept"], stats["dropped"]) == (15, 6, 9)
     assert len(ledger) == stats["input"]
-    assert stats["read_problems"] == {"wrong_type": 2, "bad_json": 1, "invalid_utf8": 1, "not_an_object": 1, "missing_field": 1, "empty_messages": 1, "unknown_role": 1, "bad_row": 1}
+    assert stats["read_problems"] == {
+        "wrong_type": 2,
+        "bad_json": 1,
+        "invalid_utf8": 1,
+        "not_an_object": 1,
+        "missing_field": 1,
+        "empty_messages": 1,
+        "unknown_role": 1,
+        "bad_row": 1,
+    }
     # Dropped rows are kept whole, with their raw text, so nothing is lost.
     dropped = [orjson.loads(line) for line in (result.run_dir / "data" / "dropped.jsonl").read_bytes().splitlines()]
     assert {d["id"] for d in dropped} == {f"{Path(s).name.split('.')[0]}:{n}" for s, n in expected}
@@ -182,7 +200,10 @@ def test_reject_detail_names_field_and_fix(tmp_path):
     (rej,) = read_records(path)
     assert isinstance(rej, Reject)
     assert (rej.id, rej.reason, rej.line) == ("c:1", "wrong_type", 1)
-    assert rej.detail == "field 'messages[1].content': 'messages[1].content' must be a string, got int. Fix: a field has the wrong type; make it the type named"
+    assert (
+        rej.detail
+        == "field 'messages[1].content': 'messages[1].content' must be a string, got int. Fix: a field has the wrong type; make it the type named"
+    )
 
 
 # ---- whole files that cannot be read ---------------------------------------------------------

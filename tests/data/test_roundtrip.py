@@ -18,7 +18,13 @@ SAMPLES: dict[str, tuple[str, list[dict]]] = {
         "alpaca",
         [
             {"id": "a1", "instruction": "Name a colour.", "input": "", "output": "Blue.", "category": "open_qa"},
-            {"id": "a2", "instruction": "Translate.\n\nBe literal.", "input": "Bonjour\n\nle monde", "output": "Hello world", "category": "translate"},
+            {
+                "id": "a2",
+                "instruction": "Translate.\n\nBe literal.",
+                "input": "Bonjour\n\nle monde",
+                "output": "Hello world",
+                "category": "translate",
+            },
             {"id": "a3", "instruction": "Say hi", "output": "hi ünïcödé 日本", "category": "chat"},
         ],
     ),
@@ -53,7 +59,11 @@ SAMPLES: dict[str, tuple[str, list[dict]]] = {
         [
             {
                 "id": "m1",
-                "messages": [{"role": "system", "content": "You help."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hey"}],
+                "messages": [
+                    {"role": "system", "content": "You help."},
+                    {"role": "user", "content": "Hi"},
+                    {"role": "assistant", "content": "Hey"},
+                ],
                 "split": "train",
             },
             {
@@ -119,7 +129,7 @@ SAMPLES: dict[str, tuple[str, list[dict]]] = {
         "text",
         [
             {"id": "x1", "text": "Once upon a time.", "url": "http://a"},
-            {"id": "x2", "text": "Line one\nline two, with a comma\tand a tab \"quoted\"", "url": "http://b"},
+            {"id": "x2", "text": 'Line one\nline two, with a comma\tand a tab "quoted"', "url": "http://b"},
         ],
     ),
 }
@@ -128,7 +138,11 @@ SAMPLES: dict[str, tuple[str, list[dict]]] = {
 def native_records() -> list[Record]:
     """curatune-native records of every kind in one file, with scores in meta."""
     return [
-        Record("n1", messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}], meta={"format": "curatune", "scores": {"q": 0.5}}),
+        Record(
+            "n1",
+            messages=[{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}],
+            meta={"format": "curatune", "scores": {"q": 0.5}},
+        ),
         Record("n2", text="plain text", meta={"format": "curatune"}),
         Record("n3", text="labelled", label="pos", meta={"format": "curatune"}),
         Record("n4", messages=[{"role": "user", "content": "p"}], chosen="c", rejected="r", meta={"format": "curatune"}),
@@ -236,6 +250,10 @@ def test_messages_rows_exact(tmp_path):
     first = orjson.loads((tmp_path / "c.jsonl").read_bytes().splitlines()[0])
     assert first == {
         "id": "s1",
-        "messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello!"}],
+        "messages": [
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello!"},
+        ],
         "topic": "greet",
     }

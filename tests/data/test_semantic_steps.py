@@ -120,7 +120,9 @@ def test_domain_from_a_description_cuts_only_two_clear_groups(planted):
 def test_domain_from_a_labelled_sample(planted, tmp_path):
     planted(0.3)
     sample = tmp_path / "sample.jsonl"
-    lines = [f'{{"text": "t1 v{v}", "label": "in"}}' for v in range(21, 31)] + [f'{{"text": "t5 v{v}", "label": "out"}}' for v in range(21, 31)]
+    lines = [f'{{"text": "t1 v{v}", "label": "in"}}' for v in range(21, 31)] + [
+        f'{{"text": "t5 v{v}", "label": "out"}}' for v in range(21, 31)
+    ]
     sample.write_text("\n".join(lines) + "\n")
     verdicts = run(DomainRelevance(labelled_file=str(sample)), domain_data())
     assert sorted(i for i, v in verdicts.items() if v.action == "drop") == [f"out{v}" for v in range(1, 6)]
@@ -157,8 +159,13 @@ def scored(rid: str, text: str, q: float, **meta) -> Record:
 def test_select_takes_best_scores_and_skips_near_copies(planted):
     planted(0.1)
     records = [
-        scored("A1", "t1", 0.9), scored("A2", "t1 v1", 0.85), scored("B1", "t2", 0.8),
-        scored("C1", "t3", 0.7), scored("D1", "t4", 0.6), scored("E1", "t5", 0.5), scored("F1", "t6", 0.4),
+        scored("A1", "t1", 0.9),
+        scored("A2", "t1 v1", 0.85),
+        scored("B1", "t2", 0.8),
+        scored("C1", "t3", 0.7),
+        scored("D1", "t4", 0.6),
+        scored("E1", "t5", 0.5),
+        scored("F1", "t6", 0.4),
     ]
     step = BudgetSelect(budget=4)
     verdicts = run(step, records)

@@ -66,7 +66,10 @@ def adapter(tmp_path_factory, lm) -> Path:
 
     torch.manual_seed(1)
     folder = tmp_path_factory.mktemp("adapter")
-    model = get_peft_model(AutoModelForCausalLM.from_pretrained(lm), LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False))
+    model = get_peft_model(
+        AutoModelForCausalLM.from_pretrained(lm),
+        LoraConfig(r=4, lora_alpha=32, target_modules=["q_proj", "v_proj", "down_proj"], init_lora_weights=False),
+    )
     model.save_pretrained(folder)
     AutoTokenizer.from_pretrained(lm).save_pretrained(folder)
     return folder
@@ -142,10 +145,15 @@ def test_a_classifier_is_scored_by_argmax_and_its_confusion_matrix_counts_every_
     words = ["good", "great", "bad", "awful", "film", "plot"]
     bert = build_tiny_bert(tmp_path / "bert", words)
     torch.manual_seed(3)
-    clf = AutoModelForSequenceClassification.from_pretrained(bert, num_labels=2, id2label={0: "neg", 1: "pos"}, label2id={"neg": 0, "pos": 1})
+    clf = AutoModelForSequenceClassification.from_pretrained(
+        bert, num_labels=2, id2label={0: "neg", 1: "pos"}, label2id={"neg": 0, "pos": 1}
+    )
     clf.save_pretrained(tmp_path / "clf")
     AutoTokenizer.from_pretrained(bert).save_pretrained(tmp_path / "clf")
-    rows = [{"id": f"c{i}", "text": f"{words[i % 4]} {words[4 + i % 2]} {words[(i * 3) % 4]}", "label": ["neg", "pos", "meh"][i % 3]} for i in range(12)]
+    rows = [
+        {"id": f"c{i}", "text": f"{words[i % 4]} {words[4 + i % 2]} {words[(i * 3) % 4]}", "label": ["neg", "pos", "meh"][i % 3]}
+        for i in range(12)
+    ]
     data = write_jsonl(tmp_path / "labelled.jsonl", rows)
     report = evaluate_run(tmp_path / "clf", data, base=str(bert), echo=quiet)
     assert report.out_dir == tmp_path / "clf-eval" and report.target.task == "classification"
@@ -153,7 +161,10 @@ def test_a_classifier_is_scored_by_argmax_and_its_confusion_matrix_counts_every_
     tuned = report.classification["tuned"]
     assert tuned.labels == ["neg", "pos", "meh"] and tuned.confusion.sum() == 12 == report.classification["base"].confusion.sum()
     assert tuned.confusion[2].sum() == 4 and tuned.confusion[:, 2].sum() == 0  # "meh" was never trained: always wrong
-    model, tok = AutoModelForSequenceClassification.from_pretrained(tmp_path / "clf").eval(), AutoTokenizer.from_pretrained(tmp_path / "clf")
+    model, tok = (
+        AutoModelForSequenceClassification.from_pretrained(tmp_path / "clf").eval(),
+        AutoTokenizer.from_pretrained(tmp_path / "clf"),
+    )
     with torch.inference_mode():
         by_hand = [model.config.id2label[int(model(**tok(r["text"], return_tensors="pt")).logits.argmax())] for r in rows]
     assert [r["tuned"] for r in report.examples] == by_hand
@@ -193,7 +204,9 @@ def test_an_answer_with_an_email_address_or_a_threat_is_flagged_and_counted(adap
 def test_the_cli_writes_a_human_sheet_that_judge_turns_into_win_rates(run_dir, held_out, tmp_path):
     runner = CliRunner()
     out = tmp_path / "eval"
-    result = runner.invoke(app, ["eval", str(run_dir), "--data", str(held_out), "--out", str(out), "--max-new-tokens", "4", "--limit", "4", "--human-sheet"])
+    result = runner.invoke(
+        app, ["eval", str(run_dir), "--data", str(held_out), "--out", str(out), "--max-new-tokens", "4", "--limit", "4", "--human-sheet"]
+    )
     assert result.exit_code == 0, result.output
     assert "exact match" in result.output and "tuned − base" in result.output and "curatune judge" in " ".join(result.output.split())
     sheet, key = out / "human" / "sheet.csv", out / "human_key.json"
@@ -222,9 +235,15 @@ def test_the_cli_writes_a_human_sheet_that_judge_turns_into_win_rates(run_dir, h
 
 
 def test_prompts_seen_in_training_are_noted_and_unusable_examples_listed(run_dir, tmp_path):
-    rows = [chat(0, "question 0?", "OK"), chat(1, "never seen?", "OK"), {"id": "q2", "messages": [{"role": "user", "content": "no answer"}]}]
+    rows = [
+        chat(0, "question 0?", "OK"),
+        chat(1, "never seen?", "OK"),
+        {"id": "q2", "messages": [{"role": "user", "content": "no answer"}]},
+    ]
     report = evaluate_run(run_dir, write_jsonl(tmp_path / "mixed.jsonl", rows), out_dir=tmp_path / "eval", max_new_tokens=2, echo=quiet)
-    assert report.n == 2 and report.skipped == [{"id": "q2", "reason": "the last turn is not the assistant's, so there is no reference answer"}]
+    assert report.n == 2 and report.skipped == [
+        {"id": "q2", "reason": "the last turn is not the assistant's, so there is no reference answer"}
+    ]
     assert [n for n in report.notes if "also appear in the training data" in n] == [
         "1 of the 2 held-out prompts also appear in the training data (q0): on them the scores measure memory, not generalisation. "
         "Split with `curatune split` to keep them apart."

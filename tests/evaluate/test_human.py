@@ -15,7 +15,14 @@ SYSTEMS = ("sys-alpha", "sys-beta")
 
 
 def make_items(n: int = 10) -> list[dict]:
-    items = [{"id": f"q{i}", "prompt": f"Question number {i}?", "answers": {"sys-alpha": f"first system says {i}", "sys-beta": f"second system says {i}"}} for i in range(n)]
+    items = [
+        {
+            "id": f"q{i}",
+            "prompt": f"Question number {i}?",
+            "answers": {"sys-alpha": f"first system says {i}", "sys-beta": f"second system says {i}"},
+        }
+        for i in range(n)
+    ]
     if n >= 6:
         items[3]["prompt"] = "A prompt\nover three\nlines"  # a row that spans several lines of the CSV
         items[5]["answers"]["sys-beta"] = "<script>alert(1)</script> & more"
@@ -137,7 +144,10 @@ def test_an_unknown_judgment_names_its_line_and_the_allowed_values(exported):
         import_judgments(exported.sheet_csv, exported.key_json)
     message = str(error.value)
     assert "(2 problems)" in message and str(exported.sheet_csv) in message
-    assert f"line 3, item 'q1', column 'judgment': 'maybe' is not a judgment; write 1 (answer 1 is better), 2 (answer 2 is better) or tie" in message
+    assert (
+        f"line 3, item 'q1', column 'judgment': 'maybe' is not a judgment; write 1 (answer 1 is better), 2 (answer 2 is better) or tie"
+        in message
+    )
     # q3's prompt spans three lines, so q4 starts on line 8 of the file and is row 6 of a spreadsheet
     assert line_of(exported.sheet_csv, "q4") == 8
     assert "line 8 (spreadsheet row 6), item 'q4', column 'judgment': 'A'" in message

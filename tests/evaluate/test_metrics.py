@@ -128,7 +128,9 @@ def test_classification_matches_sklearn_report():
         assert (mine.precision, mine.recall, mine.f1) == pytest.approx((theirs["precision"], theirs["recall"], theirs["f1-score"]))
         assert mine.support == theirs["support"]
     macro = report["macro avg"]
-    assert (scores.macro_precision, scores.macro_recall, scores.macro_f1) == pytest.approx((macro["precision"], macro["recall"], macro["f1-score"]))
+    assert (scores.macro_precision, scores.macro_recall, scores.macro_f1) == pytest.approx(
+        (macro["precision"], macro["recall"], macro["f1-score"])
+    )
     assert scores.per_class["fish"].support == 0 and scores.per_class["fish"].f1 == 0.0
     assert scores.per_example["correct"].tolist() == [1, 0, 1, 0, 1, 0]
 

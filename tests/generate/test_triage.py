@@ -37,7 +37,9 @@ def test_noise_sits_on_whole_kinds_of_input():
 
 def test_default_curation_drops_exactly_the_planted_junk(tmp_path):
     split = generate_triage(tmp_path / "d", n_train=400, seed=2)
-    recipe = parse_recipe({"name": "c", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(split["train"].path)}, "curate": {"workers": 1}})
+    recipe = parse_recipe(
+        {"name": "c", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(split["train"].path)}, "curate": {"workers": 1}}
+    )
     result = curate(recipe)
     truth = [json.loads(l) for l in (tmp_path / "d" / "train.truth.jsonl").read_text().splitlines()]
     kept = {json.loads(l)["id"] for l in (result.run_dir / "data" / "kept.jsonl").read_text().splitlines()}

@@ -34,7 +34,9 @@ def truth(path: Path) -> list[dict]:
 
 
 def test_demo_curates_exactly_the_planted_junk_and_trains_both_runs(demo):
-    junk = {t["id"] for t in truth(demo.out / "data" / "train.truth.jsonl") if t["noise"] in ("refusal", "placeholder", "empty", "duplicate")}
+    junk = {
+        t["id"] for t in truth(demo.out / "data" / "train.truth.jsonl") if t["noise"] in ("refusal", "placeholder", "empty", "duplicate")
+    }
     raw, curated = demo.comparison["runs"]
     assert raw["funnel"]["dropped"] == 0
     assert curated["funnel"]["dropped"] >= len(junk)
@@ -57,7 +59,14 @@ def test_compare_pairs_the_runs_on_the_same_test_examples(demo):
 
 def test_report_is_one_self_contained_file_with_every_stage(demo):
     page = demo.report.read_text()
-    for section in ("Did curation pay?", "Data: what went in", "Splits", "Training", "Evaluation: base model against the fine-tuned one", "Sample generations"):
+    for section in (
+        "Did curation pay?",
+        "Data: what went in",
+        "Splits",
+        "Training",
+        "Evaluation: base model against the fine-tuned one",
+        "Sample generations",
+    ):
         assert section in page
     assert "refusal" in page and "placeholder_answer" in page
     assert not re.search(r'(src|href)="(https?:)?//', page)  # nothing fetched from a network
@@ -68,8 +77,21 @@ def test_report_is_one_self_contained_file_with_every_stage(demo):
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="headless Chromium (Debian's chromium package) is not installed")
 def test_report_renders_in_headless_chromium(demo, tmp_path):
     shot = tmp_path / "report.png"
-    subprocess.run(["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1200,2400",
-                    f"--screenshot={shot}", demo.report.as_uri()], check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            "chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--hide-scrollbars",
+            "--window-size=1200,2400",
+            f"--screenshot={shot}",
+            demo.report.as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     from PIL import Image
 
     img = Image.open(shot).convert("L")
@@ -80,7 +102,9 @@ def test_report_renders_in_headless_chromium(demo, tmp_path):
 
 def test_run_skips_unchanged_stages_and_keys_curation_apart_from_training(tmp_path, lm):
     data = generate_triage(tmp_path / "data", n_train=80, n_test=6, seed=1)
-    raw = demo_recipe("r", data["train"].path, data["test"].path, tmp_path / "runs", True, {**QUICK, "max_steps": 2, "eval_steps": 1, "limit": 4}, lm)
+    raw = demo_recipe(
+        "r", data["train"].path, data["test"].path, tmp_path / "runs", True, {**QUICK, "max_steps": 2, "eval_steps": 1, "limit": 4}, lm
+    )
     lines: list[str] = []
     first = run_loop(parse_recipe(raw), echo=lines.append, track=False)
     assert not any(s.get("skipped") for s in first.stages.values())

@@ -58,7 +58,17 @@ def test_range_test_restores_every_weight_and_suggests_a_rate_inside_the_range(t
 
 def test_learning_rate_auto_trains_with_the_range_tests_suggestion(tmp_path, lm):
     data = write_jsonl(tmp_path / "d.jsonl", arithmetic(120))
-    r = recipe(tmp_path, data, model=str(lm), method="full", learning_rate="auto", max_steps=6, eval_steps=3, per_device_train_batch_size=8, save_model=False)
+    r = recipe(
+        tmp_path,
+        data,
+        model=str(lm),
+        method="full",
+        learning_rate="auto",
+        max_steps=6,
+        eval_steps=3,
+        per_device_train_batch_size=8,
+        save_model=False,
+    )
     lines: list[str] = []
     res = train(r, track=False, echo=lines.append)
     source = res.summary["learning_rate"]

@@ -47,7 +47,9 @@ def one_b_llama(tmp_path):
     """A TinyLlama-1.1B-shaped config: only config.json, nothing is built."""
     from transformers import LlamaConfig
 
-    config = LlamaConfig(hidden_size=2048, intermediate_size=5632, num_attention_heads=32, num_key_value_heads=4, num_hidden_layers=22, vocab_size=32000)
+    config = LlamaConfig(
+        hidden_size=2048, intermediate_size=5632, num_attention_heads=32, num_key_value_heads=4, num_hidden_layers=22, vocab_size=32000
+    )
     return saved(config, tmp_path / "llama-1b")
 
 
@@ -82,7 +84,9 @@ def test_a_model_object_is_counted_as_built():
     arch = describe_model(model)
     assert arch.counted == "model"
     assert arch.parameters == sum(p.numel() for p in model.parameters())
-    assert arch.lora_parameters(4) == 4 * sum(m.in_features + m.out_features for n, m in model.named_modules() if type(m).__name__ == "Linear" and n != "lm_head")
+    assert arch.lora_parameters(4) == 4 * sum(
+        m.in_features + m.out_features for n, m in model.named_modules() if type(m).__name__ == "Linear" and n != "lm_head"
+    )
 
 
 def test_full_needs_more_than_lora_which_needs_more_than_qlora(one_b_llama):

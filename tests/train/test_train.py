@@ -24,7 +24,10 @@ def noise(n: int, seed: int) -> list[dict]:
     """Unlearnable pairs: random answers, which a model can only memorise (the planted overfitting case)."""
     rng = random.Random(seed)
     word = lambda k: "".join(rng.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(k))  # noqa: E731
-    return [{"id": f"n{seed}-{i}", "messages": [{"role": "user", "content": word(4)}, {"role": "assistant", "content": word(12)}]} for i in range(n)]
+    return [
+        {"id": f"n{seed}-{i}", "messages": [{"role": "user", "content": word(4)}, {"role": "assistant", "content": word(12)}]}
+        for i in range(n)
+    ]
 
 
 def recipe(tmp_path: Path, data: Path, **train) -> object:
@@ -33,7 +36,17 @@ def recipe(tmp_path: Path, data: Path, **train) -> object:
 
 def test_full_fine_tuning_lowers_validation_loss_and_ranks_every_example(tmp_path, lm):
     data = write_jsonl(tmp_path / "d.jsonl", arithmetic(200))
-    r = recipe(tmp_path, data, model=str(lm), method="full", learning_rate=3e-3, max_steps=40, eval_steps=10, per_device_train_batch_size=8, max_seq_len=64)
+    r = recipe(
+        tmp_path,
+        data,
+        model=str(lm),
+        method="full",
+        learning_rate=3e-3,
+        max_steps=40,
+        eval_steps=10,
+        per_device_train_batch_size=8,
+        max_seq_len=64,
+    )
     res = train(r, track=False, echo=lambda s: None)
     evals = [e["eval_loss"] for e in res.summary["evaluations"]]
     assert len(evals) == 4 and evals[-1] < evals[0] * 0.8
@@ -51,8 +64,21 @@ def test_full_fine_tuning_lowers_validation_loss_and_ranks_every_example(tmp_pat
 def test_planted_overfitting_is_warned_and_stopped_early_with_the_best_checkpoint_kept(tmp_path, lm):
     train_file = write_jsonl(tmp_path / "train.jsonl", noise(16, seed=1))
     val_file = write_jsonl(tmp_path / "val.jsonl", noise(16, seed=2))
-    r = recipe(tmp_path, train_file, model=str(lm), method="full", val_data=str(val_file), learning_rate=1e-2, max_steps=300, eval_steps=5,
-               per_device_train_batch_size=8, warmup_ratio=0.0, lr_scheduler_type="constant", early_stopping_patience=3, overfit_gap=1.0)
+    r = recipe(
+        tmp_path,
+        train_file,
+        model=str(lm),
+        method="full",
+        val_data=str(val_file),
+        learning_rate=1e-2,
+        max_steps=300,
+        eval_steps=5,
+        per_device_train_batch_size=8,
+        warmup_ratio=0.0,
+        lr_scheduler_type="constant",
+        early_stopping_patience=3,
+        overfit_gap=1.0,
+    )
     res = train(r, track=False, echo=lambda s: None)
     s = res.summary
     assert s["stopped_early"] and s["steps"] < 300
@@ -71,7 +97,18 @@ def test_planted_overfitting_is_warned_and_stopped_early_with_the_best_checkpoin
 
 def test_lora_adapter_reloads_and_generates(tmp_path, lm):
     data = write_jsonl(tmp_path / "d.jsonl", arithmetic(120))
-    r = recipe(tmp_path, data, model=str(lm), method="lora", lora_r=4, lora_alpha=8, learning_rate=1e-2, max_steps=15, eval_steps=5, per_device_train_batch_size=8)
+    r = recipe(
+        tmp_path,
+        data,
+        model=str(lm),
+        method="lora",
+        lora_r=4,
+        lora_alpha=8,
+        learning_rate=1e-2,
+        max_steps=15,
+        eval_steps=5,
+        per_device_train_batch_size=8,
+    )
     res = train(r, track=False, echo=lambda s: None)
     s = res.summary
     assert 0 < s["trainable_params"] < s["total_params"] * 0.5
@@ -108,9 +145,18 @@ def test_freeze_trains_only_the_top_layers(tmp_path, lm):
 
 def test_packing_wastes_no_tokens_on_padding_and_padding_does_without_it(tmp_path, lm):
     data = write_jsonl(tmp_path / "d.jsonl", arithmetic(100))
-    packed = train(recipe(tmp_path, data, model=str(lm), method="full", packing=True, max_seq_len=128, max_steps=3, val_set_size=0.0), track=False, echo=lambda s: None)
+    packed = train(
+        recipe(tmp_path, data, model=str(lm), method="full", packing=True, max_seq_len=128, max_steps=3, val_set_size=0.0),
+        track=False,
+        echo=lambda s: None,
+    )
     assert packed.summary["tokens"]["padding_waste"] == 0.0
-    padded = train(recipe(tmp_path, data, model=str(lm), method="full", packing=False, max_seq_len=128, max_steps=3, val_set_size=0.0), force=True, track=False, echo=lambda s: None)
+    padded = train(
+        recipe(tmp_path, data, model=str(lm), method="full", packing=False, max_seq_len=128, max_steps=3, val_set_size=0.0),
+        force=True,
+        track=False,
+        echo=lambda s: None,
+    )
     assert padded.summary["tokens"]["padding_tokens"] > 0
 
 
@@ -152,7 +198,9 @@ def test_interrupted_training_leaves_a_checkpoint_and_resumes_from_it(tmp_path, 
 
 def test_dropout_sets_every_dropout_key_the_config_has(tmp_path, lm):
     data = write_jsonl(tmp_path / "d.jsonl", arithmetic(40))
-    res = train(recipe(tmp_path, data, model=str(lm), method="full", dropout=0.2, max_steps=1, val_set_size=0.0), track=False, echo=lambda s: None)
+    res = train(
+        recipe(tmp_path, data, model=str(lm), method="full", dropout=0.2, max_steps=1, val_set_size=0.0), track=False, echo=lambda s: None
+    )
     assert res.summary["dropout_keys_set"] == ["attention_dropout"]
     assert all(layer.self_attn.attention_dropout == 0.2 for layer in res.trainer.model.model.layers)
 
@@ -167,7 +215,17 @@ def test_classification_on_a_tiny_bert_learns_the_labels(tmp_path):
         rows.append({"id": f"c{i}", "text": " ".join(words), "label": "pos" if label else "neg"})
     data = write_jsonl(tmp_path / "c.jsonl", rows)
     bert = build_tiny_bert(tmp_path / "bert", pos + neg)
-    r = recipe(tmp_path, data, model=str(bert), method="full", learning_rate=5e-3, max_steps=40, eval_steps=10, per_device_train_batch_size=16, max_seq_len=16)
+    r = recipe(
+        tmp_path,
+        data,
+        model=str(bert),
+        method="full",
+        learning_rate=5e-3,
+        max_steps=40,
+        eval_steps=10,
+        per_device_train_batch_size=16,
+        max_seq_len=16,
+    )
     res = train(r, track=False, echo=lambda s: None)
     evals = [e["eval_loss"] for e in res.summary["evaluations"]]
     assert res.summary["task"] == "classification" and evals[-1] < evals[0] * 0.5
@@ -197,9 +255,16 @@ def test_mlflow_run_holds_the_recipe_the_fingerprint_and_the_metrics(tmp_path, l
 
 
 def test_axolotl_names_are_accepted_and_written_back_with_ours(tmp_path):
-    r = parse_recipe({"data": {"path": "x"}, "train": {"num_epochs": 2, "micro_batch_size": 4, "sequence_len": 512, "train_on_inputs": True}})
+    r = parse_recipe(
+        {"data": {"path": "x"}, "train": {"num_epochs": 2, "micro_batch_size": 4, "sequence_len": 512, "train_on_inputs": True}}
+    )
     resolved = r.train.resolved()
-    assert (resolved["num_train_epochs"], resolved["per_device_train_batch_size"], resolved["max_seq_len"], resolved["train_on_inputs"]) == (2.0, 4, 512, True)
+    assert (
+        resolved["num_train_epochs"],
+        resolved["per_device_train_batch_size"],
+        resolved["max_seq_len"],
+        resolved["train_on_inputs"],
+    ) == (2.0, 4, 512, True)
     assert "num_epochs" not in resolved
     with pytest.raises(RecipeError, match="train.lerning_rate'. Did you mean 'learning_rate'"):
         parse_recipe({"data": {"path": "x"}, "train": {"lerning_rate": 1e-4}})
@@ -224,8 +289,16 @@ def test_train_command_reads_the_recipe_and_its_overrides(tmp_path, lm):
 
     data = write_jsonl(tmp_path / "d.jsonl", arithmetic(40))
     recipe_file = tmp_path / "r.yaml"
-    recipe_file.write_text(yaml.safe_dump({"name": "cli", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(data)},
-                                           "train": {"model": str(lm), "method": "full", "max_steps": 2, "eval_steps": 1}}))
+    recipe_file.write_text(
+        yaml.safe_dump(
+            {
+                "name": "cli",
+                "runs_dir": str(tmp_path / "runs"),
+                "data": {"path": str(data)},
+                "train": {"model": str(lm), "method": "full", "max_steps": 2, "eval_steps": 1},
+            }
+        )
+    )
     result = CliRunner().invoke(app, ["train", str(recipe_file), "-s", "train.learning_rate=0.005", "--no-tracking"])
     assert result.exit_code == 0, result.output
     assert "highest-loss training examples" in result.output and "Training folder:" in result.output

@@ -14,7 +14,15 @@ from curatune.train.tune import default_storage, tune
 from tiny_models import arithmetic, build_tiny_lm, write_jsonl
 
 # Cheap trials: 10 to 20 steps of 8 examples, evaluated every 5.
-TRAIN = {"method": "full", "max_steps": 10, "eval_steps": 5, "per_device_train_batch_size": 8, "max_seq_len": 64, "save_model": False, "loss_rank_top": 0}
+TRAIN = {
+    "method": "full",
+    "max_steps": 10,
+    "eval_steps": 5,
+    "per_device_train_batch_size": 8,
+    "max_seq_len": 64,
+    "save_model": False,
+    "loss_rank_top": 0,
+}
 
 
 @pytest.fixture(scope="module")
@@ -29,8 +37,13 @@ def data(tmp_path) -> Path:
 
 def raw(tmp_path: Path, data: Path, lm: Path, train: dict | None = None, **tune) -> dict:
     space = tune.pop("space", {"learning_rate": {"type": "log_uniform", "low": 1e-3, "high": 1e-1}})
-    return {"name": "search", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(data)},
-            "train": {"model": str(lm), **TRAIN, **(train or {})}, "tune": {"space": space, **tune}}
+    return {
+        "name": "search",
+        "runs_dir": str(tmp_path / "runs"),
+        "data": {"path": str(data)},
+        "train": {"model": str(lm), **TRAIN, **(train or {})},
+        "tune": {"space": space, **tune},
+    }
 
 
 def quiet(s: str) -> None:
@@ -41,7 +54,17 @@ def test_absurd_rates_are_pruned_and_the_best_recipe_trains_the_best_trial(tmp_p
     import mlflow
     import optuna
 
-    r = parse_recipe(raw(tmp_path, data, lm, {"max_steps": 15}, space={"learning_rate": {"type": "log_uniform", "low": 1e-3, "high": 1e3}}, n_trials=4, pruner="median"))
+    r = parse_recipe(
+        raw(
+            tmp_path,
+            data,
+            lm,
+            {"max_steps": 15},
+            space={"learning_rate": {"type": "log_uniform", "low": 1e-3, "high": 1e3}},
+            n_trials=4,
+            pruner="median",
+        )
+    )
     # The order is fixed so that the outcome is too: two sensible rates finish first, then two absurd ones meet the median.
     (tmp_path / "runs" / "search" / "tune").mkdir(parents=True)
     study = optuna.create_study(storage=default_storage(r), study_name="search", direction="minimize")
@@ -69,7 +92,9 @@ def test_absurd_rates_are_pruned_and_the_best_recipe_trains_the_best_trial(tmp_p
     mlflow.set_tracking_uri(res.summary["mlflow"]["uri"])
     parent = res.summary["mlflow"]["run_id"]
     assert mlflow.get_run(parent).info.status == "FINISHED"
-    children = mlflow.search_runs(experiment_names=["curatune"], filter_string=f"tags.mlflow.parentRunId = '{parent}'", output_format="list")
+    children = mlflow.search_runs(
+        experiment_names=["curatune"], filter_string=f"tags.mlflow.parentRunId = '{parent}'", output_format="list"
+    )
     assert len(children) == 4
     states = sorted((c.data.tags.get("curatune.trial_state", ""), c.info.status) for c in children)
     assert states.count(("PRUNED", "KILLED")) == 2 and states.count(("", "FINISHED")) == 2
@@ -127,10 +152,18 @@ def test_a_space_that_cannot_be_searched_says_why(tmp_path, data, lm):
         tune(parse_recipe(raw(tmp_path, data, lm, space={"lora_r": {"type": "categorical", "choices": [4, 8]}})), echo=quiet, track=False)
     with pytest.raises(RecipeError, match="no validation data"):
         tune(parse_recipe(raw(tmp_path, data, lm, {"val_set_size": 0.0})), echo=quiet, track=False)
-    grid = parse_recipe(raw(tmp_path, data, lm, space={
-        "learning_rate": {"type": "log_uniform", "low": 1e-4, "high": 1e-2, "grid_points": 3},
-        "lora_r": {"type": "int", "low": 4, "high": 16, "grid_points": 4},
-        "lr_scheduler_type": {"type": "categorical", "choices": ["cosine", "constant"]}}))
+    grid = parse_recipe(
+        raw(
+            tmp_path,
+            data,
+            lm,
+            space={
+                "learning_rate": {"type": "log_uniform", "low": 1e-4, "high": 1e-2, "grid_points": 3},
+                "lora_r": {"type": "int", "low": 4, "high": 16, "grid_points": 4},
+                "lr_scheduler_type": {"type": "categorical", "choices": ["cosine", "constant"]},
+            },
+        )
+    )
     assert grid.tune.grid() == {"learning_rate": [1e-4, 1e-3, 1e-2], "lora_r": [4, 8, 12, 16], "lr_scheduler_type": ["cosine", "constant"]}
 
 

@@ -16,8 +16,17 @@ from typing import Any
 
 import jinja2
 
-COLORS = {"system": "#8c6d31", "user": "#3182bd", "assistant": "#e6550d", "text": "#31a354", "label": "#756bb1",
-          "chosen": "#e6550d", "rejected": "#636363", "tool": "#9e9ac8", "total": "#222222"}
+COLORS = {
+    "system": "#8c6d31",
+    "user": "#3182bd",
+    "assistant": "#e6550d",
+    "text": "#31a354",
+    "label": "#756bb1",
+    "chosen": "#e6550d",
+    "rejected": "#636363",
+    "tool": "#9e9ac8",
+    "total": "#222222",
+}
 _DROP = [re.compile(r"<metadata>.*?</metadata>", re.S), re.compile(r'\s+xmlns(:\w+)?="[^"]*"'), re.compile(r"<!--.*?-->", re.S)]
 
 

@@ -41,14 +41,17 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
         "prompt_duplicate": [f"{g['duplicates'][0]['id']} ~ {g['first']['id']}" for g in dups["prompt"]["examples"]],
         "too_long": [f"{e['id']} ({e['tokens']:,})" for e in report.get("tokens", {}).get("over_max_seq_len", {}).get("examples", [])],
         "language_mismatch": [
-            f"{e['id']} ({e['user']}->{e['assistant']})" for e in report.get("languages", {}).get("user_assistant_mismatch", {}).get("examples", [])
+            f"{e['id']} ({e['user']}->{e['assistant']})"
+            for e in report.get("languages", {}).get("user_assistant_mismatch", {}).get("examples", [])
         ],
     }
     for key, label, n in problem_counts(report):
         problems.add_row(label, _n(n), ", ".join(where.get(key, [])[:3]) if n else "")
     console.print(problems)
     if report["parse"]["reasons"]:
-        console.print("  unreadable rows by reason: " + ", ".join(f"{k} {_n(v)}" for k, v in report["parse"]["reasons"].items()), highlight=False)
+        console.print(
+            "  unreadable rows by reason: " + ", ".join(f"{k} {_n(v)}" for k, v in report["parse"]["reasons"].items()), highlight=False
+        )
     order = {k: v for k, v in report["role_order"]["problems"].items() if v}
     if order:
         console.print("  role order: " + ", ".join(f"{k} {_n(v)}" for k, v in order.items()), highlight=False)
@@ -77,8 +80,15 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
     if "error" in preview:
         console.print(f"[yellow]Curation preview failed:[/] {preview['error']}", highlight=False)
     elif preview.get("steps"):
-        t = Table("step", "flagged", "modified", "top reasons", title=f"Curation preview (default recipe, flag mode; {preview['note']})",
-                  title_justify="left", width=width)
+        t = Table(
+            "step",
+            "flagged",
+            "modified",
+            "top reasons",
+            title=f"Curation preview (default recipe, flag mode; {preview['note']})",
+            title_justify="left",
+            width=width,
+        )
         for s in preview["steps"]:
             reasons = ", ".join(f"{k.split(':', 1)[1]} {_n(v)}" for k, v in list(s["reasons"].items())[:3])
             t.add_row(s["step"], _n(s["flagged"] + s["dropped"]), _n(s["modified"]), reasons)

@@ -273,7 +273,13 @@ class TokenStats:
             self.mode = "rendered"
         else:
             self.mode = "template"
-        self.check = {"records": n, "render_equal": render_equal, "tokens_equal": tokens_equal, "max_difference": max_diff, "mode": self.mode}
+        self.check = {
+            "records": n,
+            "render_equal": render_equal,
+            "tokens_equal": tokens_equal,
+            "max_difference": max_diff,
+            "mode": self.mode,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         over_pct = round(100 * self.over / self.total.n, 2) if self.total.n else 0.0

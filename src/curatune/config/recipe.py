@@ -179,7 +179,9 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
             last = depth == len(parts) - 1
             if isinstance(node, list):
                 if not part.isdigit() or int(part) >= len(node):
-                    problems.append(f"Override {item!r}: '{'.'.join(parts[:depth])}' is a list of {len(node)}; use an index 0 to {len(node) - 1}.")
+                    problems.append(
+                        f"Override {item!r}: '{'.'.join(parts[:depth])}' is a list of {len(node)}; use an index 0 to {len(node) - 1}."
+                    )
                     break
                 if last:
                     node[int(part)] = yaml.safe_load(value)
@@ -256,7 +258,11 @@ def _valid_step_config(s: Any) -> bool:
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     p = Path(path)
     if not p.is_file():
-        raise RecipeError([f"Recipe '{p}' does not exist. Examples to start from are in examples/; or run `curatune curate DATA` with the default recipe."])
+        raise RecipeError(
+            [
+                f"Recipe '{p}' does not exist. Examples to start from are in examples/; or run `curatune curate DATA` with the default recipe."
+            ]
+        )
     try:
         raw = yaml.safe_load(p.read_text(encoding="utf-8"))
     except yaml.YAMLError as e:

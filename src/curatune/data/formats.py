@@ -453,11 +453,9 @@ class PlainText(Format):
         return self._with_extra(rec, {"text": rec.text if rec.text is not None else rec.all_text})
 
 
-
 # Detection order matters where fields overlap: the more specific format first.
 FORMATS: dict[str, Format] = {
-    f.name: f
-    for f in (Native(), Preference(), ShareGPT(), OpenAIChat(), Alpaca(), PromptCompletion(), Labelled(), PlainText())
+    f.name: f for f in (Native(), Preference(), ShareGPT(), OpenAIChat(), Alpaca(), PromptCompletion(), Labelled(), PlainText())
 }
 FORMAT_ALIASES = {"openai": "messages", "chat": "messages", "native": "curatune", "dpo": "preference", "classification": "labelled"}
 

@@ -26,6 +26,8 @@ def schema():
 
     types = {"line": pa.int64(), "value": pa.float64(), "threshold": pa.float64()}
     return pa.schema([(name, types.get(name, pa.string())) for name in COLUMNS])
+
+
 ACTIONS = ("drop", "modify", "flag", "keep")
 
 

@@ -288,7 +288,12 @@ def _worker_result(raw, sent: list[Record]) -> tuple[list, SegmentCounts]:
 
 class Pipeline:
     def __init__(
-        self, steps: list[PipelineStep], workers: int = 1, batch_size: int = 256, spool_dir: Path | None = None, min_batches_for_workers: int = 8
+        self,
+        steps: list[PipelineStep],
+        workers: int = 1,
+        batch_size: int = 256,
+        spool_dir: Path | None = None,
+        min_batches_for_workers: int = 8,
     ):
         self.steps = steps
         self.workers = max(1, workers)
@@ -491,7 +496,9 @@ class Pipeline:
             )
         return result
 
-    def _decide_encoded(self, g: PipelineStep, spooled: Iterator[tuple[str, str | None, int | None, bytes]], sink: Sink, counts: Counter) -> None:
+    def _decide_encoded(
+        self, g: PipelineStep, spooled: Iterator[tuple[str, str | None, int | None, bytes]], sink: Sink, counts: Counter
+    ) -> None:
         """The last pass over an encoded spool: ``g`` decides each record by id; a kept one is written as it was
         encoded, a dropped or flagged one is decoded (it is the native record) and goes the usual way."""
         st = self._stats_of[id(g)]

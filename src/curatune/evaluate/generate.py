@@ -20,7 +20,9 @@ def generate_answers(model, tokenizer, conversations: Sequence[Conversation], ma
     """The model's greedy answer to each conversation, in input order."""
     import torch
 
-    prompts = [tokenizer(render(tokenizer, list(c), add_generation_prompt=True), add_special_tokens=False)["input_ids"] for c in conversations]
+    prompts = [
+        tokenizer(render(tokenizer, list(c), add_generation_prompt=True), add_special_tokens=False)["input_ids"] for c in conversations
+    ]
     stop = stop_token_ids(model, tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop[0]
     device = next(model.parameters()).device

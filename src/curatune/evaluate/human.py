@@ -87,7 +87,9 @@ def export_sheet(
     rows, key = [], {}
     for item, swapped in zip(checked, _balanced_swaps(len(checked), seed)):
         first, second = (pair[1], pair[0]) if swapped else pair
-        rows.append({"item": item.id, "prompt": item.prompt, "answer_1": item.answers[first], "answer_2": item.answers[second], "judgment": ""})
+        rows.append(
+            {"item": item.id, "prompt": item.prompt, "answer_1": item.answers[first], "answer_2": item.answers[second], "judgment": ""}
+        )
         key[item.id] = {"answer_1": first, "answer_2": second}
     _write_csv(rows, exported.sheet_csv)
     exported.sheet_html.write_text(_render_html(rows, instructions), encoding="utf-8")
@@ -112,16 +114,14 @@ def _checked_items(items: Sequence[Mapping[str, Any]], systems: tuple[str, str])
         missing = [f for f in ("id", "prompt", "answers") if not isinstance(item, Mapping) or f not in item]
         if missing:
             raise InputError(
-                f"items[{i}] has no {', '.join(repr(f) for f in missing)}: every item needs id, "
-                f"prompt and answers ({{system name: text}})."
+                f"items[{i}] has no {', '.join(repr(f) for f in missing)}: every item needs id, prompt and answers ({{system name: text}})."
             )
         item_id = str(item["id"]).strip()
         if not item_id:
             raise InputError(f"items[{i}] has an empty id: give every item an id, which is how the key finds it.")
         if item_id in first_seen:
             raise InputError(
-                f"items[{i}] repeats the id '{item_id}' of items[{first_seen[item_id]}]: ids must be unique, "
-                "the key finds items by them."
+                f"items[{i}] repeats the id '{item_id}' of items[{first_seen[item_id]}]: ids must be unique, the key finds items by them."
             )
         first_seen[item_id] = i
         answers = item["answers"]
@@ -134,8 +134,7 @@ def _checked_items(items: Sequence[Mapping[str, Any]], systems: tuple[str, str])
                 )
             if not isinstance(answers[system], str):
                 raise InputError(
-                    f"items[{i}] (id '{item_id}'): the answer from '{system}' is a {type(answers[system]).__name__}, "
-                    "not text."
+                    f"items[{i}] (id '{item_id}'): the answer from '{system}' is a {type(answers[system]).__name__}, not text."
                 )
         if not isinstance(item["prompt"], str):
             raise InputError(f"items[{i}] (id '{item_id}'): the prompt is a {type(item['prompt']).__name__}, not text.")
@@ -211,9 +210,15 @@ class SideBySideResult:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "systems": list(self.systems), "judged": self.judged, "ties": self.ties, "tie_rate": self.tie_rate,
-            "unjudged": self.unjudged, "confidence": self.confidence,
-            "per_system": {name: {k: list(v) if isinstance(v, tuple) else v for k, v in vars(r).items()} for name, r in self.per_system.items()},
+            "systems": list(self.systems),
+            "judged": self.judged,
+            "ties": self.ties,
+            "tie_rate": self.tie_rate,
+            "unjudged": self.unjudged,
+            "confidence": self.confidence,
+            "per_system": {
+                name: {k: list(v) if isinstance(v, tuple) else v for k, v in vars(r).items()} for name, r in self.per_system.items()
+            },
         }
 
 
@@ -245,8 +250,7 @@ def import_judgments(
     missing = [item for item in key if item not in in_sheet]
     if missing and not allow_unjudged:
         problems.append(
-            f"the key has {len(missing)} items with no row in the sheet ({_listed(missing)}): "
-            "restore their rows from the exported sheet."
+            f"the key has {len(missing)} items with no row in the sheet ({_listed(missing)}): restore their rows from the exported sheet."
         )
     if unjudged and not allow_unjudged and (winners or problems):
         lines = _listed([str(r.line) for r in unjudged])
@@ -271,8 +275,7 @@ def _read_key(path: Path) -> tuple[tuple[str, str], dict[str, dict[str, str]]]:
         raise InputError(f"'{path}' is not valid JSON ({e}): give the key.json written by export_sheet, unedited.") from None
     if not isinstance(doc, dict) or doc.get("format") != KEY_FORMAT:
         raise InputError(
-            f"'{path}' is not a side-by-side key: its 'format' field should be '{KEY_FORMAT}'. "
-            "Give the key.json written by export_sheet."
+            f"'{path}' is not a side-by-side key: its 'format' field should be '{KEY_FORMAT}'. Give the key.json written by export_sheet."
         )
     systems, items = doc.get("systems"), doc.get("items")
     if not (isinstance(systems, list) and len(systems) == 2 and isinstance(items, dict)):
@@ -296,8 +299,7 @@ def _read_sheet(path: Path) -> list[_SheetRow]:
             return _sheet_rows(f, path)
     except FileNotFoundError:
         raise InputError(
-            f"Cannot find the sheet '{path}': give the sheet.csv that export_sheet wrote, "
-            "with the judgments filled in."
+            f"Cannot find the sheet '{path}': give the sheet.csv that export_sheet wrote, with the judgments filled in."
         ) from None
     except UnicodeDecodeError as e:
         raise InputError(f"'{path}' is not UTF-8 text ({e.reason} at byte {e.start}): save the sheet as 'CSV UTF-8'.") from None
@@ -371,8 +373,12 @@ def _tally(winners: list[str], systems: tuple[str, str], unjudged: int, confiden
         wins, losses = winners.count(name), winners.count(other)
         decisive = wins + losses
         per_system[name] = SystemResult(
-            wins=wins, ties=ties, losses=losses,
-            win_rate=(wins + ties / 2) / judged, win_rate_ci=wilson_interval(wins + ties / 2, judged, confidence),
-            decisive_win_rate=wins / decisive if decisive else None, decisive_win_rate_ci=wilson_interval(wins, decisive, confidence),
+            wins=wins,
+            ties=ties,
+            losses=losses,
+            win_rate=(wins + ties / 2) / judged,
+            win_rate_ci=wilson_interval(wins + ties / 2, judged, confidence),
+            decisive_win_rate=wins / decisive if decisive else None,
+            decisive_win_rate_ci=wilson_interval(wins, decisive, confidence),
         )
     return SideBySideResult(systems, judged, ties, ties / judged, unjudged, confidence, per_system)

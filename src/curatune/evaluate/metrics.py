@@ -103,8 +103,15 @@ class GenerationScores:
     def as_dict(self, per_example: bool = False) -> dict[str, Any]:
         """Plain JSON-ready values; the per-example lists only when asked (they are as long as the data)."""
         out: dict[str, Any] = {
-            "n": self.n, "bleu": self.bleu, "chrf": self.chrf, "rouge1": self.rouge1, "rouge2": self.rouge2,
-            "rougeL": self.rougeL, "exact_match": self.exact_match, "token_f1": self.token_f1, "signatures": dict(self.signatures),
+            "n": self.n,
+            "bleu": self.bleu,
+            "chrf": self.chrf,
+            "rouge1": self.rouge1,
+            "rouge2": self.rouge2,
+            "rougeL": self.rougeL,
+            "exact_match": self.exact_match,
+            "token_f1": self.token_f1,
+            "signatures": dict(self.signatures),
         }
         if per_example:
             out["per_example"] = {k: v.tolist() for k, v in self.per_example.items()}
@@ -135,8 +142,16 @@ def generation_metrics(
     }
     means = {name: float(values.mean()) for name, values in per_example.items()}
     return GenerationScores(
-        n=len(predictions), bleu=bleu, chrf=chrf, rouge1=means["rouge1"], rouge2=means["rouge2"], rougeL=means["rougeL"],
-        exact_match=means["exact_match"], token_f1=means["token_f1"], per_example=per_example, signatures=signatures,
+        n=len(predictions),
+        bleu=bleu,
+        chrf=chrf,
+        rouge1=means["rouge1"],
+        rouge2=means["rouge2"],
+        rougeL=means["rougeL"],
+        exact_match=means["exact_match"],
+        token_f1=means["token_f1"],
+        per_example=per_example,
+        signatures=signatures,
     )
 
 
@@ -245,7 +260,9 @@ class ClassificationScores:
     def as_dict(self) -> dict[str, Any]:
         """Plain JSON-ready values; labels become strings where they are keys."""
         return {
-            "n": self.n, "accuracy": self.accuracy, "labels": [str(label) for label in self.labels],
+            "n": self.n,
+            "accuracy": self.accuracy,
+            "labels": [str(label) for label in self.labels],
             "per_class": {str(label): vars(s).copy() for label, s in self.per_class.items()},
             "macro": {"precision": self.macro_precision, "recall": self.macro_recall, "f1": self.macro_f1},
             "confusion": self.confusion.tolist(),
@@ -272,10 +289,17 @@ def classification_metrics(
     f1 = _ratio(2 * tp, predicted + support)
     correct = np.array([p == r for p, r in zip(predictions, references)], dtype=float)
     return ClassificationScores(
-        labels=order, n=len(predictions), accuracy=float(correct.mean()),
-        per_class={label: ClassScores(float(precision[i]), float(recall[i]), float(f1[i]), int(support[i])) for i, label in enumerate(order)},
-        macro_precision=float(precision.mean()), macro_recall=float(recall.mean()), macro_f1=float(f1.mean()),
-        confusion=confusion, per_example={"correct": correct},
+        labels=order,
+        n=len(predictions),
+        accuracy=float(correct.mean()),
+        per_class={
+            label: ClassScores(float(precision[i]), float(recall[i]), float(f1[i]), int(support[i])) for i, label in enumerate(order)
+        },
+        macro_precision=float(precision.mean()),
+        macro_recall=float(recall.mean()),
+        macro_f1=float(f1.mean()),
+        confusion=confusion,
+        per_example={"correct": correct},
     )
 
 

@@ -23,6 +23,7 @@ import orjson
 from ..errors import InputError
 from ..models.tokenizer import DEFAULT
 
+
 @dataclass(frozen=True)
 class EvalTarget:
     """What ``curatune eval`` was pointed at, resolved: the tuned model, the base to compare with, the task."""

@@ -117,7 +117,9 @@ def write_report(report: EvalReport) -> None:
     out = report.out_dir
     out.mkdir(parents=True, exist_ok=True)
     (out / "metrics.json").write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-    (out / "generations.jsonl").write_bytes(b"".join(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for row in report.examples))
+    (out / "generations.jsonl").write_bytes(
+        b"".join(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for row in report.examples)
+    )
     (out / "summary.md").write_text(summary_markdown(report), encoding="utf-8")
 
 
@@ -129,7 +131,9 @@ def summary_markdown(report: EvalReport) -> str:
     lines = [
         f"# Evaluation: {report.sources['tuned']} against its base ({report.task})",
         "",
-        f"Held-out data: {report.data}, {report.n} examples" + (f" ({len(report.skipped)} skipped, listed in metrics.json)" if report.skipped else "") + ".",
+        f"Held-out data: {report.data}, {report.n} examples"
+        + (f" ({len(report.skipped)} skipped, listed in metrics.json)" if report.skipped else "")
+        + ".",
         f"Base: {report.sources['base']}. Tuned: {report.sources['tuned']}.",
         f"Intervals: {s['confidence']:.0%} percentile bootstrap over the examples ({s['n_resamples']} resamples, seed {s['seed']}); "
         "the difference is paired: both models on the same resamples.",
@@ -140,7 +144,9 @@ def summary_markdown(report: EvalReport) -> str:
     for name, m in report.metrics.items():
         better = "" if m.higher_is_better else " (lower is better)"
         d = m.difference
-        lines.append(f"| {LABELS.get(name, name)}{better} | {_interval(m.base)} | {_interval(m.tuned)} | {d.difference:+.4g} [{d.low:+.4g}, {d.high:+.4g}] |")
+        lines.append(
+            f"| {LABELS.get(name, name)}{better} | {_interval(m.base)} | {_interval(m.tuned)} | {d.difference:+.4g} [{d.low:+.4g}, {d.high:+.4g}] |"
+        )
     lines += ["", *[f"- {note}" for note in report.notes]] if report.notes else []
     if report.safety:
         lines += ["", *_safety_lines(report)]

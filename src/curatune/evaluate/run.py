@@ -75,7 +75,9 @@ def evaluate_run(
     _check_settings(max_new_tokens, limit, batch_size)
     target = resolve_target(train_dir_or_model, base)
     if human_sheet and target.task == "classification":
-        raise RecipeError(["--human-sheet compares written answers; a classifier's labels are scored against the references instead. Leave it out."])
+        raise RecipeError(
+            ["--human-sheet compares written answers; a classifier's labels are scored against the references instead. Leave it out."]
+        )
     held = held_out_records(test_data, target.task, limit)
     out = Path(out_dir) if out_dir else default_out_dir(target)
     if human_sheet:
@@ -192,7 +194,9 @@ def training_labels(target: EvalTarget) -> list[str] | None:
 # --- generation ------------------------------------------------------------------------------------
 
 
-def _evaluate_generation(target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo) -> EvalReport:
+def _evaluate_generation(
+    target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo
+) -> EvalReport:
     from .loss import answer_losses
 
     conversations = [conversation_of(r) for r in held.records]
@@ -200,9 +204,13 @@ def _evaluate_generation(target: EvalTarget, base: Contender, tuned: Contender, 
     references = [c[-1]["content"] for c in conversations]
     answers, losses = {}, {}
     for contender in (base, tuned):
-        echo(f"{contender.name}: answering {len(prompts)} prompts (greedy, at most {settings['max_new_tokens']} new tokens) with {contender.source}")
+        echo(
+            f"{contender.name}: answering {len(prompts)} prompts (greedy, at most {settings['max_new_tokens']} new tokens) with {contender.source}"
+        )
         with contender.active() as model:
-            answers[contender.name] = generation.generate_answers(model, contender.tokenizer, prompts, settings["max_new_tokens"], settings["batch_size"])
+            answers[contender.name] = generation.generate_answers(
+                model, contender.tokenizer, prompts, settings["max_new_tokens"], settings["batch_size"]
+            )
             losses[contender.name] = answer_losses(model, contender.tokenizer, conversations, settings["batch_size"])
     scores = {name: generation_metrics(answers[name], references) for name in answers}
     short = statistics.median(len(r.split()) for r in references) <= SHORT_REFERENCE_WORDS
@@ -213,7 +221,11 @@ def _evaluate_generation(target: EvalTarget, base: Contender, tuned: Contender, 
     flags = {name: [safety_check.flags(text) for text in texts] for name, texts in {**answers, "reference": references}.items()}
     examples = [
         {
-            "id": ids[i], "prompt": prompt_text(prompts[i]), "reference": references[i], "base": answers["base"][i], "tuned": answers["tuned"][i],
+            "id": ids[i],
+            "prompt": prompt_text(prompts[i]),
+            "reference": references[i],
+            "base": answers["base"][i],
+            "tuned": answers["tuned"][i],
             "metrics": {name: _example_metrics(scores[name], losses[name], i) for name in ("base", "tuned")},
             "safety": {name: flags[name][i] for name in ("base", "tuned", "reference")},
         }  # fmt: skip
@@ -227,7 +239,9 @@ def _evaluate_generation(target: EvalTarget, base: Contender, tuned: Contender, 
             f"something for short answers (at most {SHORT_REFERENCE_WORDS} words). Each example's values are in generations.jsonl."
         )
     if median_words < 4:
-        notes.append("BLEU counts word sequences up to four long, so on answers this short it is 0 or close to it whatever the model says: read exact match and chrF.")
+        notes.append(
+            "BLEU counts word sequences up to four long, so on answers this short it is 0 or close to it whatever the model says: read exact match and chrF."
+        )
     return EvalReport(
         out, target, held.source, len(ids), metrics, examples, held.skipped,
         safety={name: count_flags(ids, flags[name]) for name in ("base", "tuned", "reference")},
@@ -275,7 +289,9 @@ def _per_example(base: np.ndarray, tuned: np.ndarray, seed: int, higher_is_bette
 # --- classification --------------------------------------------------------------------------------
 
 
-def _evaluate_classifiers(target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo) -> EvalReport:
+def _evaluate_classifiers(
+    target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo
+) -> EvalReport:
     from .classify import predict_labels
 
     texts = [r.text or "" for r in held.records]
@@ -307,8 +323,12 @@ def _evaluate_classifiers(target: EvalTarget, base: Contender, tuned: Contender,
             "so its scores are those of a guess, the floor the tuned model has to clear."
         )
     if unseen:
-        notes.append(f"The labels {', '.join(unseen)} are in the held-out data but were not trained: every example with them counts as wrong.")
-    return EvalReport(out, target, held.source, len(texts), metrics, examples, held.skipped, classification=scores, notes=notes, settings=settings)
+        notes.append(
+            f"The labels {', '.join(unseen)} are in the held-out data but were not trained: every example with them counts as wrong."
+        )
+    return EvalReport(
+        out, target, held.source, len(texts), metrics, examples, held.skipped, classification=scores, notes=notes, settings=settings
+    )
 
 
 # --- leakage, human sheet, tracking ----------------------------------------------------------------
@@ -386,7 +406,9 @@ def _tracking_store(target: EvalTarget) -> tuple[str, Path, str, str | None] | N
 def _flat_metrics(report: EvalReport) -> dict[str, float]:
     flat = {}
     for name, m in report.metrics.items():
-        flat.update({f"base.{name}": m.base.estimate, f"tuned.{name}": m.tuned.estimate, f"tuned_minus_base.{name}": m.difference.difference})
+        flat.update(
+            {f"base.{name}": m.base.estimate, f"tuned.{name}": m.tuned.estimate, f"tuned_minus_base.{name}": m.difference.difference}
+        )
     for name, counts in report.safety.items():
         flat[f"{name}.flagged_answers"] = float(counts.flagged)
     return {k: float(v) for k, v in flat.items() if v is not None and math.isfinite(v)}

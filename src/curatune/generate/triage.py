@@ -32,34 +32,84 @@ from pathlib import Path
 import orjson
 
 CATEGORIES = {
-    "billing": ["I was charged twice for my {plan} plan", "my invoice for {month} shows the wrong amount", "the {plan} subscription fee went up without notice",
-                "I need a copy of the receipt for {month}", "my card was billed after I cancelled the {plan} plan"],
-    "login": ["I cannot sign in to the {app} app", "the {app} login page keeps saying my password is wrong", "two-factor codes for {app} never arrive",
-              "I get logged out of {app} every few minutes", "the {app} sign-in button does nothing"],
-    "shipping": ["my order {order} has not arrived", "the tracking number for order {order} does not work", "order {order} was delivered to the wrong address",
-                 "the parcel for order {order} arrived damaged", "I want to change the delivery address of order {order}"],
-    "bug": ["the {app} app crashes when I open settings", "exporting a report in {app} gives an empty file", "the search box in {app} returns no results",
-            "{app} shows an error 500 when I save", "dark mode in {app} makes the text unreadable"],
-    "refund": ["I want my money back for order {order}", "please refund the {plan} plan I bought by mistake", "I returned order {order} but got no refund yet",
-               "how long does a refund for order {order} take", "I was promised a refund for the {month} charge"],
-    "security": ["someone changed the e-mail address on my {app} account", "I got a password reset mail for {app} that I did not ask for",
-                 "there are logins to my {app} account from another country", "I think my {app} account was hacked",
-                 "an unknown device is connected to my {app} account"],
+    "billing": [
+        "I was charged twice for my {plan} plan",
+        "my invoice for {month} shows the wrong amount",
+        "the {plan} subscription fee went up without notice",
+        "I need a copy of the receipt for {month}",
+        "my card was billed after I cancelled the {plan} plan",
+    ],
+    "login": [
+        "I cannot sign in to the {app} app",
+        "the {app} login page keeps saying my password is wrong",
+        "two-factor codes for {app} never arrive",
+        "I get logged out of {app} every few minutes",
+        "the {app} sign-in button does nothing",
+    ],
+    "shipping": [
+        "my order {order} has not arrived",
+        "the tracking number for order {order} does not work",
+        "order {order} was delivered to the wrong address",
+        "the parcel for order {order} arrived damaged",
+        "I want to change the delivery address of order {order}",
+    ],
+    "bug": [
+        "the {app} app crashes when I open settings",
+        "exporting a report in {app} gives an empty file",
+        "the search box in {app} returns no results",
+        "{app} shows an error 500 when I save",
+        "dark mode in {app} makes the text unreadable",
+    ],
+    "refund": [
+        "I want my money back for order {order}",
+        "please refund the {plan} plan I bought by mistake",
+        "I returned order {order} but got no refund yet",
+        "how long does a refund for order {order} take",
+        "I was promised a refund for the {month} charge",
+    ],
+    "security": [
+        "someone changed the e-mail address on my {app} account",
+        "I got a password reset mail for {app} that I did not ask for",
+        "there are logins to my {app} account from another country",
+        "I think my {app} account was hacked",
+        "an unknown device is connected to my {app} account",
+    ],
 }
 PRIORITY_CUES = {
-    "high": ["This is urgent, please help immediately.", "Our whole team is blocked right now.", "Please fix this today, it is critical.", "We are losing customers because of this."],
+    "high": [
+        "This is urgent, please help immediately.",
+        "Our whole team is blocked right now.",
+        "Please fix this today, it is critical.",
+        "We are losing customers because of this.",
+    ],
     "normal": ["Can you look into it?", "Please let me know what to do.", "Thanks for your help.", "What are my options?"],
-    "low": ["No rush, whenever you have time.", "Just letting you know, it is not urgent.", "Low priority, only a small annoyance.", "Whenever convenient is fine."],
+    "low": [
+        "No rush, whenever you have time.",
+        "Just letting you know, it is not urgent.",
+        "Low priority, only a small annoyance.",
+        "Whenever convenient is fine.",
+    ],
 }
-FILLERS = {"plan": ["Basic", "Pro", "Team", "Family", "Premium", "Starter", "Business"],
-           "month": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"],
-           "app": ["PhotoBox", "TaskFlow", "MailHub", "CloudNote", "ShopEasy", "PayPilot", "DocuSign-lite", "TeamChat"],
-           "device": ["my iPhone", "an Android phone", "my laptop", "the web version", "a Windows PC", "my tablet"],
-           "since": ["since yesterday", "since this morning", "for a week now", "since the last update", "for two days", "since Monday"],
-           "name": ["Dana", "Lee", "Priya", "Tom", "Ines", "Marco", "Aisha", "Jon"]}
+FILLERS = {
+    "plan": ["Basic", "Pro", "Team", "Family", "Premium", "Starter", "Business"],
+    "month": ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October"],
+    "app": ["PhotoBox", "TaskFlow", "MailHub", "CloudNote", "ShopEasy", "PayPilot", "DocuSign-lite", "TeamChat"],
+    "device": ["my iPhone", "an Android phone", "my laptop", "the web version", "a Windows PC", "my tablet"],
+    "since": ["since yesterday", "since this morning", "for a week now", "since the last update", "for two days", "since Monday"],
+    "name": ["Dana", "Lee", "Priya", "Tom", "Ines", "Marco", "Aisha", "Jon"],
+}
 # Context sentences, so that tickets differ beyond their template (as real ones do) and dedup finds only real repeats.
-CONTEXT = ["This happens on {device}.", "It has been like this {since}.", "I am on the {plan} plan.", "My name is {name}.", "I use {device} for work.",
-           "A colleague has the same problem.", "I already restarted everything.", "I contacted you {since} without an answer.", ""]
+CONTEXT = [
+    "This happens on {device}.",
+    "It has been like this {since}.",
+    "I am on the {plan} plan.",
+    "My name is {name}.",
+    "I use {device} for work.",
+    "A colleague has the same problem.",
+    "I already restarted everything.",
+    "I contacted you {since} without an answer.",
+    "",
+]
 # The instruction is a short system turn (it replaces SmolLM2's longer default one): every token
 # costs training time on a CPU.
 INSTRUCTION = "Triage the support ticket: category / priority."
@@ -90,11 +140,23 @@ def answer(category: str, priority: str) -> str:
 
 
 def record(i: int, prefix: str, text: str, out: str) -> dict:
-    return {"id": f"{prefix}-{i}", "messages": [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": text}, {"role": "assistant", "content": out}]}
+    return {
+        "id": f"{prefix}-{i}",
+        "messages": [{"role": "system", "content": INSTRUCTION}, {"role": "user", "content": text}, {"role": "assistant", "content": out}],
+    }
 
 
-def make_triage(n: int, seed: int, noisy: bool = True, refusal_share: float = 0.8, placeholder_share: float = 0.35,
-                empty_rate: float = 0.03, duplicate_rate: float = 0.08, mojibake_rate: float = 0.03, prefix: str = "ticket") -> tuple[list[dict], list[dict]]:
+def make_triage(
+    n: int,
+    seed: int,
+    noisy: bool = True,
+    refusal_share: float = 0.8,
+    placeholder_share: float = 0.35,
+    empty_rate: float = 0.03,
+    duplicate_rate: float = 0.08,
+    mojibake_rate: float = 0.03,
+    prefix: str = "ticket",
+) -> tuple[list[dict], list[dict]]:
     """``n`` records (and one truth row per record: id, category, priority, noise); clean when ``noisy`` is False."""
     rng = random.Random(seed)
     rows, truth = [], []

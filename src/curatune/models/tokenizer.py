@@ -82,7 +82,9 @@ def load_tokenizer(spec: str = DEFAULT):
         try:
             return AutoTokenizer.from_pretrained(path)
         except Exception as e:
-            raise InputError(f"Cannot load a tokenizer from the folder '{path}' ({e}). It needs tokenizer.json or tokenizer_config.json.") from e
+            raise InputError(
+                f"Cannot load a tokenizer from the folder '{path}' ({e}). It needs tokenizer.json or tokenizer_config.json."
+            ) from e
     try:
         return AutoTokenizer.from_pretrained(spec)
     except Exception as e:
@@ -119,7 +121,9 @@ class CountingTokenizer:
     def template_key(self) -> str:
         """Identifies what rendering depends on: the tokenizer file (path, size, time), the template, the special tokens."""
         st = (self.folder / "tokenizer.json").stat()
-        stamp = json.dumps([str(self.folder.resolve()), st.st_size, st.st_mtime_ns, self.chat_template, self.special_tokens_map], sort_keys=True)
+        stamp = json.dumps(
+            [str(self.folder.resolve()), st.st_size, st.st_mtime_ns, self.chat_template, self.special_tokens_map], sort_keys=True
+        )
         return hashlib.sha256(stamp.encode()).hexdigest()[:24]
 
     def __call__(self, text: str, add_special_tokens: bool = True) -> dict[str, list[int]]:
@@ -132,7 +136,10 @@ class CountingTokenizer:
             raise ValueError(f"The tokenizer in {self.folder} has no chat template.")
         messages = [{k: v for k, v in m.items() if v is not None} for m in messages]
         rendered, _ = render_jinja_template(
-            conversations=[messages], chat_template=self.chat_template, add_generation_prompt=add_generation_prompt, **self.special_tokens_map
+            conversations=[messages],
+            chat_template=self.chat_template,
+            add_generation_prompt=add_generation_prompt,
+            **self.special_tokens_map,
         )
         return self(rendered[0], add_special_tokens=False) if tokenize else rendered[0]
 

@@ -78,17 +78,32 @@ def funnel(run: Path) -> dict | None:
                 rows.append({"step": s["step"], "reason": reason, "n": n})
     if stats.get("read_problems"):
         rows.insert(0, {"step": "read", "reason": "unreadable row", "n": stats["read_problems"]})
-    flagged = [{"step": s["step"], "reason": k.split(":", 1)[1], "n": n} for s in stats["steps"] for k, n in s["reasons"].items() if k.startswith("flag:")]
+    flagged = [
+        {"step": s["step"], "reason": k.split(":", 1)[1], "n": n}
+        for s in stats["steps"]
+        for k, n in s["reasons"].items()
+        if k.startswith("flag:")
+    ]
     examples: dict[str, list[dict]] = defaultdict(list)
     for row in _jsonl(run / "data" / "dropped.jsonl"):
         d = row.get("dropped", {})
         reason = d.get("reason", "?")
         if len(examples[reason]) < EXAMPLES_PER_REASON:
-            examples[reason].append({"id": row.get("id"), "text": snippet(record_text(row)), "value": d.get("value"), "duplicate_of": d.get("duplicate_of")})
+            examples[reason].append(
+                {"id": row.get("id"), "text": snippet(record_text(row)), "value": d.get("value"), "duplicate_of": d.get("duplicate_of")}
+            )
     top = max([r["n"] for r in rows] + [1])
     for r in rows:
         r["width"] = round(100 * r["n"] / top, 1)
-    return {"input": stats["input"], "kept": stats["kept"], "dropped": stats["dropped"], "rows": rows, "flagged": flagged, "examples": dict(examples), "seconds": stats.get("seconds")}
+    return {
+        "input": stats["input"],
+        "kept": stats["kept"],
+        "dropped": stats["dropped"],
+        "rows": rows,
+        "flagged": flagged,
+        "examples": dict(examples),
+        "seconds": stats.get("seconds"),
+    }
 
 
 def lengths(run: Path) -> dict | None:
@@ -106,7 +121,10 @@ def lengths(run: Path) -> dict | None:
     bins = Counter((w - lo) // width for w in words)
     top = max(bins.values())
     label = lambda i: str(lo + i * width) if width == 1 else f"{lo + i * width}–{lo + (i + 1) * width - 1}"  # noqa: E731
-    return {"bins": [{"label": label(i), "n": bins.get(i, 0), "width": round(100 * bins.get(i, 0) / top, 1)} for i in range(n_bins)], "records": len(words)}
+    return {
+        "bins": [{"label": label(i), "n": bins.get(i, 0), "width": round(100 * bins.get(i, 0) / top, 1)} for i in range(n_bins)],
+        "records": len(words),
+    }
 
 
 def splits(run: Path) -> dict | None:
@@ -122,7 +140,12 @@ def training(run: Path) -> dict | None:
     if not summary:
         return None
     pre = read_json(t / "preflight.json") or {}
-    return {"summary": summary, "curves": image(t / "curves.png"), "preflight": pre.get("train", {}), "highest": summary.get("highest_loss_examples", [])[:10]}
+    return {
+        "summary": summary,
+        "curves": image(t / "curves.png"),
+        "preflight": pre.get("train", {}),
+        "highest": summary.get("highest_loss_examples", [])[:10],
+    }
 
 
 def lr_find(run: Path) -> dict | None:
@@ -144,7 +167,11 @@ def search(run: Path) -> dict | None:
 
         with csv.open(newline="", encoding="utf-8") as f:
             trials = list(csvmod.DictReader(f))
-    return {"trials": trials[:50], "history": image(folder / "optimization_history.png"), "importances": image(folder / "param_importances.png")}
+    return {
+        "trials": trials[:50],
+        "history": image(folder / "optimization_history.png"),
+        "importances": image(folder / "param_importances.png"),
+    }
 
 
 def interval(d: dict) -> str:
@@ -167,27 +194,54 @@ def evaluation(run: Path) -> dict | None:
         return None
     table = []
     for name, m in metrics.get("metrics", {}).items():
-        table.append({"metric": name.replace("_", " "), "cells": [interval(m["base"]), interval(m["tuned"])],
-                      "difference": interval(m["difference"]), "verdict": verdict(m["difference"], m["higher_is_better"])})
+        table.append(
+            {
+                "metric": name.replace("_", " "),
+                "cells": [interval(m["base"]), interval(m["tuned"])],
+                "difference": interval(m["difference"]),
+                "verdict": verdict(m["difference"], m["higher_is_better"]),
+            }
+        )
     safety = {k: v.get("flagged", 0) for k, v in (metrics.get("safety") or {}).items()}
     samples = []
     for g in _jsonl(run / "eval" / "generations.jsonl", limit=SAMPLE_GENERATIONS):
         if "base" in g and "tuned" in g:
-            samples.append({"prompt": g.get("prompt", ""), "reference": g.get("reference", ""), "answers": {"base": g["base"], "tuned": g["tuned"]}})
-    return {"models": ["base", "tuned"], "table": table, "difference": "tuned − base (paired)", "safety": safety, "samples": samples,
-            "sample_models": ["base", "tuned"], "n": metrics.get("n"), "notes": metrics.get("notes", [])}
+            samples.append(
+                {"prompt": g.get("prompt", ""), "reference": g.get("reference", ""), "answers": {"base": g["base"], "tuned": g["tuned"]}}
+            )
+    return {
+        "models": ["base", "tuned"],
+        "table": table,
+        "difference": "tuned − base (paired)",
+        "safety": safety,
+        "samples": samples,
+        "sample_models": ["base", "tuned"],
+        "n": metrics.get("n"),
+        "notes": metrics.get("notes", []),
+    }
 
 
 def build_report(run: str | Path, compare: dict | None = None, title: str | None = None) -> Path:
     """Write ``report.html`` into the run folder; its path."""
     run = Path(run)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters["num"] = lambda v: f"{v:,}" if isinstance(v, int) else (f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v)))
+    env.filters["num"] = lambda v: (
+        f"{v:,}" if isinstance(v, int) else (f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v)))
+    )
     env.filters["fmt"] = _fmt
     template = env.from_string(resources.files("curatune.report").joinpath("report.html.jinja").read_text(encoding="utf-8"))
     page = template.render(
-        title=title or run.name, run=str(run), funnel=funnel(run), lengths=lengths(run), splits=splits(run), lr_find=lr_find(run),
-        search=search(run), training=training(run), evaluation=evaluation(run), compare=compare, snippet=snippet,
+        title=title or run.name,
+        run=str(run),
+        funnel=funnel(run),
+        lengths=lengths(run),
+        splits=splits(run),
+        lr_find=lr_find(run),
+        search=search(run),
+        training=training(run),
+        evaluation=evaluation(run),
+        compare=compare,
+        snippet=snippet,
     )
     out = run / "report.html"
     out.write_text(page, encoding="utf-8")

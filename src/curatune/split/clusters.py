@@ -58,7 +58,9 @@ def check_thresholds(near_dup_threshold: float, semantic_threshold: float | None
     if not 0 < near_dup_threshold <= 1:
         problems.append(f"--near-dup-threshold is a Jaccard similarity: above 0 and at most 1, got {near_dup_threshold}.")
     if semantic_threshold is not None and not 0 < semantic_threshold <= 1:
-        problems.append(f"--semantic-threshold is a cosine similarity: above 0 and at most 1, got {semantic_threshold} (0.9 finds close paraphrases).")
+        problems.append(
+            f"--semantic-threshold is a cosine similarity: above 0 and at most 1, got {semantic_threshold} (0.9 finds close paraphrases)."
+        )
     if problems:
         raise RecipeError(problems, "the split options")
 

@@ -36,7 +36,9 @@ class SplitResult:
 
 def fractions_for(val: float, test: float) -> dict[str, float]:
     """``{train, val, test}`` fractions, without a split of fraction 0; every problem reported at once."""
-    problems = [f"--{name} must be at least 0 and below 1, got {value}." for name, value in (("val", val), ("test", test)) if not 0 <= value < 1]
+    problems = [
+        f"--{name} must be at least 0 and below 1, got {value}." for name, value in (("val", val), ("test", test)) if not 0 <= value < 1
+    ]
     if not problems and val + test >= 1:
         problems.append(f"--val + --test must leave something for train: {val} + {test} = {val + test:g} >= 1.")
     if problems:
@@ -87,7 +89,9 @@ def split_records(
     settings = {"near_dup_threshold": near_dup_threshold, "semantic_threshold": semantic_threshold, "fields": fields}
     leaks = build_report(dups, records, split_of, names, settings, max_pairs=3)
     if leaks.total:  # clusters never cross splits, so this is a bug, not a property of the data
-        raise ConsistencyError(f"The split put {leaks.total} duplicate pairs in different splits, e.g. {leaks.pairs[:3]}. This is a bug in curatune.")
+        raise ConsistencyError(
+            f"The split put {leaks.total} duplicate pairs in different splits, e.g. {leaks.pairs[:3]}. This is a bug in curatune."
+        )
     report = {
         "records": len(records),
         "seed": seed,
@@ -109,7 +113,9 @@ def _members(cluster_of: np.ndarray) -> list[np.ndarray]:
 
 
 def _no_such_key(key: str, records: list[Record]) -> str:
-    fields = sorted({k for r in records[:1000] for k in (*r.meta, *(r.meta.get("extra") or {}))} - {"source", "line", "format", "extra", "input_id"})
+    fields = sorted(
+        {k for r in records[:1000] for k in (*r.meta, *(r.meta.get("extra") or {}))} - {"source", "line", "format", "extra", "input_id"}
+    )
     has_label = any(r.label is not None for r in records[:1000])
     known = ", ".join(["label"] * has_label + ["kind"] + fields)
     return f"no record has a value for '{key}' (looked at the label, meta and the input's extra fields). Stratify by one of: {known}; or leave --stratify out."

@@ -69,7 +69,9 @@ def split_inputs(data: list[str]) -> dict[str, list[Path]]:
         specs = [str(p) for p in sorted(files, key=lambda p: usual.get(p.name.split(".")[0], 3))]  # train, val, test, then the rest
     if len(specs) < 2:
         raise RecipeError(
-            [f"--check needs at least two splits, got {len(specs)} ({', '.join(specs)}). Give one file (or glob) per split: curatune split --check train.jsonl val.jsonl test.jsonl"],
+            [
+                f"--check needs at least two splits, got {len(specs)} ({', '.join(specs)}). Give one file (or glob) per split: curatune split --check train.jsonl val.jsonl test.jsonl"
+            ],
             "the command line",
         )
     names = [Path(s).name.split(".")[0] or s for s in specs]
@@ -77,7 +79,9 @@ def split_inputs(data: list[str]) -> dict[str, list[Path]]:
     return {n: expand_inputs(s) for n, s in zip(names, specs)}
 
 
-def write_split(result: SplitResult, out_dir: Path, to: str = "messages", inputs: list[Path] | None = None, rejects: list[Reject] | None = None) -> dict[str, Path]:
+def write_split(
+    result: SplitResult, out_dir: Path, to: str = "messages", inputs: list[Path] | None = None, rejects: list[Reject] | None = None
+) -> dict[str, Path]:
     """``out_dir/splits/<name>.jsonl`` for each split, ``split_report.json`` and ``clusters.jsonl``.
 
     The splits folder is written beside the old one and swapped in whole: a rerun with ``--test 0``
@@ -99,7 +103,9 @@ def write_split(result: SplitResult, out_dir: Path, to: str = "messages", inputs
     report = {
         "inputs": [str(p) for p in inputs or []],
         "read_problems": len(rejects or []),
-        "read_problem_examples": [{"source": r.source, "line": r.line, "reason": r.reason, "detail": r.detail} for r in (rejects or [])[:20]],
+        "read_problem_examples": [
+            {"source": r.source, "line": r.line, "reason": r.reason, "detail": r.detail} for r in (rejects or [])[:20]
+        ],
         "format": to,
         "files": {n: str(p) for n, p in files.items()},
         **result.report,
@@ -117,7 +123,12 @@ def _write_clusters(result: SplitResult, path: Path) -> None:
     with open(path, "wb") as f:
         for c, rows in members.items():
             if len(rows) > 1:
-                row = {"cluster": c, "split": result.names[int(result.split_of[rows[0]])], "size": len(rows), "ids": [result.records[i].id for i in rows]}
+                row = {
+                    "cluster": c,
+                    "split": result.names[int(result.split_of[rows[0]])],
+                    "size": len(rows),
+                    "ids": [result.records[i].id for i in rows],
+                }
                 f.write(orjson.dumps(row, option=orjson.OPT_APPEND_NEWLINE))
 
 
@@ -135,4 +146,3 @@ def check_output_name(to: str) -> None:
 
     if to != "original":
         get_format(to)
-

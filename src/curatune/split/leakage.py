@@ -133,9 +133,19 @@ def build_report(
     dups: Duplicates, records: list[Record], split_of: np.ndarray, names: list[str], settings: dict[str, Any], max_pairs: int = MAX_PAIRS
 ) -> LeakageReport:
     split_of = np.asarray(split_of, dtype=np.int64)
-    counts = {(names[s], names[t]): dict(sorted(c.items(), key=lambda kv: KINDS.index(kv[0]))) for (s, t), c in count_cross(dups, split_of, len(names)).items()}
+    counts = {
+        (names[s], names[t]): dict(sorted(c.items(), key=lambda kv: KINDS.index(kv[0])))
+        for (s, t), c in count_cross(dups, split_of, len(names)).items()
+    }
     listed = [
-        {"kind": kind, "split_a": names[split_of[i]], "id_a": records[i].id, "split_b": names[split_of[j]], "id_b": records[j].id, "similarity": sim}
+        {
+            "kind": kind,
+            "split_a": names[split_of[i]],
+            "id_a": records[i].id,
+            "split_b": names[split_of[j]],
+            "id_b": records[j].id,
+            "similarity": sim,
+        }
         for kind, i, j, sim in itertools.islice(cross_split_pairs(dups, split_of), max_pairs)
     ]
     order = {n: k for k, n in enumerate(names)}

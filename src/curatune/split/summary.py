@@ -28,7 +28,11 @@ def print_split(report: dict[str, Any], console: Console) -> None:
     for name, n in report["sizes"].items():
         cells = [dist["splits"][name].get(v) for v in shown] if dist else []
         table.add_row(
-            name, f"{n:,}", f"{n / total:.1%}", f"{report['targets'][name]:,}", *(f"{x['count']:,} ({x['share']:.0%})" if x else "0" for x in cells)
+            name,
+            f"{n:,}",
+            f"{n / total:.1%}",
+            f"{report['targets'][name]:,}",
+            *(f"{x['count']:,} ({x['share']:.0%})" if x else "0" for x in cells),
         )
     console.print(table)
     if len(strata) > len(shown):
@@ -48,7 +52,14 @@ def print_leakage(report: LeakageReport, console: Console) -> None:
         table.add_row(f"{a} ~ {b}", *(f"{counts[k]:,}" for k in kinds), f"{sum(counts.values()):,}")
     console.print(table)
     if report.pairs:
-        pairs = Table("kind", "similarity", "record", "duplicate in other split", title=f"First {min(EXAMPLE_PAIRS, len(report.pairs))} pairs", title_justify="left")
+        pairs = Table(
+            "kind",
+            "similarity",
+            "record",
+            "duplicate in other split",
+            title=f"First {min(EXAMPLE_PAIRS, len(report.pairs))} pairs",
+            title_justify="left",
+        )
         for p in report.pairs[:EXAMPLE_PAIRS]:
             pairs.add_row(p["kind"], f"{p['similarity']:.3f}", f"{p['split_a']}:{p['id_a']}", f"{p['split_b']}:{p['id_b']}")
         console.print(pairs)

@@ -50,13 +50,23 @@ class OverfitWatcher(TrainerCallback):
         p = self.points
         last = p[-1]
         if last.train_loss is not None and last.eval_loss - last.train_loss > self.gap:
-            self._warn(step, "gap", f"validation loss {last.eval_loss:.3f} is {last.eval_loss - last.train_loss:.3f} above training loss {last.train_loss:.3f} (threshold {self.gap})")
-        window = p[-(self.rising + 1):]
-        if len(window) == self.rising + 1 and all(b.train_loss is not None and a.train_loss is not None for a, b in zip(window, window[1:])):
+            self._warn(
+                step,
+                "gap",
+                f"validation loss {last.eval_loss:.3f} is {last.eval_loss - last.train_loss:.3f} above training loss {last.train_loss:.3f} (threshold {self.gap})",
+            )
+        window = p[-(self.rising + 1) :]
+        if len(window) == self.rising + 1 and all(
+            b.train_loss is not None and a.train_loss is not None for a, b in zip(window, window[1:])
+        ):
             val_up = all(b.eval_loss > a.eval_loss for a, b in zip(window, window[1:]))
             train_down = all(b.train_loss < a.train_loss for a, b in zip(window, window[1:]))  # type: ignore[operator]
             if val_up and train_down:
-                self._warn(step, "diverging", f"validation loss rose for {self.rising} evaluations ({window[0].eval_loss:.3f} -> {last.eval_loss:.3f}) while training loss fell ({window[0].train_loss:.3f} -> {last.train_loss:.3f}): overfitting")
+                self._warn(
+                    step,
+                    "diverging",
+                    f"validation loss rose for {self.rising} evaluations ({window[0].eval_loss:.3f} -> {last.eval_loss:.3f}) while training loss fell ({window[0].train_loss:.3f} -> {last.train_loss:.3f}): overfitting",
+                )
 
     def _warn(self, step: int, kind: str, message: str) -> None:
         w = {"step": step, "kind": kind, "message": message}
@@ -104,7 +114,11 @@ class TokenCounter:
         return batch
 
     def summary(self) -> dict:
-        return {"processed_tokens": self.tokens, "padding_tokens": self.padding, "padding_waste": round(self.padding / self.tokens, 4) if self.tokens else 0.0}
+        return {
+            "processed_tokens": self.tokens,
+            "padding_tokens": self.padding,
+            "padding_waste": round(self.padding / self.tokens, 4) if self.tokens else 0.0,
+        }
 
     def reset(self) -> None:
         self.tokens = self.padding = self.batches = 0

@@ -41,7 +41,9 @@ def _alias(name: str, *others: str):
 
 
 class TrainConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, populate_by_name=True, protected_namespaces=(), use_attribute_docstrings=True)
+    model_config = ConfigDict(
+        extra="forbid", validate_default=True, populate_by_name=True, protected_namespaces=(), use_attribute_docstrings=True
+    )
 
     # ---- what to train -----------------------------------------------------------------
     model: str = "default"

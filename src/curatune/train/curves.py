@@ -21,7 +21,14 @@ def read_metrics(path: Path) -> tuple[list[tuple[int, float]], list[tuple[int, f
     return train, val
 
 
-def plot_curves(metrics: Path, out: Path, best_step: int | None = None, stopped_early_at: int | None = None, warnings: list[dict] | None = None, title: str = "") -> Path:
+def plot_curves(
+    metrics: Path,
+    out: Path,
+    best_step: int | None = None,
+    stopped_early_at: int | None = None,
+    warnings: list[dict] | None = None,
+    title: str = "",
+) -> Path:
     import matplotlib
 
     matplotlib.use("Agg")

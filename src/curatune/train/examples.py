@@ -106,4 +106,6 @@ def to_example(tokenizer, record: Record, train_on_inputs: bool = False) -> Toke
 
 def truncate(example: TokenExample, max_len: int) -> TokenExample:
     """Keep the first ``max_len`` tokens, remembering the original length."""
-    return TokenExample(example.id, example.input_ids[:max_len], example.assistant_masks[:max_len], len(example.input_ids), example.problems)
+    return TokenExample(
+        example.id, example.input_ids[:max_len], example.assistant_masks[:max_len], len(example.input_ids), example.problems
+    )

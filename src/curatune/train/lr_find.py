@@ -127,14 +127,20 @@ class LRFindResult:
             "key": self.key,
             "learning_rate": self.learning_rate,
             "pick": self.pick,
-            "suggestions": {"steepest": self.suggestion.steepest, "min_div_10": self.suggestion.min_div_10, "min_loss_lr": self.suggestion.min_loss_lr},
+            "suggestions": {
+                "steepest": self.suggestion.steepest,
+                "min_div_10": self.suggestion.min_div_10,
+                "min_loss_lr": self.suggestion.min_loss_lr,
+            },
             "settings": asdict(self.settings),
             "steps_planned": self.steps_planned,
             "steps_run": len(self.curve.lrs),
             "diverged": self.curve.diverged,
             "seconds": round(self.seconds, 2),
             "notes": self.notes,
-            "points": [{"lr": lr, "loss": loss, "smoothed": s} for lr, loss, s in zip(self.curve.lrs, self.curve.losses, self.curve.smoothed)],
+            "points": [
+                {"lr": lr, "loss": loss, "smoothed": s} for lr, loss, s in zip(self.curve.lrs, self.curve.losses, self.curve.smoothed)
+            ],
             "index": {"steepest": self.suggestion.steepest_index, "min": self.suggestion.min_index},
         }
 
@@ -143,7 +149,9 @@ def lr_find_dir_of(recipe: Recipe) -> Path:
     return Path(recipe.runs_dir) / str(recipe.name) / "lr_find"
 
 
-def lr_find(recipe: Recipe, settings: RangeTestSettings | None = None, pick: str = DEFAULT_PICK, force: bool = False, echo: Echo = print) -> LRFindResult:
+def lr_find(
+    recipe: Recipe, settings: RangeTestSettings | None = None, pick: str = DEFAULT_PICK, force: bool = False, echo: Echo = print
+) -> LRFindResult:
     """Run the range test on the recipe's model and data (or reuse a finished one with the same key)."""
     from .run import build_trainer, prepare, training_key
 
@@ -168,13 +176,24 @@ def lr_find(recipe: Recipe, settings: RangeTestSettings | None = None, pick: str
     planned = min(settings.num_steps, int(p.report.budget["steps_per_epoch"]) * passes)
     notes = []
     if planned < settings.num_steps:
-        notes.append(f"{planned} steps instead of {settings.num_steps}: {passes} passes over the training data (the training's epochs); "
-                     "more would show the test each example more often than training will")
+        notes.append(
+            f"{planned} steps instead of {settings.num_steps}: {passes} passes over the training data (the training's epochs); "
+            "more would show the test each example more often than training will"
+        )
     if planned < 30:
         notes.append(f"only {planned} steps: the curve is coarse and the suggestion rough")
     echo(f"Range test: {planned} steps, learning rate {settings.start_lr:g} to {settings.end_lr:g}")
-    curve = range_test(trainer, settings.start_lr, settings.end_lr, planned, beta=settings.beta, diverge=settings.diverge,
-                       max_grad_norm=config.max_grad_norm, weight_decay=config.weight_decay, accumulation=config.gradient_accumulation_steps)
+    curve = range_test(
+        trainer,
+        settings.start_lr,
+        settings.end_lr,
+        planned,
+        beta=settings.beta,
+        diverge=settings.diverge,
+        max_grad_norm=config.max_grad_norm,
+        weight_decay=config.weight_decay,
+        accumulation=config.gradient_accumulation_steps,
+    )
     suggestion = suggest(curve, settings.skip_start)
     result = LRFindResult(out, curve, suggestion, settings, pick, planned, time.perf_counter() - t0, key=key, trainer=trainer, notes=notes)
     if suggestion.steepest_index < 0:
@@ -185,8 +204,17 @@ def lr_find(recipe: Recipe, settings: RangeTestSettings | None = None, pick: str
     return result
 
 
-def range_test(trainer, start_lr: float, end_lr: float, num_steps: int, beta: float = 0.9, diverge: float = 4.0,
-               max_grad_norm: float | None = 1.0, weight_decay: float = 0.0, accumulation: int = 1) -> Curve:
+def range_test(
+    trainer,
+    start_lr: float,
+    end_lr: float,
+    num_steps: int,
+    beta: float = 0.9,
+    diverge: float = 4.0,
+    max_grad_norm: float | None = 1.0,
+    weight_decay: float = 0.0,
+    accumulation: int = 1,
+) -> Curve:
     """Train ``trainer.model`` with an exponentially growing rate on its training batches; put every weight back after.
 
     The loss is the trainer's own (``compute_loss``: the assistant-token mask, the classifier's labels).
@@ -243,7 +271,9 @@ def range_test(trainer, start_lr: float, end_lr: float, num_steps: int, beta: fl
         torch.set_rng_state(rng)
         model.train(was_training)
     if len(lrs) < 3:
-        raise InputError(f"The range test diverged after {len(lrs)} steps, at learning rate {start_lr * ratio ** len(lrs):.3g}; lower start_lr (it was {start_lr:g}).")
+        raise InputError(
+            f"The range test diverged after {len(lrs)} steps, at learning rate {start_lr * ratio ** len(lrs):.3g}; lower start_lr (it was {start_lr:g})."
+        )
     return Curve(lrs, losses, smoothed, diverged)
 
 
@@ -291,7 +321,9 @@ def plot_range_test(result: LRFindResult, out: Path) -> Path:
     ax.plot(c.lrs, c.losses, color="#1f77b4", alpha=0.25, label="loss per step")
     ax.plot(c.lrs, c.smoothed, color="#1f77b4", label="smoothed loss")
     if s.steepest_index >= 0:
-        ax.plot([s.steepest], [c.smoothed[s.steepest_index]], "o", color="#d62728", markersize=8, label=f"steepest descent: {s.steepest:.2e}")
+        ax.plot(
+            [s.steepest], [c.smoothed[s.steepest_index]], "o", color="#d62728", markersize=8, label=f"steepest descent: {s.steepest:.2e}"
+        )
     ax.axvline(s.min_div_10, color="#2ca02c", linestyle="--", label=f"minimum / 10: {s.min_div_10:.2e}")
     ax.axvline(result.learning_rate, color="#d62728", linestyle=":", alpha=0.6, label=f"suggested ({result.pick})")
     ax.set_xscale("log")
@@ -316,7 +348,14 @@ def auto_learning_rate(recipe: Recipe, config: TrainConfig, force: bool = False,
     result = lr_find(recipe.model_copy(update={"train": config}), force=force, echo=echo)
     rate = float(f"{result.learning_rate:.3g}")
     echo(f"learning_rate: auto -> {rate:.3g} ({result.pick} of the range test in {result.folder})")
-    source = {"value": rate, "source": "lr_find", "pick": result.pick, "file": str(result.folder / "lr_find.json"), "reused": result.reused, "key": result.key}
+    source = {
+        "value": rate,
+        "source": "lr_find",
+        "pick": result.pick,
+        "file": str(result.folder / "lr_find.json"),
+        "reused": result.reused,
+        "key": result.key,
+    }
     return config.model_copy(update={"learning_rate": rate}), source
 
 
@@ -339,4 +378,15 @@ def _from_json(out: Path, stored: dict, pick: str) -> LRFindResult:
     curve = Curve([p["lr"] for p in points], [p["loss"] for p in points], [p["smoothed"] for p in points], stored["diverged"])
     sug = stored["suggestions"]
     suggestion = Suggestion(sug["steepest"], sug["min_div_10"], sug["min_loss_lr"], stored["index"]["steepest"], stored["index"]["min"])
-    return LRFindResult(out, curve, suggestion, RangeTestSettings(**stored["settings"]), pick, stored["steps_planned"], stored["seconds"], reused=True, key=stored["key"], notes=stored["notes"])
+    return LRFindResult(
+        out,
+        curve,
+        suggestion,
+        RangeTestSettings(**stored["settings"]),
+        pick,
+        stored["steps_planned"],
+        stored["seconds"],
+        reused=True,
+        key=stored["key"],
+        notes=stored["notes"],
+    )

@@ -125,9 +125,13 @@ def load_config(spec: str):
         if ggufs:
             return _gguf_config(ggufs[0])
         found = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
-        raise InputError(f"The folder '{path}' has no config.json (it holds: {found}). Give a folder saved with save_pretrained, a .gguf file, or 'default'.")
+        raise InputError(
+            f"The folder '{path}' has no config.json (it holds: {found}). Give a folder saved with save_pretrained, a .gguf file, or 'default'."
+        )
     if path.exists() or not _looks_like_hub_id(spec):
-        raise InputError(f"Cannot find the model '{path}': it is not a folder with config.json, a .gguf file, or 'default'. Check the path.")
+        raise InputError(
+            f"Cannot find the model '{path}': it is not a folder with config.json, a .gguf file, or 'default'. Check the path."
+        )
     try:
         return AutoConfig.from_pretrained(spec, local_files_only=True)
     except Exception as e:
@@ -152,7 +156,9 @@ def _gguf_config(gguf: Path):
         try:
             config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
         except Exception as e:
-            raise InputError(f"Cannot read the GGUF file '{gguf}' ({type(e).__name__}: {e}). Is it a complete GGUF file of an architecture transformers supports?") from e
+            raise InputError(
+                f"Cannot read the GGUF file '{gguf}' ({type(e).__name__}: {e}). Is it a complete GGUF file of an architecture transformers supports?"
+            ) from e
         save_atomically(cached, config.save_pretrained)
     return AutoConfig.from_pretrained(cached, local_files_only=True)
 
@@ -170,8 +176,10 @@ def _llama_style(config, name: str) -> Architecture:
     mlp_bias = bool(getattr(config, "mlp_bias", False))
     per_layer = (
         (h * q + h * kv * 2 + q * h)
-        + (q + 2 * kv) * qkv_bias + h * o_bias
-        + 3 * h * inter + (2 * inter + h) * mlp_bias
+        + (q + 2 * kv) * qkv_bias
+        + h * o_bias
+        + 3 * h * inter
+        + (2 * inter + h) * mlp_bias
         + 2 * h  # input and post-attention RMSNorm weights
         + 2 * head_dim * (config.model_type == "qwen3")  # Qwen3 normalises q and k per head
     )
@@ -179,8 +187,19 @@ def _llama_style(config, name: str) -> Architecture:
     parameters = embeddings + n_layers * per_layer + h  # + the final norm
     block = ((h, q), (h, kv), (h, kv), (q, h), (h, inter), (h, inter), (inter, h))
     return Architecture(
-        name, config.model_type, parameters, h, n_layers, heads, kv_heads, head_dim, inter, vocab,
-        gated_mlp=True, linear_layers=block * n_layers, counted="config",
+        name,
+        config.model_type,
+        parameters,
+        h,
+        n_layers,
+        heads,
+        kv_heads,
+        head_dim,
+        inter,
+        vocab,
+        gated_mlp=True,
+        linear_layers=block * n_layers,
+        counted="config",
     )
 
 
@@ -199,7 +218,9 @@ def _on_meta_device(config, name: str) -> Architecture:
             except ValueError:  # an encoder without a causal-LM head: count the base model
                 model = AutoModel.from_config(config)
     except Exception as e:
-        raise InputError(f"transformers cannot build the architecture '{config.model_type}' of {name} ({type(e).__name__}: {e}); upgrade transformers or give a supported model.") from e
+        raise InputError(
+            f"transformers cannot build the architecture '{config.model_type}' of {name} ({type(e).__name__}: {e}); upgrade transformers or give a supported model."
+        ) from e
     finally:
         logging.set_verbosity(verbosity)
     return _from_module(model, config, name, "meta device")
@@ -291,24 +312,33 @@ def estimate_memory(
         master = 4 if dtype == "bf16" else 0
         gradients = arch.parameters * a
         optimizer_states = arch.parameters * (state + master)
-        note = f"all {arch.parameters:,} weights trained: {dtype} weights and gradients, {optimizer} states" + (" with an fp32 master copy" if master else "")
+        note = f"all {arch.parameters:,} weights trained: {dtype} weights and gradients, {optimizer} states" + (
+            " with an fp32 master copy" if master else ""
+        )
     else:
         trainable = arch.lora_parameters(lora_r)
         frozen_linear = arch.linear_parameters
         dropout = f", dropout {lora_dropout}" if lora_dropout else ""
         if mode == "lora":
             base = arch.parameters * a
-            note = f"{trainable:,} LoRA parameters (r={lora_r}, every linear layer but the LM head) in fp32 on {dtype} frozen weights" + dropout
+            note = (
+                f"{trainable:,} LoRA parameters (r={lora_r}, every linear layer but the LM head) in fp32 on {dtype} frozen weights"
+                + dropout
+            )
         else:
             base = round(frozen_linear * NF4_BYTES_PER_PARAM) + (arch.parameters - frozen_linear) * a
-            note = f"{trainable:,} LoRA parameters (r={lora_r}) in fp32 on NF4 linear layers (double quantisation) and {dtype} embeddings" + dropout
+            note = (
+                f"{trainable:,} LoRA parameters (r={lora_r}) in fp32 on NF4 linear layers (double quantisation) and {dtype} embeddings"
+                + dropout
+            )
         weights = base + trainable * 4
         gradients = trainable * 4
         optimizer_states = trainable * state
     tokens = seq_len * batch_size
     activations = tokens * _activation_bytes_per_token(arch, mode, a, seq_len, gradient_checkpointing, lora_r, lora_dropout, attention)
     common = (
-        f"{seq_len} tokens x {batch_size}, {attention} attention, " + ("" if gradient_checkpointing else "no ")
+        f"{seq_len} tokens x {batch_size}, {attention} attention, "
+        + ("" if gradient_checkpointing else "no ")
         + "gradient checkpointing, fp32 loss; CUDA context and fragmentation not counted"
     )
     return MemoryEstimate(mode, weights, gradients, optimizer_states, round(activations), trainable, f"{note}; {common}.")
@@ -333,7 +363,9 @@ def _check_options(mode, seq_len, batch_size, lora_r, dtype, optimizer, lora_dro
         raise RecipeError(problems, "the memory estimate's options")
 
 
-def _activation_bytes_per_token(arch: Architecture, mode: str, a: int, seq_len: int, checkpointing: bool, r: int, lora_dropout: float, attention: str) -> float:
+def _activation_bytes_per_token(
+    arch: Architecture, mode: str, a: int, seq_len: int, checkpointing: bool, r: int, lora_dropout: float, attention: str
+) -> float:
     h, q, kv = arch.hidden_size, arch.num_heads * arch.head_dim, arch.num_kv_heads * arch.head_dim
     norms = 2 * (4 * h + a * h)  # two norms, each keeping its fp32 input and its normalised output
     linear_inputs = a * 2 * h  # the attention's and the MLP's (shared by q/k/v and by gate/up)

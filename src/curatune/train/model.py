@@ -14,8 +14,16 @@ from .config import TrainConfig
 # Config keys that hold a dropout probability, across the architectures transformers ships
 # (Llama/Qwen/Mistral: attention_dropout; BERT: hidden_dropout_prob and attention_probs_dropout_prob; GPT-2: *_pdrop).
 DROPOUT_KEYS = (
-    "attention_dropout", "hidden_dropout", "hidden_dropout_prob", "attention_probs_dropout_prob",
-    "resid_pdrop", "embd_pdrop", "attn_pdrop", "dropout", "classifier_dropout", "activation_dropout",
+    "attention_dropout",
+    "hidden_dropout",
+    "hidden_dropout_prob",
+    "attention_probs_dropout_prob",
+    "resid_pdrop",
+    "embd_pdrop",
+    "attn_pdrop",
+    "dropout",
+    "classifier_dropout",
+    "activation_dropout",
 )
 
 
@@ -49,12 +57,16 @@ def _causal_lm(config: TrainConfig):
 
     folder, tok_spec = resolve_causal_lm(config.model)
     try:
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32", local_files_only=True, trust_remote_code=config.trust_remote_code)
+        model = AutoModelForCausalLM.from_pretrained(
+            folder, dtype="float32", local_files_only=True, trust_remote_code=config.trust_remote_code
+        )
     except Exception as e:
         raise InputError(_load_hint(config.model, e)) from e
     tokenizer = load_tokenizer(tok_spec)
     if tokenizer.chat_template is None:
-        raise InputError(f"The tokenizer of {config.model!r} has no chat template, so chat records cannot be rendered as the model will see them. Set one in its tokenizer_config.json (chat_template), or train on plain-text records.")
+        raise InputError(
+            f"The tokenizer of {config.model!r} has no chat template, so chat records cannot be rendered as the model will see them. Set one in its tokenizer_config.json (chat_template), or train on plain-text records."
+        )
     return model, tokenizer, folder
 
 
@@ -65,8 +77,12 @@ def _classifier(config: TrainConfig, labels: list[str]):
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True, trust_remote_code=config.trust_remote_code)
         model = AutoModelForSequenceClassification.from_pretrained(
-            folder, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={l: i for i, l in enumerate(labels)},
-            local_files_only=True, trust_remote_code=config.trust_remote_code,
+            folder,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={l: i for i, l in enumerate(labels)},
+            local_files_only=True,
+            trust_remote_code=config.trust_remote_code,
         )
     except Exception as e:
         raise InputError(_load_hint(config.model, e)) from e
@@ -112,20 +128,27 @@ def apply_method(model, config: TrainConfig, task: str):
             layers = transformer_layers(model)
             n = len(layers)
             if config.lora_top_layers > n:
-                raise InputError(f"lora_top_layers is {config.lora_top_layers} but the model has {n} layers; leave it out to adapt them all.")
+                raise InputError(
+                    f"lora_top_layers is {config.lora_top_layers} but the model has {n} layers; leave it out to adapt them all."
+                )
             top = list(range(n - config.lora_top_layers, n))
             if isinstance(targets, str):  # PEFT wants module names with layers_to_transform: every linear layer inside a block
                 targets = sorted({name.rsplit(".", 1)[-1] for name, m in layers.named_modules() if isinstance(m, torch.nn.Linear)})
         lora = LoraConfig(
-            r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
-            target_modules=targets, layers_to_transform=top,
+            r=config.lora_r,
+            lora_alpha=config.lora_alpha,
+            lora_dropout=config.lora_dropout,
+            target_modules=targets,
+            layers_to_transform=top,
             task_type=TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM,
         )
         try:
             return get_peft_model(model, lora)
         except ValueError as e:
             names = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if type(m).__name__ == "Linear"})
-            raise InputError(f"lora_target_modules {config.lora_target_modules!r} does not fit this model ({e}). Its linear layers: {', '.join(names)}.") from e
+            raise InputError(
+                f"lora_target_modules {config.lora_target_modules!r} does not fit this model ({e}). Its linear layers: {', '.join(names)}."
+            ) from e
     if config.method == "freeze":
         freeze_all_but_top(model, config.train_top_layers or 2)
     return model

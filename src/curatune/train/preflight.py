@@ -60,7 +60,9 @@ class Preflight:
             )
         eot = self.end_of_turn
         if eot:
-            out.append(f"end-of-turn token {eot.get('token')!r}: trained {eot.get('trained')}, stops generation {eot.get('stops_generation')}")
+            out.append(
+                f"end-of-turn token {eot.get('token')!r}: trained {eot.get('trained')}, stops generation {eot.get('stops_generation')}"
+            )
         out.extend(f"warning: {w}" for w in self.warnings)
         return out
 
@@ -72,7 +74,9 @@ def _duration(seconds: float) -> str:
 # ---- causal LM ----------------------------------------------------------------------------
 
 
-def prepare_sft(records: list[Record], tokenizer, config: TrainConfig, report: Preflight, model_eos: list[int] | None = None) -> list[TokenExample]:
+def prepare_sft(
+    records: list[Record], tokenizer, config: TrainConfig, report: Preflight, model_eos: list[int] | None = None
+) -> list[TokenExample]:
     """Token examples ready for training, with every check's findings added to ``report``."""
     examples = []
     for r in records:
@@ -90,7 +94,9 @@ def prepare_sft(records: list[Record], tokenizer, config: TrainConfig, report: P
         if report.end_of_turn and not report.end_of_turn["trained"]:
             report.warnings.append("the end-of-turn token is not trained: the model will not learn to stop")
         elif report.end_of_turn and not report.end_of_turn["stops_generation"]:
-            report.warnings.append(f"generation stops on {report.end_of_turn['generation_stops_on']} but the turns end with {report.end_of_turn['token']!r}: set generation_config.eos_token_id")
+            report.warnings.append(
+                f"generation stops on {report.end_of_turn['generation_stops_on']} but the turns end with {report.end_of_turn['token']!r}: set generation_config.eos_token_id"
+            )
     return _apply_length_and_mask_rules(examples, config, report)
 
 
@@ -133,7 +139,12 @@ def _check_prompt_tokens(records: list[Record], tokenizer, report: Preflight) ->
             alone = tokenizer(prompt, add_special_tokens=False)["input_ids"]
             inside = tokenizer(full, add_special_tokens=False)["input_ids"][: len(alone)]
             if alone != inside:
-                report.template_problems.append({"id": r.id, "problem": f"turn {i}: the generation prompt tokenises differently alone than inside the conversation (a merge across the boundary)"})
+                report.template_problems.append(
+                    {
+                        "id": r.id,
+                        "problem": f"turn {i}: the generation prompt tokenises differently alone than inside the conversation (a merge across the boundary)",
+                    }
+                )
                 break
 
 
@@ -164,7 +175,9 @@ def end_of_turn_check(examples: list[TokenExample], tokenizer, generation_eos: l
 # ---- classification -------------------------------------------------------------------------
 
 
-def prepare_classification(records: list[Record], tokenizer, config: TrainConfig, label2id: dict[str, int], report: Preflight) -> list[dict]:
+def prepare_classification(
+    records: list[Record], tokenizer, config: TrainConfig, label2id: dict[str, int], report: Preflight
+) -> list[dict]:
     rows = []
     report.too_long_action = config.on_too_long
     for r in records:
@@ -177,7 +190,9 @@ def prepare_classification(records: list[Record], tokenizer, config: TrainConfig
         rows.append({"id": r.id, "input_ids": ids, "labels": label2id[str(r.label)]})
     report.examples += len(records)
     if report.too_long and config.on_too_long == "error":
-        raise InputError(f"{len(report.too_long)} texts are longer than max_seq_len {config.max_seq_len} tokens (first: {report.too_long[0]['id']}). Raise train.max_seq_len or set train.on_too_long: truncate.")
+        raise InputError(
+            f"{len(report.too_long)} texts are longer than max_seq_len {config.max_seq_len} tokens (first: {report.too_long[0]['id']}). Raise train.max_seq_len or set train.on_too_long: truncate."
+        )
     return rows
 
 
@@ -201,7 +216,17 @@ def measured_flops_per_second() -> float:
     return n * 2 * 512**3 / (time.perf_counter() - t0)
 
 
-def budget(train_lengths: list[int], trained_tokens: int, val_tokens: int, config: TrainConfig, total_params: int, trainable_params: int, steps_per_epoch: int, total_steps: int, evaluations: int) -> dict[str, Any]:
+def budget(
+    train_lengths: list[int],
+    trained_tokens: int,
+    val_tokens: int,
+    config: TrainConfig,
+    total_params: int,
+    trainable_params: int,
+    steps_per_epoch: int,
+    total_steps: int,
+    evaluations: int,
+) -> dict[str, Any]:
     """Tokens, steps, and a rough time estimate: 6 FLOPs per parameter per trained-through token for full
     fine-tuning, 4 when the base weights are frozen (no weight gradients), 2 per evaluated token;
     at two thirds of the device's measured matmul rate (attention, optimizer and data loading eat the rest)."""

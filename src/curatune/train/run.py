@@ -66,7 +66,9 @@ def train_dir_of(recipe: Recipe) -> Path:
 def training_key(recipe: Recipe, data: TrainData, config: TrainConfig) -> dict[str, Any]:
     files = {str(p): file_fingerprint(p) for p in [*data.paths, *data.val_paths]}
     settings = {"data": recipe.data.model_dump(mode="json"), "train": config.resolved()}
-    h = xxhash.xxh3_128(orjson.dumps({"settings": settings, "files": files, "version": __version__}, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    h = xxhash.xxh3_128(
+        orjson.dumps({"settings": settings, "files": files, "version": __version__}, option=orjson.OPT_SORT_KEYS)
+    ).hexdigest()
     return {"key": h, "files": files, "curation": curation_of(data.paths)}
 
 
@@ -77,7 +79,11 @@ def curation_of(paths: list[Path]) -> dict[str, str] | None:
             run_json = folder / "run.json"
             if run_json.is_file() and (folder / "recipe.yaml").is_file():
                 run = orjson.loads(run_json.read_bytes())
-                return {"run": str(folder), "key": str(run.get("key", "")), "recipe_xxh3": xxhash.xxh3_64((folder / "recipe.yaml").read_bytes()).hexdigest()}
+                return {
+                    "run": str(folder),
+                    "key": str(run.get("key", "")),
+                    "recipe_xxh3": xxhash.xxh3_64((folder / "recipe.yaml").read_bytes()).hexdigest(),
+                }
     return None
 
 
@@ -142,11 +148,17 @@ def prepare(config: TrainConfig, data: TrainData, out: Path, echo: Echo = print)
         train_rows = [_row(e) for e in prepare_sft(data.train, tokenizer, config, report, eos_ids)]
         val_rows = [_row(e) for e in prepare_sft(data.val, tokenizer, config, val_report)]
     if not train_rows:
-        raise InputError(f"No training example is left after the checks (see {out / 'preflight.json'}): {len(report.too_long)} too long, {len(report.no_trained)} with no assistant tokens.")
+        raise InputError(
+            f"No training example is left after the checks (see {out / 'preflight.json'}): {len(report.too_long)} too long, {len(report.no_trained)} with no assistant tokens."
+        )
     if data.val and not val_rows:
-        raise InputError(f"No validation example is left after the checks ({len(val_report.too_long)} too long); raise max_seq_len or give other validation data.")
+        raise InputError(
+            f"No validation example is left after the checks ({len(val_report.too_long)} too long); raise max_seq_len or give other validation data."
+        )
     if report.template_problems:
-        report.warnings.append(f"{len(report.template_problems)} examples render differently for training than at inference (see template_problems)")
+        report.warnings.append(
+            f"{len(report.template_problems)} examples render differently for training than at inference (see template_problems)"
+        )
     if report.too_long:
         report.warnings.append(f"{len(report.too_long)} training examples are over max_seq_len {config.max_seq_len}: {config.on_too_long}")
     if report.low_trained:
@@ -157,17 +169,30 @@ def prepare(config: TrainConfig, data: TrainData, out: Path, echo: Echo = print)
     eval_steps = config.eval_steps or max(1, total_steps // 10)
     evaluations = total_steps // eval_steps if val_rows else 0
     trained = sum(sum(1 for l in r["labels"] if l != -100) for r in train_rows) if data.task == "sft" else len(train_rows)
-    report.budget = budget([len(r["input_ids"]) for r in train_rows], trained, sum(len(r["input_ids"]) for r in val_rows), config,
-                           loaded.total_params, loaded.trainable_params, steps_per_epoch, total_steps, evaluations)
+    report.budget = budget(
+        [len(r["input_ids"]) for r in train_rows],
+        trained,
+        sum(len(r["input_ids"]) for r in val_rows),
+        config,
+        loaded.total_params,
+        loaded.trainable_params,
+        steps_per_epoch,
+        total_steps,
+        evaluations,
+    )
     report.budget.update(_memory_line(config, loaded, train_rows))
     out.mkdir(parents=True, exist_ok=True)
-    (out / "preflight.json").write_bytes(orjson.dumps({"train": report.to_dict(), "val": val_report.to_dict(), "val_source": data.val_source}, option=orjson.OPT_INDENT_2))
+    (out / "preflight.json").write_bytes(
+        orjson.dumps({"train": report.to_dict(), "val": val_report.to_dict(), "val_source": data.val_source}, option=orjson.OPT_INDENT_2)
+    )
     for line in report.lines():
         echo(line)
     return Prepared(config, data, loaded, train_rows, val_rows, report, val_report, eval_steps)
 
 
-def _train(recipe: Recipe, config: TrainConfig, data: TrainData, key: dict, out: Path, resume: bool, echo: Echo, track: bool, extra_callbacks: list) -> TrainResult:
+def _train(
+    recipe: Recipe, config: TrainConfig, data: TrainData, key: dict, out: Path, resume: bool, echo: Echo, track: bool, extra_callbacks: list
+) -> TrainResult:
     t0 = time.perf_counter()
     p = prepare(config, data, out, echo)
     report, val_report, loaded, train_rows = p.report, p.val_report, p.loaded, p.train_rows
@@ -186,11 +211,18 @@ def _train(recipe: Recipe, config: TrainConfig, data: TrainData, key: dict, out:
             output = trainer.train(resume_from_checkpoint=str(last) if last else None)
         except KeyboardInterrupt as e:
             saved = _save_emergency_checkpoint(trainer)
-            raise TrainingInterrupted(f"Training was interrupted at step {trainer.state.global_step}. {saved} Run the same command again to resume.") from e
+            raise TrainingInterrupted(
+                f"Training was interrupted at step {trainer.state.global_step}. {saved} Run the same command again to resume."
+            ) from e
         train_seconds = time.perf_counter() - train_start
         summary = _finish(config, data, loaded, trainer, watcher, counter, early, train_rows, output, train_seconds, out, report, echo)
         summary["seconds_total"] = round(time.perf_counter() - t0, 1)
-        summary["data"] = {"train": [str(p) for p in data.paths], "val": data.val_source, "fingerprint": key["key"], "curation": key["curation"]}
+        summary["data"] = {
+            "train": [str(p) for p in data.paths],
+            "val": data.val_source,
+            "fingerprint": key["key"],
+            "curation": key["curation"],
+        }
         if tracking:
             summary["mlflow"] = _log_results(tracking, summary, out, config)
         (out / "summary.json").write_bytes(orjson.dumps(summary, option=orjson.OPT_INDENT_2))
@@ -203,8 +235,12 @@ def _train(recipe: Recipe, config: TrainConfig, data: TrainData, key: dict, out:
 
 
 def _row(ex) -> dict:
-    return {"id": ex.id, "input_ids": ex.input_ids, "assistant_masks": ex.assistant_masks,
-            "labels": [t if m else -100 for t, m in zip(ex.input_ids, ex.assistant_masks)]}
+    return {
+        "id": ex.id,
+        "input_ids": ex.input_ids,
+        "assistant_masks": ex.assistant_masks,
+        "labels": [t if m else -100 for t, m in zip(ex.input_ids, ex.assistant_masks)],
+    }
 
 
 def _packed_row_count(rows: list[dict], config: TrainConfig) -> int:
@@ -222,7 +258,15 @@ def _memory_line(config: TrainConfig, loaded, rows: list[dict]) -> dict:
         arch = describe_model(loaded.model)
         longest = min(config.max_seq_len, max(len(r["input_ids"]) for r in rows))
         mode = "lora" if config.method == "lora" else "full"
-        est = estimate_memory(arch, mode, seq_len=longest, batch_size=config.per_device_train_batch_size, lora_r=config.lora_r, dtype="fp32", gradient_checkpointing=config.gradient_checkpointing)
+        est = estimate_memory(
+            arch,
+            mode,
+            seq_len=longest,
+            batch_size=config.per_device_train_batch_size,
+            lora_r=config.lora_r,
+            dtype="fp32",
+            gradient_checkpointing=config.gradient_checkpointing,
+        )
         return {"estimated_memory_gib": round(est.total / 2**30, 2)}
     except Exception:  # an estimate must never stop training
         return {}
@@ -288,15 +332,35 @@ def build_trainer(p: Prepared, out: Path, echo: Echo = print, track: bool = Fals
         from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
         args = TrainingArguments(**common)
-        trainer = Trainer(model=loaded.model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-                          data_collator=DataCollatorWithPadding(loaded.tokenizer), processing_class=loaded.tokenizer, callbacks=callbacks)
+        trainer = Trainer(
+            model=loaded.model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=val_ds,
+            data_collator=DataCollatorWithPadding(loaded.tokenizer),
+            processing_class=loaded.tokenizer,
+            callbacks=callbacks,
+        )
     else:
         from trl import SFTConfig, SFTTrainer
 
-        args = SFTConfig(**common, max_length=config.max_seq_len, packing=config.packing, packing_strategy="bfd",
-                         completion_only_loss=False, assistant_only_loss=False, dataset_num_proc=None)
-        trainer = SFTTrainer(model=loaded.model, args=args, train_dataset=train_ds, eval_dataset=val_ds,
-                             processing_class=loaded.tokenizer, callbacks=callbacks)
+        args = SFTConfig(
+            **common,
+            max_length=config.max_seq_len,
+            packing=config.packing,
+            packing_strategy="bfd",
+            completion_only_loss=False,
+            assistant_only_loss=False,
+            dataset_num_proc=None,
+        )
+        trainer = SFTTrainer(
+            model=loaded.model,
+            args=args,
+            train_dataset=train_ds,
+            eval_dataset=val_ds,
+            processing_class=loaded.tokenizer,
+            callbacks=callbacks,
+        )
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # it prints every log as a dict; curatune's own lines say what matters
@@ -335,12 +399,16 @@ def _save_emergency_checkpoint(trainer) -> str:
         return f"No checkpoint could be saved now ({e}); the last saved one is used."
 
 
-def _finish(config, data, loaded, trainer, watcher, counter, early, train_rows, output, train_seconds, out: Path, report: Preflight, echo: Echo) -> dict:
+def _finish(
+    config, data, loaded, trainer, watcher, counter, early, train_rows, output, train_seconds, out: Path, report: Preflight, echo: Echo
+) -> dict:
     from .curves import plot_curves
     from .loss_rank import classifier_losses, example_losses, write_losses
 
     state = trainer.state
-    stopped_early = bool(early and early.early_stopping_patience_counter >= config.early_stopping_patience and state.global_step < state.max_steps)
+    stopped_early = bool(
+        early and early.early_stopping_patience_counter >= config.early_stopping_patience and state.global_step < state.max_steps
+    )
     best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1]) if state.best_model_checkpoint else None
     tokens = counter.summary()
     model = trainer.model
@@ -351,7 +419,14 @@ def _finish(config, data, loaded, trainer, watcher, counter, early, train_rows, 
         losses = (classifier_losses if data.task == "classification" else example_losses)(model, train_rows, pad)
         ranked = write_losses([r["id"] for r in train_rows], losses, out / "losses.jsonl")
     rank_seconds = time.perf_counter() - rank_start
-    plot_curves(out / "metrics.jsonl", out / "curves.png", best_step, state.global_step if stopped_early else None, watcher.warnings, title=f"{config.method} fine-tuning of {config.model}")
+    plot_curves(
+        out / "metrics.jsonl",
+        out / "curves.png",
+        best_step,
+        state.global_step if stopped_early else None,
+        watcher.warnings,
+        title=f"{config.method} fine-tuning of {config.model}",
+    )
     if config.save_model:
         model.save_pretrained(out / "model")
         loaded.tokenizer.save_pretrained(out / "model")
@@ -382,7 +457,10 @@ def _finish(config, data, loaded, trainer, watcher, counter, early, train_rows, 
         "highest_loss_examples": ranked[: config.loss_rank_top],
         "model_dir": str(out / "model") if config.save_model else None,
     }
-    echo(f"trained {state.global_step} steps in {train_seconds:.0f} s; best validation loss {state.best_metric} at step {best_step}" + (" (stopped early)" if stopped_early else ""))
+    echo(
+        f"trained {state.global_step} steps in {train_seconds:.0f} s; best validation loss {state.best_metric} at step {best_step}"
+        + (" (stopped early)" if stopped_early else "")
+    )
     return summary
 
 
@@ -392,7 +470,11 @@ def _start_tracking(recipe: Recipe, config: TrainConfig, key: dict, out: Path):
     from .tracking import flat_params, use_store
 
     uri = use_store(config.tracking_uri, recipe.runs_dir, config.experiment)
-    run = mlflow.start_run(run_name=f"{recipe.name}/train", nested=mlflow.active_run() is not None, tags={"curatune.stage": "train", "curatune.version": __version__})
+    run = mlflow.start_run(
+        run_name=f"{recipe.name}/train",
+        nested=mlflow.active_run() is not None,
+        tags={"curatune.stage": "train", "curatune.version": __version__},
+    )
     mlflow.log_params(flat_params({"train": config.resolved(), "data": recipe.data.model_dump(mode="json")}))
     mlflow.log_params({"dataset.fingerprint": key["key"], "dataset.curation_key": (key["curation"] or {}).get("key", "none")})
     mlflow.log_dict(key, "dataset_fingerprint.json")
@@ -402,8 +484,17 @@ def _start_tracking(recipe: Recipe, config: TrainConfig, key: dict, out: Path):
 def _log_results(tracking: dict, summary: dict, out: Path, config: TrainConfig) -> dict:
     import mlflow
 
-    final = {k: v for k, v in {"best_eval_loss": summary["best_eval_loss"], "final_train_loss": summary["train_loss"], "stopped_early": float(summary["stopped_early"]),
-                                "tokens_per_second": summary["tokens_per_second"], "padding_waste": summary["tokens"]["padding_waste"]}.items() if v is not None}
+    final = {
+        k: v
+        for k, v in {
+            "best_eval_loss": summary["best_eval_loss"],
+            "final_train_loss": summary["train_loss"],
+            "stopped_early": float(summary["stopped_early"]),
+            "tokens_per_second": summary["tokens_per_second"],
+            "padding_waste": summary["tokens"]["padding_waste"],
+        }.items()
+        if v is not None
+    }
     mlflow.log_metrics(final)
     for name in ("train.yaml", "preflight.json", "curves.png", "losses.jsonl", "metrics.jsonl"):
         if (out / name).is_file():

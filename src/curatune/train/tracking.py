@@ -44,7 +44,9 @@ def use_store(tracking_uri: str | None, runs_dir: str | Path, experiment: str) -
 
 
 @contextmanager
-def tracked_run(tracking_uri: str | None, runs_dir: str | Path, experiment: str, run_name: str, nested: bool = False, tags: dict[str, str] | None = None) -> Iterator[Any]:
+def tracked_run(
+    tracking_uri: str | None, runs_dir: str | Path, experiment: str, run_name: str, nested: bool = False, tags: dict[str, str] | None = None
+) -> Iterator[Any]:
     """An active MLflow run; a failure inside ends it as FAILED rather than leaving it running forever."""
     import mlflow
 

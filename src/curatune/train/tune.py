@@ -71,16 +71,24 @@ def tune(recipe: Recipe, echo: Echo = print, track: bool = True, extra_callbacks
 
     tc = recipe.tune
     if tc is None:
-        raise RecipeError(["The recipe has no tune: section. Add one with a space to search, e.g.\n"
-                           "    tune:\n      space:\n        learning_rate: {type: log_uniform, low: 1.0e-5, high: 1.0e-3}"])
+        raise RecipeError(
+            [
+                "The recipe has no tune: section. Add one with a space to search, e.g.\n"
+                "    tune:\n      space:\n        learning_rate: {type: log_uniform, low: 1.0e-5, high: 1.0e-3}"
+            ]
+        )
     base = original = recipe.train or TrainConfig()
     _check_space(tc, base)
     out = tune_dir_of(recipe)
     out.mkdir(parents=True, exist_ok=True)
     data = load_train_data(recipe.data.path, base, recipe.data.format)
     if not data.val:
-        raise RecipeError(["tune compares trials by their validation loss, and this recipe has no validation data: set train.val_set_size "
-                           "(e.g. 0.1), give train.val_data, or point data.path at a split folder (curatune split)."])
+        raise RecipeError(
+            [
+                "tune compares trials by their validation loss, and this recipe has no validation data: set train.val_set_size "
+                "(e.g. 0.1), give train.val_data, or point data.path at a split folder (curatune split)."
+            ]
+        )
     rate_source = None
     if base.learning_rate == "auto" and "learning_rate" not in tc.space:
         from .lr_find import auto_learning_rate
@@ -106,8 +114,12 @@ def tune(recipe: Recipe, echo: Echo = print, track: bool = True, extra_callbacks
                     _optimize(study, objective, tc, remaining)
                 else:
                     if extra_callbacks:
-                        raise RecipeError(["Callbacks given to tune() run in this process only, and with tune.n_jobs above 1 the trials run in "
-                                           "worker processes. Set tune.n_jobs: 1 to use them."])
+                        raise RecipeError(
+                            [
+                                "Callbacks given to tune() run in this process only, and with tune.n_jobs above 1 the trials run in "
+                                "worker processes. Set tune.n_jobs: 1 to use them."
+                            ]
+                        )
                     optimize_in_processes(recipe, base, tc, remaining, track, parent, verbose, echo)
             state = "FINISHED"
         except (KeyboardInterrupt, TrainingInterrupted):
@@ -135,11 +147,18 @@ def _optimize(study, objective, tc: TuneConfig, n_trials: int | None) -> None:
         # Optuna's notes on experimental features (multivariate TPE) and on the grid running out are not the user's business.
         warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
         warnings.filterwarnings("ignore", message=".*GridSampler.*")
-        study.optimize(objective, n_trials=n_trials, timeout=tc.timeout_minutes * 60 if tc.timeout_minutes else None,
-                       callbacks=[_StopAtTotal(tc.n_trials)] if tc.n_trials else [], catch=())
+        study.optimize(
+            objective,
+            n_trials=n_trials,
+            timeout=tc.timeout_minutes * 60 if tc.timeout_minutes else None,
+            callbacks=[_StopAtTotal(tc.n_trials)] if tc.n_trials else [],
+            catch=(),
+        )
 
 
-def optimize_in_processes(recipe: Recipe, base: TrainConfig, tc: TuneConfig, remaining: int | None, track: bool, parent: dict | None, verbose: bool, echo: Echo) -> None:
+def optimize_in_processes(
+    recipe: Recipe, base: TrainConfig, tc: TuneConfig, remaining: int | None, track: bool, parent: dict | None, verbose: bool, echo: Echo
+) -> None:
     """``tc.n_jobs`` worker processes on the same study (its storage is how they share it), the remaining trials split between them.
 
     Processes, not threads: loading models in threads at once breaks transformers (meta-device
@@ -154,9 +173,18 @@ def optimize_in_processes(recipe: Recipe, base: TrainConfig, tc: TuneConfig, rem
     n = tc.n_jobs
     shares = [None] * n if remaining is None else [remaining // n + (1 if i < remaining % n else 0) for i in range(n)]
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
-    payload = {"recipe": recipe.model_dump(mode="json"), "base": base.model_dump(mode="json"), "track": track, "parent": parent, "verbose": verbose, "gpus": gpus}
+    payload = {
+        "recipe": recipe.model_dump(mode="json"),
+        "base": base.model_dump(mode="json"),
+        "track": track,
+        "parent": parent,
+        "verbose": verbose,
+        "gpus": gpus,
+    }
     ctx = mp.get_context("spawn")  # a forked copy of a process that has used torch's threads or CUDA is not safe
-    procs = [ctx.Process(target=_worker, args=(payload, i, share), name=f"curatune-tune-{i}") for i, share in enumerate(shares) if share != 0]
+    procs = [
+        ctx.Process(target=_worker, args=(payload, i, share), name=f"curatune-tune-{i}") for i, share in enumerate(shares) if share != 0
+    ]
     echo(f"{len(procs)} worker processes" + (f", one GPU each of {gpus}" if gpus > 1 else ""))
     for p in procs:
         p.start()
@@ -171,8 +199,10 @@ def optimize_in_processes(recipe: Recipe, base: TrainConfig, tc: TuneConfig, rem
         raise
     failed = [f"{p.name} exited with {p.exitcode}" for p in procs if p.exitcode != 0]
     if failed:
-        raise CuratuneError(f"{len(failed)} of {len(procs)} workers failed ({'; '.join(failed)}); their errors are printed above. "
-                            "Run the same command again to resume the search: failed trials are tried once more.")
+        raise CuratuneError(
+            f"{len(failed)} of {len(procs)} workers failed ({'; '.join(failed)}); their errors are printed above. "
+            "Run the same command again to resume the search: failed trials are tried once more."
+        )
 
 
 def _worker(payload: dict, index: int, n_trials: int | None) -> None:
@@ -304,7 +334,11 @@ def _check_space(tc: TuneConfig, base: TrainConfig) -> None:
     problems = []
     methods = {c for c in (tc.space["method"].choices or [])} if "method" in tc.space else {base.method}
     if "lora" not in methods:
-        problems += [f"tune.space.{name} has no effect: train.method is {base.method!r}, and {name} only applies to method: lora." for name in tc.space if name in LORA_ONLY]
+        problems += [
+            f"tune.space.{name} has no effect: train.method is {base.method!r}, and {name} only applies to method: lora."
+            for name in tc.space
+            if name in LORA_ONLY
+        ]
     if problems:
         raise RecipeError(problems)
 
@@ -338,15 +372,30 @@ def _check_same_settings(study, recipe: Recipe, base: TrainConfig, data, storage
     if now["files"] != before["files"]:
         changed.append("the data files' contents")
     if changed:
-        raise RecipeError([f"The study {study.study_name!r} in {storage} was run with other settings ({', '.join(changed[:8])} changed), "
-                           "so its trials are not comparable with new ones. Set tune.study_name to start a new study, or delete the storage."])
+        raise RecipeError(
+            [
+                f"The study {study.study_name!r} in {storage} was run with other settings ({', '.join(changed[:8])} changed), "
+                "so its trials are not comparable with new ones. Set tune.study_name to start a new study, or delete the storage."
+            ]
+        )
 
 
 # ---- one trial -----------------------------------------------------------------------------------
 
 
 class _Objective:
-    def __init__(self, recipe: Recipe, base: TrainConfig, tc: TuneConfig, out: Path, echo: Echo, track: bool, parent: dict | None, extra_callbacks: list, verbose: bool):
+    def __init__(
+        self,
+        recipe: Recipe,
+        base: TrainConfig,
+        tc: TuneConfig,
+        out: Path,
+        echo: Echo,
+        track: bool,
+        parent: dict | None,
+        extra_callbacks: list,
+        verbose: bool,
+    ):
         self.recipe, self.base, self.tc, self.out, self.echo = recipe, base, tc, out, echo
         self.track, self.parent, self.extra_callbacks, self.verbose = track, parent, extra_callbacks, verbose
 
@@ -356,7 +405,9 @@ class _Objective:
         params = sample(trial, self.tc)
         retry_of = trial.user_attrs.get("retry_of")
         folder_number = trial.number if retry_of is None else retry_of
-        trial_recipe = self.recipe.model_copy(update={"name": f"{self.recipe.name}/tune/trial-{folder_number}", "train": self._config(params), "tune": None})
+        trial_recipe = self.recipe.model_copy(
+            update={"name": f"{self.recipe.name}/tune/trial-{folder_number}", "train": self._config(params), "tune": None}
+        )
         train_dir = self.out / f"trial-{folder_number}" / "train"
         trial.set_user_attr("folder", str(train_dir))
         pruning = PruneOnEvaluation(trial)
@@ -370,7 +421,9 @@ class _Objective:
         except optuna.TrialPruned:
             trial.set_user_attr("seconds", round(time.perf_counter() - t0, 2))
             _leave_pruned(train_dir, pruning, tagger)
-            self.echo(f"trial {trial.number}{again}: {shown} -> pruned at evaluation {pruning.evaluations} (step {pruning.step}), validation loss {pruning.last:.4f}")
+            self.echo(
+                f"trial {trial.number}{again}: {shown} -> pruned at evaluation {pruning.evaluations} (step {pruning.step}), validation loss {pruning.last:.4f}"
+            )
             raise
         s = res.summary
         value = s.get("best_eval_loss")
@@ -380,8 +433,12 @@ class _Objective:
         if s.get("mlflow"):
             trial.set_user_attr("mlflow_run_id", s["mlflow"]["run_id"])
         if value is None:
-            raise InputError(f"Trial {trial.number} ended without a validation loss (see {train_dir / 'summary.json'}); tune needs at least one evaluation per trial: lower train.eval_steps.")
-        self.echo(f"trial {trial.number}{again}: {shown} -> validation loss {value:.4f} ({s.get('steps')} steps{', stopped early' if s.get('stopped_early') else ''})")
+            raise InputError(
+                f"Trial {trial.number} ended without a validation loss (see {train_dir / 'summary.json'}); tune needs at least one evaluation per trial: lower train.eval_steps."
+            )
+        self.echo(
+            f"trial {trial.number}{again}: {shown} -> validation loss {value:.4f} ({s.get('steps')} steps{', stopped early' if s.get('stopped_early') else ''})"
+        )
         return float(value)
 
     def _config(self, params: dict[str, Any]) -> TrainConfig:
@@ -487,7 +544,11 @@ def _start_parent_run(recipe: Recipe, base: TrainConfig, tc: TuneConfig, study) 
     if run_id and _run_exists(run_id):
         mlflow.start_run(run_id=run_id)
     else:
-        run = mlflow.start_run(run_name=f"{recipe.name}/tune", nested=mlflow.active_run() is not None, tags={"curatune.stage": "tune", "curatune.version": __version__})
+        run = mlflow.start_run(
+            run_name=f"{recipe.name}/tune",
+            nested=mlflow.active_run() is not None,
+            tags={"curatune.stage": "tune", "curatune.version": __version__},
+        )
         run_id = run.info.run_id
         study.set_user_attr("mlflow_parent_run_id", run_id)
         # Logged once, when the search starts: MLflow refuses a parameter that changes, and n_trials may grow on a rerun.
@@ -518,8 +579,12 @@ def _log_parent_results(parent: dict, result: TuneResult) -> None:
 
     client = MlflowClient()
     s = result.summary
-    metrics = {"best_eval_loss": (s["best"] or {}).get("value"), "trials_complete": s["trials"].get("COMPLETE", 0),
-               "trials_pruned": s["trials"].get("PRUNED", 0), "steps_trained": s["steps_trained"]}
+    metrics = {
+        "best_eval_loss": (s["best"] or {}).get("value"),
+        "trials_complete": s["trials"].get("COMPLETE", 0),
+        "trials_pruned": s["trials"].get("PRUNED", 0),
+        "steps_trained": s["steps_trained"],
+    }
     for name, value in metrics.items():
         if value is not None:
             client.log_metric(parent["run_id"], name, float(value))
@@ -532,7 +597,9 @@ def _log_parent_results(parent: dict, result: TuneResult) -> None:
 # ---- what the search leaves -----------------------------------------------------------------------
 
 
-def _write_outputs(recipe: Recipe, base: TrainConfig, tc: TuneConfig, study, out: Path, storage: str, seconds: float, rate_source: dict | None) -> TuneResult:
+def _write_outputs(
+    recipe: Recipe, base: TrainConfig, tc: TuneConfig, study, out: Path, storage: str, seconds: float, rate_source: dict | None
+) -> TuneResult:
     from optuna.trial import TrialState
 
     files = {"trials": out / "trials.csv"}
@@ -555,7 +622,9 @@ def _write_outputs(recipe: Recipe, base: TrainConfig, tc: TuneConfig, study, out
         "pruner": tc.pruner,
         "n_trials": tc.n_trials,
         "trials": counts,
-        "best": {"number": best.number, "value": best.value, "params": best.params, "folder": best.user_attrs.get("folder")} if best else None,
+        "best": {"number": best.number, "value": best.value, "params": best.params, "folder": best.user_attrs.get("folder")}
+        if best
+        else None,
         "steps_trained": sum(int(t.user_attrs.get("steps") or 0) for t in study.trials),
         "seconds": round(seconds, 1),
         "learning_rate": rate_source,
@@ -578,9 +647,11 @@ def write_best_recipe(recipe: Recipe, base: TrainConfig, best, path: Path, study
     if recipe.curate.steps is None:
         # Absent steps mean the default curation; recipe_to_yaml writes them as an empty list (no curation at all).
         d["curate"].pop("steps", None)
-    header = (f"# The best configuration of study {study_name!r}: trial {best.number}, validation loss {best.value:.5f}.\n"
-              f"# Searched values: {', '.join(f'{k}={_short(v)}' for k, v in best.params.items())}.\n"
-              f"# Train it: curatune train {path}\n")
+    header = (
+        f"# The best configuration of study {study_name!r}: trial {best.number}, validation loss {best.value:.5f}.\n"
+        f"# Searched values: {', '.join(f'{k}={_short(v)}' for k, v in best.params.items())}.\n"
+        f"# Train it: curatune train {path}\n"
+    )
     path.write_text(header + yaml.safe_dump(d, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return path
 
@@ -593,8 +664,15 @@ def write_trials_csv(study, path: Path) -> Path:
         w = csv.writer(f)
         w.writerow(["number", "state", "value", *names, *extra])
         for t in study.trials:
-            w.writerow([t.number, t.state.name, "" if t.value is None else t.value, *[t.params.get(n, "") for n in names],
-                        *[t.user_attrs.get(k, "") for k in extra]])
+            w.writerow(
+                [
+                    t.number,
+                    t.state.name,
+                    "" if t.value is None else t.value,
+                    *[t.params.get(n, "") for n in names],
+                    *[t.user_attrs.get(k, "") for k in extra],
+                ]
+            )
     return path
 
 
@@ -642,12 +720,19 @@ def write_report(summary: dict, study, path: Path) -> Path:
     best = summary["best"]
     lines = [f"# Search: {summary['study']}", ""]
     counts = ", ".join(f"{n} {state.lower()}" for state, n in sorted(summary["trials"].items()))
-    lines.append(f"{summary['sampler']} sampler, {summary['pruner']} pruning; trials: {counts}; {summary['steps_trained']} optimiser steps in all.")
+    lines.append(
+        f"{summary['sampler']} sampler, {summary['pruner']} pruning; trials: {counts}; {summary['steps_trained']} optimiser steps in all."
+    )
     lines.append("")
     if best:
-        lines += [f"**Best**: trial {best['number']}, validation loss {best['value']:.5f}, "
-                  + ", ".join(f"`{k}={_short(v)}`" for k, v in best["params"].items()) + ".", "",
-                  "Train it: `curatune train " + summary["files"].get("best_recipe", "best_recipe.yaml") + "`", ""]
+        lines += [
+            f"**Best**: trial {best['number']}, validation loss {best['value']:.5f}, "
+            + ", ".join(f"`{k}={_short(v)}`" for k, v in best["params"].items())
+            + ".",
+            "",
+            "Train it: `curatune train " + summary["files"].get("best_recipe", "best_recipe.yaml") + "`",
+            "",
+        ]
     else:
         lines += ["No trial completed: there is no best configuration yet.", ""]
     for key, title in (("optimization_history", "Optimisation history"), ("param_importances", "Parameter importances")):
@@ -659,8 +744,14 @@ def write_report(summary: dict, study, path: Path) -> Path:
     lines.append("|---:|---|---:|" + "---:|" * len(names) + "---:|")
     for t in study.trials:
         value = f"{t.value:.5f}" if t.value is not None else ""
-        lines.append(f"| {t.number} | {t.state.name.lower()} | {value} | " + " | ".join(_short(t.params.get(n, "")) for n in names) + f" | {t.user_attrs.get('steps', '')} |")
+        lines.append(
+            f"| {t.number} | {t.state.name.lower()} | {value} | "
+            + " | ".join(_short(t.params.get(n, "")) for n in names)
+            + f" | {t.user_attrs.get('steps', '')} |"
+        )
     lines.append("")
-    lines.append("Each trial's training folder (curves.png, summary.json) is in `trial-<n>/train/`; the values per trial are in `trials.csv`.")
+    lines.append(
+        "Each trial's training folder (curves.png, summary.json) is in `trial-<n>/train/`; the values per trial are in `trials.csv`."
+    )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -33,8 +33,18 @@ from .config import TrainConfig
 
 # Fields whose value changes what a trial costs or learns; anything else in train: may be searched too,
 # as a categorical (method, lr_scheduler_type, ...), but these are the usual ones.
-USUAL = ("learning_rate", "weight_decay", "dropout", "lora_r", "lora_alpha", "lora_dropout", "per_device_train_batch_size",
-         "num_train_epochs", "warmup_ratio", "gradient_accumulation_steps")
+USUAL = (
+    "learning_rate",
+    "weight_decay",
+    "dropout",
+    "lora_r",
+    "lora_alpha",
+    "lora_dropout",
+    "per_device_train_batch_size",
+    "num_train_epochs",
+    "warmup_ratio",
+    "gradient_accumulation_steps",
+)
 LORA_ONLY = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
 
 
@@ -153,7 +163,9 @@ class TuneConfig(BaseModel):
     @classmethod
     def _searchable(cls, space: dict[str, ParamSpace]) -> dict[str, ParamSpace]:
         if not space:
-            raise ValueError(f"is empty; name at least one train: field to search, e.g. learning_rate: {{type: log_uniform, low: 1.0e-5, high: 1.0e-3}} (usual ones: {', '.join(USUAL)})")
+            raise ValueError(
+                f"is empty; name at least one train: field to search, e.g. learning_rate: {{type: log_uniform, low: 1.0e-5, high: 1.0e-3}} (usual ones: {', '.join(USUAL)})"
+            )
         problems = []
         for name, spec in space.items():
             problems.extend(_field_problems(name, spec))

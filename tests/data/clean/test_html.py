@@ -40,7 +40,7 @@ def test_clean_text_is_unchanged(text):
         ('The <span style="color:red">bird</span> hopped.', "The bird hopped.", "html_stripped"),
         ("A star<br>\nA spark<br>\nA light", "A star\nA spark\nA light", "html_stripped"),
         ("Tom &amp; Jerry", "Tom & Jerry", "html_entities"),
-        ("He said &quot;hi&quot; and it&#39;s fine&nbsp;now.", "He said \"hi\" and it's fine now.", "html_entities"),
+        ("He said &quot;hi&quot; and it&#39;s fine&nbsp;now.", 'He said "hi" and it\'s fine now.', "html_entities"),
         ("Double &amp;quot;escaped&amp;quot;", 'Double "escaped"', "html_entities"),
     ],
 )

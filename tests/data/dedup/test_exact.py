@@ -15,7 +15,11 @@ from curatune.errors import RecipeError
 
 
 def chat(rid: str, prompt: str, answer: str, **scores) -> Record:
-    return Record(rid, messages=[{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}], meta={"scores": scores} if scores else {})
+    return Record(
+        rid,
+        messages=[{"role": "user", "content": prompt}, {"role": "assistant", "content": answer}],
+        meta={"scores": scores} if scores else {},
+    )
 
 
 def run_step(step: ExactDedup, recs: list[Record]) -> dict[str, str]:

@@ -220,11 +220,14 @@ def test_pipeline_ledger_rows_and_artifact(planted, tmp_path):
         expected_values[cid] = round(float((a == b).mean()), 4)
 
     sink = ListSink()
-    result = Pipeline([PipelineStep(step, on_fail="drop")], workers=1, batch_size=4).run([Record.from_dict(r.to_dict()) for r in recs], sink)
+    result = Pipeline([PipelineStep(step, on_fail="drop")], workers=1, batch_size=4).run(
+        [Record.from_dict(r.to_dict()) for r in recs], sink
+    )
     assert (result.input, result.kept, result.dropped) == (40, 30, 10)
     line = {r.id: i + 1 for i, r in enumerate(recs)}
     assert sink.events == [
-        Event(cid, "planted.jsonl", line[cid], "dedup.minhash", "drop", "near_duplicate", expected_values[cid], 0.7, oid, None) for cid, oid in truth.items()
+        Event(cid, "planted.jsonl", line[cid], "dedup.minhash", "drop", "near_duplicate", expected_values[cid], 0.7, oid, None)
+        for cid, oid in truth.items()
     ]
     assert sink.kept == [f"o{i}" for i in range(30)]
 

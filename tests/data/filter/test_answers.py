@@ -32,6 +32,7 @@ LONG_HELPFUL = (
 
 # ---- filter.empty_answer ---------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "rec",
     [
@@ -73,9 +74,25 @@ def test_empty_answer_detail_names_the_turn():
 
 # ---- filter.placeholder_answer ---------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "answer",
-    ["<noinput>", "<nooutput>", "<No Output>", "N/A", "n/a.", "NA", "None", "null", "-", "...", "TODO", "No output", "  <no output>  ", "(none)"],
+    [
+        "<noinput>",
+        "<nooutput>",
+        "<No Output>",
+        "N/A",
+        "n/a.",
+        "NA",
+        "None",
+        "null",
+        "-",
+        "...",
+        "TODO",
+        "No output",
+        "  <no output>  ",
+        "(none)",
+    ],
 )
 def test_placeholder_answer_drops(answer):
     assert verdict("filter.placeholder_answer", alpaca("Design a logo for a bakery.", answer)) == ("drop", "placeholder_answer")
@@ -106,6 +123,7 @@ def test_placeholder_answer_in_a_later_turn():
 
 
 # ---- filter.refusal --------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("answer", "reason"),
@@ -145,13 +163,19 @@ def test_refusal_keeps(answer):
 
 
 def test_refusal_reads_the_chosen_answer_only():
-    rec = Record("p:1", messages=[{"role": "user", "content": "Hi"}], chosen="Hello! How can I help?", rejected="As an AI language model, I cannot greet.")
+    rec = Record(
+        "p:1",
+        messages=[{"role": "user", "content": "Hi"}],
+        chosen="Hello! How can I help?",
+        rejected="As an AI language model, I cannot greet.",
+    )
     assert verdict("filter.refusal", rec) == ("keep", None)
     v = build_step("filter.refusal").keep(alpaca("Q", "As an AI language model, I cannot answer."))
     assert v.detail == "messages[1].content: 'as an ai language model' at the start"
 
 
 # ---- filter.repeats_question -----------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("rec", "reason"),
@@ -160,10 +184,27 @@ def test_refusal_reads_the_chosen_answer_only():
         (alpaca("What is the capital of France?", "what is the capital of france"), "same_as_question"),
         (alpaca("Describe the water cycle.", "Describe the water cycle"), "same_as_question"),
         (alpaca("Summarize the article.", "Summarize the article.\n\nThe article text.", "The article text."), "same_as_question"),
-        (alpaca("Create a 10-second animation of a village scene at night.", "A 10-second animation of a village scene at night."), "copies_question"),
-        (alpaca("Design a game where the player has to guess a secret number.", "A game where the player has to guess a secret number."), "copies_question"),
-        (chat(("user", "Hi"), ("assistant", "Hello!"), ("user", "Explain how a rainbow forms in the sky."), ("assistant", "Explain how a rainbow forms in the sky.")), "same_as_question"),
-        (alpaca("Write a short story about a brave knight and a dragon.", "a short story about a brave knight and a dragon"), "copies_question"),
+        (
+            alpaca("Create a 10-second animation of a village scene at night.", "A 10-second animation of a village scene at night."),
+            "copies_question",
+        ),
+        (
+            alpaca("Design a game where the player has to guess a secret number.", "A game where the player has to guess a secret number."),
+            "copies_question",
+        ),
+        (
+            chat(
+                ("user", "Hi"),
+                ("assistant", "Hello!"),
+                ("user", "Explain how a rainbow forms in the sky."),
+                ("assistant", "Explain how a rainbow forms in the sky."),
+            ),
+            "same_as_question",
+        ),
+        (
+            alpaca("Write a short story about a brave knight and a dragon.", "a short story about a brave knight and a dragon"),
+            "copies_question",
+        ),
     ],
 )
 def test_repeats_question_drops(rec, reason):
@@ -175,14 +216,28 @@ def test_repeats_question_drops(rec, reason):
     [
         # full-sentence answers that restate the question around the answer
         alpaca("What was the capital of France in the 1900s?", "Paris was the capital of France in the 1900s."),
-        alpaca("Calculate the perimeter of an equilateral triangle with side lengths of 5", "The perimeter of an equilateral triangle with side lengths of 5 is 15."),
+        alpaca(
+            "Calculate the perimeter of an equilateral triangle with side lengths of 5",
+            "The perimeter of an equilateral triangle with side lengths of 5 is 15.",
+        ),
         # classification answers picked from the options in the question
-        alpaca("Classify the following sentence as before, during or after World War II.", "After World War II.", "Abstract art flourished in the 1950s."),
-        alpaca("From the given movie review, determine if the review is positive or negative.", "The review is positive.", "A stunning film."),
+        alpaca(
+            "Classify the following sentence as before, during or after World War II.",
+            "After World War II.",
+            "Abstract art flourished in the 1950s.",
+        ),
+        alpaca(
+            "From the given movie review, determine if the review is positive or negative.", "The review is positive.", "A stunning film."
+        ),
         # rewrite / correction tasks whose answer copies the input
         alpaca("Correct the grammar in the sentence.", "She goes to school every day.", "She go to school every day."),
-        alpaca("Rewrite this sentence in the passive voice: The dog chased the cat around the garden.", "The cat was chased around the garden by the dog."),
-        alpaca("Proofread the following text.", "The quick brown fox jumps over the lazy dog.", "The quick brown fox jumps over the lazy dog."),
+        alpaca(
+            "Rewrite this sentence in the passive voice: The dog chased the cat around the garden.",
+            "The cat was chased around the garden by the dog.",
+        ),
+        alpaca(
+            "Proofread the following text.", "The quick brown fox jumps over the lazy dog.", "The quick brown fox jumps over the lazy dog."
+        ),
         alpaca("Extract the names from the paragraph.", "Alice, Bob", "Alice met Bob at the station."),
         alpaca("What is the capital of France?", "Paris"),
     ],
@@ -193,17 +248,27 @@ def test_repeats_question_keeps(rec):
 
 # ---- filter.truncated_answer -----------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("answer", "reason"),
     [
         ("Here is the function:\n```python\ndef add(a, b):\n    return a + b\n", "unclosed_code_fence"),
         ("```\nx = 1\n```\nAnd the second part:\n```js\nlet y = 2;", "unclosed_code_fence"),
-        ("The three primary colours are red, blue and yellow. Mixing them gives the secondary colours (for example, orange from red and", "unbalanced_brackets"),
+        (
+            "The three primary colours are red, blue and yellow. Mixing them gives the secondary colours (for example, orange from red and",
+            "unbalanced_brackets",
+        ),
         ("Rome was founded in 753 BC. It grew from a small town into an empire that ruled the Mediterranean and", "no_final_punctuation"),
         ("Both countries have worked together in many organisations such as the United Nations, NATO, and the", "no_final_punctuation"),
         ("The word aurora is derived from the name of the Roman goddess of the dawn,", "no_final_punctuation"),
-        ("Photosynthesis turns light into chemical energy. Plants use it to make glucose from carbon dioxide and water, releasing oxygen", "no_final_punctuation"),
-        ("To bake bread, mix flour, water, yeast and salt. Knead the dough for ten minutes. Let it rise for an hour, then shape the loaf and bake it at", "no_final_punctuation"),
+        (
+            "Photosynthesis turns light into chemical energy. Plants use it to make glucose from carbon dioxide and water, releasing oxygen",
+            "no_final_punctuation",
+        ),
+        (
+            "To bake bread, mix flour, water, yeast and salt. Knead the dough for ten minutes. Let it rise for an hour, then shape the loaf and bake it at",
+            "no_final_punctuation",
+        ),
         ("Here are the steps to follow for a good night of sleep:", "no_final_punctuation"),
     ],
 )
@@ -242,7 +307,10 @@ def test_truncated_answer_without_sentence_rule_only_flags_dangling_ends():
     assert verdict("filter.truncated_answer", alpaca("Explain.", multi)) == ("drop", "no_final_punctuation")
     assert verdict("filter.truncated_answer", alpaca("Explain.", multi), final_punctuation="dangling") == ("keep", None)
     dangling = multi + " that ruled the"
-    assert verdict("filter.truncated_answer", alpaca("Explain.", dangling), final_punctuation="dangling") == ("drop", "no_final_punctuation")
+    assert verdict("filter.truncated_answer", alpaca("Explain.", dangling), final_punctuation="dangling") == (
+        "drop",
+        "no_final_punctuation",
+    )
 
 
 def test_truncated_answer_detail():
@@ -251,8 +319,14 @@ def test_truncated_answer_detail():
 
 
 def test_answer_checks_pass_plain_text_and_labels():
-    for step in ("filter.empty_answer", "filter.placeholder_answer", "filter.refusal", "filter.repeats_question", "filter.truncated_answer"):
-        assert build_step(step).keep(Record("t:1", text="As an AI language model, I cannot")) .action == "keep"
+    for step in (
+        "filter.empty_answer",
+        "filter.placeholder_answer",
+        "filter.refusal",
+        "filter.repeats_question",
+        "filter.truncated_answer",
+    ):
+        assert build_step(step).keep(Record("t:1", text="As an AI language model, I cannot")).action == "keep"
         assert build_step(step).keep(Record("l:1", text="N/A", label="neg")).action == "keep"
 
 

@@ -146,7 +146,9 @@ def test_langid_prefix_collapse_equals_the_whole_collapse(text):
     assert clean_for_langid(text) == (expected.lower() if expected.isupper() else expected)
 
 
-@pytest.mark.parametrize("text", ["The café's menu, and 42 dishes!", "naïve Ünïcode ☃ 中文 words", "KELVIN \u212a sign", "x\udcff y", "", "a-b_c d'e"])
+@pytest.mark.parametrize(
+    "text", ["The café's menu, and 42 dishes!", "naïve Ünïcode ☃ 中文 words", "KELVIN \u212a sign", "x\udcff y", "", "a-b_c d'e"]
+)
 def test_byte_letter_runs_equal_the_regex_words(text):
     # The language and harmful-content filters find words as bytes; the regex is what they replace.
     import re

@@ -101,11 +101,21 @@ def _tiny_classifier(folder):
 
     tok = Tokenizer(models.WordLevel(unk_token="[UNK]"))
     tok.pre_tokenizer = pre_tokenizers.Whitespace()
-    tok.train_from_iterator(["hello world you are nice", "bad words here"], trainers.WordLevelTrainer(special_tokens=["[UNK]", "[PAD]", "[CLS]", "[SEP]"]))
+    tok.train_from_iterator(
+        ["hello world you are nice", "bad words here"], trainers.WordLevelTrainer(special_tokens=["[UNK]", "[PAD]", "[CLS]", "[SEP]"])
+    )
     fast = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]")
     fast.save_pretrained(folder)
-    config = BertConfig(vocab_size=fast.vocab_size, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                        num_labels=2, id2label={0: "safe", 1: "toxic"}, label2id={"safe": 0, "toxic": 1})
+    config = BertConfig(
+        vocab_size=fast.vocab_size,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        num_labels=2,
+        id2label={0: "safe", 1: "toxic"},
+        label2id={"safe": 0, "toxic": 1},
+    )
     import torch
 
     torch.manual_seed(0)

@@ -25,6 +25,7 @@ def verdict(step: str, rec: Record, **params) -> tuple[str, str | None]:
 
 # ---- the shared split --------------------------------------------------------------------
 
+
 def test_instruction_and_input_uses_the_alpaca_split():
     rec = alpaca("Summarise the text.\n\nKeep it short.", inp="Para one.\n\nPara two.")
     assert instruction_and_input(rec) == ("Summarise the text.\n\nKeep it short.", "Para one.\n\nPara two.")
@@ -36,10 +37,14 @@ def test_instruction_and_input_uses_the_alpaca_split():
 
 # ---- filter.merged_instructions ----------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     ("rec", "reason"),
     [
-        (alpaca("Write a haiku about autumn.\n\n### Instruction:\nTranslate 'hello' into French.\n\n### Response:\nBonjour"), "embedded_header"),
+        (
+            alpaca("Write a haiku about autumn.\n\n### Instruction:\nTranslate 'hello' into French.\n\n### Response:\nBonjour"),
+            "embedded_header",
+        ),
         (alpaca("Give three tips for sleep.\nInput: none\nResponse: Sleep early."), "embedded_header"),
         (alpaca("Classify the animal.", inp="Instruction: Name a mammal.\nInput: <noinput>"), "embedded_header"),
         (chat("### Instruction\nSummarise the news."), "embedded_header"),
@@ -81,6 +86,7 @@ def test_merged_instructions_detail():
 
 
 # ---- filter.missing_input ----------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("rec", "reason"),

@@ -23,15 +23,46 @@ def scorer() -> _Scorer:
     return _Scorer()
 
 
-@pytest.mark.parametrize("tok", ["rnodern", "1ike", "w0rld", "th1s", "0ften", "Iike", "sornething", "frorn", "wbich", "tirner", "an•d", "da°y", "w^rd", "~^|", "¦code"])
+@pytest.mark.parametrize(
+    "tok",
+    ["rnodern", "1ike", "w0rld", "th1s", "0ften", "Iike", "sornething", "frorn", "wbich", "tirner", "an•d", "da°y", "w^rd", "~^|", "¦code"],
+)
 def test_suspicious_tokens(scorer, tok):
     assert scorer.suspicious(tok)
 
 
 @pytest.mark.parametrize(
     "tok",
-    ["modern", "utf8", "mp3", "x86", "v1.2.3", "5th", "10km", "1990s", "H2O", "i7", "b2b", "k8s", "i18n", "COVID-19", "3D", "4G",
-     "https://example.com/a1b2", "www.w3schools.com", "jane.doe@example.com", "Gorn", "Iowa", "Ireland", "corned", "«Bonjour»", "20°C", "3.14", "$1,200", "-"],
+    [
+        "modern",
+        "utf8",
+        "mp3",
+        "x86",
+        "v1.2.3",
+        "5th",
+        "10km",
+        "1990s",
+        "H2O",
+        "i7",
+        "b2b",
+        "k8s",
+        "i18n",
+        "COVID-19",
+        "3D",
+        "4G",
+        "https://example.com/a1b2",
+        "www.w3schools.com",
+        "jane.doe@example.com",
+        "Gorn",
+        "Iowa",
+        "Ireland",
+        "corned",
+        "«Bonjour»",
+        "20°C",
+        "3.14",
+        "$1,200",
+        "-",
+    ],
 )
 def test_clean_tokens(scorer, tok):
     assert not scorer.suspicious(tok)

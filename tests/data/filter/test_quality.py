@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from curatune.data.filter.quality import C4Quality, FineWebQuality, GopherQuality, GopherRepetition, dup_ngram_char_fraction, top_ngram_char_fraction
+from curatune.data.filter.quality import (
+    C4Quality,
+    FineWebQuality,
+    GopherQuality,
+    GopherRepetition,
+    dup_ngram_char_fraction,
+    top_ngram_char_fraction,
+)
 from curatune.data.record import Record
 
 PROSE = (
@@ -102,7 +109,13 @@ def test_repetition_catches_loops_and_keeps_parallel_lists_and_songs():
     )
     assert verdict(r, chat(questions)) == ("keep", None)
     chorus = "Chorus:\nOh the rain falls down on me\nAnd I sing along\n\n"
-    song = "Verse 1:\nWalking in the morning light\nEverything feels new\n\n" + chorus + "Verse 2:\nWalking in the evening\nThe stars come through\n\n" + chorus + chorus
+    song = (
+        "Verse 1:\nWalking in the morning light\nEverything feels new\n\n"
+        + chorus
+        + "Verse 2:\nWalking in the evening\nThe stars come through\n\n"
+        + chorus
+        + chorus
+    )
     assert verdict(r, chat(song, prompt="Write a song about rain")) == ("keep", None)
 
 

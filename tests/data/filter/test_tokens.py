@@ -27,8 +27,16 @@ def template_len(step, messages) -> int:
 
 CONVERSATIONS = [
     [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}],
-    [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"}],
-    [{"role": "user", "content": "Write code"}, {"role": "assistant", "content": "```python\ndef f(x):\n    return x * 2\n```"}, {"role": "user", "content": "Thanks"}],
+    [
+        {"role": "system", "content": "Be terse."},
+        {"role": "user", "content": "Hi"},
+        {"role": "assistant", "content": "Hello! How can I help?"},
+    ],
+    [
+        {"role": "user", "content": "Write code"},
+        {"role": "assistant", "content": "```python\ndef f(x):\n    return x * 2\n```"},
+        {"role": "user", "content": "Thanks"},
+    ],
     [{"role": "user", "content": "Ünïcödé ☃ 中文"}, {"role": "assistant", "content": ""}],
 ]
 
@@ -50,8 +58,16 @@ def test_light_tokenizer_renders_and_encodes_like_transformers(step, messages):
     "messages",
     [
         [{"role": "user", "content": "What is the capital of France?"}, {"role": "assistant", "content": "Paris."}],
-        [{"role": "system", "content": "Be terse."}, {"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello! How can I help?"}],
-        [{"role": "user", "content": "Write code"}, {"role": "assistant", "content": "```python\ndef f(x):\n    return x * 2\n```"}, {"role": "user", "content": "Thanks"}],
+        [
+            {"role": "system", "content": "Be terse."},
+            {"role": "user", "content": "Hi"},
+            {"role": "assistant", "content": "Hello! How can I help?"},
+        ],
+        [
+            {"role": "user", "content": "Write code"},
+            {"role": "assistant", "content": "```python\ndef f(x):\n    return x * 2\n```"},
+            {"role": "user", "content": "Thanks"},
+        ],
         [{"role": "user", "content": "Ünïcödé ☃ 中文"}, {"role": "assistant", "content": ""}],
     ],
 )
@@ -93,7 +109,10 @@ def test_exact_mode_agrees(step):
     exact.setup()
     fast = TokenLength(max_seq_len=40)
     fast.setup()
-    rec = chat("Tell me about the solar system and the planets in it, please.", "There are eight planets orbiting the sun, from Mercury to Neptune.")
+    rec = chat(
+        "Tell me about the solar system and the planets in it, please.",
+        "There are eight planets orbiting the sun, from Mercury to Neptune.",
+    )
     assert exact.keep(rec) == fast.keep(rec)
     assert exact.keep(rec).reason == "over_max_seq_len"
 

@@ -21,6 +21,7 @@ from curatune.data.registry import build_step
 from curatune.data.score.ifd import answer_pair, fit, ifd_scores, load_lm
 from tiny_models import CHATML, build_tiny_lm  # noqa: F401  (tests/tiny_models.py)
 
+
 @pytest.fixture(scope="module")
 def tiny_dir(tmp_path_factory) -> str:
     return str(build_tiny_lm(tmp_path_factory.mktemp("tiny_lm")))
@@ -94,7 +95,9 @@ def test_quality_penalises_missing_inputs_duplicates_and_safety_flags():
     # Known from flags only (a curation run that flags instead of drops): a copy, a harmful or PII finding.
     for flag in ("dedup.minhash:near_duplicate", "dedup.exact:exact_duplicate", "filter.harmful:harmful_violence", "filter.pii:pii_secret"):
         assert quality(chat("Explain photosynthesis.", CLEAN_60, flags=[flag])) == 0.0, flag
-    assert quality(chat("Explain photosynthesis.", CLEAN_60, flags=["dedup.minhash:near_duplicate"]), duplicate_penalty=0.25) == pytest.approx(clean * 0.75, abs=2e-6)
+    assert quality(
+        chat("Explain photosynthesis.", CLEAN_60, flags=["dedup.minhash:near_duplicate"]), duplicate_penalty=0.25
+    ) == pytest.approx(clean * 0.75, abs=2e-6)
 
 
 def test_quality_needs_an_answer():

@@ -22,7 +22,12 @@ def records(counts: dict[str, int]) -> list[Record]:
     out = []
     for lang, n in counts.items():
         for i in range(n):
-            out.append(Record(f"{lang}:{i}", messages=[{"role": "user", "content": "Tell me."}, {"role": "assistant", "content": f"{TEXTS[lang]} ({i})"}]))
+            out.append(
+                Record(
+                    f"{lang}:{i}",
+                    messages=[{"role": "user", "content": "Tell me."}, {"role": "assistant", "content": f"{TEXTS[lang]} ({i})"}],
+                )
+            )
     out.append(Record("short:0", messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Ok."}]))
     return out
 

@@ -85,11 +85,15 @@ class MinHashDedup(GlobalStep):
         check_keep("dedup.minhash", keep, score_key)
         if (bands is None) != (rows is None):
             raise RecipeError(
-                [f"dedup.minhash: set both 'bands' and 'rows', or neither (they are chosen from the threshold). Got bands={bands!r}, rows={rows!r}."]
+                [
+                    f"dedup.minhash: set both 'bands' and 'rows', or neither (they are chosen from the threshold). Got bands={bands!r}, rows={rows!r}."
+                ]
             )
         if bands is not None and bands * rows > num_perm:
             raise RecipeError(
-                [f"dedup.minhash: bands x rows must be at most num_perm={num_perm}. Got {bands} x {rows} = {bands * rows}; lower them or raise num_perm."]
+                [
+                    f"dedup.minhash: bands x rows must be at most num_perm={num_perm}. Got {bands} x {rows} = {bands * rows}; lower them or raise num_perm."
+                ]
             )
         # Every candidate pair is verified, so a false positive costs one signature comparison while a
         # false negative loses a duplicate: weigh misses 9 to 1 (at 0.7: 20 x 6, 98% of pairs at

@@ -129,7 +129,9 @@ class DomainRelevance(EmbeddingStep):
         self.model = model
         if not (examples or examples_file or description or labelled_file):
             raise RecipeError(
-                ["filter.domain needs the domain: set 'examples' (a few in-domain texts), 'examples_file', 'description' or 'labelled_file'."]
+                [
+                    "filter.domain needs the domain: set 'examples' (a few in-domain texts), 'examples_file', 'description' or 'labelled_file'."
+                ]
             )
         self._reset()
 
@@ -140,7 +142,9 @@ class DomainRelevance(EmbeddingStep):
             texts = [t for t, _ in recs]
             labels = [lab for _, lab in recs]
             if not any(lab == self.in_label for lab in labels) or all(lab == self.in_label for lab in labels):
-                raise RecipeError([f"filter.domain: {self.labelled_file} needs records labelled '{self.in_label}' and records labelled otherwise."])
+                raise RecipeError(
+                    [f"filter.domain: {self.labelled_file} needs records labelled '{self.in_label}' and records labelled otherwise."]
+                )
             return "labelled", texts, labels
         texts = list(self.examples or [])
         if self.examples_file:
@@ -173,8 +177,10 @@ class DomainRelevance(EmbeddingStep):
                 self._how = f"median - 3 MAD of the {len(refs)} examples' similarity to each other"
             else:
                 self._cut, d = bimodal_threshold(self._scores)
-                self._how = f"Otsu split of the data's scores (Ashman's D = {d:.2f})" if self._cut is not None else (
-                    "none: the data's scores form one group (no valley between two peaks); set 'threshold' to cut"
+                self._how = (
+                    f"Otsu split of the data's scores (Ashman's D = {d:.2f})"
+                    if self._cut is not None
+                    else ("none: the data's scores form one group (no valley between two peaks); set 'threshold' to cut")
                 )
         self._method = method
 
@@ -182,7 +188,9 @@ class DomainRelevance(EmbeddingStep):
         row = self._row[rec.id]
         score = float(self._scores[row])
         if self._cut is not None and score < self._cut:
-            return Drop("off_domain", round(score, 4), round(float(self._cut), 4), detail=f"similarity to the domain {score:.3f} < {self._cut:.3f}")
+            return Drop(
+                "off_domain", round(score, 4), round(float(self._cut), 4), detail=f"similarity to the domain {score:.3f} < {self._cut:.3f}"
+            )
         return KEEP
 
     def write_artifacts(self, out_dir: Path) -> list[str]:
@@ -212,7 +220,9 @@ def _read_texts(path: str, fields: str, labelled: bool) -> list[tuple[str, str |
     out = []
     for item in read_records([path]):
         if isinstance(item, Reject):
-            raise RecipeError([f"filter.domain: {item.source} line {item.line} cannot be read ({item.reason}: {item.detail}); fix or remove that line."])
+            raise RecipeError(
+                [f"filter.domain: {item.source} line {item.line} cannot be read ({item.reason}: {item.detail}); fix or remove that line."]
+            )
         text = item.text if labelled and item.kind == "labelled" else dedup_text(item, fields)
         out.append((text, item.label))
     if not out:

@@ -175,12 +175,16 @@ def load_lexicon(path: Path, categories: list[str]) -> Lexicon:
         with open(path, encoding="utf-8") as f:
             data = yaml.safe_load(f) or {}
     except OSError as e:
-        raise InputError(f"Cannot read the harmful-content lexicon '{path}' ({e}). Pass lexicon_path: a YAML file like {DEFAULT_LEXICON}.") from e
+        raise InputError(
+            f"Cannot read the harmful-content lexicon '{path}' ({e}). Pass lexicon_path: a YAML file like {DEFAULT_LEXICON}."
+        ) from e
     entries = []
     for cat in categories:
         entry = data.get(cat)
         if not isinstance(entry, dict):
-            raise InputError(f"The lexicon '{path}' has no category {cat!r} (it has: {', '.join(map(str, data))}). Fix 'categories' or the lexicon.")
+            raise InputError(
+                f"The lexicon '{path}' has no category {cat!r} (it has: {', '.join(map(str, data))}). Fix 'categories' or the lexicon."
+            )
         for strength in ("strong", "weak"):
             for t in entry.get(strength) or ():
                 forms = expand_forms(str(t).lower())
@@ -266,7 +270,9 @@ class Harmful(Filter):
 def _load_classifier(path: str):
     folder = Path(path).expanduser()
     if not folder.is_dir():
-        raise InputError(f"classifier_path '{folder}' of filter.harmful is not a folder. Give a local transformers text-classification folder (config.json, weights, tokenizer).")
+        raise InputError(
+            f"classifier_path '{folder}' of filter.harmful is not a folder. Give a local transformers text-classification folder (config.json, weights, tokenizer)."
+        )
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 

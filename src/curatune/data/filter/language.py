@@ -117,7 +117,9 @@ class Language(Filter):
                 if exempt:
                     continue
             lang, p = got
-            return Drop("language_not_allowed", round(p, 4), self.min_confidence, detail=f"{path}; lang={lang}; allowed={','.join(self.languages)}")
+            return Drop(
+                "language_not_allowed", round(p, 4), self.min_confidence, detail=f"{path}; lang={lang}; allowed={','.join(self.languages)}"
+            )
         return KEEP
 
 

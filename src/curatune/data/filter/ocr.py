@@ -30,7 +30,10 @@ from ..step import KEEP, Drop, Filter, Verdict
 from ._prose import TokenMemo, strip_code, texts_of, word_list
 
 _SKIP = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|@|\.(?:com|org|net|io|edu|gov|html?|py|js|json|txt|csv|pdf)\b", re.I)
-_NUMBERISH = re.compile(r"^[v#]?[\d.,:/%+\-x×]+(?:st|nd|rd|th|s|k|m|b|g|x|px|pt|ms|am|pm|km|kg|mg|ml|cm|mm|gb|mb|kb|tb|hz|khz|mhz|ghz|d|p|fps|mph|kph|hrs?|mins?|secs?|yrs?|lbs?|oz|ft|in|bn|mn)?$", re.I)
+_NUMBERISH = re.compile(
+    r"^[v#]?[\d.,:/%+\-x×]+(?:st|nd|rd|th|s|k|m|b|g|x|px|pt|ms|am|pm|km|kg|mg|ml|cm|mm|gb|mb|kb|tb|hz|khz|mhz|ghz|d|p|fps|mph|kph|hrs?|mins?|secs?|yrs?|lbs?|oz|ft|in|bn|mn)?$",
+    re.I,
+)
 _ALNUM_ID = re.compile(r"^[a-z]+\d+$|^[A-Z0-9]+$|^[a-z]\d+[a-z]$|^[A-Za-z]+\d+[A-Za-z]?$", re.A)  # utf8, mp3, H2O, i7, x86, b2b
 _DIGIT_IN_WORD = re.compile(r"^[A-Za-z]*[a-z][015][a-z][A-Za-z]*$|^[015][a-z]{2,}$|^[a-z]+[015][a-z]+[015]?[a-z]*$", re.A)
 _UNIT_TAIL = re.compile(r"^\d+(?:st|nd|rd|th|s|am|pm|km|kg|mg|ml|cm|mm|gb|mb|kb|tb|hz|fps|mph|lbs|oz|ft|mins?|hrs?|yrs?)$", re.I)
@@ -44,7 +47,20 @@ _BROKEN_HYPHEN = re.compile(r"\b([A-Za-z]{2,})-(?:[ \t]+\n?|\n)[ \t]*([a-z]{2,})
 _MAYBE_BAD = re.compile(r"[015~^|¬¦§¤¨´`¸•■«»°]")
 _STRIP = "\"'“”‘’()[]{}<>*_,;:!?.…"
 # (what OCR wrote, what was meant): 'rn' for 'm', 'c' for 'e', 'b' for 'h', '1' for 'l'...
-_CONFUSIONS = (("rn", "m"), ("m", "rn"), ("c", "e"), ("b", "h"), ("0", "o"), ("1", "l"), ("1", "i"), ("|", "l"), ("5", "s"), ("vv", "w"), ("cl", "d"), ("li", "h"))
+_CONFUSIONS = (
+    ("rn", "m"),
+    ("m", "rn"),
+    ("c", "e"),
+    ("b", "h"),
+    ("0", "o"),
+    ("1", "l"),
+    ("1", "i"),
+    ("|", "l"),
+    ("5", "s"),
+    ("vv", "w"),
+    ("cl", "d"),
+    ("li", "h"),
+)
 _SUFFIXES = ("s", "es", "ed", "d", "ing", "er", "ers", "ly")
 
 

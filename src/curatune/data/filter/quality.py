@@ -59,6 +59,8 @@ def _words(text: str) -> list[str] | list[bytes]:
     if b"'" in runs:
         runs = (b" " + runs + b" ").replace(b"''", b"  ").replace(b" '", b"  ").replace(b"' ", b"  ")
     return runs.split()
+
+
 _BULLET = re.compile(r"^\s*(?:[-*•‣◦▪●–](?=\s|[A-Za-z])|(?:\d{1,3}|[a-zA-Z]|[IVX]{1,4})[.)]\s)")
 _TABLE = re.compile(r"^\s*\|.*\|\s*$|^\s*[-|:+ ]{3,}\s*$")
 _HEADING = re.compile(r"^\s*#{1,6}\s")
@@ -89,7 +91,9 @@ def _prose_lines(text: str) -> list[str]:
 
 
 _SONG = re.compile(r"^\s*\(?(?:chorus|verse|refrain|bridge|hook|pre-chorus|outro)\b", re.I | re.M)
-_VERSE_PROMPT = re.compile(r"\b(?:poems?|poetry|songs?|lyrics|verses?|haikus?|limericks?|sonnets?|raps?|rhym\w*|jingles?|chants?|ballads?|stanzas?)\b", re.I)
+_VERSE_PROMPT = re.compile(
+    r"\b(?:poems?|poetry|songs?|lyrics|verses?|haikus?|limericks?|sonnets?|raps?|rhym\w*|jingles?|chants?|ballads?|stanzas?)\b", re.I
+)
 
 
 def _is_verse(rec: Record, text: str) -> bool:

@@ -29,14 +29,18 @@ from ..step import KEEP, Drop, Filter, Verdict
 
 def read_losses(path: Path) -> dict[str, float]:
     if not path.is_file():
-        raise InputError(f"'{path}' does not exist. It is written by curatune train (runs/NAME/train/losses.jsonl); train first or fix filter.train_loss's losses path.")
+        raise InputError(
+            f"'{path}' does not exist. It is written by curatune train (runs/NAME/train/losses.jsonl); train first or fix filter.train_loss's losses path."
+        )
     out = {}
     for n, line in enumerate(path.read_bytes().splitlines(), 1):
         try:
             row = orjson.loads(line)
             out[str(row["id"])] = float(row["loss"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
-            raise InputError(f"{path}:{n}: expected a JSON object with 'id' and 'loss' ({e}). The file should be a losses.jsonl written by curatune train.") from e
+            raise InputError(
+                f"{path}:{n}: expected a JSON object with 'id' and 'loss' ({e}). The file should be a losses.jsonl written by curatune train."
+            ) from e
     return out
 
 

@@ -131,9 +131,7 @@ _PHONE_INTL = re.compile(r"(?<![\w+])\+\d(?:[ .()-]{0,2}\d){7,14}(?!\d)")
 # North American: (415) 555-0132, 415-555-0132, 415.555.0132, 1-415-555-0132 (one kind of separator).
 _PHONE_NANP = re.compile(r"(?<![\w+.,/-])(?:1([ .-]))?(?:\(\d{3}\)[ ]?\d{3}[ .-]|\d{3}([ .-])\d{3}\2)\d{4}(?![\w-]|[.,]\d)")
 # European national: a trunk 0 then groups (020 7946 0958, 06 12 34 56 78, 030-12345678); 9 to 12 digits.
-_PHONE_EU = re.compile(
-    r"(?<![\w+.,/-])(?:\(0[1-9]\d{0,3}\)( )|0[1-9]\d{0,3}([ .-]))\d{2,8}(?:(?:\1|\2)\d{2,8}){0,3}(?![\w-]|[.,]\d)"
-)
+_PHONE_EU = re.compile(r"(?<![\w+.,/-])(?:\(0[1-9]\d{0,3}\)( )|0[1-9]\d{0,3}([ .-]))\d{2,8}(?:(?:\1|\2)\d{2,8}){0,3}(?![\w-]|[.,]\d)")
 # Unformatted digits only where a phone word says so ("call 4155550132").
 _PHONE_CONTEXT = re.compile(
     r"(?i:\b(?:phone|telephone|tel|mobile|cellphone|fax|call(?: me)?(?: at)?|whatsapp)\b)[^\d\n]{0,15}(\d{10,11})(?![\w-]|[.,]\d)"

@@ -42,7 +42,7 @@ def _decode_problem(line: bytes, error: Exception) -> RowProblem:
     try:
         line.decode("utf-8")
     except UnicodeDecodeError as e:
-        return RowProblem("invalid_utf8", f"byte {e.start} is not valid UTF-8 ({line[e.start:e.start + 1]!r})")
+        return RowProblem("invalid_utf8", f"byte {e.start} is not valid UTF-8 ({line[e.start : e.start + 1]!r})")
     return RowProblem("bad_json", str(error).split(":")[0] if str(error) else "invalid JSON")
 
 

@@ -155,11 +155,9 @@ class QualityScore(Scorer):
         if _OCR_STEP not in flagged:
             rates = [bad / n for bad, n in (self._ocr.score(t) for _, t in texts_of(rec, "all")) if n]
             ocr = 1.0 - min(1.0, max(rates, default=0.0) / self.ocr_scale)
-        defects = [
-            name
-            for name, checks in self._defects.items()
-            if any(c.name in flagged or c.keep(rec) is not KEEP for c in checks)
-        ] + [name for name, steps in _FLAG_DEFECTS.items() if flagged.intersection(steps)]
+        defects = [name for name, checks in self._defects.items() if any(c.name in flagged or c.keep(rec) is not KEEP for c in checks)] + [
+            name for name, steps in _FLAG_DEFECTS.items() if flagged.intersection(steps)
+        ]
         return {
             "length": 1.0 - math.exp(-len(words) / self.length_scale),
             "rules": rules,
@@ -177,4 +175,3 @@ class QualityScore(Scorer):
         for name in p["defects"]:
             base *= 1.0 - getattr(self, f"{name}_penalty")
         return {"quality": round(base, 6)}
-

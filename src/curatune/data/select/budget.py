@@ -172,6 +172,7 @@ class BudgetSelect(EmbeddingStep):
 
     def _order(self, rows: list[int]) -> np.ndarray:
         """Best first: by score (direction per ``ascending``), unscored last, ties by a seeded hash of the id."""
+
         def key(r: int):
             score = self._extra[r][0]
             tie = xxhash.xxh64_intdigest(self._ids[r].encode(), seed=self.seed)
@@ -210,18 +211,30 @@ class BudgetSelect(EmbeddingStep):
                     score = self._extra[r][0]
                     where = f" in {self.stratify}={s!r}" if self.stratify else ""
                     self._verdict[r] = Drop(
-                        "over_budget", None if score is None else round(score, 4), None if cutoff is None else round(cutoff, 4),
+                        "over_budget",
+                        None if score is None else round(score, 4),
+                        None if cutoff is None else round(cutoff, 4),
                         detail=f"rank {rank} of {len(rows)}{where}; {quota[s]} chosen",
                     )
             per_stratum[s or "all"] = {
-                "records": len(rows), "budget": quota[s], "chosen_by_score": len(chosen), "filled_for_diversity": len(filled),
-                "too_similar": len(similar), "lowest_chosen_score" if not self.ascending else "highest_chosen_score": cutoff,
+                "records": len(rows),
+                "budget": quota[s],
+                "chosen_by_score": len(chosen),
+                "filled_for_diversity": len(filled),
+                "too_similar": len(similar),
+                "lowest_chosen_score" if not self.ascending else "highest_chosen_score": cutoff,
             }
-        self._summary.update({
-            "budget": self.target(n), "selected": n - len(self._verdict), "score_key": self.score_key,
-            "scored": sum(1 for e in self._extra if e[0] is not None), "max_similarity": self.max_similarity,
-            "strata": per_stratum, "reasons": dict(Counter(v.reason for v in self._verdict.values())),
-        })
+        self._summary.update(
+            {
+                "budget": self.target(n),
+                "selected": n - len(self._verdict),
+                "score_key": self.score_key,
+                "scored": sum(1 for e in self._extra if e[0] is not None),
+                "max_similarity": self.max_similarity,
+                "strata": per_stratum,
+                "reasons": dict(Counter(v.reason for v in self._verdict.values())),
+            }
+        )
 
     def decide(self, rec: Record) -> Verdict:
         return self._verdict.get(self._row[rec.id], KEEP)

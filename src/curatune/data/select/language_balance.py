@@ -137,4 +137,3 @@ class LanguageBalance(GlobalStep):
         path = out_dir / "language_balance.json"
         path.write_text(json.dumps(self.report(), indent=2) + "\n", encoding="utf-8")
         return [f"artifacts/{path.name}"]
-
