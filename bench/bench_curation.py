@@ -32,8 +32,8 @@ import orjson
 import pyarrow.parquet as pq
 
 from curatune.config.recipe import load_recipe, parse_recipe
-from curatune.curate import curate
 from curatune.generate import generate_noisy
+from curatune.stages.curate import curate
 
 # Which ledger reasons count as catching each planted defect (prefix match on "step:reason").
 EXPECTED = {
@@ -137,7 +137,7 @@ def _cpu(who: str) -> float:
 
 def watch_passes(t0: float) -> None:
     """Print the time and the main process's CPU each time a pass ends (the pipeline starts reading its spool)."""
-    import curatune.data.pipeline as pipeline
+    import curatune.curation.pipeline as pipeline
 
     read_spool = pipeline._read_spool
 

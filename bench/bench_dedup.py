@@ -47,11 +47,11 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from curatune.data.dedup.exact import dedup_text
-from curatune.data.dedup.minhash import MinHashDedup
-from curatune.data.dedup.shingle import exact_jaccard, words
-from curatune.data.record import Record
-from curatune.data.step import KEEP
+from curatune.curation.dedup.exact import dedup_text
+from curatune.curation.dedup.minhash import MinHashDedup
+from curatune.curation.dedup.shingle import exact_jaccard, words
+from curatune.curation.record import Record
+from curatune.curation.step import KEEP
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_random_9k.json"
 OUT = Path(__file__).resolve().parent / "out" / "dedup.json"
@@ -124,7 +124,7 @@ class _DropSink:
 
 def run_pipeline(recs: list[Record], threshold: float, ngram: int, workers: int) -> tuple[float, set[str]]:
     """The step inside curatune's Pipeline: signatures in worker processes, records spooled to disk and read back."""
-    from curatune.data.pipeline import Pipeline, PipelineStep
+    from curatune.curation.pipeline import Pipeline, PipelineStep
 
     sink = _DropSink()
     t0 = time.perf_counter()

@@ -22,8 +22,8 @@ import orjson
 import pyarrow.parquet as pq
 
 from curatune.config.recipe import Recipe
-from curatune.curate import curate
-from curatune.data.registry import all_steps, build_step
+from curatune.curation.registry import all_steps, build_step
+from curatune.stages.curate import curate
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_random_9k.json"
 

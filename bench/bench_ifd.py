@@ -28,8 +28,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from curatune.data.read.records import read_records  # noqa: E402
-from curatune.data.score.ifd import answer_pair, ifd_scores, load_lm  # noqa: E402
+from curatune.curation.read.records import read_records  # noqa: E402
+from curatune.curation.score.ifd import answer_pair, ifd_scores, load_lm  # noqa: E402
 from curatune.models.causal_lm import converted_gguf  # noqa: E402
 from curatune.models.packaged import smollm2_gguf  # noqa: E402
 from curatune.models.tokenizer import cache_dir, gguf_cache_key  # noqa: E402

@@ -64,8 +64,8 @@ def build_input(path: Path, size_mb: int) -> int:
 
 def child(inp: str, out: str, profile: bool) -> None:
     """One measured run; prints a JSON line with its figures."""
-    from curatune.data.read.records import read_records
-    from curatune.data.write.writers import RecordWriter
+    from curatune.curation.read.records import read_records
+    from curatune.curation.write.writers import RecordWriter
 
     def work() -> int:
         with RecordWriter(out, "messages") as w:

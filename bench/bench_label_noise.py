@@ -50,9 +50,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 
-from curatune.data.dedup.exact import ExactDedup
-from curatune.data.filter.label_errors import find_label_errors, rank_label_issues
-from curatune.data.record import Record
+from curatune.curation.dedup.exact import ExactDedup
+from curatune.curation.filter.label_errors import find_label_errors, rank_label_issues
+from curatune.curation.record import Record
 from curatune.embed import load_embedder
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "imdb_train_10k.jsonl"

@@ -51,12 +51,12 @@ import numpy as np
 import orjson
 from scipy.stats import rankdata
 
-from curatune.data.dedup.exact import dedup_text, normalise
-from curatune.data.dedup.lsh import band_hashes
-from curatune.data.dedup.minhash import MinHashDedup, compact
-from curatune.data.dedup.shingle import exact_jaccard
-from curatune.data.record import Record
-from curatune.data.step import KEEP
+from curatune.curation.dedup.exact import dedup_text, normalise
+from curatune.curation.dedup.lsh import band_hashes
+from curatune.curation.dedup.minhash import MinHashDedup, compact
+from curatune.curation.dedup.shingle import exact_jaccard
+from curatune.curation.record import Record
+from curatune.curation.step import KEEP
 
 MRPC = Path(__file__).resolve().parents[2] / "shared" / "data" / "mrpc_train.tsv"
 OUT = Path(__file__).resolve().parent / "out" / "mrpc.json"
@@ -125,7 +125,7 @@ def mrpc_table() -> tuple[list[dict], dict[tuple[str, int], np.ndarray], np.ndar
 
 def load_generated(n_records: int, workdir: Path) -> tuple[list[Record], dict[str, dict]] | None:
     try:
-        from curatune.data.read.records import read_records
+        from curatune.curation.read.records import read_records
         from curatune.generate import generate_noisy, truth_path_for
     except ImportError:
         return None

@@ -32,9 +32,9 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from curatune.data.pii import PII_TYPES, PiiDetector
-from curatune.data.record import Record
-from curatune.data.registry import build_step
+from curatune.curation.pii import PII_TYPES, PiiDetector
+from curatune.curation.record import Record
+from curatune.curation.registry import build_step
 
 ROOT = Path(__file__).resolve().parents[1]
 ALPACA = ROOT.parent / "shared" / "data" / "alpaca_random_9k.json"
@@ -289,7 +289,7 @@ def generator_recall(detector: PiiDetector, n: int) -> dict | None:
         from curatune.generate import generate_noisy
     except ImportError:
         return None
-    from curatune.data.read.records import read_records
+    from curatune.curation.read.records import read_records
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "noisy.jsonl"

@@ -27,9 +27,9 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from curatune.data.read.records import read_records  # noqa: E402
-from curatune.data.filter._langid import _predict  # noqa: E402
-from curatune.data.registry import build_step  # noqa: E402
+from curatune.curation.filter._langid import _predict  # noqa: E402
+from curatune.curation.read.records import read_records  # noqa: E402
+from curatune.curation.registry import build_step  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "data"

@@ -36,12 +36,13 @@ from pathlib import Path
 import orjson
 
 from curatune.config.recipe import apply_overrides, parse_recipe
-from curatune.curate import curate, default_steps
-from curatune.data.dedup.exact import dedup_text
-from curatune.data.read.records import Reject, read_records
+from curatune.curation.dedup.exact import dedup_text
+from curatune.curation.read.records import Reject, read_records
 from curatune.embed import load_embedder
 from curatune.generate import generate_noisy
-from curatune.select import select, selection_recipe
+from curatune.config.recipe import default_steps
+from curatune.stages.curate import curate
+from curatune.stages.select import select, selection_recipe
 
 ALPACA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca_random_9k.json"
 

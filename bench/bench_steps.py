@@ -25,11 +25,11 @@ import time
 from pathlib import Path
 
 from curatune.config.recipe import parse_recipe
-from curatune.curate import build_pipeline_steps, resolve
-from curatune.data.pipeline import run_segment
-from curatune.data.read.records import Reject, RecordReader
-from curatune.data.step import GlobalStep
+from curatune.curation.pipeline import run_segment
+from curatune.curation.read.records import RecordReader, Reject
+from curatune.curation.step import GlobalStep
 from curatune.generate import generate_noisy
+from curatune.stages.curate import build_pipeline_steps, resolve
 
 
 def main() -> int:

@@ -49,7 +49,7 @@ def conversations(n: int, seed: int = 0) -> list[dict]:
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "gen.jsonl"
         generate_noisy(path, n=n * 2, defect_rate=0.0, seed=seed)
-        from curatune.data.read.records import Reject, read_records
+        from curatune.curation.read.records import Reject, read_records
 
         recs = [r for r in read_records([path]) if not isinstance(r, Reject) and r.messages]
     return [{"id": r.id, "messages": [{"role": m["role"], "content": m["content"]} for m in r.messages]} for r in recs[:n]]
@@ -202,10 +202,9 @@ def padding(args) -> dict:
     """Padding share of processed tokens over one epoch of the training data loader, packing on and off."""
     from curatune.config.recipe import parse_recipe
     from curatune.generate import generate_noisy
+    from curatune.generate.triage import generate_triage
     from curatune.train.data import load_train_data
     from curatune.train.run import build_trainer, prepare
-
-    from curatune.generate.triage import generate_triage
 
     out = {}
     with tempfile.TemporaryDirectory() as d:

@@ -126,9 +126,10 @@ def main() -> None:
 
 
 def run_all(root: Path, args) -> dict:
+    from tiny_models import build_tiny_lm
+
     from curatune.config.recipe import parse_recipe
     from curatune.train.lr_find import lr_find
-    from tiny_models import build_tiny_lm
 
     model = build_tiny_lm(root / "lm", hidden=32, layers=2, initializer_range=0.02)
     data = root / "arith.jsonl"

@@ -56,9 +56,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from curatune.config.recipe import parse_recipe
-from curatune.curate import curate, default_steps
-from curatune.data.dedup.minhash import MinHashDedup
+from curatune.curation.dedup.minhash import MinHashDedup
 from curatune.generate import generate_noisy
+from curatune.config.recipe import default_steps
+from curatune.stages.curate import curate
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # datatrove's cluster stage draws a progress bar
 
@@ -221,7 +222,7 @@ def datatrove_filters() -> list:
     """datatrove's filters set to curatune's thresholds where the two share a rule."""
     from datatrove.pipeline.filters import C4QualityFilter, GopherQualityFilter, GopherRepetitionFilter
 
-    from curatune.data.filter.quality import DUP_NGRAM_LIMITS, TOP_NGRAM_LIMITS
+    from curatune.curation.filter.quality import DUP_NGRAM_LIMITS, TOP_NGRAM_LIMITS
 
     return [
         GopherRepetitionFilter(

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from curatune.config.recipe import load_recipe
-from curatune.curate import curate, resolve
+from curatune.stages.curate import curate, resolve
 
 EXAMPLES = sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml"))
 

@@ -182,7 +182,7 @@ def test_language_mix(audited):
 
 
 def test_preview_runs_default_steps_in_flag_mode(audited):
-    from curatune.curate import default_steps
+    from curatune.config.recipe import default_steps
 
     _, _, r, _ = audited
     p = r["preview"]

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from curatune.audit.tokens import TokenStats
-from curatune.data.record import Record
+from curatune.curation.record import Record
 from curatune.models.tokenizer import load_tokenizer
 
 TRICKY = [

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from tiny_models import build_tiny_bert, build_tiny_lm
 from typer.testing import CliRunner
 
 from curatune.cli import app
@@ -17,7 +18,6 @@ from curatune.config.recipe import parse_recipe
 from curatune.errors import InputError, RecipeError
 from curatune.evaluate import generate as generation
 from curatune.evaluate.run import evaluate_run
-from tiny_models import build_tiny_bert, build_tiny_lm
 
 METRICS = ["loss", "perplexity", "bleu", "chrf", "rouge1", "rouge2", "rougeL", "exact_match", "token_f1"]
 

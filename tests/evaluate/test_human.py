@@ -145,7 +145,7 @@ def test_an_unknown_judgment_names_its_line_and_the_allowed_values(exported):
     message = str(error.value)
     assert "(2 problems)" in message and str(exported.sheet_csv) in message
     assert (
-        f"line 3, item 'q1', column 'judgment': 'maybe' is not a judgment; write 1 (answer 1 is better), 2 (answer 2 is better) or tie"
+        "line 3, item 'q1', column 'judgment': 'maybe' is not a judgment; write 1 (answer 1 is better), 2 (answer 2 is better) or tie"
         in message
     )
     # q3's prompt spans three lines, so q4 starts on line 8 of the file and is row 6 of a spreadsheet

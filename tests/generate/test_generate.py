@@ -11,7 +11,7 @@ import orjson
 import pytest
 import scipy.sparse as sp
 
-from curatune.data.read.records import RecordReader, Reject
+from curatune.curation.read.records import RecordReader, Reject
 from curatune.errors import RecipeError
 from curatune.generate import (
     DEFECTS,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from curatune.config.recipe import parse_recipe
-from curatune.curate import curate
 from curatune.generate.triage import REFUSAL, generate_triage, make_triage
+from curatune.stages.curate import curate
 
 
 def test_same_seed_same_bytes_and_a_clean_test_set(tmp_path):

@@ -17,7 +17,7 @@ import xxhash
 from typer.testing import CliRunner
 
 from curatune.cli import app
-from curatune.data.record import Record
+from curatune.curation.record import Record
 from curatune.embed import Embedder
 from curatune.split import leakage_report, split_records
 from curatune.split.assign import apportion, assign_clusters, targets

@@ -7,12 +7,12 @@ import math
 from pathlib import Path
 
 import pytest
+from tiny_models import arithmetic, build_tiny_lm, write_jsonl
 
 from curatune.config.recipe import parse_recipe
 from curatune.errors import RecipeError
 from curatune.train.lr_find import Curve, RangeTestSettings, lr_find, range_test, suggest
 from curatune.train.run import train
-from tiny_models import arithmetic, build_tiny_lm, write_jsonl
 
 
 @pytest.fixture(scope="module")

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import pytest
+from tiny_models import build_tiny_lm
 
-from curatune.data.record import Record
+from curatune.config.train import TrainConfig
+from curatune.curation.record import Record
 from curatune.errors import InputError
-from curatune.train.config import TrainConfig
 from curatune.train.examples import assistant_spans, to_example
 from curatune.train.preflight import Preflight, prepare_sft
-from tiny_models import build_tiny_lm
 
 
 @pytest.fixture(scope="module")

@@ -7,11 +7,11 @@ import random
 from pathlib import Path
 
 import pytest
+from tiny_models import arithmetic, build_tiny_bert, build_tiny_lm, write_jsonl
 
 from curatune.config.recipe import parse_recipe
 from curatune.errors import RecipeError
 from curatune.train.run import TrainingInterrupted, train
-from tiny_models import arithmetic, build_tiny_bert, build_tiny_lm, write_jsonl
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +273,7 @@ def test_axolotl_names_are_accepted_and_written_back_with_ours(tmp_path):
 
 
 def test_lora_top_layers_adapts_only_the_top_layers(lm):
-    from curatune.train.config import TrainConfig
+    from curatune.config.train import TrainConfig
     from curatune.train.model import load_model
 
     loaded = load_model(TrainConfig(model=str(lm), method="lora", lora_top_layers=1), "sft")

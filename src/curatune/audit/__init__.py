@@ -16,14 +16,14 @@ Keys of ``audit.json`` (``schema`` = 1):
   ``{count, mean, min, max, quantiles: {p10, p50, p90, p99}, histogram: {edges, counts}}``
   (log-spaced bins for plots; quantiles exact below 4096).
 - ``parse``: ``{total, reasons: {reason: count}, examples: {reason: [{source, line, id, detail}]}}``
-  (first 50 examples per reason; reason codes are :data:`curatune.data.formats.PARSE_REASONS`).
+  (first 50 examples per reason; reason codes are :data:`curatune.curation.formats.PARSE_REASONS`).
 - ``empty_fields``: ``{records, fields: {role: count}, examples}``: fields that are
   empty or whitespace only, per role (system/user/assistant/tool, text, label, chosen, rejected).
 - ``role_order``: ``{records, problems: {code: records}, meaning, examples}`` for chat records
   (codes: :data:`curatune.audit.profile.ROLE_ORDER_PROBLEMS`).
 - ``duplicates``: ``{record: ..., prompt: ...}``, each ``{duplicates, groups, largest_group,
   examples: [{size, first: {id, source, line}, duplicates: [...]}]}``; ``duplicates`` counts
-  records that repeat an earlier one after :func:`curatune.data.dedup.exact.normalise`
+  records that repeat an earlier one after :func:`curatune.curation.dedup.exact.normalise`
   (``record``: all text and the label, as ``dedup.exact``; ``prompt``: the prompt of records with an answer).
 - ``chars``: role -> histogram of characters per record (all turns of that role).
 - ``tokens`` (absent with ``tokenizer=None``): ``{tokenizer, chat_template, mode, template_check,
@@ -54,7 +54,7 @@ from typing import Any
 
 import orjson
 
-from ..data.read.records import Reject, RecordReader
+from ..curation.read.records import RecordReader, Reject
 from .profile import Profiler
 
 SCHEMA = 1
@@ -174,9 +174,8 @@ def run_audit(
     with phase("profile"):
         duplicates = profiler.duplicates(lambda ordinals: _resolve_ids(data, fmt, ordinals))
     with phase("preview"):
+        from ..curation.pipeline import worker_count
         from .preview import run_preview
-
-        from ..curate import worker_count
 
         # The profiling pass is over, so the preview can have every core.
         preview = run_preview(RecordReader(data, fmt), preview_records, profiler.records, workers=worker_count("auto"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from ..data.record import Record
+from ..curation.record import Record
 
 MAX_EXAMPLES = 50
 

@@ -1,7 +1,7 @@
 """What the default recipe's curation would flag, without writing anything.
 
 Every step of the default recipe runs with ``on_fail: flag``, through the real
-:class:`~curatune.data.pipeline.Pipeline`, into a sink that only counts. The
+:class:`~curatune.curation.pipeline.Pipeline`, into a sink that only counts. The
 steps come from the registry and the recipe file, never from a list here, so a
 step added to the default recipe shows up in the preview.
 """
@@ -15,10 +15,10 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
-from ..data.ledger import Event
-from ..data.pipeline import Pipeline, PipelineStep
-from ..data.read.records import Reject
-from ..data.record import Record
+from ..curation.ledger import Event
+from ..curation.pipeline import Pipeline, PipelineStep
+from ..curation.read.records import Reject
+from ..curation.record import Record
 
 EXAMPLES_PER_REASON = 5
 
@@ -55,8 +55,8 @@ def _plain(x: Any) -> Any:
 
 def default_flag_steps() -> list[PipelineStep]:
     """The default recipe's steps, each turned to flag instead of drop."""
-    from ..curate import default_steps
-    from ..data.registry import build_step
+    from ..config.recipe import default_steps
+    from ..curation.registry import build_step
 
     return [PipelineStep(build_step(sc.step, sc.params), "flag") for sc in default_steps()]
 

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import xxhash
 
-from ..data.dedup.exact import dedup_text, normalise
-from ..data.read.records import Reject
-from ..data.record import Record
+from ..curation.dedup.exact import dedup_text, normalise
+from ..curation.read.records import Reject
+from ..curation.record import Record
 
 MAX_EXAMPLES = 50
 

@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ..data.record import Record
+from ..curation.record import Record
 from .profile import Hist
 
 MARK = "\ue000{}\ue001"  # private-use characters: no template changes them, no real text holds them

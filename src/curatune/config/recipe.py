@@ -18,19 +18,20 @@ curate:
 from __future__ import annotations
 
 import difflib
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..data.formats import FORMAT_ALIASES, FORMATS
-from ..data.read.files import FILE_TYPES
+from ..curation.formats import FORMAT_ALIASES, FORMATS
+from ..curation.read.files import FILE_TYPES
 from ..errors import RecipeError
-from ..evaluate.config import EvalConfig
-from ..split.config import SplitConfig
-from ..train.config import TrainConfig
-from ..train.tune_config import TuneConfig
+from .eval import EvalConfig
+from .split import SplitConfig
+from .train import TrainConfig
+from .tune import TuneConfig
 
 
 class Strict(BaseModel):
@@ -94,11 +95,11 @@ class Recipe(Strict):
     split: SplitConfig | None = None
     """How ``curatune run`` splits the curated records (train/val/test, duplicates kept together)."""
     train: TrainConfig | None = None
-    """How to fine-tune a model on it (``curatune train``); see :mod:`curatune.train.config`."""
+    """How to fine-tune a model on it (``curatune train``); see :mod:`curatune.config.train`."""
     eval: EvalConfig | None = None
     """How ``curatune run`` evaluates the fine-tuned model against its base (``curatune eval``)."""
     tune: TuneConfig | None = None
-    """What ``curatune tune`` searches, starting from ``train:``; see :mod:`curatune.train.tune_config`."""
+    """What ``curatune tune`` searches, starting from ``train:``; see :mod:`curatune.config.tune`."""
 
 
 def _step_items(raw_steps: Any) -> Any:
@@ -202,7 +203,7 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
     """Validate a raw recipe dict, checking every step and parameter; raise one RecipeError with all problems."""
-    from ..data.registry import param_problems
+    from ..curation.registry import param_problems
 
     if not isinstance(raw, dict):
         raise RecipeError([f"A recipe must be a YAML mapping of keys to values, got {type(raw).__name__}."], source)
@@ -238,8 +239,8 @@ def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
 
 
 def _known_params(step: str) -> list[str]:
-    from ..data.registry import get_step_class
-    from ..data.step import init_params
+    from ..curation.registry import get_step_class
+    from ..curation.step import init_params
 
     try:
         return init_params(get_step_class(step))
@@ -290,3 +291,17 @@ def recipe_to_yaml(recipe: Recipe, sections: tuple[str, ...] | None = None) -> s
     if steps is not None:  # None is the default recipe; [] is no curation at all
         d["curate"]["steps"] = [{"step": s["step"], "on_fail": s["on_fail"], **s["params"]} for s in steps]
     return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
+
+
+def default_steps() -> list[StepConfig]:
+    """The default recipe (``config/default_recipe.yaml``): the safe steps drop, the rest flag."""
+    text = resources.files("curatune.config").joinpath("default_recipe.yaml").read_text(encoding="utf-8")
+    from ..curation.registry import all_steps
+
+    registered = all_steps()
+    out = []
+    for item in yaml.safe_load(text)["steps"]:
+        params = {k: v for k, v in item.items() if k not in ("step", "on_fail")}
+        if item["step"] in registered:
+            out.append(StepConfig(step=item["step"], on_fail=item.get("on_fail", "drop"), params=params))
+    return out

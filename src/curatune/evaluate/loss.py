@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..data.record import Record
+from ..curation.record import Record
 from ..train.examples import chat_example
 from ..train.loss_rank import example_losses
 from .generate import Conversation

@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from ..data.record import Record
+from ..curation.read.load import data_paths, read_all
+from ..curation.record import Record
 from ..errors import CuratuneError, InputError, RecipeError
-from ..split.io import data_paths, read_all
 from . import generate as generation
 from .corpus import (
     confusion_statistics,

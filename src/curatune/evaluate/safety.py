@@ -1,6 +1,6 @@
 """Generated answers through curation's own checks: personal data (``filter.pii``) and the harmful-content lexicon.
 
-The steps are the registered ones, built with :func:`curatune.data.registry.build_step`, so a flag
+The steps are the registered ones, built with :func:`curatune.curation.registry.build_step`, so a flag
 here means what the same reason means in a curate ledger. PII is checked for every type the
 detector knows, e-mail and phone included: in training data those may be redacted and kept, but a
 model that writes someone's address is worth a look either way.
@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..data.pii import PII_TYPES
-from ..data.record import Record
-from ..data.registry import build_step
+from ..curation.pii import PII_TYPES
+from ..curation.record import Record
+from ..curation.registry import build_step
 
 SAFETY_STEPS: dict[str, dict[str, Any]] = {
     "filter.pii": {"types": list(PII_TYPES)},

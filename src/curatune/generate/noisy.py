@@ -8,7 +8,7 @@ Clean records are software/IT help composed from ``vocab.yaml``; defects are
 spread in roughly equal shares over ``defect_rate`` of the lines, at positions
 shuffled with the seed. Malformed lines only exist in JSONL (other file types
 cannot hold a broken row), and their ``detail`` is the exact reason code that
-``curatune.data.read`` reports for them.
+``curatune.curation.read`` reports for them.
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def make_noisy_rows(
 
 def generate_noisy(out: str | Path, n: int = 2000, defect_rate: float = 0.2, fmt: str = "alpaca", seed: int = 0) -> GenerateSummary:
     """Write ``n`` lines to ``out`` (type from its name) and the ground truth beside it."""
-    from ..data.read.files import open_binary_write, split_suffixes
+    from ..curation.read.files import open_binary_write, split_suffixes
 
     path = Path(out)
     file_type, _ = split_suffixes(path)
@@ -238,7 +238,7 @@ def generate_noisy(out: str | Path, n: int = 2000, defect_rate: float = 0.2, fmt
         with open_binary_write(path) as f:
             f.write(b"".join((x if isinstance(x, bytes) else dumps(x)) + b"\n" for x in lines))
     else:
-        from ..data.write.writers import RecordWriter
+        from ..curation.write.writers import RecordWriter
 
         with RecordWriter(path, fmt, file_type) as w:
             for row in lines:

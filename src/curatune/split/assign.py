@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..data.record import Record
+from ..curation.record import Record
 
 NO_STRATUM = "(none)"
 

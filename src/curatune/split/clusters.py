@@ -27,11 +27,11 @@ import xxhash
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ..data.dedup.exact import dedup_text, normalise
-from ..data.dedup.lsh import band_multipliers, estimated_jaccard, optimal_bands
-from ..data.dedup.minhash import FN_WEIGHT, FP_WEIGHT
-from ..data.dedup.shingle import minhash, shingle_hashes
-from ..data.record import Record
+from ..curation.dedup.exact import dedup_text, normalise
+from ..curation.dedup.lsh import band_multipliers, estimated_jaccard, optimal_bands
+from ..curation.dedup.minhash import FN_WEIGHT, FP_WEIGHT
+from ..curation.dedup.shingle import minhash, shingle_hashes
+from ..curation.record import Record
 from ..errors import RecipeError
 
 NGRAM = 3

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.record import Record
+from ..curation.record import Record
 from ..errors import ConsistencyError, RecipeError
 from .assign import NO_STRATUM, assign_clusters, majority, stratum_of, targets
 from .clusters import KIND_NAMES, Duplicates, check_thresholds, compare_text, find_duplicates

@@ -2,59 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from ..data.read.files import expand_inputs
-from ..data.read.records import Reject, RecordReader
-from ..data.record import Record
-from ..data.write.writers import RecordWriter
-from ..errors import InputError, RecipeError
-from ..runs import StagingDir, kept_records_of
+from ..curation.read.files import expand_inputs
+from ..curation.read.records import Reject
+from ..curation.write.writers import RecordWriter
+from ..errors import RecipeError
+from ..stages.runs import StagingDir
 from .core import SplitResult
 from .leakage import LeakageReport
-
-
-@dataclass
-class Loaded:
-    records: list[Record]
-    rejects: list[Reject] = field(default_factory=list)
-    paths: list[Path] = field(default_factory=list)
-
-
-def data_paths(data: list[str], exclude: Path | None = None) -> list[Path]:
-    """The files to read: a curate run folder means its kept records; files under ``exclude`` (our own output) are skipped."""
-    specs: list[str | Path] = []
-    for spec in data:
-        specs.append(kept_records_of(spec) or spec)
-    paths = expand_inputs(specs)
-    if exclude is not None:
-        # Splitting a folder into a folder inside it must not read the previous splits back as data.
-        ex = exclude.resolve()
-        paths = [p for p in paths if ex not in p.resolve().parents]
-        if not paths:
-            raise InputError(f"Every data file under {', '.join(data)} is inside the output folder '{exclude}': point --out elsewhere.")
-    return paths
-
-
-def read_all(paths: list[Path], fmt: str = "auto", progress: Callable[[int], None] | None = None, allow_empty: bool = False) -> Loaded:
-    """Every record of the files; a row that cannot be read is kept aside as a Reject, never fatal.
-
-    No record at all is an error unless ``allow_empty`` (an empty split can be checked: it leaks nothing).
-    """
-    out = Loaded([], [], paths)
-    for item in RecordReader(paths, fmt):
-        (out.rejects if isinstance(item, Reject) else out.records).append(item)
-        if progress:
-            progress(1)
-    if not out.records and not (allow_empty and not out.rejects):
-        where = "; ".join(f"{r.source}:{r.line} {r.reason}" for r in out.rejects[:3])
-        hint = f" The first problems: {where}. Check the format with: curatune audit {paths[0]}" if out.rejects else ""
-        raise InputError(f"No record could be read from {', '.join(map(str, paths))}.{hint}")
-    return out
 
 
 def split_inputs(data: list[str]) -> dict[str, list[Path]]:
@@ -142,7 +100,7 @@ def write_leakage(report: LeakageReport, out_dir: Path, inputs: dict[str, list[P
 
 def check_output_name(to: str) -> None:
     """Fail before any work on an output format that does not exist."""
-    from ..data.formats import get_format
+    from ..curation.formats import get_format
 
     if to != "original":
         get_format(to)

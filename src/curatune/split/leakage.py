@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..data.record import Record
+from ..curation.record import Record
 from .clusters import KIND_NAMES, Duplicates, check_thresholds, compare_text, find_duplicates
 
 KINDS = ("exact", "near", "semantic")

@@ -22,11 +22,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..data.read.records import Reject
-from ..data.record import Record
+from ..config.train import TrainConfig
+from ..curation.read.load import data_paths, read_all
+from ..curation.read.records import Reject
+from ..curation.record import Record
 from ..errors import InputError
-from ..split.io import data_paths, read_all
-from .config import TrainConfig
 
 
 @dataclass

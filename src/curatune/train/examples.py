@@ -19,7 +19,7 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..data.record import Record
+from ..curation.record import Record
 
 
 @dataclass(slots=True)

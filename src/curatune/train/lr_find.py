@@ -43,8 +43,8 @@ from typing import Any
 import orjson
 
 from ..config.recipe import Recipe
+from ..config.train import TrainConfig
 from ..errors import InputError, RecipeError
-from .config import TrainConfig
 from .data import load_train_data
 
 Echo = Callable[[str], None]

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..config.train import TrainConfig
 from ..errors import InputError
 from ..models.causal_lm import resolve_causal_lm
 from ..models.packaged import minilm_path
 from ..models.tokenizer import DEFAULT, load_tokenizer
-from .config import TrainConfig
 
 # Config keys that hold a dropout probability, across the architectures transformers ships
 # (Llama/Qwen/Mistral: attention_dropout; BERT: hidden_dropout_prob and attention_probs_dropout_prob; GPT-2: *_pdrop).

@@ -21,9 +21,9 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..data.record import Record
+from ..config.train import TrainConfig
+from ..curation.record import Record
 from ..errors import InputError
-from .config import TrainConfig
 from .examples import TokenExample, render, to_example, truncate
 
 TEMPLATE_SAMPLE = 200  # examples whose prompt tokenisation is checked (each costs a few encodes)

@@ -35,10 +35,10 @@ import yaml
 
 from .. import __version__
 from ..config.recipe import Recipe
+from ..config.train import TrainConfig
 from ..errors import CuratuneError, InputError
 from ..models.causal_lm import use_omp_threads
-from ..runs import file_fingerprint, stored_key
-from .config import TrainConfig
+from ..stages.runs import file_fingerprint, stored_key
 from .data import TrainData, load_train_data
 from .preflight import Preflight, budget, prepare_classification, prepare_sft, steps_for
 

@@ -39,11 +39,11 @@ from transformers import TrainerCallback
 
 from .. import __version__
 from ..config.recipe import Recipe, recipe_to_yaml
+from ..config.train import TrainConfig
+from ..config.tune import LORA_ONLY, TuneConfig
 from ..errors import InputError, RecipeError
-from .config import TrainConfig
 from .data import load_train_data
 from .run import TrainingInterrupted, train
-from .tune_config import LORA_ONLY, TuneConfig
 
 Echo = Callable[[str], None]
 
@@ -348,7 +348,7 @@ NOT_COMPARED = ("save_model", "save_total_limit", "loss_rank_top", "tracking_uri
 
 
 def _settings(recipe: Recipe, base: TrainConfig, data, searched) -> dict[str, Any]:
-    from ..runs import file_fingerprint
+    from ..stages.runs import file_fingerprint
 
     files = {str(p): file_fingerprint(p) for p in [*data.paths, *data.val_paths]}
     train = {k: v for k, v in base.resolved().items() if k not in NOT_COMPARED and k not in searched}

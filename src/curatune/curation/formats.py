@@ -1,0 +1,479 @@
+"""Format adapters: one small class per dataset format, row dict <-> Record.
+
+A format is recognised by its fields (see ``Format.required``) and can be
+forced by name. ``parse`` raises :class:`RowProblem` for a row that cannot
+become a record; the reader turns that into a ledger entry, never a crash.
+``dump`` writes a record back in the format, so that reading a written file
+gives the same records (fields curatune does not use ride along in
+``meta["extra"]``).
+
+To add a format: subclass ``Format``, set ``name`` and ``required``, implement
+``parse`` and ``dump``, and add it to ``FORMATS``; the round-trip test picks
+it up.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from .record import Record
+
+# Reason codes for rows that cannot become records. Each has a fix the message points at.
+PARSE_REASONS = {
+    "invalid_utf8": "the bytes of this line are not UTF-8; re-encode the file as UTF-8",
+    "bad_json": "this line is not valid JSON; fix or remove the line",
+    "not_an_object": "each row must be a JSON object ({...}); wrap the value in an object",
+    "unknown_format": "the row's fields match no known format; pass --format or rename the fields",
+    "missing_field": "a field the format needs is absent or null; add it",
+    "wrong_type": "a field has the wrong type; make it the type named",
+    "empty_messages": "the conversation has no turns; remove the row or add turns",
+    "unknown_role": "a turn has a role curatune does not know; use system/user/assistant/tool",
+    "bad_row": "the CSV/TSV row has another number of columns than the header; quote cells that hold the delimiter",
+}
+
+
+class RowProblem(Exception):
+    """A row that cannot become a record: a reason code, the field at fault, and a message."""
+
+    def __init__(self, reason: str, message: str, field: str | None = None):
+        assert reason in PARSE_REASONS, reason
+        self.reason = reason
+        self.field = field
+        self.message = message
+        super().__init__(message)
+
+    @property
+    def detail(self) -> str:
+        where = f"field '{self.field}': " if self.field else ""
+        return f"{where}{self.message}. Fix: {PARSE_REASONS[self.reason]}"
+
+
+# ---- shared checks -----------------------------------------------------------
+
+
+def _need(row: dict, key: str) -> Any:
+    value = row.get(key)
+    if value is None:
+        raise RowProblem("missing_field", f"'{key}' is missing", key)
+    return value
+
+
+def _need_str(row: dict, key: str, *, optional: bool = False) -> str | None:
+    value = row.get(key)
+    if type(value) is str:  # the common case, checked first: this runs several times per record
+        return value
+    if value is None:
+        if optional:
+            return None
+        raise RowProblem("missing_field", f"'{key}' is missing", key)
+    if not isinstance(value, str):
+        raise RowProblem("wrong_type", f"'{key}' must be a string, got {type(value).__name__}", key)
+    return value
+
+
+def _extra(row: dict, used: frozenset[str]) -> dict:
+    if row.keys() <= used:  # most rows have no extra field: skip building a dict
+        return {}
+    return {k: v for k, v in row.items() if k not in used}
+
+
+ROLE_ALIASES = {
+    "system": "system",
+    "user": "user",
+    "human": "user",
+    "assistant": "assistant",
+    "gpt": "assistant",
+    "chatgpt": "assistant",
+    "bard": "assistant",
+    "bing": "assistant",
+    "model": "assistant",
+    "tool": "tool",
+    "function": "tool",
+    "observation": "tool",
+}
+
+
+def parse_messages(
+    value: Any, field: str, role_key: str, content_key: str, turn_extra: dict[int, dict] | None = None
+) -> tuple[list[dict], list[str]]:
+    """Validate a list of turns; return ``(messages, original role names)``.
+
+    Fields of a turn other than role and content (``name``, ``weight``, ...) go into ``turn_extra``
+    (turn index -> fields) when a dict is given, so that a writer can put them back.
+    """
+    if not isinstance(value, list):
+        raise RowProblem("wrong_type", f"'{field}' must be a list of turns, got {type(value).__name__}", field)
+    if not value:
+        raise RowProblem("empty_messages", f"'{field}' is an empty list", field)
+    messages, raw_roles = [], []
+    for i, turn in enumerate(value):
+        where = f"{field}[{i}]"
+        if not isinstance(turn, dict):
+            raise RowProblem("wrong_type", f"'{where}' must be an object, got {type(turn).__name__}", where)
+        raw_role = turn.get(role_key)
+        if raw_role is None:
+            raise RowProblem("missing_field", f"'{where}.{role_key}' is missing", f"{where}.{role_key}")
+        role = ROLE_ALIASES.get(str(raw_role).lower()) if isinstance(raw_role, str) else None
+        if role is None:
+            raise RowProblem("unknown_role", f"'{where}.{role_key}' is {raw_role!r}", f"{where}.{role_key}")
+        content = turn.get(content_key)
+        if content is None:
+            raise RowProblem("missing_field", f"'{where}.{content_key}' is missing", f"{where}.{content_key}")
+        if not isinstance(content, str):
+            raise RowProblem(
+                "wrong_type",
+                f"'{where}.{content_key}' must be a string, got {type(content).__name__}",
+                f"{where}.{content_key}",
+            )
+        messages.append({"role": role, "content": content})
+        raw_roles.append(raw_role)
+        if turn_extra is not None and len(turn) > 2:
+            # None is skipped: columnar files give every turn every field that any turn had.
+            more = {k: v for k, v in turn.items() if k != role_key and k != content_key and v is not None}
+            if more:
+                turn_extra[i] = more
+    return messages, raw_roles
+
+
+def _turn_extra_meta(meta: dict, turn_extra: dict[int, dict]) -> None:
+    if turn_extra:
+        # JSON object keys are strings: store the turn index as one so the meta round-trips through JSON.
+        meta["turn_extra"] = {str(i): v for i, v in turn_extra.items()}
+
+
+def _with_turn_extra(rec: Record, turns: list[dict]) -> list[dict]:
+    extra = rec.meta.get("turn_extra")
+    if not extra:
+        return turns
+    out = []
+    for i, t in enumerate(turns):
+        more = extra.get(str(i))
+        out.append({**t, **more} if more else t)
+    return out
+
+
+# ---- the formats ---------------------------------------------------------------
+
+
+class Format:
+    name: ClassVar[str]
+    required: ClassVar[tuple[str, ...]]
+    # fields this format reads; everything else in a row goes to meta["extra"]
+    fields: ClassVar[tuple[str, ...]]
+    description: ClassVar[str]
+
+    def __init__(self) -> None:
+        self._required = frozenset(self.required)
+        self._used = frozenset(self.fields + ("id",))
+
+    def matches(self, row: dict) -> bool:
+        return self._required <= row.keys()
+
+    def parse(self, row: dict, rid: str) -> Record:
+        raise NotImplementedError
+
+    def dump(self, rec: Record) -> dict:
+        raise NotImplementedError
+
+    def _meta(self, row: dict) -> dict:
+        extra = _extra(row, self._used)
+        meta: dict[str, Any] = {"format": self.name}
+        if extra:
+            meta["extra"] = extra
+        return meta
+
+    @staticmethod
+    def _with_extra(rec: Record, out: dict) -> dict:
+        extra = rec.meta.get("extra")
+        if extra:
+            out.update(extra)
+        return out
+
+
+class Native(Format):
+    name = "curatune"
+    required = ("id", "meta")
+    fields = ("id", "messages", "text", "label", "chosen", "rejected", "meta")
+    description = "curatune's own lossless record JSONL (a run folder's kept.jsonl)"
+
+    def matches(self, row: dict) -> bool:
+        meta = row.get("meta")
+        is_meta = isinstance(meta, dict) or (isinstance(meta, str) and meta.startswith("{"))
+        return "id" in row and is_meta and any(k in row for k in ("messages", "text", "chosen"))
+
+    def parse(self, row: dict, rid: str) -> Record:
+        meta = row.get("meta")
+        if isinstance(meta, str):  # Parquet, CSV and datasets folders store meta as JSON text
+            import orjson
+
+            meta = orjson.loads(meta)
+        if not isinstance(meta, dict):
+            raise RowProblem("wrong_type", "'meta' must be an object", "meta")
+        values = {}
+        for key in ("messages", "text", "label", "chosen", "rejected"):
+            value = row.get(key)
+            # CSV has no null, and columnar files give every row every column: an empty cell of a
+            # field this kind of record does not use is "absent", not an empty text.
+            if value == "" and key != "text":
+                value = None
+            values[key] = value
+        if values["text"] == "" and (values["messages"] is not None or values["chosen"] is not None):
+            values["text"] = None
+        rec = Record(rid, meta=meta, **values)
+        if rec.messages is not None:
+            rec.messages, _ = parse_messages(rec.messages, "messages", "role", "content")
+        for key in ("text", "chosen", "rejected", "label"):
+            if getattr(rec, key) is not None and not isinstance(getattr(rec, key), str):
+                raise RowProblem("wrong_type", f"'{key}' must be a string", key)
+        return rec
+
+    def dump(self, rec: Record) -> dict:
+        return rec.to_dict()
+
+
+class Alpaca(Format):
+    name = "alpaca"
+    required = ("instruction", "output")
+    fields = ("instruction", "input", "output")
+    description = "instruction / input / output (Stanford Alpaca, Dolly in AlpaGasus form)"
+
+    def parse(self, row: dict, rid: str) -> Record:
+        # The hot path of reading instruction data: checks inlined, the slow helpers only for bad rows.
+        instruction, inp, output = row.get("instruction"), row.get("input"), row.get("output")
+        if type(instruction) is not str:
+            instruction = _need_str(row, "instruction")
+        if inp is not None and type(inp) is not str:
+            inp = _need_str(row, "input")
+        if type(output) is not str:
+            output = _need_str(row, "output")
+        meta: dict[str, Any] = {"format": "alpaca"}
+        if not row.keys() <= self._used:
+            meta["extra"] = _extra(row, self._used)
+        if inp:
+            user = f"{instruction}\n\n{inp}"
+            # Where to split the user turn when writing back: after this many "\n\n".
+            meta["alpaca_split"] = instruction.count("\n\n")
+        else:
+            user = instruction
+            if inp is not None:
+                meta["alpaca_split"] = -1  # an empty input field, written back as ""
+        return Record(rid, messages=[{"role": "user", "content": user}, {"role": "assistant", "content": output}], meta=meta)
+
+    def dump(self, rec: Record) -> dict:
+        user = "\n\n".join(rec.contents("system") + rec.contents("user"))
+        split = rec.meta.get("alpaca_split")
+        instruction, inp = user, None
+        if split is not None:
+            inp = ""
+            if split >= 0:
+                parts = user.split("\n\n")
+                if len(parts) > split + 1:
+                    instruction, inp = "\n\n".join(parts[: split + 1]), "\n\n".join(parts[split + 1 :])
+        out: dict[str, Any] = {"instruction": instruction}
+        if inp is not None:
+            out["input"] = inp
+        out["output"] = "\n".join(rec.contents("assistant"))
+        return self._with_extra(rec, out)
+
+
+class ShareGPT(Format):
+    name = "sharegpt"
+    required = ("conversations",)
+    fields = ("conversations", "system")
+    description = "conversations: [{from: human|gpt|system, value}] (ShareGPT, Vicuna)"
+
+    _back = {"user": "human", "assistant": "gpt", "system": "system", "tool": "tool"}
+
+    def parse(self, row: dict, rid: str) -> Record:
+        turn_extra: dict[int, dict] = {}
+        messages, raw_roles = parse_messages(_need(row, "conversations"), "conversations", "from", "value", turn_extra)
+        meta = self._meta(row)
+        system = _need_str(row, "system", optional=True)
+        if system:
+            messages.insert(0, {"role": "system", "content": system})
+            meta["sharegpt_system_field"] = True
+        elif system is not None:
+            meta["sharegpt_system_field"] = ""  # an empty system field, written back as ""
+        if raw_roles != [self._back[m["role"]] for m in messages[1 if system else 0 :]]:
+            meta["raw_roles"] = raw_roles
+        _turn_extra_meta(meta, turn_extra)
+        return Record(rid, messages=messages, meta=meta)
+
+    def dump(self, rec: Record) -> dict:
+        messages = rec.messages or []
+        out: dict[str, Any] = {}
+        system_field = rec.meta.get("sharegpt_system_field")
+        if system_field and messages and messages[0]["role"] == "system":
+            out["system"] = messages[0]["content"]
+            messages = messages[1:]
+        elif system_field == "":
+            out["system"] = ""
+        raw = rec.meta.get("raw_roles") if rec.meta.get("format") == "sharegpt" else None
+        if raw is None or len(raw) != len(messages):
+            raw = [self._back[m["role"]] for m in messages]
+        turns = [{"from": r, "value": m["content"]} for r, m in zip(raw, messages)]
+        out["conversations"] = _with_turn_extra(rec, turns) if rec.meta.get("format") == "sharegpt" else turns
+        return self._with_extra(rec, out)
+
+
+class OpenAIChat(Format):
+    name = "messages"
+    required = ("messages",)
+    fields = ("messages",)
+    description = "OpenAI chat: messages: [{role, content}]"
+
+    def parse(self, row: dict, rid: str) -> Record:
+        turn_extra: dict[int, dict] = {}
+        messages, raw_roles = parse_messages(_need(row, "messages"), "messages", "role", "content", turn_extra)
+        meta = self._meta(row)
+        if raw_roles != [m["role"] for m in messages]:
+            meta["raw_roles"] = raw_roles
+        _turn_extra_meta(meta, turn_extra)
+        return Record(rid, messages=messages, meta=meta)
+
+    def dump(self, rec: Record) -> dict:
+        messages = rec.messages
+        if messages is None:  # a non-chat record written as chat: best effort
+            messages = [{"role": "user", "content": rec.prompt_text or rec.text or ""}]
+            answer = rec.chosen if rec.chosen is not None else rec.label
+            if answer is not None:
+                messages.append({"role": "assistant", "content": answer})
+        elif rec.chosen is not None:  # a preference pair as chat: the prompt and the chosen answer
+            messages = [*messages, {"role": "assistant", "content": rec.chosen}]
+        meta = rec.meta
+        if meta.get("format") == "messages":
+            # Role spellings and turn fields of another format (ShareGPT's "human") do not belong here.
+            raw = meta.get("raw_roles")
+            if raw is not None and len(raw) == len(messages):
+                messages = [{"role": r, "content": m["content"]} for r, m in zip(raw, messages)]
+            if meta.get("turn_extra"):
+                messages = _with_turn_extra(rec, messages)
+        # orjson serialises the turns as they are: no copy needed (this is the hot path of export).
+        out = {"messages": messages}
+        extra = meta.get("extra")
+        if extra:
+            out.update(extra)
+        return out
+
+
+class PromptCompletion(Format):
+    name = "prompt_completion"
+    required = ("prompt", "completion")
+    fields = ("prompt", "completion")
+    description = "prompt / completion pairs"
+
+    def parse(self, row: dict, rid: str) -> Record:
+        prompt, completion = _need_str(row, "prompt"), _need_str(row, "completion")
+        return Record(
+            rid,
+            messages=[{"role": "user", "content": prompt}, {"role": "assistant", "content": completion}],
+            meta=self._meta(row),
+        )
+
+    def dump(self, rec: Record) -> dict:
+        out = {"prompt": "\n\n".join(rec.contents("system") + rec.contents("user")), "completion": "\n".join(rec.contents("assistant"))}
+        return self._with_extra(rec, out)
+
+
+class Preference(Format):
+    name = "preference"
+    required = ("prompt", "chosen", "rejected")
+    fields = ("prompt", "chosen", "rejected")
+    description = "preference pairs: prompt / chosen / rejected (strings, or TRL's message lists)"
+
+    @staticmethod
+    def _answer(row: dict, key: str) -> tuple[str, bool]:
+        value = _need(row, key)
+        if isinstance(value, str):
+            return value, False
+        messages, _ = parse_messages(value, key, "role", "content")
+        return "\n".join(m["content"] for m in messages if m["role"] == "assistant"), True
+
+    def parse(self, row: dict, rid: str) -> Record:
+        prompt = _need(row, "prompt")
+        if isinstance(prompt, str):
+            messages, conversational = [{"role": "user", "content": prompt}], False
+        else:
+            messages, _ = parse_messages(prompt, "prompt", "role", "content")
+            conversational = True
+        chosen, c1 = self._answer(row, "chosen")
+        rejected, c2 = self._answer(row, "rejected")
+        meta = self._meta(row)
+        if conversational and c1 and c2:
+            meta["conversational"] = True
+        elif conversational or c1 or c2:
+            # Some fields are message lists, some strings: remember which, to write each back as it was.
+            meta["conversational"] = [k for k, c in (("prompt", conversational), ("chosen", c1), ("rejected", c2)) if c]
+        return Record(rid, messages=messages, chosen=chosen, rejected=rejected, meta=meta)
+
+    def dump(self, rec: Record) -> dict:
+        conv = rec.meta.get("conversational")
+        as_list = {"prompt", "chosen", "rejected"} if conv is True else set(conv or ())
+        out: dict[str, Any] = {
+            "prompt": [dict(m) for m in rec.messages or []] if "prompt" in as_list else rec.prompt_text,
+            "chosen": [{"role": "assistant", "content": rec.chosen}] if "chosen" in as_list else rec.chosen,
+            "rejected": [{"role": "assistant", "content": rec.rejected}] if "rejected" in as_list else rec.rejected,
+        }
+        return self._with_extra(rec, out)
+
+
+class Labelled(Format):
+    name = "labelled"
+    required = ("text", "label")
+    fields = ("text", "label")
+    description = "labelled text for classification: text / label"
+
+    def parse(self, row: dict, rid: str) -> Record:
+        text = _need_str(row, "text")
+        label = _need(row, "label")
+        if isinstance(label, bool) or not isinstance(label, (str, int)):
+            raise RowProblem("wrong_type", f"'label' must be a string or an integer, got {type(label).__name__}", "label")
+        meta = self._meta(row)
+        if isinstance(label, int):
+            meta["label_int"] = True
+        return Record(rid, text=text, label=str(label), meta=meta)
+
+    def dump(self, rec: Record) -> dict:
+        label: Any = rec.label
+        if rec.meta.get("label_int") and label is not None and label.lstrip("-").isdigit():
+            label = int(label)
+        return self._with_extra(rec, {"text": rec.text if rec.text is not None else rec.prompt_text, "label": label})
+
+
+class PlainText(Format):
+    name = "text"
+    required = ("text",)
+    fields = ("text",)
+    description = "plain text for language modelling: text"
+
+    def parse(self, row: dict, rid: str) -> Record:
+        return Record(rid, text=_need_str(row, "text"), meta=self._meta(row))
+
+    def dump(self, rec: Record) -> dict:
+        return self._with_extra(rec, {"text": rec.text if rec.text is not None else rec.all_text})
+
+
+# Detection order matters where fields overlap: the more specific format first.
+FORMATS: dict[str, Format] = {
+    f.name: f for f in (Native(), Preference(), ShareGPT(), OpenAIChat(), Alpaca(), PromptCompletion(), Labelled(), PlainText())
+}
+FORMAT_ALIASES = {"openai": "messages", "chat": "messages", "native": "curatune", "dpo": "preference", "classification": "labelled"}
+
+
+def get_format(name: str) -> Format:
+    key = FORMAT_ALIASES.get(name, name)
+    if key not in FORMATS:
+        from ..errors import RecipeError
+
+        raise RecipeError([f"Unknown format {name!r}. Known formats: {', '.join(FORMATS)} (or 'auto' to detect)."])
+    return FORMATS[key]
+
+
+def detect_format(rows: list[dict]) -> Format | None:
+    """The format that most sample rows match; ties go to the earlier, more specific format."""
+    best, best_count = None, 0
+    for fmt in FORMATS.values():
+        count = sum(1 for r in rows if fmt.matches(r))
+        if count > best_count:
+            best, best_count = fmt, count
+    return best

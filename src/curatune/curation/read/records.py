@@ -1,0 +1,145 @@
+"""Turn input files into a stream of Records and Rejects, detecting each file's format."""
+
+from __future__ import annotations
+
+import itertools
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import xxhash
+
+from ...errors import InputError
+from ..formats import Format, RowProblem, detect_format, get_format
+from ..record import Record
+from .files import expand_inputs, file_type_of, split_suffixes
+from .rows import RawRow, iter_rows
+
+DETECT_SAMPLE = 200
+
+
+@dataclass(slots=True)
+class Reject:
+    """A row that could not become a record: it goes to the ledger as a drop by step ``read``."""
+
+    id: str
+    source: str
+    line: int
+    reason: str
+    detail: str
+    raw: str | None
+
+
+def _id_prefixes(paths: list[Path]) -> dict[Path, str]:
+    """The prefix of generated ids for each input: its stem, or its path where stems collide."""
+    stems = [p.name.split(".")[0] for p in paths]
+    dup = {s for s in stems if stems.count(s) > 1}
+    return {p: (str(p) if s in dup else s) for p, s in zip(paths, stems)}
+
+
+class RecordReader:
+    """Reads one or many inputs; iterate it for ``Record`` and ``Reject`` items.
+
+    ``formats`` afterwards maps each source to the format used, for the summary.
+    """
+
+    def __init__(self, inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id"):
+        self.paths = expand_inputs(inputs)
+        self.fmt = fmt
+        self.file_type = file_type
+        self.id_field = id_field
+        self.formats: dict[str, str] = {}
+        self._seen_ids: set[int] = set()
+        if fmt != "auto":
+            get_format(fmt)  # an unknown format name fails now, not after the first file
+        for p in self.paths:
+            # An unknown extension fails before anything is read or written.
+            file_type_of(p, None if file_type == "auto" else file_type)
+
+    def __iter__(self) -> Iterator[Record | Reject]:
+        self._seen_ids = set()  # a second pass over the reader gives the same ids
+        for path, prefix in _id_prefixes(self.paths).items():
+            try:
+                yield from self._read_file(path, prefix)
+            except (OSError, EOFError, zlib.error) as e:  # a truncated or corrupt file
+                raise InputError(_read_error(path, e)) from e
+            except Exception as e:
+                if type(e).__module__.startswith("zstandard") or type(e).__name__ == "ZstdError":
+                    raise InputError(_read_error(path, e)) from e
+                raise
+
+    def _read_file(self, path: Path, prefix: str) -> Iterator[Record | Reject]:
+        source = str(path)
+        rows = iter_rows(path, source, None if self.file_type == "auto" else self.file_type)
+        if self.fmt == "auto":
+            head = list(itertools.islice(rows, DETECT_SAMPLE))
+            fmt = detect_format([r.row for r in head if r.row is not None])
+            rows = itertools.chain(head, rows)
+        else:
+            fmt = get_format(self.fmt)
+        self.formats[source] = fmt.name if fmt else "unknown"
+        parse = self._parse
+        for raw in rows:
+            # A datasets folder with splits reads as sources "<folder>/<split>": keep the split in the id.
+            yield parse(raw, fmt, prefix if raw.source is source else prefix + raw.source[len(source) :])
+
+    def _parse(self, raw: RawRow, fmt: Format | None, prefix: str) -> Record | Reject:
+        line = raw.line
+        row = raw.row
+        if row is None:
+            p = raw.problem
+            assert p is not None
+            return Reject(f"{prefix}:{line}", raw.source, line, p.reason, p.detail, raw.raw)
+        auto_id = None
+        try:
+            if fmt is None or not fmt.matches(row):
+                if fmt is None:
+                    raise RowProblem("unknown_format", f"fields {sorted(row)[:8]} match no known format")
+                missing = [k for k in fmt.required if k not in row]
+                raise RowProblem("missing_field", f"the file is {fmt.name} but this row lacks {missing}", missing[0] if missing else None)
+            given = row.get(self.id_field)
+            if given is None or given == "" or isinstance(given, (dict, list)):
+                rid = auto_id = f"{prefix}:{line}"
+            else:
+                rid = self._unique_id(str(given), prefix, line)
+            rec = fmt.parse(row, rid)
+        except RowProblem as p:
+            return Reject(auto_id or f"{prefix}:{line}", raw.source, line, p.reason, p.detail, _dump_row(row))
+        meta = rec.meta
+        meta["source"] = raw.source
+        meta["line"] = line
+        if auto_id is None and fmt.name != "curatune":
+            meta["input_id"] = True  # written back on export
+        return rec
+
+    def _unique_id(self, rid: str, prefix: str, line: int) -> str:
+        key = xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass"))
+        if key in self._seen_ids:
+            # Two rows share an id: keep both, and make the second one's id unique and traceable.
+            rid = f"{rid}@{prefix}:{line}"
+            key = xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass"))
+        self._seen_ids.add(key)
+        return rid
+
+
+def _read_error(path: Path, e: BaseException) -> str:
+    compression = split_suffixes(path)[1]
+    hint = (
+        f"The file may be truncated, or not really {compression}-compressed: check it with "
+        f"`{'gzip -t' if compression == 'gzip' else 'zstd -t'} {path}`."
+        if compression
+        else "Check that the file is complete and readable."
+    )
+    return f"Cannot read '{path}': {e}. {hint}"
+
+
+def _dump_row(row: dict) -> str:
+    import orjson
+
+    return orjson.dumps(row, default=str).decode()
+
+
+def read_records(inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id") -> Iterator[Record | Reject]:
+    """Every record (or reject) of the inputs, streamed."""
+    return iter(RecordReader(inputs, fmt, file_type, id_field))

@@ -1,0 +1,157 @@
+"""``curatune compare RUN...``: runs side by side, and whether the difference between them is real.
+
+For each run: its data funnel (records in, kept), its training settings and
+outcome, and its fine-tuned model's per-example scores on the held-out set
+(``eval/generations.jsonl``). Runs evaluated on the same examples are compared
+pairwise against the first run with a paired bootstrap over the examples
+they share, which is the ablation that says whether curation paid: the same
+training on raw data and on curated data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import yaml
+
+from ..errors import InputError
+from ..evaluate.metrics import bootstrap_ci, paired_bootstrap_diff
+from ..report.build import read_json
+
+# Per-example metrics compared, and whether higher is better.
+METRICS = {"exact_match": True, "token_f1": True, "chrf": True, "rougeL": True, "loss": False}
+SETTINGS = (
+    "method",
+    "learning_rate",
+    "num_train_epochs",
+    "max_steps",
+    "per_device_train_batch_size",
+    "lora_r",
+    "dropout",
+    "weight_decay",
+    "packing",
+)
+
+
+@dataclass
+class RunView:
+    name: str
+    path: Path
+    funnel: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    training: dict[str, Any] = field(default_factory=dict)
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)  # example id -> metric -> value (tuned model)
+
+
+def load_run(path: str | Path) -> RunView:
+    p = Path(path)
+    if not p.is_dir():
+        raise InputError(f"'{p}' is not a run folder. Give folders written by curatune run (runs/NAME).")
+    view = RunView(p.name, p)
+    stats = read_json(p / "stats.json")
+    if stats:
+        view.funnel = {"input": stats["input"], "kept": stats["kept"], "dropped": stats["dropped"]}
+    if (p / "train" / "train.yaml").is_file():
+        cfg = yaml.safe_load((p / "train" / "train.yaml").read_text(encoding="utf-8"))
+        view.settings = {k: cfg.get(k) for k in SETTINGS}
+    summary = read_json(p / "train" / "summary.json")
+    if summary:
+        view.training = {
+            "steps": summary.get("steps"),
+            "best_eval_loss": summary.get("best_eval_loss"),
+            "stopped_early": summary.get("stopped_early"),
+            "train_examples": summary.get("train_examples"),
+        }
+    gens = p / "eval" / "generations.jsonl"
+    if gens.is_file():
+        for line in gens.read_bytes().splitlines():
+            row = orjson.loads(line)
+            view.scores[str(row["id"])] = {
+                k: float(v) for k, v in row.get("metrics", {}).get("tuned", {}).items() if k in METRICS and v is not None
+            }
+    return view
+
+
+def compare_runs(paths: list[str | Path], seed: int = 0) -> dict[str, Any]:
+    """Every run's funnel, settings and mean scores; each later run against the first on shared examples."""
+    if len(paths) < 2:
+        raise InputError("compare needs at least two run folders, e.g. curatune compare runs/raw runs/curated")
+    views = [load_run(p) for p in paths]
+    first = views[0]
+    out: dict[str, Any] = {"runs": [], "pairs": []}
+    for v in views:
+        means = {}
+        for metric in METRICS:
+            values = [s[metric] for s in v.scores.values() if metric in s]
+            if values:
+                ci = bootstrap_ci(values, seed=seed)
+                means[metric] = {"estimate": ci.estimate, "low": ci.low, "high": ci.high}
+        out["runs"].append(
+            {
+                "name": v.name,
+                "path": str(v.path),
+                "funnel": v.funnel,
+                "settings": v.settings,
+                "training": v.training,
+                "examples": len(v.scores),
+                "metrics": means,
+            }
+        )
+    for v in views[1:]:
+        shared = sorted(set(first.scores) & set(v.scores))
+        pair: dict[str, Any] = {"a": first.name, "b": v.name, "shared_examples": len(shared), "metrics": {}}
+        for metric, higher in METRICS.items():
+            ids = [i for i in shared if metric in first.scores[i] and metric in v.scores[i]]
+            if len(ids) < 2:
+                continue
+            a = np.array([first.scores[i][metric] for i in ids])
+            b = np.array([v.scores[i][metric] for i in ids])
+            d = paired_bootstrap_diff(a, b, seed=seed)
+            pair["metrics"][metric] = {
+                "difference": d.difference,
+                "low": d.low,
+                "high": d.high,
+                "b_better_fraction": d.b_better_fraction,
+                "higher_is_better": higher,
+            }
+        out["pairs"].append(pair)
+    return out
+
+
+def report_section(comparison: dict[str, Any]) -> dict[str, Any]:
+    """The comparison as rows for the report's "did curation pay?" table (first pair only)."""
+    from ..report.build import _fmt, verdict
+
+    runs = comparison["runs"]
+    pair = comparison["pairs"][0] if comparison["pairs"] else None
+    rows = []
+    for metric in METRICS:
+        if not all(metric in r["metrics"] for r in runs):
+            continue
+        cells = [
+            f"{_fmt(r['metrics'][metric]['estimate'])} [{_fmt(r['metrics'][metric]['low'])}, {_fmt(r['metrics'][metric]['high'])}]"
+            for r in runs
+        ]
+        diff, v = "", ""
+        if pair and metric in pair["metrics"]:
+            d = pair["metrics"][metric]
+            diff = f"{_fmt(d['difference'])} [{_fmt(d['low'])}, {_fmt(d['high'])}]"
+            v = verdict({"low": d["low"], "high": d["high"]}, d["higher_is_better"])
+        rows.append({"metric": metric.replace("_", " "), "cells": cells, "difference": diff, "verdict": v})
+    funnel = "; ".join(
+        f"{r['name']}: {r['funnel'].get('input', '?')} records in, {r['funnel'].get('kept', '?')} kept, {r['training'].get('train_examples', '?')} trained on"
+        for r in runs
+        if r["funnel"]
+    )
+    label = f"{pair['b']} − {pair['a']} (paired)" if pair else ""
+    return {
+        "runs": [r["name"] for r in runs],
+        "rows": rows,
+        "difference_label": label,
+        "examples": pair["shared_examples"] if pair else 0,
+        "funnel": funnel,
+    }
