@@ -136,16 +136,16 @@ def _cpu(who: str) -> float:
 
 
 def watch_passes(t0: float) -> None:
-    """Print the time and the main process's CPU each time a pass ends (the pipeline starts reading its spool)."""
-    import curatune.curation.pipeline as pipeline
+    """Print the time and the main process's CPU each time a pass ends (its global steps have finished)."""
+    from curatune.curation.pipeline.passes import PassRunner
 
-    read_spool = pipeline._read_spool
+    finish = PassRunner._finish
 
-    def timed(path):
+    def timed(self, p):
+        finish(self, p)
         print(f"pass ends at {time.perf_counter() - t0:.1f} s; main process CPU so far {_cpu('self'):.1f} s", flush=True)
-        return read_spool(path)
 
-    pipeline._read_spool = timed
+    PassRunner._finish = timed
 
 
 def main() -> None:

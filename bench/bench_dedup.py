@@ -50,6 +50,7 @@ import psutil
 from curatune.curation.dedup.exact import dedup_text
 from curatune.curation.dedup.minhash import MinHashDedup
 from curatune.curation.dedup.shingle import exact_jaccard, words
+from curatune.curation.pipeline import Sink
 from curatune.curation.record import Record
 from curatune.curation.step import KEEP
 
@@ -108,7 +109,7 @@ def run_curatune(recs: list[Record], threshold: float, ngram: int, backend: str)
     return time.perf_counter() - t0, dropped
 
 
-class _DropSink:
+class _DropSink(Sink):
     def __init__(self):
         self.dropped: set[str] = set()
 

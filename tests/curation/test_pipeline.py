@@ -11,7 +11,7 @@ import pytest
 import curatune.stages.curate as curate_mod
 from curatune.config.recipe import parse_recipe
 from curatune.curation.ledger import Event
-from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline import Pipeline, PipelineStep, Sink
 from curatune.curation.record import Record
 from curatune.curation.registry import build_step
 from curatune.curation.step import KEEP, Drop, Edit, Filter, Mapper, Scorer, Verdict
@@ -21,7 +21,7 @@ from curatune.stages.explain import explain_record
 # ---- helpers -------------------------------------------------------------------------------
 
 
-class ListSink:
+class ListSink(Sink):
     def __init__(self):
         self.kept: list[Record] = []
         self.dropped: list[tuple[str, Event]] = []
@@ -324,7 +324,7 @@ def test_exact_keeping_the_first_shares_its_pass_with_minhash(monkeypatch, worke
     assert [r.id for r in one_pass.kept] == [r.id for r in two_passes.kept]
     assert sorted(one_pass.dropped, key=str) == sorted(two_passes.dropped, key=str)
     reasons = {}
-    for rid, ev in one_pass.dropped:
+    for _rid, ev in one_pass.dropped:
         reasons[ev.reason] = reasons.get(ev.reason, 0) + 1
     assert reasons == {"empty_answer": 5, "exact_duplicate": 10, "near_duplicate": 10}
     stats = {s.name: s for s in chained.stats.values()}
@@ -347,7 +347,7 @@ def test_ledger_kept_row_is_the_output_keep_event(tmp_path):
 def test_workers_send_back_only_changed_records_and_output_is_identical(tmp_path, monkeypatch):
     # Records that a mapper edits, a filter flags or a scorer scores come back from the workers; the others
     # are the main process's own copies. Either way the output is what one process writes.
-    import curatune.curation.pipeline as pipeline
+    import curatune.curation.pipeline.local as local
 
     answers = [f"answer number {i % 41}  " if i % 7 == 0 else (f"ok {i}" if i % 11 == 0 else f"answer number {i}") for i in range(700)]
     data = write_alpaca(tmp_path / "d.jsonl", answers)
@@ -358,13 +358,13 @@ def test_workers_send_back_only_changed_records_and_output_is_identical(tmp_path
     ]
     one = curate(recipe(tmp_path, data, steps, batch_size=64))
     returned = []
-    real = pipeline._worker_result
+    real = local._worker_result
 
     def counting(raw, sent):
         returned.append(sum(d is not None for d in orjson.loads(raw[0])))
         return real(raw, sent)
 
-    monkeypatch.setattr(pipeline, "_worker_result", counting)
+    monkeypatch.setattr(local, "_worker_result", counting)
     r2 = recipe(tmp_path, data, steps, batch_size=64)
     r2.curate.workers = 2
     r2.name = "run2"
@@ -395,13 +395,13 @@ def test_scored_records_come_back_from_workers(tmp_path):
 def test_batch_rows_carry_every_record_field():
     import dataclasses
 
-    from curatune.curation.pipeline import _decode_batch, _encode_batch
+    from curatune.curation.pipeline.local import _decode_batch, _encode_batch
 
     rec = Record(
         "p:1", messages=[{"role": "user", "content": "Q"}], text=None, label="x", chosen="A", rejected="B", meta={"scores": {"q": 0.5}}
     )
     assert _decode_batch(_encode_batch([rec])) == [rec]
-    assert len(dataclasses.fields(Record)) == 7  # _row in pipeline.py lists them in this order
+    assert len(dataclasses.fields(Record)) == 7  # row in pipeline/rows.py lists them in this order
 
 
 def test_run_gives_back_the_callers_garbage_collector_settings():
@@ -425,11 +425,11 @@ def test_last_pass_over_an_encoded_spool_writes_what_the_decoded_pass_writes(tmp
     answers += ["exact copy"] * 3
     data = write_alpaca(tmp_path / "d.jsonl", answers)
     steps = [{"step": "dedup.exact"}, {"step": "dedup.minhash", "threshold": 0.8, "on_fail": on_fail}]
-    import curatune.curation.pipeline as pipeline
+    import curatune.curation.pipeline.passes as passes
 
     calls = []
-    real = pipeline.Pipeline._decide_encoded
-    monkeypatch.setattr(pipeline.Pipeline, "_decide_encoded", lambda self, *a: calls.append(1) or real(self, *a))
+    real = passes.PassRunner._decide_encoded
+    monkeypatch.setattr(passes.PassRunner, "_decide_encoded", lambda self, *a: calls.append(1) or real(self, *a))
     encoded = curate(recipe(tmp_path, data, steps))
     assert calls == [1]
     monkeypatch.setattr(runs.RunSink, "kept_encoder", lambda self: None)

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from curatune.curation.ledger import Event
-from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline import Pipeline, PipelineStep, Sink
 from curatune.curation.record import Record
 from curatune.curation.registry import all_steps, build_step
 from curatune.curation.step import Filter, GlobalStep, Mapper, Scorer, Step, init_params
@@ -83,7 +83,7 @@ def sample_records() -> list[Record]:
     return recs
 
 
-class ListSink:
+class ListSink(Sink):
     def __init__(self):
         self.kept: list[dict] = []
         self.dropped: list[str] = []

@@ -16,14 +16,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..curation.ledger import Event
-from ..curation.pipeline import Pipeline, PipelineStep
+from ..curation.pipeline import Pipeline, PipelineStep, Sink
 from ..curation.read.records import Reject
 from ..curation.record import Record
 
 EXAMPLES_PER_REASON = 5
 
 
-class CountingSink:
+class CountingSink(Sink):
     """A pipeline sink that keeps counts and a few example locations, never records."""
 
     def __init__(self) -> None:

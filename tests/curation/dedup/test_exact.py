@@ -7,7 +7,7 @@ import pytest
 
 from curatune.curation.dedup.exact import ExactDedup, dedup_text, normalise
 from curatune.curation.ledger import Event
-from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline import Pipeline, PipelineStep, Sink
 from curatune.curation.record import Record
 from curatune.curation.registry import build_step
 from curatune.curation.step import KEEP
@@ -80,7 +80,7 @@ def test_quality_needs_score_key():
         build_step("dedup.exact", {"keep": "quality"})
 
 
-class ListSink:
+class ListSink(Sink):
     def __init__(self):
         self.kept, self.events = [], []
 

@@ -13,7 +13,7 @@ from curatune.curation.dedup.lsh import candidate_pairs, optimal_bands
 from curatune.curation.dedup.minhash import MinHashDedup
 from curatune.curation.dedup.shingle import char_shingle_hashes, chars, exact_jaccard, shingle_hashes, words
 from curatune.curation.ledger import Event
-from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline import Pipeline, PipelineStep, Sink
 from curatune.curation.record import Record
 from curatune.curation.registry import build_step
 from curatune.curation.step import KEEP
@@ -191,7 +191,7 @@ def test_bad_parameters_name_the_fix():
         build_step("dedup.minhash", {"threshold": 1.5})
 
 
-class ListSink:
+class ListSink(Sink):
     def __init__(self):
         self.kept: list[str] = []
         self.dropped: list[str] = []

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from curatune.curation.filter.label_errors import LabelErrors, find_label_errors
-from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline import Pipeline, PipelineStep, Sink
 from curatune.curation.record import Record
 from curatune.embed import Embedder
 from curatune.embed import model as embed_model
@@ -90,7 +90,7 @@ def test_step_drops_exactly_the_planted_flips_and_keeps_unlabelled(dict_embedder
     ]
     mixed = records[:100] + others + records[100:]
 
-    class Sink:
+    class ListSink(Sink):
         def __init__(self):
             self.kept, self.dropped, self.events = [], [], []
 
@@ -103,7 +103,7 @@ def test_step_drops_exactly_the_planted_flips_and_keeps_unlabelled(dict_embedder
         def event(self, event):
             self.events.append(event)
 
-    sink = Sink()
+    sink = ListSink()
     result = Pipeline([PipelineStep(LabelErrors(), on_fail="drop")], workers=1, batch_size=16).run(mixed, sink)
     assert set(sink.dropped) == flipped and result.dropped == FLIPS
     assert {"text:0", "chat:0", "pref:0"} <= set(sink.kept)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline import Pipeline, PipelineStep, Sink
 from curatune.curation.record import Record
 from curatune.curation.registry import build_step
 from curatune.curation.step import KEEP
@@ -79,7 +79,7 @@ def test_preference_and_text_records():
     assert step.keep(Record("t", text="call +1 415 555 0132", label="spam")).reason == "pii_phone"
 
 
-class _ListSink:
+class _ListSink(Sink):
     def __init__(self):
         self.kept, self.dropped, self.events = [], [], []
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from tiny_models import CHATML, build_tiny_lm  # noqa: F401  (tests/tiny_models.py)
 
-from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline import Pipeline, PipelineStep, Sink
 from curatune.curation.record import Record
 from curatune.curation.registry import build_step
 from curatune.curation.score.ifd import answer_pair, fit, ifd_scores, load_lm
@@ -183,7 +183,7 @@ def test_answer_pair_takes_the_last_assistant_turn():
     assert answer_pair(chat("Q", "   ")) is None
 
 
-class ListSink:
+class ListSink(Sink):
     def __init__(self):
         self.kept, self.dropped = [], []
 

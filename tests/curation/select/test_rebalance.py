@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline import Pipeline, PipelineStep, Sink
 from curatune.curation.record import Record
 from curatune.curation.select.language_balance import LanguageBalance, temperature_targets
 
@@ -82,7 +82,7 @@ def test_temperature_targets():
 def test_temperature_with_cap_in_pipeline(tmp_path):
     recs = records({"en": 40, "fr": 10})
 
-    class Sink:
+    class ListSink(Sink):
         def __init__(self):
             self.kept, self.dropped = [], []
 
@@ -95,7 +95,7 @@ def test_temperature_with_cap_in_pipeline(tmp_path):
         def event(self, event):
             pass
 
-    sink = Sink()
+    sink = ListSink()
     step = LanguageBalance(temperature=2.0, max_per_language=15, seed=0)
     result = Pipeline([PipelineStep(step)], workers=1, batch_size=8).run(recs, sink)
     by_lang = Counter(i.split(":")[0] for i in sink.kept)
