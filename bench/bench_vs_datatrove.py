@@ -55,10 +55,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from curatune.config.recipe import parse_recipe
+from curatune.config.recipe import default_steps, parse_recipe
 from curatune.curation.dedup.minhash import MinHashDedup
 from curatune.generate import generate_noisy
-from curatune.config.recipe import default_steps
 from curatune.stages.curate import curate
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # datatrove's cluster stage draws a progress bar
@@ -222,7 +221,7 @@ def datatrove_filters() -> list:
     """datatrove's filters set to curatune's thresholds where the two share a rule."""
     from datatrove.pipeline.filters import C4QualityFilter, GopherQualityFilter, GopherRepetitionFilter
 
-    from curatune.curation.filter.quality import DUP_NGRAM_LIMITS, TOP_NGRAM_LIMITS
+    from curatune.curation.filter.gopher_repetition import DUP_NGRAM_LIMITS, TOP_NGRAM_LIMITS
 
     return [
         GopherRepetitionFilter(
@@ -469,22 +468,30 @@ def main() -> None:
             bad_lines = sum(r["read_problems"].values())
             dropped = f"{r['dropped']:,} (of which {bad_lines:,} unreadable lines)"
         else:
-            dropped = f"{r['dropped_by_filters'] + r['dropped_by_minhash']:,} ({r['dropped_by_filters']:,} filters, {r['dropped_by_minhash']:,} MinHash); read {r['read']:,}"
+            dropped = (
+                f"{r['dropped_by_filters'] + r['dropped_by_minhash']:,} "
+                f"({r['dropped_by_filters']:,} filters, {r['dropped_by_minhash']:,} MinHash); read {r['read']:,}"
+            )
         print(
-            f"| {r['tool']} | {r['steps_included']} | {r['seconds']:.1f} | {r['records_per_s']:,.0f} | {r['cpu_seconds']:.1f} | {r['records_per_cpu_s']:,.0f} | {ratio} | {dropped} |"
+            f"| {r['tool']} | {r['steps_included']} | {r['seconds']:.1f} | {r['records_per_s']:,.0f} | {r['cpu_seconds']:.1f} | "
+            f"{r['records_per_cpu_s']:,.0f} | {ratio} | {dropped} |"
         )
     print(
-        f"\nDedup drops against the {len(planted_dups):,} planted exact and near duplicates (found: the planted copy itself was dropped; a tool that drops the original instead scores a miss and a drop not planted):\n"
+        f"\nDedup drops against the {len(planted_dups):,} planted exact and near duplicates (found: the planted copy itself was "
+        "dropped; a tool that drops the original instead scores a miss and a drop not planted):\n"
     )
     print(
-        "| tool | steps included | dropped by dedup | of them planted duplicates | recall of planted | dropped, not planted |\n|---|---|---:|---:|---:|---:|"
+        "| tool | steps included | dropped by dedup | of them planted duplicates | recall of planted | dropped, not planted |\n"
+        "|---|---|---:|---:|---:|---:|"
     )
     for r in results:
         print(
-            f"| {r['tool']} | {r['steps_included']} | {r['dedup_dropped']:,} | {r['dedup_dropped_planted']:,} | {r['dedup_recall_planted']:.3f} | {r['dedup_dropped'] - r['dedup_dropped_planted']:,} |"
+            f"| {r['tool']} | {r['steps_included']} | {r['dedup_dropped']:,} | {r['dedup_dropped_planted']:,} | "
+            f"{r['dedup_recall_planted']:.3f} | {r['dedup_dropped'] - r['dedup_dropped_planted']:,} |"
         )
     print(
-        "\n(ratio: curatune's records/s over datatrove's for the same steps; the default recipe is set against datatrove's equivalent subset, which does less)"
+        "\n(ratio: curatune's records/s over datatrove's for the same steps; the default recipe is set against datatrove's "
+        "equivalent subset, which does less)"
     )
     default = results[0]
     print("\ncuratune default recipe, seconds per step (wall time inside the workers, summed; on a busy machine more than the CPU time):\n")
@@ -505,7 +512,8 @@ def main() -> None:
             )
     if stock is not None:
         print(
-            f"\ndatatrove's stock JsonlReader on the same file: {stock if isinstance(stock, str) else f'{stock:,} documents'} (of {n:,} lines)"
+            f"\ndatatrove's stock JsonlReader on the same file: "
+            f"{stock if isinstance(stock, str) else f'{stock:,} documents'} (of {n:,} lines)"
         )
 
     notes = NOTES.format(n_default=len(default_steps()))

@@ -25,13 +25,11 @@ from typing import Any
 
 ROLES = ("system", "user", "assistant", "tool")
 CONTENT_KEYS = ("messages", "text", "label", "chosen", "rejected")
-# The path of message i's content, made once: every step that reads texts names them per record.
-_PATHS = tuple(f"messages[{i}].content" for i in range(64))
 
 
 def message_path(i: int) -> str:
     """``messages[i].content``: how the ledger names a message's text."""
-    return _PATHS[i] if i < 64 else f"messages[{i}].content"
+    return f"messages[{i}].content"
 
 
 @dataclass(slots=True)

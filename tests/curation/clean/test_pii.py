@@ -154,6 +154,7 @@ def test_clean_step_redacts_every_message_and_names_types_not_values():
 
 def test_clean_step_preference_and_text_records():
     step = build_step("clean.pii", {"types": ["email"]})
+    step.setup()
     pref = Record("p", messages=[{"role": "user", "content": "hi"}], chosen="write x@y.io", rejected="call (415) 555-0132")
     edit = step.apply(pref)
     assert (edit.record.chosen, edit.record.rejected) == ("write <EMAIL>", "call (415) 555-0132")
@@ -163,6 +164,7 @@ def test_clean_step_preference_and_text_records():
 
 def test_clean_step_keeps_private_ips_by_default_and_pickles():
     step = build_step("clean.pii", {})
+    step.setup()
     assert step.apply(Record("t", text="gateway 192.168.0.1")) is None
     assert step.apply(Record("t", text="server 93.184.216.34")).record.text == "server <IP_ADDRESS>"
     clone = pickle.loads(pickle.dumps(step))

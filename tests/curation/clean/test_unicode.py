@@ -81,34 +81,3 @@ def test_options_and_other_fields():
     edit = apply(Record("p:1", messages=[{"role": "user", "content": "q"}], chosen="cafÃ©", rejected="ok"))
     assert (edit.record.chosen, edit.record.rejected) == ("café", "ok")
     assert apply(Record("x:1", text="plain\u200b text")).record.text == "plain text"
-
-
-# Texts where ftfy changes something, each kind of trigger the shortcut must see, and texts it must pass.
-FTFY_TEXTS = [
-    "doesnâ€™t work",
-    "I donâ\x80\x99t know",
-    "control \x85 and \x9c here",
-    "a lone surrogate \ud83d here",
-    "an escape \x1b[31mred\x1b[0m",
-    "line one\nÃ  la carte",
-    "Â first line",
-    "I’m fine – “quoted” «guillemets» 20°C",
-    "café naïve résumé",
-    "emoji 👨\u200d👩\u200d👧 and ✓",
-    "plain ASCII",
-    "ÃƒÂ©tÃƒÂ© double",
-]
-
-
-@pytest.mark.parametrize("text", FTFY_TEXTS)
-def test_ftfy_shortcut_never_skips_a_change(text):
-    import ftfy
-
-    from curatune.curation.clean import unicode as u
-
-    u._WINDOW_MEMO.clear()
-    fixed = ftfy.fix_text(text, u._FTFY)
-    if not u._ftfy_may_change(text):
-        assert fixed == text
-    if fixed != text:
-        assert u._ftfy_may_change(text)

@@ -111,6 +111,7 @@ def test_missing_eval_file_is_an_error_naming_it(tmp_path):
 def test_picklable_before_setup(eval_files):
     step = build_step("dedup.decontaminate", {"eval_paths": [str(eval_files / "eval_alpaca.jsonl")]})
     clone = pickle.loads(pickle.dumps(step))
+    clone.setup()  # as a worker process does
     assert clone.keep(chat("c", EVAL_Q)).reason == "eval_ngram_overlap"
 
 

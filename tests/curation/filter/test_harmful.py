@@ -79,6 +79,7 @@ def test_expand_forms():
 def test_pickles_without_patterns(step):
     clone = pickle.loads(pickle.dumps(step))
     assert not hasattr(clone, "_lexicon")
+    clone.setup()  # as a worker process does
     assert clone.keep(chat("I want to kill myself.")).reason == "harmful_self_harm"
 
 

@@ -91,9 +91,33 @@ def test_verdicts():
 def test_code_tables_and_identifiers_are_clean():
     f = OcrNoise()
     f.setup()
-    code = "Use this:\n```python\nx1 = l0ad(f1le)\nprint(x1)\n```\nIt reads the file with utf8 and prints it. See https://docs.python.org/3/ for v3.12 notes."
+    code = (
+        "Use this:\n```python\nx1 = l0ad(f1le)\nprint(x1)\n```\n"
+        "It reads the file with utf8 and prints it. See https://docs.python.org/3/ for v3.12 notes."
+    )
     assert f.keep(chat(code)).action == "keep"
     table = "|Column 1|Column 2|\n|---|---|\n|Iron|Magnet|\n|Sleep|Movies|"
     assert f.keep(chat(table)).action == "keep"
     inline = "Call `rn0dern_1ike()` and `w0rld()` from the shell, then check the log for errors in the output."
     assert f.keep(chat(inline)).action == "keep"
+
+
+def test_token_shortcuts_give_what_the_full_check_gives(scorer):
+    # The memo judges tokens with _token_suspicious, which settles most tokens before calling suspicious.
+    import random
+
+    rng = random.Random(4)
+    words = ["modern", "like", "world", "this", "often", "Iowa", "names", "computer", "which", "every"]
+    damage = ["rn", "m", "1", "0", "5", "|", "I", "l", "c", "e", "•", "°", "~", "^", "¬", "«", "»", "`"]
+    wrap = ["", "", "(", ")", ",", ".", '"', "“", "”", "'", "...", ":"]
+    tokens = []
+    for _ in range(20_000):
+        w = rng.choice(words)
+        if rng.random() < 0.6:
+            i = rng.randint(0, len(w))
+            w = w[:i] + rng.choice(damage) + w[i + rng.randint(0, 1) :]
+        w = w.capitalize() if rng.random() < 0.2 else w.upper() if rng.random() < 0.05 else w
+        tokens.append(rng.choice(wrap) + w + rng.choice(wrap))
+    tokens += ["v2.3", "/api/x", "42", "10km", "5th", "x86", "https://a.io/x1", "a@b.io", "~^|", "", "I", "Iike,", "«Bonjour»"]
+    assert sum(map(scorer.suspicious, tokens)) > 1000
+    assert [scorer._token_suspicious(t) for t in tokens] == [scorer.suspicious(t) for t in tokens]

@@ -30,6 +30,7 @@ def chat(rid: str, user: str, answer: str = "Sure.") -> Record:
 )
 def test_reason_per_type(text, reason):
     step = build_step("filter.pii", {"types": ALL})
+    step.setup()
     v = step.keep(chat("r", text))
     assert (v.action, v.reason, v.value, v.threshold) == ("drop", reason, 1, 1)
     assert v.detail == f"{reason[4:]}=1 in messages[0].content"
@@ -37,12 +38,14 @@ def test_reason_per_type(text, reason):
 
 def test_clean_records_are_kept():
     step = build_step("filter.pii", {"types": ALL})
+    step.setup()
     for text in ("In 1999 it cost $12.99.", "Use version 1.2.3.4.", "Sort 8462735194 and 5267357841.", "Call me later."):
         assert step.keep(chat("r", text)) == KEEP
 
 
 def test_multi_message_conversation_counts_every_turn_and_names_the_worst_type():
     step = build_step("filter.pii", {"types": ALL})
+    step.setup()
     rec = Record(
         "c",
         messages=[
@@ -59,6 +62,7 @@ def test_multi_message_conversation_counts_every_turn_and_names_the_worst_type()
 
 def test_default_types_drop_secrets_and_financial_ids_only():
     step = build_step("filter.pii", {})
+    step.setup()
     assert step.types == ["secret", "credit_card", "iban", "us_ssn"]
     assert step.keep(chat("r", "mail kim@example.net")) == KEEP
     assert step.keep(chat("r", "ok", answer="password = 'Zq8#mK2$vL9pW4xR'")).reason is None  # '#' ends the value: too short
@@ -67,12 +71,14 @@ def test_default_types_drop_secrets_and_financial_ids_only():
 
 def test_min_count():
     step = build_step("filter.pii", {"types": ["email"], "min_count": 2})
+    step.setup()
     assert step.keep(chat("r", "a@b.org")) == KEEP
     assert step.keep(chat("r", "a@b.org", "c@d.org")).value == 2
 
 
 def test_preference_and_text_records():
     step = build_step("filter.pii", {"types": ["email", "phone"]})
+    step.setup()
     pref = Record("p", messages=[{"role": "user", "content": "q"}], chosen="fine", rejected="mail x@y.io")
     v = step.keep(pref)
     assert (v.reason, v.detail) == ("pii_email", "email=1 in rejected")

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from curatune.curation.filter.quality import (
-    C4Quality,
-    FineWebQuality,
-    GopherQuality,
-    GopherRepetition,
-    dup_ngram_char_fraction,
-    top_ngram_char_fraction,
-)
+from curatune.curation.filter.c4 import C4Quality
+from curatune.curation.filter.fineweb import FineWebQuality
+from curatune.curation.filter.gopher_quality import GopherQuality
+from curatune.curation.filter.gopher_repetition import GopherRepetition
 from curatune.curation.record import Record
+from curatune.curation.text.ngrams import dup_ngram_char_fraction, top_ngram_char_fraction
 
 PROSE = (
     "The water cycle describes how water moves between the oceans, the air and the land. Heat from the sun "

@@ -48,7 +48,9 @@ CLEAN_60 = (
 
 
 def quality(rec: Record, **params) -> float | None:
-    return build_step("score.quality", params).score(rec).get("quality")
+    step = build_step("score.quality", params)
+    step.setup()
+    return step.score(rec).get("quality")
 
 
 def test_quality_exact_values():

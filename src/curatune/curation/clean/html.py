@@ -20,6 +20,7 @@ from ..filter._instruct_text import map_prose, split_code
 from ..record import Record
 from ..registry import register
 from ..step import Edit, Mapper
+from ..text.paths import text_fields
 
 _TEXT_TAGS = (
     "p|br|div|span|li|ul|ol|a|b|i|u|em|strong|h[1-6]|table|thead|tbody|tr|td|th|"
@@ -117,7 +118,7 @@ class HtmlToText(Mapper):
         return len(tags) >= self.min_tags and any(_STRONG_TAG.match(t) for t in tags)
 
     def apply(self, rec: Record) -> Edit | None:
-        fields = [(path, text) for path, text in rec.text_fields() if "<" in text or "&" in text]
+        fields = [(path, text) for path, text in text_fields(rec) if "<" in text or "&" in text]
         if not fields:
             return None  # nothing to repair: no need to read the prompt's topic
         if self.skip_markup_topics and _MARKUP_TOPIC.search(rec.prompt_text):

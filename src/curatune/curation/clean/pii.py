@@ -8,6 +8,7 @@ from ..pii import PiiDetector, PiiType, describe_counts
 from ..record import Record
 from ..registry import register
 from ..step import Edit, Mapper
+from ..text.paths import text_fields
 
 
 @register("clean.pii")
@@ -39,17 +40,14 @@ class RedactPii(Mapper):
     ):
         self.types = types
         self.ip_skip_private = ip_skip_private
-        self._detector: PiiDetector | None = None
 
     def setup(self) -> None:
         self._detector = PiiDetector(tuple(self.types), ip_skip_private=self.ip_skip_private)
 
     def apply(self, rec: Record) -> Edit | None:
-        if self._detector is None:
-            self.setup()
         new: dict[str, str] = {}
         counts: Counter = Counter()
-        for path, text in rec.text_fields():
+        for path, text in text_fields(rec):
             redacted, found = self._detector.redact(text)
             if found:
                 new[path] = redacted

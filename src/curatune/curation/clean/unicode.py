@@ -16,12 +16,14 @@ import unicodedata
 from typing import Literal
 
 import ftfy
-from ftfy.badness import BADNESS_RE
 
 from ..record import Record
 from ..registry import register
 from ..step import Edit, Mapper
+from ..text.mojibake import ftfy_may_change
+from ..text.paths import text_fields
 
+# What ftfy may do: text.mojibake.ftfy_may_change assumes exactly this configuration.
 _FTFY = ftfy.TextFixerConfig(
     unescape_html=False,
     remove_terminal_escapes=True,
@@ -91,43 +93,6 @@ def _strip_invisible(text: str) -> tuple[str, int, int]:
     return _SUSPECT.sub(replace, text), controls, invisible
 
 
-# ftfy can change a text only where one of these is true (ftfy 6: fix_encoding acts only on lines where
-# BADNESS_RE matches; fix_c1_controls, fix_surrogates and remove_terminal_escapes need a C1 control, a surrogate
-# or ESC). BADNESS_RE costs about 0.3 us a character, more than the rest of ftfy, and each of its alternatives
-# holds a non-ASCII character and spans at most 7 characters, so it is run only on windows around non-ASCII
-# runs. Its one anchored alternative ('^[ÃÂ] ') is checked at every line start, since ftfy works line by line.
-_FTFY_CHARS = re.compile("[\x80-\x9f\ud800-\udfff\x1b]")
-_LINE_START_BAD = re.compile("^[ÃÂ] ", re.M)
-_NON_ASCII = re.compile("[^\x00-\x7f]+")
-_WINDOW = 10  # characters either side of a non-ASCII run, more than a BADNESS_RE match can reach
-_MAX_LINE = 1_000_000  # ftfy cuts longer lines into segments of this size (max_decode_length), so '^' differs
-
-
-def _ftfy_may_change(text: str) -> bool:
-    """False only when ftfy.fix_text(text, _FTFY) would return the text unchanged."""
-    if len(text) > _MAX_LINE or "\x1b" in text or (("Ã " in text or "Â " in text) and _LINE_START_BAD.search(text)):
-        return True
-    n = len(text)
-    memo = _WINDOW_MEMO
-    for m in _NON_ASCII.finditer(text):
-        # The same few windows ("I’m n", "don’t ") come back in record after record: each is judged once.
-        # A slice sees no character outside the window, as search(text, pos, endpos) does not; BADNESS_RE has
-        # no lookaround, and its only anchor could match at a slice's start, which says "may change" (safe).
-        # The windows cover every non-ASCII character, so they also find any C1 control or surrogate.
-        window = text[max(m.start() - _WINDOW, 0) : min(m.end() + _WINDOW, n)]
-        bad = memo.get(window)
-        if bad is None:
-            if len(memo) > 200_000:
-                memo.clear()
-            bad = memo[window] = BADNESS_RE.search(window) is not None or _FTFY_CHARS.search(window) is not None
-        if bad:
-            return True
-    return False
-
-
-_WINDOW_MEMO: dict[str, bool] = {}
-
-
 _TOKENS = re.compile(r"\s*\S+\s*")  # words with their spaces: distinct tokens keep the diff near-linear
 
 
@@ -171,7 +136,7 @@ class UnicodeRepair(Mapper):
         new: dict[str, str] = {}
         notes: list[str] = []
         totals = dict.fromkeys(self.reasons, 0)
-        for path, text in rec.text_fields():
+        for path, text in text_fields(rec):
             fixed, counts = self.fix(text)
             if fixed != text:
                 new[path] = fixed
@@ -188,7 +153,7 @@ class UnicodeRepair(Mapper):
         """The repaired text and counts: mojibake sequences, control chars, zero-width chars, normalised spans."""
         mojibake = 0
         if self.fix_mojibake and not text.isascii():
-            fixed = ftfy.fix_text(text, _FTFY) if _ftfy_may_change(text) else text
+            fixed = ftfy.fix_text(text, _FTFY) if ftfy_may_change(text) else text  # ftfy only where it can act
             if fixed != text:
                 mojibake = _changed_spans(text, fixed)
                 text = fixed

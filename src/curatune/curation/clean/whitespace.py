@@ -17,11 +17,11 @@ from ..filter._instruct_text import map_prose
 from ..record import Record
 from ..registry import register
 from ..step import Edit, Mapper
+from ..text.paths import text_fields
+from ..text.whitespace import whitespace_clean
 
 _LINE_ENDINGS = re.compile(r"\r\n?|[\u2028\u2029]")
 _TRAILING = re.compile(r"[ \t\u00a0\u3000]+$", re.M)
-# Line breaks of str.splitlines other than "\n", "\r", U+2028 and U+2029.
-_OTHER_BREAKS = "\x0b\x0c\x1c\x1d\x1e\x85"
 
 
 def _leading_is_indentation(text: str) -> bool:
@@ -45,32 +45,13 @@ class Whitespace(Mapper):
     def __init__(self, max_blank_lines: Annotated[int, Field(ge=0)] = 1):
         self.max_blank_lines = max_blank_lines
 
-    def _clean_already(self, text: str) -> bool:
-        """True when :meth:`fix` would change nothing, by substring tests (much cheaper than running it).
-
-        Line endings: no "\\r", U+2028, U+2029. Trailing spaces: no space-like character before a
-        "\\n" or at the end. Blank runs: with no trailing spaces a blank line is an empty line, so
-        a run needs max_blank_lines + 2 "\\n" in a row (or max_blank_lines + 1 at the start). Ends:
-        nothing to strip at either end. Code is kept as it is, so clean text stays clean there too.
-        """
-        if not text:
-            return True
-        if text[0] in "\n\r\t " or text[-1].isspace():
-            return False
-        if "\r" in text or "\u2028" in text or "\u2029" in text:
-            return False
-        if any(c in text for c in _OTHER_BREAKS):
-            return False  # a code block ending on one of these lets a blank run after it start without "\\n"
-        if " \n" in text or "\t\n" in text or "\u00a0\n" in text or "\u3000\n" in text:
-            return False
-        return "\n" * (self.max_blank_lines + 2) not in text
-
     def apply(self, rec: Record) -> Edit | None:
         new: dict[str, str] = {}
         notes: list[str] = []
-        for path, text in rec.text_fields():
-            if self._clean_already(text):
-                continue
+        max_blank_lines = self.max_blank_lines
+        for path, text in text_fields(rec):
+            if whitespace_clean(text, max_blank_lines):
+                continue  # nothing to fix, told without running fix
             fixed, what = self.fix(text)
             if fixed != text:
                 new[path] = fixed
@@ -85,7 +66,7 @@ class Whitespace(Mapper):
         out = _LINE_ENDINGS.sub("\n", text)
         if out != text:
             what.append("line endings")
-        runs = re.compile(r"\n(?:[ \t]*\n){%d,}" % (self.max_blank_lines + 1))
+        runs = re.compile(r"\n(?:[ \t]*\n){" + str(self.max_blank_lines + 1) + ",}")
         keep = "\n" * (self.max_blank_lines + 1)
 
         def prose(piece: str) -> str:

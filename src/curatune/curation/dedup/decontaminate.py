@@ -23,6 +23,7 @@ from ..read.records import read_records
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
+from ..text.paths import text_fields
 
 log = logging.getLogger("curatune")
 
@@ -63,10 +64,10 @@ def field_texts(rec: Record, fields: str) -> list[str]:
             out.append(rec.chosen)
         return out
     if fields == "prompt" and rec.messages is None:
-        return [t for _, t in rec.text_fields()]
+        return [t for _, t in text_fields(rec)]
     if fields == "response":
         return [rec.response_text]
-    return [t for _, t in rec.text_fields()]
+    return [t for _, t in text_fields(rec)]
 
 
 @register("dedup.decontaminate")
@@ -108,12 +109,11 @@ class Decontaminate(Filter):
         self.min_matches = min_matches
         self.short_text_exact = short_text_exact
         self.exact_min_words = exact_min_words
-        self._index: dict[int, int] | None = None  # n-gram hash -> eval record ordinal (first seen)
-        self._exact: dict[int, int] = {}  # whole normalised short piece -> eval record ordinal
-        self._sources: list[tuple[str, str]] = []  # ordinal -> (eval file, eval record id)
 
     def setup(self) -> None:
-        self._index, self._exact, self._sources = {}, {}, []
+        self._index: dict[int, int] = {}  # n-gram hash -> eval record ordinal (first seen)
+        self._exact: dict[int, int] = {}  # whole normalised short piece -> eval record ordinal
+        self._sources: list[tuple[str, str]] = []  # ordinal -> (eval file, eval record id)
         if not self.eval_paths:
             log.warning("dedup.decontaminate has no eval_paths: it keeps every record. Set eval_paths to your test files.")
             return
@@ -142,8 +142,6 @@ class Decontaminate(Filter):
         return len(self._sources)
 
     def keep(self, rec: Record) -> Verdict:
-        if self._index is None:
-            self.setup()
         if not self._sources:
             return KEEP
         n, index = self.n, self._index

@@ -1,19 +1,20 @@
 """Text helpers shared by the repair mappers and the instruction/answer checks.
 
-Prompt splitting (instruction vs input), code spans, normalisation for
-matching, and phrase files. Nothing here is a step; steps import these so
+Prompt splitting (instruction vs input), code spans, n-grams and sentences,
+and phrase files (folding and words for matching are text kernels:
+:mod:`curatune.curation.text.words`). Nothing here is a step; steps import these so
 that no two steps carry their own copy.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
-from functools import lru_cache
+from functools import cache
 from importlib import resources
 
-from ..record import Record, message_path
-from ._prose import punct_to_spaces, word_bytes_table
+from ..record import Record
+from ..text.paths import message_path
+from ..text.words import fold
 
 # ---- what the answer and the prompt are ---------------------------------------------------
 
@@ -150,56 +151,8 @@ def fence_count(text: str) -> int:
     return len(_FENCE.findall(text))
 
 
-# ---- normalisation ------------------------------------------------------------------------
-
-_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00a0": " "})
-_QUOTE_PAIRS = tuple((chr(k), v) for k, v in _QUOTES.items())  # no replacement is itself replaced
-_WORD = re.compile(r"\w+")
-_WORD_ASCII = re.compile(r"[a-z0-9_]+")  # \w+ on lower-cased ASCII
-
-
-def fold(text: str) -> str:
-    """Lower case, straight quotes, one space between words: for matching phrases."""
-    if text.isascii():
-        # NFKC and the quote table leave ASCII unchanged; skipping them is the common fast path.
-        return " ".join(text.lower().split())
-    text = unicodedata.normalize("NFKC", text)
-    # str.replace per mapped character: the same result as translate(_QUOTES), several times faster.
-    for old, new in _QUOTE_PAIRS:
-        if old in text:
-            text = text.replace(old, new)
-    return " ".join(text.lower().split())
-
-
-def words(text: str) -> list[str]:
-    return list(_words(text))
-
-
-# The same prompt and answer are split by several checks in a row (of one record, the pipeline taking
-# a record through every step before the next): a small per-process cache keyed by the text.
-@lru_cache(maxsize=512)
-def _words(text: str) -> tuple[str, ...]:
-    if text.isascii():
-        # Spaces never join or split \w+ runs, so the folded text's words are the lower-cased text's words.
-        return tuple(_WORD_ASCII.findall(text.lower()))
-    return tuple(_WORD.findall(fold(text)))
-
-
-# words() as UTF-8 bytes: for ASCII text one translate (A-Z to a-z; a-z, 0-9 and _ kept; the rest a space)
-# instead of the regex, three times faster. Encoding is one-to-one, so two texts have equal word_keys exactly
-# when they have equal words, and n-grams, sets and counts of them agree.
-_ASCII_WORD_BYTES = word_bytes_table("abcdefghijklmnopqrstuvwxyz0123456789_", lower=True)
-
-
-@lru_cache(maxsize=512)
-def word_keys(text: str) -> tuple[bytes, ...]:
-    """The words of :func:`words`, each as UTF-8 bytes; for comparing and counting, not for showing."""
-    if not text.isascii():
-        ascii_text = punct_to_spaces(text)  # fold's NFKC and quote table give none of these a word character
-        if not ascii_text.isascii():
-            return tuple(w.encode("utf-8", "surrogatepass") for w in _words(text))
-        text = ascii_text
-    return tuple(text.encode("ascii").translate(_ASCII_WORD_BYTES).split())
+# ---- words and sentences ----------------------------------------------------------------------------------
+# Folding and splitting into words: text kernels (curatune.curation.text.words).
 
 
 def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
@@ -231,7 +184,7 @@ def sentences(text: str) -> list[str]:
 # ---- phrase files -------------------------------------------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def phrase_sections(file_name: str, folded: bool = True) -> dict[str, tuple[str, ...]]:
     """A data file beside this module: ``[section]`` headers, one entry a line, ``#`` comments.
 

@@ -18,19 +18,18 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
+from ..text.patterns import search_last_token, trie_regex
+from ..text.words import fold, word_keys, words
 from ._instruct_text import (
     answers,
     exchanges,
     fence_count,
-    fold,
     instruction_and_input,
     ngrams,
     phrase_sections,
     sentences,
     split_code,
     without_inline_input,
-    word_keys,
-    words,
 )
 
 
@@ -104,32 +103,13 @@ def _refusal_patterns() -> dict[str, re.Pattern]:
     return out
 
 
-def _trie_regex(phrases: list[str]) -> str:
-    """One regex matching exactly the given phrases, as a character trie: far fewer branches to try
-    at each position than a plain alternation of the phrases."""
-    trie: dict = {}
-    for p in phrases:
-        node = trie
-        for ch in p:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict) -> str:
-        kids = sorted(ch for ch in node if ch)
-        if not kids:
-            return ""
-        alts = [re.escape(ch) + build(node[ch]) for ch in kids]
-        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
-        return f"(?:{body})?" if "" in node else body
-
-    return build(trie)
-
-
 @lru_cache(maxsize=1)
 def _any_refusal() -> re.Pattern:
-    """Matches where any reason's pattern matches (same boundaries): its first match is the earliest of theirs."""
+    """Matches where any reason's pattern matches (same boundaries): its first match is the earliest of theirs.
+
+    One trie of every phrase, cheaper to search than the alternation of all of them (see ``trie_regex``)."""
     phrases = [p for ps in phrase_sections("refusal_phrases.txt").values() for p in ps]
-    return re.compile(rf"(?<!\w)(?:{_trie_regex(phrases)})(?!\w)" if phrases else r"(?!x)x")
+    return re.compile(rf"(?<!\w)(?:{trie_regex(phrases)})(?!\w)" if phrases else r"(?!x)x")
 
 
 @register("filter.refusal")
@@ -243,17 +223,6 @@ _SOCIAL_END = re.compile(r"(#\w+|@\w+|https?://\S+|www\.\S+|\S+@\S+\.\w+)\s*$")
 # A quotation's author: '"Nothing can be done without hope." - Helen Keller'.
 _ATTRIBUTION = re.compile(r"[.!?\"”]\s*[-–—~]\s*(\w+\.?\s*){1,4}$")
 _OPEN, _CLOSE = "([{", ")]}"
-
-
-def _social_end(line: str) -> bool:
-    """``_SOCIAL_END.search(line)``, run from the last token on: no branch of it can hold
-    whitespace and it ends at the end of the line, so a match lies in that token (and the spaces
-    after it), while a search of the whole line retries the e-mail branch at every position."""
-    body = line.rstrip()
-    if not body:
-        return _SOCIAL_END.search(line) is not None
-    start = len(body) - len(body.rsplit(None, 1)[-1])
-    return _SOCIAL_END.search(line, start) is not None
 
 
 @lru_cache(maxsize=1)
@@ -385,7 +354,7 @@ class TruncatedAnswer(Filter):
             )
         if not re.search(r"\w", last_line):
             return KEEP  # a rule line ("-----") closing a table
-        if ends_clean or _CODE_LINE.search(last_line) or _social_end(last_line) or _ATTRIBUTION.search(last_line):
+        if ends_clean or _CODE_LINE.search(last_line) or search_last_token(_SOCIAL_END, last_line) or _ATTRIBUTION.search(last_line):
             return KEEP
         last_word = (words(last_line) or [""])[-1]
         if body[-1].isdigit() and last_word.isdigit():

@@ -30,42 +30,15 @@ from ...errors import InputError
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._prose import FOLDS_TO_ASCII, RESOURCES, TokenMemo, letter_runs, texts_of
+from ..text.ignorecase import FOLDS_TO_ASCII
+from ..text.memo import TokenMemo
+from ..text.patterns import fast_term_regex, term_regex, whole_runs
+from ..text.words import letter_runs
+from ._prose import RESOURCES, texts_of
 
 CATEGORIES = ("violence", "sexual", "hate", "self_harm", "harassment")
 _WORDS = re.compile(r"[a-z]+")
 DEFAULT_LEXICON = RESOURCES / "harmful_lexicon.yaml"
-
-
-def _term_regex(term: str) -> re.Pattern:
-    """A multi-word or punctuated term as a whole-word pattern: any whitespace between words, ``*`` a suffix."""
-    suffix = term.endswith("*")
-    parts = [re.escape(w).replace(r"\*", "[a-z]*") for w in term.rstrip("*").split()]
-    body = r"\s+".join(parts) + (r"[a-z]*" if suffix else "")
-    return re.compile(r"(?<![a-z])" + body + r"(?![a-z])", re.I)
-
-
-def _ascii_term_regex(term: str) -> re.Pattern | None:
-    """The same match as ``_term_regex`` on lower-case text without FOLDS_TO_ASCII, 15 to 60 times faster.
-
-    In a lower-cased text without FOLDS_TO_ASCII, the case-insensitive term patterns match exactly what the
-    faster case-sensitive ones do, and a match's words are runs of _WORDS.
-
-    It opens with a literal, which the regex engine looks for with a fast scan, and checks the letter before it
-    after. None when the term does not open with a literal word (``f*ck``).
-    """
-    head = re.split(r"[\s*]", term, maxsplit=1)[0]
-    whole = _term_regex(term).pattern
-    lead = r"(?<![a-z])" + re.escape(head)
-    if not head or not whole.startswith(lead):
-        return None
-    return re.compile(re.escape(head) + r"(?<![a-z]" + re.escape(head) + ")" + whole[len(lead) :])
-
-
-def _whole_runs(term: str) -> frozenset[str]:
-    """The runs of letters of a term that its pattern matches as whole words: not next to a ``*``."""
-    runs = _WORDS.finditer(term)
-    return frozenset(m.group() for m in runs if term[m.start() - 1 : m.start()] != "*" and term[m.end() : m.end() + 1] != "*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +51,7 @@ class Term:
     # Words (as bytes, like letter_runs) that a match of ``pattern`` always contains whole (not next to a ``*``):
     # when a text lacks one, the pattern cannot match and is not run. Only on texts without FOLDS_TO_ASCII (under re.I "s" matches "ſ").
     needs: frozenset[bytes] = frozenset()
-    fast: re.Pattern | None = None  # _ascii_term_regex(term), for the same texts
+    fast: re.Pattern | None = None  # fast_term_regex(term), for the same texts
 
 
 class Lexicon:
@@ -109,9 +82,9 @@ class Lexicon:
             if plain and not as_prefix:
                 continue
             if not plain:
-                object.__setattr__(e, "pattern", _term_regex(e.term))
-                object.__setattr__(e, "needs", frozenset(w.encode() for w in _whole_runs(e.term)))
-                object.__setattr__(e, "fast", _ascii_term_regex(e.term) or e.pattern)
+                object.__setattr__(e, "pattern", term_regex(e.term))
+                object.__setattr__(e, "needs", frozenset(w.encode() for w in whole_runs(e.term)))
+                object.__setattr__(e, "fast", fast_term_regex(e.term) or e.pattern)
         self.lengths = sorted(self.prefixes)
         # The shortest prefix length's worth of every prefix key: a word that starts with none of these needs no
         # look-up per prefix length (most words), one slice and one set look-up instead.
@@ -141,6 +114,7 @@ class Lexicon:
         if not found:
             return found
         if low.isascii() or not FOLDS_TO_ASCII.search(low):
+            # Here the needed words and the fast patterns decide as the patterns do (see text.patterns).
             return [t for t in found if t.pattern is None or (t.needs <= words and t.fast.search(low))]
         return [t for t in found if t.pattern is None or t.pattern.search(low)]
 
@@ -200,7 +174,7 @@ class Harmful(Filter):
 
     def __init__(
         self,
-        categories: list[Literal["violence", "sexual", "hate", "self_harm", "harassment"]] = list(CATEGORIES),  # noqa: B008
+        categories: list[Literal["violence", "sexual", "hate", "self_harm", "harassment"]] = list(CATEGORIES),  # noqa: B006, B008
         threshold: Annotated[float, Field(gt=0)] = 1.0,
         weak_weight: Annotated[float, Field(ge=0)] = 0.2,
         fields: Literal["answer", "prompt", "all"] = "all",
@@ -237,8 +211,6 @@ class Harmful(Filter):
         return {cat: (sum(h.values()), sorted(h)) for cat, h in per_cat.items()}
 
     def keep(self, rec: Record) -> Verdict:
-        if not hasattr(self, "_lexicon"):
-            self.setup()
         for path, text in texts_of(rec, self.fields):
             # Highest score first, then the order of CATEGORIES: the dict follows the iteration order of a set of
             # words, which changes with the process's string-hash seed, and the reason must not.
@@ -271,7 +243,8 @@ def _load_classifier(path: str):
     folder = Path(path).expanduser()
     if not folder.is_dir():
         raise InputError(
-            f"classifier_path '{folder}' of filter.harmful is not a folder. Give a local transformers text-classification folder (config.json, weights, tokenizer)."
+            f"classifier_path '{folder}' of filter.harmful is not a folder. "
+            "Give a local transformers text-classification folder (config.json, weights, tokenizer)."
         )
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer

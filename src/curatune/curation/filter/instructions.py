@@ -18,8 +18,10 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._instruct_text import instruction_and_input, phrase_sections, words
-from ._prose import ignorecase_view
+from ..text.ignorecase import ignorecase_view
+from ..text.patterns import needed_literals, prefiltered_search
+from ..text.words import words
+from ._instruct_text import instruction_and_input, phrase_sections
 
 _HEADER = re.compile(r"^[ \t]*(?:#{1,4}[ \t]*)?(instruction|input|output|response)s?[ \t]*(?:\d+[ \t]*)?:", re.I | re.M)
 _MD_HEADER = re.compile(r"^[ \t]*#{2,4}[ \t]*(instruction|input|response)\b", re.I | re.M)
@@ -96,91 +98,16 @@ class MergedInstructions(Filter):
 
 @lru_cache(maxsize=1)
 def _reference_lines() -> dict[str, tuple[tuple[str, tuple[frozenset[str], ...]], ...]]:
-    """Per reason, each pattern line of input_references.txt with the literals its matches need (see below)."""
+    """Per reason, each pattern line of input_references.txt with the literals its matches need.
+
+    A case-insensitive alternation of a dozen patterns costs tens of microseconds per instruction, and almost
+    no instruction matches: a line whose needed literals (read from the parsed line, so that they follow the
+    file) are missing from the instruction is not run (see ``prefiltered_search``).
+    """
     return {
-        reason: tuple((p, _needs(p)) for p in patterns)
+        reason: tuple((p, needed_literals(p)) for p in patterns)
         for reason, patterns in phrase_sections("input_references.txt", folded=False).items()
     }
-
-
-@lru_cache(maxsize=64)
-def _alternation(lines: tuple[str, ...]) -> re.Pattern:
-    """The pattern lines as one case-insensitive alternation, tried in their order at each position."""
-    return re.compile("|".join(f"(?:{p})" for p in lines), re.I)
-
-
-def _reference_match(reason: str, instruction: str, view: str) -> re.Match | None:
-    """The first match of the reason's pattern lines in the instruction (``view``: its ignorecase_view).
-
-    Lines whose needed literals are missing from the view cannot match anywhere, so they are left out of the
-    alternation: with the lines that can, its leftmost match is the same as with all of them.
-    """
-    contains = view.__contains__
-    lines = []
-    for p, needs in _reference_lines()[reason]:
-        for need in needs:
-            if not any(map(contains, need)):
-                break
-        else:
-            lines.append(p)
-    return _alternation(tuple(lines)).search(instruction) if lines else None
-
-
-# ---- a literal prefilter for the reference patterns ----------------------------------------
-# A case-insensitive alternation of a dozen regexes costs tens of microseconds per instruction,
-# and almost no instruction matches. Every match of a pattern line contains, for each of a few
-# sets of literal text the line requires, one of the set ("this" or "given"..., and "image" or
-# "video"...): read from the parsed line, so that it follows input_references.txt. A line with
-# a set none of whose strings is in the text cannot match, and is not run.
-
-
-def _required(items) -> list[frozenset[str]]:
-    """Sets of strings such that every match of the parsed sequence ``items`` contains one string of each set."""
-    from re import _constants as c
-
-    needs: list[frozenset[str]] = []
-    run: list[str] = []
-
-    def flush() -> None:
-        if run:
-            needs.append(frozenset(["".join(run)]))
-            run.clear()
-
-    for op, av in items:
-        if op is c.LITERAL and av < 128:
-            run.append(chr(av).lower())
-            continue
-        flush()
-        if op is c.SUBPATTERN:
-            if not (av[1] or av[2]):  # inline flags: nothing said about the group
-                needs += _required(av[3])
-        elif op is c.BRANCH:
-            # One alternative matches: each needs one of its own strings, so the union of a set from each.
-            alts = [_required(a) for a in av[1]]
-            if all(alts):
-                needs.append(frozenset().union(*(max(a, key=_selectivity) for a in alts)))
-        elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] >= 1:
-            needs += _required(av[2])
-    flush()
-    return needs
-
-
-def _selectivity(need: frozenset[str]) -> tuple[int, int]:
-    """Longer strings and fewer of them are rarer in text: the set a cheap test should try first."""
-    return min(map(len, need)), -len(need)
-
-
-def _needs(pattern: str) -> tuple[frozenset[str], ...]:
-    """The literal sets every match of one pattern line needs, most selective first (two-character and shorter
-    strings are left out: nearly every text holds them); () when the line cannot be read."""
-    from re import _parser
-
-    try:
-        needs = _required(_parser.parse(pattern, re.I))
-    except Exception:  # a parser detail changed: no prefilter, the regex alone decides
-        return ()
-    useful = [n for n in needs if min(map(len, n)) >= 3]  # (literals are read from ASCII characters only)
-    return tuple(sorted(set(useful), key=_selectivity, reverse=True))
 
 
 _URL_ONLY = re.compile(r"^\s*(?:<?(?:https?://|www\.)\S+>?\s*)+$", re.I)
@@ -226,7 +153,7 @@ class MissingInput(Filter):
         for reason in ("attachment_reference", "missing_referenced_input"):
             if reason not in lines:
                 continue
-            m = _reference_match(reason, instruction, view)
+            m = prefiltered_search(lines[reason], instruction, view)  # the first match of the reason's pattern lines
             if m is None:
                 continue
             if self._has_inline_content(instruction[m.end() :]):

@@ -23,8 +23,10 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._langid import clean_for_langid, detect, surely_english
-from ._prose import looks_like_code, texts_of, word_list
+from ..text.code import looks_like_code
+from ..text.langid import clean_for_langid, surely_english
+from ._langid import detect
+from ._prose import texts_of, word_list
 
 Confidence = Annotated[float, Field(ge=0, le=1)]
 _NON_LETTER = re.compile(r"[\W\d_]+")

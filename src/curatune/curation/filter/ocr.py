@@ -27,7 +27,9 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ._prose import TokenMemo, strip_code, texts_of, word_list
+from ..text.code import strip_code
+from ..text.memo import TokenMemo
+from ._prose import texts_of, word_list
 
 _SKIP = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|@|\.(?:com|org|net|io|edu|gov|html?|py|js|json|txt|csv|pdf)\b", re.I)
 _NUMBERISH = re.compile(
@@ -179,8 +181,6 @@ class OcrNoise(Filter):
         self._scorer = _Scorer()
 
     def keep(self, rec: Record) -> Verdict:
-        if not hasattr(self, "_scorer"):
-            self.setup()
         for path, text in texts_of(rec, self.fields):
             bad, n = self._scorer.score(text)
             if bad >= self.min_suspicious and bad / n >= self.max_score:

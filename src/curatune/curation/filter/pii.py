@@ -11,6 +11,7 @@ from ..pii import PII_TYPES, PiiDetector, PiiType, describe_counts
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
+from ..text.paths import text_fields
 
 # When a record holds several types, the reason names the most sensitive one; the detail lists all.
 _SEVERITY = ("secret", "credit_card", "iban", "us_ssn", "email", "phone", "ip_address")
@@ -42,17 +43,14 @@ class PiiFilter(Filter):
         self.types = types
         self.min_count = min_count
         self.ip_skip_private = ip_skip_private
-        self._detector: PiiDetector | None = None
 
     def setup(self) -> None:
         self._detector = PiiDetector(tuple(self.types), ip_skip_private=self.ip_skip_private)
 
     def keep(self, rec: Record) -> Verdict:
-        if self._detector is None:
-            self.setup()
         counts: Counter = Counter()
         paths = []
-        for path, text in rec.text_fields():
+        for path, text in text_fields(rec):
             found = self._detector.find(text)
             if found:
                 counts.update(m.type for m in found)

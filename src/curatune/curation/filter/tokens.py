@@ -177,8 +177,6 @@ class TokenLength(Filter):
 
     def record_tokens(self, rec: Record) -> tuple[int, int | None]:
         """(tokens the model sees, answer tokens or None when the record has no answer)."""
-        if not hasattr(self, "_tok"):
-            self.setup()
         kind = rec.kind
         if kind == "chat":
             return self.chat_tokens_and_answer(rec.messages or [])
@@ -190,8 +188,6 @@ class TokenLength(Filter):
         return n, (None if kind == "labelled" else self.count((rec.text or "").strip()))
 
     def keep(self, rec: Record) -> Verdict:
-        if not hasattr(self, "_tok"):
-            self.setup()
         if not self.exact and self._surely_fine(rec):
             return KEEP
         total, answer = self.record_tokens(rec)

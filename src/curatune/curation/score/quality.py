@@ -46,12 +46,21 @@ from typing import Annotated, Any
 from pydantic import Field
 
 from ...errors import RecipeError
+from ..dedup.exact import ExactDedup
+from ..dedup.minhash import MinHashDedup
+from ..dedup.semantic import SemanticDedup
 from ..filter._instruct_text import answers
 from ..filter._prose import texts_of
 from ..filter.answers import EmptyAnswer, PlaceholderAnswer, Refusal, RepeatsQuestion, TruncatedAnswer
+from ..filter.c4 import C4Quality
+from ..filter.fineweb import FineWebQuality
+from ..filter.gopher_quality import GopherQuality
+from ..filter.gopher_repetition import GopherRepetition
+from ..filter.harmful import Harmful
 from ..filter.instructions import MissingInput
+from ..filter.ocr import OcrNoise
 from ..filter.ocr import _Scorer as OcrScorer
-from ..filter.quality import C4Quality, FineWebQuality, GopherQuality, GopherRepetition
+from ..filter.pii import PiiFilter
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Filter, Scorer
@@ -59,7 +68,7 @@ from ..step import KEEP, Filter, Scorer
 Weight = Annotated[float, Field(ge=0)]
 Penalty = Annotated[float, Field(ge=0, le=1)]
 
-_OCR_STEP = "filter.ocr_noise"
+_OCR_STEP = OcrNoise.name
 # The rule sets behind the ``rules`` part, and the steps behind each defect.
 _RULES: tuple[type[Filter], ...] = (GopherQuality, GopherRepetition, C4Quality, FineWebQuality)
 _DEFECTS: dict[str, tuple[type[Filter], ...]] = {
@@ -71,8 +80,8 @@ _DEFECTS: dict[str, tuple[type[Filter], ...]] = {
 }
 # Defects known from a flag only: these steps judge a record against others (dedup) or are costly to run again.
 _FLAG_DEFECTS: dict[str, tuple[str, ...]] = {
-    "duplicate": ("dedup.exact", "dedup.minhash", "dedup.semantic"),
-    "unsafe": ("filter.harmful", "filter.pii"),
+    "duplicate": (ExactDedup.name, MinHashDedup.name, SemanticDedup.name),
+    "unsafe": (Harmful.name, PiiFilter.name),
 }
 
 
@@ -136,15 +145,15 @@ class QualityScore(Scorer):
             raise RecipeError(["score.quality needs at least one weight above 0 (w_length, w_rules, w_ocr, w_repetition)."])
 
     def setup(self) -> None:
-        # Filters at their defaults, built once per process; OcrScorer loads the word list.
+        # Filters at their defaults, built and set up once per process; OcrScorer loads the word list.
         self._rules = [cls() for cls in _RULES]
         self._defects = {name: [cls() for cls in classes] for name, classes in _DEFECTS.items()}
+        for step in [*self._rules, *(s for steps in self._defects.values() for s in steps)]:
+            step.setup()
         self._ocr = OcrScorer()
 
     def parts(self, rec: Record) -> dict[str, Any] | None:
         """The four parts and ``defects`` (a list of names) of a record; None without an answer."""
-        if not hasattr(self, "_ocr"):
-            self.setup()
         texts = [t for _, t in answers(rec)]
         if not texts:
             return None

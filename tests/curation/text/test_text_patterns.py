@@ -1,0 +1,158 @@
+"""Regex prefilters and rewrites give the matches of the patterns they replace."""
+
+from __future__ import annotations
+
+import random
+import re
+
+import pytest
+
+from curatune.curation.filter._instruct_text import phrase_sections
+from curatune.curation.filter.answers import _SOCIAL_END, _any_refusal
+from curatune.curation.filter.harmful import DEFAULT_LEXICON, expand_forms
+from curatune.curation.filter.instructions import _reference_lines
+from curatune.curation.text.ignorecase import FOLDS_TO_ASCII, ignorecase_view
+from curatune.curation.text.patterns import (
+    alternation,
+    fast_term_regex,
+    prefiltered_search,
+    prefiltered_search_reference,
+    search_last_token,
+    search_last_token_reference,
+    term_regex,
+    trie_regex,
+    trie_regex_reference,
+    whole_runs,
+)
+from curatune.curation.text.words import letter_runs
+
+# ---- refusal phrases as one trie -------------------------------------------------------------------------
+
+
+def test_combined_refusal_pattern_matches_every_listed_phrase():
+    pattern = _any_refusal()
+    phrases = [p for ps in phrase_sections("refusal_phrases.txt").values() for p in ps]
+    assert phrases
+    missed = [p for p in phrases if not pattern.search(p)]
+    assert missed == []
+
+
+def _bounded(body: str) -> re.Pattern:
+    return re.compile(rf"(?<!\w)(?:{body})(?!\w)")
+
+
+def test_trie_matches_where_and_what_the_longest_first_alternation_matches(generate):
+    rng = random.Random(2)
+    real = [p for ps in phrase_sections("refusal_phrases.txt").values() for p in ps]
+    cases = [real] + [[w for w in generate("abc ", 12, seed=s, max_len=5) if w] for s in range(300)]
+    for phrases in cases:
+        if not phrases:
+            continue
+        trie, reference = _bounded(trie_regex(phrases)), _bounded(trie_regex_reference(phrases))
+        texts = generate("abc .x", 60, seed=rng.randint(0, 10**6), max_len=20) + [f"x {p} y" for p in phrases[:50]]
+        for text in texts:
+            a, b = trie.search(text), reference.search(text)
+            assert (a and (a.span(), a.group())) == (b and (b.span(), b.group())), (phrases, text)
+
+
+# ---- input reference lines and the literals they need ---------------------------------------------------
+
+
+def test_reference_prefilter_reads_needed_literals_from_every_line():
+    lines = _reference_lines()
+    assert set(lines) == {"missing_referenced_input", "attachment_reference"}
+    assert all(needs for patterns in lines.values() for _, needs in patterns), lines
+    needs = dict(lines["attachment_reference"])[r"\b(link|url) (below|above)\b"]
+    assert set(needs) == {frozenset({"link", "url"}), frozenset({"below", "above"})}
+
+
+REFERENCE_TEXTS = [
+    "Summarize the following text.",
+    "Describe this image in detail.",
+    "Describe THIS IMAGE in detail.",
+    "Describe the attached file.",
+    "Rewrite the given sentence in the passive voice.",
+    "Rewrite a given sentence.",
+    "Translate the paragraph below into French.",
+    "Open the link above and summarise it.",
+    "Explain what the map shows in this video.",
+    "Explain this given graph and the following image.",
+    "What is the capital of France?",
+    "Write a story about a dragon.",
+    "Analyse the data set given: 1, 2, 3.",
+    "Classify the following sentences: I like it.",
+    "Describe thı\u0307s ımage (see attachment)",
+    "Summarise the \u017following text",
+    "the following",
+    "",
+]
+
+
+@pytest.mark.parametrize("text", REFERENCE_TEXTS)
+@pytest.mark.parametrize("reason", ["missing_referenced_input", "attachment_reference"])
+def test_reference_prefilter_finds_what_the_whole_alternation_finds(reason, text):
+    every_line = alternation(tuple(p for p, _ in _reference_lines()[reason]))
+    want = every_line.search(text)
+    got = prefiltered_search(_reference_lines()[reason], text, ignorecase_view(text))
+    assert (got and (got.span(), got.group())) == (want and (want.span(), want.group()))
+
+
+def test_prefiltered_search_equals_the_reference_on_generated_instructions(texts):
+    rng = random.Random(4)
+    pieces = ["the following", "this", "given", "image", "video", "attached", "below", "link", "url", "passage", "ſ", "İ", "ı"]
+    made = [" ".join(rng.choice(pieces + ["x", "Text", "FILE"]) for _ in range(rng.randint(0, 8))) for _ in range(3000)]
+    for reason, lines in _reference_lines().items():
+        for text in texts[:3000] + made:
+            a = prefiltered_search(lines, text, ignorecase_view(text))
+            b = prefiltered_search_reference(lines, text)
+            assert (a and (a.span(), a.group())) == (b and (b.span(), b.group())), (reason, text)
+
+
+# ---- a pattern anchored at the end of a line --------------------------------------------------------------
+
+
+def test_last_token_search_equals_the_whole_line_search(texts, generate):
+    lines = texts + generate("ab#@:/.w \t", 20_000, seed=6, max_len=30) + ["Follow us #rain", "mail me: a@b.co  ", "see www.x.org", "@"]
+    for line in lines:
+        if "\n" in line:
+            continue  # lines come from splitlines
+        assert search_last_token(_SOCIAL_END, line) == search_last_token_reference(_SOCIAL_END, line), repr(line)
+
+
+# ---- lexicon terms ---------------------------------------------------------------------------------------
+
+
+def _lexicon_terms() -> list[str]:
+    import yaml
+
+    data = yaml.safe_load(DEFAULT_LEXICON.read_text(encoding="utf-8"))
+    terms = {
+        f for cat in data.values() for strength in ("strong", "weak") for t in cat.get(strength) or () for f in expand_forms(str(t).lower())
+    }
+    return sorted(t for t in terms if not re.fullmatch(r"[a-z]+", t))  # plain words need no pattern
+
+
+def test_fast_term_patterns_and_needed_words_decide_as_the_term_patterns(generate):
+    terms = _lexicon_terms()
+    assert len(terms) > 20
+    rng = random.Random(8)
+    for term in terms:
+        pattern, fast, needs = term_regex(term), fast_term_regex(term) or term_regex(term), whole_runs(term)
+        words = re.findall(r"[a-z]+", term.replace("*", "x"))
+        texts = [
+            term.replace("*", ""),
+            term.replace("*", "ing"),
+            "x" + term.replace("*", "ed"),
+            term.replace(" ", "\n  ").replace("*", "s") + "y",
+            "The " + term.replace("*", "") + ", she said.",
+        ]
+        texts += [" ".join(rng.choice(words + ["a", "-", "The", "self", "x"]) for _ in range(rng.randint(0, 6))) for _ in range(40)]
+        texts += generate("abs ek-\n", 20, seed=rng.randint(0, 10**6))
+        for text in texts:
+            low = text.lower()
+            if FOLDS_TO_ASCII.search(low):
+                continue
+            want = pattern.search(low) is not None
+            assert (fast.search(low) is not None) == want, (term, low)
+            if want:
+                assert {w.encode() for w in needs} <= letter_runs(low), (term, low)
