@@ -120,7 +120,9 @@ def score(items: list[dict], by_id: dict[str, list[dict]], mapping: Mapping) -> 
             "caught_by_its_steps": len(hits),
             "precision": _div(len(right), len(hits)),
             "clean_dropped_by_its_steps": sum(1 for it in clean_hits if _dropped_by(acts[it["id"]], mapping.catch.get(d, []))),
-            "clean_flagged_by_its_steps": sum(1 for it in clean_hits if not _dropped_by(acts[it["id"]], mapping.catch.get(d, []))),
+            "clean_flagged_or_modified_by_its_steps": sum(
+                1 for it in clean_hits if not _dropped_by(acts[it["id"]], mapping.catch.get(d, []))
+            ),
             "missed_examples": [it["id"] for it in planted if it not in caught][:10],
             "dropped_or_flagged_by_any_step": sum(1 for it in planted if any(a in ("drop", "flag") for a, _, _ in acts[it["id"]])),
             "targeted": bool(mapping.catch.get(d)),
@@ -286,7 +288,7 @@ def fmt(x) -> str:
 def print_tables(title: str, r: dict) -> None:
     print(f"\n### {title}\n")
     print(
-        "| defect | planted | caught | recall | caught by its steps | precision | clean dropped by its steps | clean flagged by its steps |"
+        "| defect | planted | caught | recall | caught by its steps | precision | clean dropped by its steps | clean flagged or modified by its steps |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     untargeted = []
@@ -299,7 +301,7 @@ def print_tables(title: str, r: dict) -> None:
         extra = f" (handled {d['handled']}/{d['planted']} = {fmt(d['handled_rate'])}: not kept redacted)" if "handled" in d else ""
         print(
             f"| {d['defect']}{extra} | {d['planted']} | {d['caught']} | {fmt(d['recall'])} | {d['caught_by_its_steps']} | {fmt(d['precision'])} "
-            f"| {d['clean_dropped_by_its_steps']} | {d['clean_flagged_by_its_steps']} |"
+            f"| {d['clean_dropped_by_its_steps']} | {d['clean_flagged_or_modified_by_its_steps']} |"
         )
     if untargeted:
         print("\nNo check targets these (expected.json lists no step for them): " + "; ".join(untargeted))
