@@ -62,3 +62,42 @@ def fake_embedder(request, monkeypatch, tmp_path_factory):
     fake = embed_model.Embedder(hashed_bag_of_words, key="hashed-bag-of-words", cache=False)
     monkeypatch.setattr(embed_model, "load_embedder", lambda model="default", *a, **k: fake)
     yield fake
+
+
+# ---- the end-to-end demo, built once per session ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def demo_lm(tmp_path_factory) -> str:
+    """A tiny Llama for the end-to-end tests (the demo and ``curatune run``), built once per session."""
+    from tiny_models import build_tiny_lm
+
+    return str(build_tiny_lm(tmp_path_factory.mktemp("lm"), hidden=32, layers=2, initializer_range=0.02))
+
+
+@pytest.fixture(scope="session")
+def demo(request, tmp_path_factory):
+    """``curatune demo --quick`` on the tiny model: generate, curate, split, train and evaluate raw and
+    curated, compare, report. The slowest fixture of the suite (about 14 s on two cores), built once per run.
+
+    Under xdist each worker has a session of its own, so the first worker to ask builds the demo in a
+    folder the workers share (the run's base temp folder) and leaves the result beside it; the others wait
+    on the lock and read that result back instead of building their own.
+    """
+    import pickle
+
+    from filelock import FileLock
+
+    from curatune.stages.demo import run_demo
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # this run's folder, shared by its workers (each worker's basetemp is below it)
+    built = root / "demo.pickle"
+    with FileLock(str(root / "demo.lock")):
+        if built.is_file():
+            return pickle.loads(built.read_bytes())
+        lm = request.getfixturevalue("demo_lm")
+        result = run_demo(root / "demo", quick=True, model=lm, track=False, echo=lambda s: None)
+        built.write_bytes(pickle.dumps(result))
+        return result

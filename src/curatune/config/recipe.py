@@ -261,7 +261,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if not p.is_file():
         raise RecipeError(
             [
-                f"Recipe '{p}' does not exist. Examples to start from are in examples/; or run `curatune curate DATA` with the default recipe."
+                f"Recipe '{p}' does not exist. Examples to start from are in examples/; "
+                "or run `curatune curate DATA` with the default recipe."
             ]
         )
     try:
@@ -305,3 +306,30 @@ def default_steps() -> list[StepConfig]:
         if item["step"] in registered:
             out.append(StepConfig(step=item["step"], on_fail=item.get("on_fail", "drop"), params=params))
     return out
+
+
+def command_recipe(
+    target: str,
+    overrides: list[str] | None = None,
+    name: str | None = None,
+    runs_dir: str | None = None,
+    decontaminate_against: list[str] | None = None,
+) -> Recipe:
+    """The recipe ``curatune curate TARGET`` runs: TARGET's recipe (a .yaml), or the default recipe on TARGET as data.
+
+    ``overrides`` are ``-s a.b=c``; ``name`` and ``runs_dir`` win over the recipe's; ``decontaminate_against``
+    appends ``dedup.decontaminate`` against those files to the recipe's steps (or the default ones).
+    """
+    if target.endswith((".yaml", ".yml")):
+        recipe = load_recipe(target, overrides or [])
+    else:
+        raw = apply_overrides({"data": {"path": target}, "name": Path(target).name.split(".")[0]}, overrides or [])
+        recipe = parse_recipe(raw, "the command line")
+    if decontaminate_against:
+        steps = recipe.curate.steps if recipe.curate.steps is not None else default_steps()
+        recipe.curate.steps = [*steps, StepConfig(step="dedup.decontaminate", params={"eval_paths": decontaminate_against})]
+    if name:
+        recipe.name = name
+    if runs_dir:
+        recipe.runs_dir = runs_dir
+    return recipe

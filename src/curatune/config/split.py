@@ -1,4 +1,4 @@
-"""The ``split:`` section of a recipe (``curatune run``): the options of ``curatune split``."""
+"""The ``split:`` section of a recipe (``curatune run``), and the options of ``curatune split`` built on it."""
 
 from __future__ import annotations
 
@@ -28,3 +28,25 @@ class SplitConfig(BaseModel):
         if self.val + self.test >= 1:
             raise ValueError(f"val + test must leave something for train: {self.val} + {self.test} >= 1")
         return self
+
+
+class SplitCommand(SplitConfig):
+    """The options of ``curatune split``: the recipe's ``split:`` section, and what only the command has.
+
+    The command's option defaults are read from here, so each default is written once. Built from the
+    options with ``model_construct``: :mod:`curatune.split.command` checks the values and words every
+    problem in the command's terms (``--val + --test must leave something for train``), all at once.
+    """
+
+    test: float = Field(0.1, ge=0.0, lt=1.0)
+    """Share for the test split (0: none). The one default that differs from the recipe's (0 there):
+    ``curatune split`` makes the splits someone hands out, a test split among them, while a recipe's
+    ``curatune run`` usually evaluates on data given apart (``eval.data``)."""
+    semantic_threshold: float | None = None
+    """Also keep together records whose embeddings' cosine reaches this (e.g. 0.9); off when None."""
+    embed_model: str = "default"
+    """Embedding model for ``semantic_threshold``: default (packaged MiniLM) or a sentence-transformers folder."""
+    format: str = "auto"
+    """Input format; detected when auto."""
+    to: str = "messages"
+    """Format of the split files: messages (chat JSONL), curatune (lossless), original, ..."""

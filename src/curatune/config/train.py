@@ -36,6 +36,15 @@ AXOLOTL_ALIASES = {
 }
 
 
+# What `curatune hw` (--seq-len, --batch-size) and `curatune audit` (--max-seq-len) assume when not told: the
+# commands' defaults since they were written, kept here beside the train: defaults they differ from
+# (max_seq_len 1024, per_device_train_batch_size 8) so the difference is in one place and on purpose.
+COMMAND_SEQ_LEN = 2048
+"""Tokens per example that ``curatune hw`` estimates memory for and ``curatune audit`` counts records over."""
+COMMAND_BATCH_SIZE = 1
+"""Examples per forward pass that ``curatune hw`` estimates memory for."""
+
+
 def _alias(name: str, *others: str):
     return AliasChoices(name, *others)
 
@@ -47,7 +56,8 @@ class TrainConfig(BaseModel):
 
     # ---- what to train -----------------------------------------------------------------
     model: str = "default"
-    """The base model: ``default`` (the packaged SmolLM2-135M-Instruct for chat, all-MiniLM-L6-v2 for classification), a folder saved with ``save_pretrained``, a ``.gguf`` file, or a hub id already in the local cache."""
+    """The base model: ``default`` (the packaged SmolLM2-135M-Instruct for chat, all-MiniLM-L6-v2 for classification), a folder
+    saved with ``save_pretrained``, a ``.gguf`` file, or a hub id already in the local cache."""
     task: Literal["auto", "sft", "classification"] = "auto"
     """``sft`` (causal-LM fine-tuning on chat or text records), ``classification`` (labelled records), or ``auto`` from the records."""
     method: Literal["lora", "full", "freeze"] = "lora"
@@ -59,7 +69,8 @@ class TrainConfig(BaseModel):
 
     # ---- the data ------------------------------------------------------------------------
     val_data: str | None = None
-    """A validation file; when absent, ``val.jsonl`` beside ``train.jsonl`` in a split folder, else ``val_set_size`` of the training data."""
+    """A validation file; when absent, ``val.jsonl`` beside ``train.jsonl`` in a split folder, else ``val_set_size`` of the training
+    data."""
     val_set_size: float = Field(0.1, ge=0.0, lt=1.0)
     """Fraction of the training data held out for validation when there is no validation file (0 turns evaluation off)."""
     max_seq_len: int = Field(1024, ge=8, validation_alias=_alias("max_seq_len", "sequence_len", "max_length"))
@@ -125,7 +136,8 @@ class TrainConfig(BaseModel):
     lora_target_modules: str | list[str] = "all-linear"
     """Which linear layers get adapters: ``all-linear`` or a list of module names (q_proj, v_proj, ...)."""
     lora_top_layers: int | None = Field(None, ge=1)
-    """Adapters in the top N transformer layers only: the backward pass stops there (about twice as fast on CPU), at some cost in what the adapter can learn."""
+    """Adapters in the top N transformer layers only: the backward pass stops there (about twice as fast on CPU), at some cost in
+    what the adapter can learn."""
 
     # ---- watching, ranking and tracking -----------------------------------------------------
     overfit_gap: float = Field(0.5, gt=0)

@@ -10,8 +10,8 @@ scikit-learn's estimators:
   other is a bug the contract test catches.
 - The step never prints, counts or writes the ledger: the pipeline does.
 - A step that cannot run with pure defaults (it needs a model or an eval set
-  given by path) sets ``contract_params``: the parameters the contract test
-  (``tests/test_step_contract.py``) builds it with, e.g. a tiny fixture file
+  given by path) sets ``contract_params``: the parameters the contract
+  (:func:`curatune.testing.check_step`) builds it with, e.g. a tiny fixture file
   shipped in the package. Every other step builds with ``cls()``.
 
 Kinds:

@@ -202,7 +202,7 @@ def test_reject_detail_names_field_and_fix(tmp_path):
     assert (rej.id, rej.reason, rej.line) == ("c:1", "wrong_type", 1)
     assert (
         rej.detail
-        == "field 'messages[1].content': 'messages[1].content' must be a string, got int. Fix: a field has the wrong type; make it the type named"
+        == "field 'messages[1].content': 'messages[1].content' must be a string, got int. Fix: a field has the wrong type; make it the type named"  # noqa: E501 (the message as the user reads it)
     )
 
 
