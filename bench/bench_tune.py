@@ -84,7 +84,7 @@ def run_search(raw: dict) -> dict:
     from optuna.trial import TrialState
 
     from curatune.config.recipe import parse_recipe
-    from curatune.train.tune import tune
+    from curatune.stages.tune import tune
 
     t0 = time.perf_counter()
     res = tune(parse_recipe(raw), echo=lambda s: None, track=False)
@@ -129,7 +129,7 @@ def run_all(root: Path, args) -> dict:
     from tiny_models import build_tiny_lm
 
     from curatune.config.recipe import parse_recipe
-    from curatune.train.lr_find import lr_find
+    from curatune.stages.lr_find import lr_find
 
     model = build_tiny_lm(root / "lm", hidden=32, layers=2, initializer_range=0.02)
     data = root / "arith.jsonl"

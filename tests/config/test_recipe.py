@@ -10,7 +10,7 @@ from curatune.config.recipe import apply_overrides, load_recipe, parse_recipe, r
 from curatune.curation.registry import build_step
 from curatune.errors import RecipeError
 from curatune.stages.curate import curate, resolve
-from curatune.stages.runs import run_key
+from curatune.stages.curate import run_key
 
 
 def defaults(step: str) -> dict:

@@ -364,7 +364,18 @@ def _split_make(data, out_dir, val, test, stratify, seed, near, semantic, embed_
             highlight=False,
         )
     with progress_bar("finding duplicates") as advance:
-        result = split_records(loaded.records, val, test, stratify, seed, near, semantic, embed_model, fields, progress=advance)
+        result = split_records(
+            loaded.records,
+            val=val,
+            test=test,
+            stratify=stratify,
+            seed=seed,
+            near_dup_threshold=near,
+            semantic_threshold=semantic,
+            embed_model=embed_model,
+            fields=fields,
+            progress=advance,
+        )
     files = split_io.write_split(result, out_dir, to, loaded.paths, loaded.rejects)
     return result.report, f"{', '.join(str(p) for p in files.values())} and {out_dir / 'split_report.json'}"
 
@@ -401,7 +412,7 @@ def train(
 ):
     """Fine-tune a model (LoRA, full or top layers) with checks before, overfitting watched during, losses ranked after."""
     from ..config.recipe import load_recipe
-    from ..train.run import train as run_train
+    from ..stages.train import train as run_train
 
     try:
         recipe = load_recipe(recipe_path, set_ or [])
@@ -442,8 +453,8 @@ def lr_find(
 ):
     """Learning-rate range test: train briefly with a rate growing from --start-lr to --end-lr, suggest a rate, plot the curve."""
     from ..config.recipe import load_recipe
+    from ..stages.lr_find import lr_find as run_lr_find
     from ..train.lr_find import RangeTestSettings
-    from ..train.lr_find import lr_find as run_lr_find
 
     try:
         recipe = load_recipe(recipe_path, set_ or [])
@@ -480,7 +491,7 @@ def tune(
 ):
     """Search hyperparameters with Optuna (TPE, random or grid; bad trials pruned); write the best configuration as a recipe. Rerun to resume."""
     from ..config.recipe import load_recipe
-    from ..train.tune import tune as run_tune
+    from ..stages.tune import tune as run_tune
 
     try:
         recipe = load_recipe(recipe_path, set_ or [])
@@ -509,7 +520,7 @@ def ui(
     """Open the MLflow UI on the local tracking store (runs/mlflow.db)."""
     import subprocess
 
-    from ..train.tracking import artifact_root, default_tracking_uri
+    from ..tracking import artifact_root, default_tracking_uri
 
     db = Path(runs_dir) / "mlflow.db"
     if not db.is_file():
@@ -765,7 +776,7 @@ def compare(
     for r in comparison["runs"]:
         out.print(f"{r['name']}: {r['funnel']} settings {r['settings']} training {r['training']}", highlight=False)
     if report_run:
-        from ..report.build import build_report
+        from ..stages.report import build_report
 
         out.print(f"Wrote {build_report(report_run, compare=section)}")
 
@@ -781,7 +792,7 @@ def reference():
 @app.command()
 def report(run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/NAME).")]):
     """(Re)build a run folder's self-contained report.html from the files its stages wrote."""
-    from ..report.build import build_report
+    from ..stages.report import build_report
 
     if not run_dir.is_dir():
         _fail(CuratuneError(f"'{run_dir}' is not a folder; give a run folder such as runs/NAME."))

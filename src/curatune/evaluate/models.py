@@ -22,6 +22,7 @@ import orjson
 
 from ..errors import InputError
 from ..models.tokenizer import DEFAULT
+from ..run_folder import RunFolder, TrainFolder
 
 
 @dataclass(frozen=True)
@@ -85,16 +86,16 @@ def resolve_target(path: str | Path, base: str | None = None) -> EvalTarget:
 
 def _model_and_summary(given: Path) -> tuple[Path, Path | None]:
     """The model folder and the training summary that describes it (which may not exist)."""
-    for train_dir in (given / "train", given):
-        if (train_dir / "model").is_dir() and (train_dir / "summary.json").is_file():
-            return train_dir / "model", train_dir / "summary.json"
-        if (train_dir / "summary.json").is_file() and not (train_dir / "model").is_dir():
+    for train in (RunFolder(given).train, TrainFolder(given)):
+        if train.model.is_dir() and train.summary.is_file():
+            return train.model, train.summary
+        if train.summary.is_file() and not train.model.is_dir():
             raise InputError(
-                f"'{train_dir}' has a training summary but no model/ folder: the training ran with save_model: false. "
+                f"'{train.root}' has a training summary but no model/ folder: the training ran with save_model: false. "
                 "Train again with save_model: true, or give a model folder."
             )
     if (given / "config.json").is_file() or (given / "adapter_config.json").is_file():
-        summary = given.parent / "summary.json"  # runs/NAME/train/model: its summary is one folder up
+        summary = TrainFolder(given.parent).summary  # runs/NAME/train/model: its summary is one folder up
         return given, summary if summary.is_file() else None
     raise InputError(
         f"'{given}' is neither a run folder (looked for train/model/ and train/summary.json) nor a model folder "

@@ -49,6 +49,7 @@ def fractions_for(val: float, test: float) -> dict[str, float]:
 
 def split_records(
     records: Iterable[Record],
+    *,
     val: float = 0.1,
     test: float = 0.1,
     stratify: str | None = None,

@@ -18,14 +18,24 @@ run with the comparison on top. LoRA adapts only the top layers
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from ..config.recipe import parse_recipe
+from ..generate.triage import generate_triage
+from ..run_folder import RunFolder
+from ..tracking import use_store
+from .compare import compare_runs, report_section
+from .loop import run_loop
+from .report import build_report
 
 Echo = Callable[[str], None]
 
@@ -65,9 +75,6 @@ def _run_one(raw_recipe: dict, track: bool, prefix: str, echo: Echo | None = Non
     """One run of the loop (in a worker process: one torch thread, lines printed with a prefix)."""
     import torch
 
-    from ..config.recipe import parse_recipe
-    from .loop import run_loop
-
     if echo is None:
         torch.set_num_threads(1)
         echo = lambda s: print(prefix + s, flush=True)  # noqa: E731
@@ -77,11 +84,6 @@ def _run_one(raw_recipe: dict, track: bool, prefix: str, echo: Echo | None = Non
 def run_demo(
     out: str | Path = "demo", quick: bool = False, echo: Echo = print, model: str = "default", track: bool = True, parallel: bool = True
 ) -> DemoResult:
-    from ..config.recipe import parse_recipe
-    from ..generate.triage import generate_triage
-    from ..report.build import build_report
-    from .compare import compare_runs, report_section
-
     t0 = time.perf_counter()
     out = Path(out)
     size = QUICK if quick else FULL
@@ -96,15 +98,10 @@ def run_demo(
         parse_recipe(recipes[name], "the demo")  # a bad recipe fails here, before any process starts
     echo("raw: no curation; curated: the default curation recipe; each then split, LoRA on the model, evaluated against the base")
     if track:  # create the MLflow store and experiment once, before two processes write to it
-        from ..train.tracking import use_store
-
         use_store(None, out / "runs", "curatune")
     if parallel and (os.cpu_count() or 1) >= 2:
         # Two processes of one thread each: on a small CPU that is faster than one process with two
         # threads, and the two runs are independent until the comparison.
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
         with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
             futures = {name: pool.submit(_run_one, r, track, f"[{name}] ") for name, r in recipes.items()}
             run_dirs = {name: f.result() for name, f in futures.items()}
@@ -120,7 +117,7 @@ def headline(result: DemoResult) -> list[str]:
     """The lines the demo ends with: base against tuned, and raw against curated."""
     lines = []
     for run in result.comparison["runs"]:
-        metrics = orjson.loads((Path(run["path"]) / "eval" / "metrics.json").read_bytes())["metrics"]
+        metrics = orjson.loads(RunFolder(Path(run["path"])).eval.metrics.read_bytes())["metrics"]
         em = metrics.get("exact_match")
         if em:
             lines.append(f"{run['name']}: exact match base {em['base']['estimate']:.2f} -> tuned {em['tuned']['estimate']:.2f}")

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config.recipe import Recipe, StepConfig, apply_overrides, parse_recipe
+from ..run_folder import kept_records_of
 from .curate import CurateResult, curate
-from .runs import kept_records_of
 
 
 def selection_recipe(

@@ -27,6 +27,7 @@ from ..curation.read.load import data_paths, read_all
 from ..curation.read.records import Reject
 from ..curation.record import Record
 from ..errors import InputError
+from ..run_folder import SplitFiles, split_file
 
 
 @dataclass
@@ -47,10 +48,10 @@ class TrainData:
 def split_folder_files(path: str) -> tuple[Path, Path | None] | None:
     """``(train.jsonl, val.jsonl or None)`` when ``path`` is a split folder (or holds ``splits/``)."""
     p = Path(path).expanduser()
-    for folder in (p, p / "splits"):
-        if (folder / "train.jsonl").is_file():
-            val = folder / "val.jsonl"
-            return folder / "train.jsonl", (val if val.is_file() else None)
+    for folder in (p, SplitFiles(p).splits):
+        if split_file(folder, "train").is_file():
+            val = split_file(folder, "val")
+            return split_file(folder, "train"), (val if val.is_file() else None)
     return None
 
 
