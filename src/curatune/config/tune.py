@@ -25,8 +25,10 @@ training resumes from its last checkpoint.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .train import TrainConfig
@@ -66,8 +68,6 @@ class ParamSpace(BaseModel):
     @classmethod
     def _known_keys(cls, raw):
         """Said here, with a suggestion: the recipe's own message cannot see inside ``space``'s mapping."""
-        import difflib
-
         if isinstance(raw, dict):
             for key in raw:
                 if key not in cls.model_fields:
@@ -109,8 +109,6 @@ class ParamSpace(BaseModel):
 
     def grid(self) -> list[Any]:
         """The grid sampler's values for this parameter."""
-        import numpy as np
-
         if self.type == "categorical":
             return list(self.choices or [])
         n = self.grid_points
@@ -179,8 +177,6 @@ class TuneConfig(BaseModel):
 
 def _field_problems(name: str, spec: ParamSpace) -> list[str]:
     """A searched name must be a train: field, and every value at the range's edges must be one that field accepts."""
-    import difflib
-
     fields = list(TrainConfig.model_fields)
     if name not in fields:
         close = difflib.get_close_matches(name, fields, n=1)

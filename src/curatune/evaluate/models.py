@@ -21,7 +21,9 @@ from typing import Any
 import orjson
 
 from ..errors import InputError
-from ..models.tokenizer import DEFAULT
+from ..models.causal_lm import resolve_causal_lm
+from ..models.packaged import minilm_path
+from ..models.tokenizer import DEFAULT, load_tokenizer
 from ..run_folder import RunFolder, TrainFolder
 
 
@@ -141,8 +143,6 @@ def _device() -> str:
 
 
 def _causal_lms(target: EvalTarget) -> tuple[Contender, Contender]:
-    from ..models.tokenizer import load_tokenizer
-
     tuned_tokenizer = load_tokenizer(str(target.model_dir))
     if tuned_tokenizer.chat_template is None:
         raise InputError(f"The tokenizer in '{target.model_dir}' has no chat template, so prompts cannot be rendered as in training.")
@@ -167,9 +167,6 @@ def _same_weights(spec: str, other: str, task: str) -> bool:
 
 
 def _weights_folder(spec: str, task: str) -> Path | None:
-    from ..models.causal_lm import resolve_causal_lm
-    from ..models.packaged import minilm_path
-
     if task == "classification":
         folder = str(minilm_path()) if spec in (DEFAULT, "", None) else spec
     else:
@@ -184,9 +181,6 @@ def _causal_base(spec: str) -> Contender:
 
 
 def _causal_base_tokenizer(spec: str):
-    from ..models.causal_lm import resolve_causal_lm
-    from ..models.tokenizer import load_tokenizer
-
     tokenizer = load_tokenizer(resolve_causal_lm(spec)[1])
     if tokenizer.chat_template is None:
         raise InputError(f"The tokenizer of the base model {spec!r} has no chat template: give a chat (instruct) model as --base.")
@@ -195,8 +189,6 @@ def _causal_base_tokenizer(spec: str):
 
 def _causal_lm(spec: str):
     from transformers import AutoModelForCausalLM
-
-    from ..models.causal_lm import resolve_causal_lm
 
     folder, tokenizer_spec = resolve_causal_lm(spec)
     try:
@@ -237,8 +229,6 @@ def _classifiers(target: EvalTarget, labels: list[str] | None) -> tuple[Contende
 def _classifier_base(spec: str, labels: list[str]) -> Contender:
     """The base encoder with a classification head for ``labels``: a new head, at random, when it has none."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from ..models.packaged import minilm_path
 
     folder = str(minilm_path()) if spec in (DEFAULT, "", None) else spec
     try:

@@ -28,6 +28,7 @@ from ..errors import CuratuneError, InputError, RecipeError
 from ..run_folder import EvalFolder, RunFolder
 from ..tracking import default_store, default_tracking_uri, tracked_run
 from . import generate as generation
+from .classify import predict_labels
 from .corpus import (
     confusion_statistics,
     loss_statistics,
@@ -39,6 +40,7 @@ from .corpus import (
 )
 from .human import ExportedSheet, export_sheet
 from .human import _refuse_to_overwrite_judgments as refuse_to_overwrite_judgments
+from .loss import answer_losses
 from .metrics import bootstrap_ci, classification_metrics, generation_metrics, paired_bootstrap_diff
 from .models import Contender, EvalTarget, load_contenders, resolve_target
 from .report import EvalReport, MetricComparison, write_report
@@ -199,8 +201,6 @@ def training_labels(target: EvalTarget) -> list[str] | None:
 def _evaluate_generation(
     target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo
 ) -> EvalReport:
-    from .loss import answer_losses
-
     conversations = [conversation_of(r) for r in held.records]
     prompts = [c[:-1] for c in conversations]
     references = [c[-1]["content"] for c in conversations]
@@ -294,8 +294,6 @@ def _per_example(base: np.ndarray, tuned: np.ndarray, seed: int, higher_is_bette
 def _evaluate_classifiers(
     target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo
 ) -> EvalReport:
-    from .classify import predict_labels
-
     texts = [r.text or "" for r in held.records]
     references = [str(r.label) for r in held.records]
     predictions = {}

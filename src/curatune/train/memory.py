@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..errors import InputError, RecipeError
 from ..models.packaged import smollm2_gguf
 from ..models.tokenizer import DEFAULT, cache_dir, gguf_cache_key, save_atomically
@@ -396,8 +398,6 @@ def visible_device() -> Device:
     if torch.cuda.is_available():
         free, total = torch.cuda.mem_get_info()
         return Device(f"cuda:0 {torch.cuda.get_device_name(0)}", total, free)
-    import psutil
-
     mem = psutil.virtual_memory()
     return Device("cpu (RAM)", mem.total, mem.available)
 

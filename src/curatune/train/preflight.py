@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -158,8 +159,6 @@ def end_of_turn_check(examples: list[TokenExample], tokenizer, generation_eos: l
                 last_tokens.append(ex.input_ids[j])
     if not last_tokens:
         return {}
-    from collections import Counter
-
     token_id, _ = Counter(last_tokens).most_common(1)[0]
     special = set(tokenizer.all_special_ids)
     return {
