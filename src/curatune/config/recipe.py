@@ -258,7 +258,8 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     if not p.is_file():
         raise RecipeError(
             [
-                f"Recipe '{p}' does not exist. Examples to start from are in examples/; or run `curatune curate DATA` with the default recipe."
+                f"Recipe '{p}' does not exist. Examples to start from are in examples/; or run `curatune curate DATA` with the default "
+                "recipe."
             ]
         )
     try:

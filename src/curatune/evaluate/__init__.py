@@ -50,4 +50,3 @@ __all__ = [
     "token_f1",
     "wilson_interval",
 ]
-

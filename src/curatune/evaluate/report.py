@@ -144,7 +144,8 @@ def summary_markdown(report: EvalReport) -> str:
         better = "" if m.higher_is_better else " (lower is better)"
         d = m.difference
         lines.append(
-            f"| {LABELS.get(name, name)}{better} | {_interval(m.base)} | {_interval(m.tuned)} | {d.difference:+.4g} [{d.low:+.4g}, {d.high:+.4g}] |"
+            f"| {LABELS.get(name, name)}{better} | {_interval(m.base)} | {_interval(m.tuned)} | {d.difference:+.4g} [{d.low:+.4g}, "
+            f"{d.high:+.4g}] |"
         )
     lines += ["", *[f"- {note}" for note in report.notes]] if report.notes else []
     if report.safety:

@@ -207,7 +207,8 @@ def _evaluate_generation(
     answers, losses = {}, {}
     for contender in (base, tuned):
         echo(
-            f"{contender.name}: answering {len(prompts)} prompts (greedy, at most {settings['max_new_tokens']} new tokens) with {contender.source}"
+            f"{contender.name}: answering {len(prompts)} prompts (greedy, at most {settings['max_new_tokens']} new tokens) with "
+            f"{contender.source}"
         )
         with contender.active() as model:
             answers[contender.name] = generation.generate_answers(
@@ -242,7 +243,8 @@ def _evaluate_generation(
         )
     if median_words < 4:
         notes.append(
-            "BLEU counts word sequences up to four long, so on answers this short it is 0 or close to it whatever the model says: read exact match and chrF."
+            "BLEU counts word sequences up to four long, so on answers this short it is 0 or close to it whatever the model says: read "
+            "exact match and chrF."
         )
     return EvalReport(
         out, target, held.source, len(ids), metrics, examples, held.skipped,
@@ -252,7 +254,7 @@ def _evaluate_generation(
 
 
 def _generation_comparison(scores, losses, answers, references, short: bool, seed: int) -> dict[str, MetricComparison]:
-    loss_stats = {name: loss_statistics(l.sums, l.tokens) for name, l in losses.items()}
+    loss_stats = {name: loss_statistics(loss.sums, loss.tokens) for name, loss in losses.items()}
     metrics = {
         "loss": _corpus(loss_stats, token_weighted_loss, seed, higher_is_better=False),
         "perplexity": _corpus(loss_stats, perplexity, seed, higher_is_better=False),

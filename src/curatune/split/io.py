@@ -29,7 +29,8 @@ def split_inputs(data: list[str]) -> dict[str, list[Path]]:
     if len(specs) < 2:
         raise RecipeError(
             [
-                f"--check needs at least two splits, got {len(specs)} ({', '.join(specs)}). Give one file (or glob) per split: curatune split --check train.jsonl val.jsonl test.jsonl"
+                f"--check needs at least two splits, got {len(specs)} ({', '.join(specs)}). Give one file (or glob) per split: curatune "
+                "split --check train.jsonl val.jsonl test.jsonl"
             ],
             "the command line",
         )

@@ -143,7 +143,8 @@ def report_section(comparison: dict[str, Any]) -> dict[str, Any]:
             v = verdict({"low": d["low"], "high": d["high"]}, d["higher_is_better"])
         rows.append({"metric": metric.replace("_", " "), "cells": cells, "difference": diff, "verdict": v})
     funnel = "; ".join(
-        f"{r['name']}: {r['funnel'].get('input', '?')} records in, {r['funnel'].get('kept', '?')} kept, {r['training'].get('train_examples', '?')} trained on"
+        f"{r['name']}: {r['funnel'].get('input', '?')} records in, {r['funnel'].get('kept', '?')} kept, "
+        f"{r['training'].get('train_examples', '?')} trained on"
         for r in runs
         if r["funnel"]
     )

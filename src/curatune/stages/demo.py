@@ -64,7 +64,8 @@ def demo_recipe(name: str, data: Path, test: Path, runs_dir: Path, curate: bool,
             "model": model, "method": "lora", "lora_r": 16, "lora_alpha": 32, "learning_rate": 2e-3,
             "lora_top_layers": 8 if model == "default" else None,  # SmolLM2 has 30 layers; a test's tiny model has 2
             "max_steps": size["max_steps"], "eval_steps": size["eval_steps"], "per_device_train_batch_size": 8, "warmup_ratio": 0.1,
-            "lr_scheduler_type": "cosine", "max_seq_len": 256 if model == "default" else 1024, "packing": False, "min_trained_fraction": 0.02, "seed": 0,
+            "lr_scheduler_type": "cosine", "max_seq_len": 256 if model == "default" else 1024, "packing": False,
+            "min_trained_fraction": 0.02, "seed": 0,
             "early_stopping_patience": 3, "rank_losses": False,  # ranking is a forward pass over the training set: minutes on a CPU
         },
         "eval": {"data": str(test), "max_new_tokens": 8, "limit": size["limit"], "batch_size": 20},
@@ -125,7 +126,8 @@ def headline(result: DemoResult) -> list[str]:
     d = pair["metrics"].get("exact_match")
     if d:
         lines.append(
-            f"curated - raw exact match: {d['difference']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] on {pair['shared_examples']} clean test tickets"
+            f"curated - raw exact match: {d['difference']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] on {pair['shared_examples']} clean "
+            "test tickets"
         )
     lines.append(f"report: {result.report}  ({result.seconds:.0f} s)")
     return lines

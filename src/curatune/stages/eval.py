@@ -25,7 +25,8 @@ def eval_stage(config: EvalConfig, run: RunFolder, force: bool = False, echo: Ec
     data = Path(config.data) if config.data else run.split.split("test")
     if not data.exists():
         raise InputError(
-            f"No held-out data to evaluate on: {data} does not exist. Set eval.data to a test file, or split.test above 0 so the split writes one."
+            f"No held-out data to evaluate on: {data} does not exist. Set eval.data to a test file, or split.test above 0 so the split "
+            "writes one."
         )
     folder = run.eval
     key = StageKey.compute(

@@ -59,12 +59,14 @@ def detect_task(records: list[Record], source: str) -> str:
     kinds = Counter(r.kind for r in records)
     if kinds.get("preference"):
         raise InputError(
-            f"{source} holds preference pairs (prompt/chosen/rejected); curatune train does supervised fine-tuning and classification. Train on the chosen answers by converting them: curatune convert {source} --to messages"
+            f"{source} holds preference pairs (prompt/chosen/rejected); curatune train does supervised fine-tuning and classification. "
+            f"Train on the chosen answers by converting them: curatune convert {source} --to messages"
         )
     if kinds.get("labelled") and len(kinds) > 1:
         mixed = ", ".join(f"{n} {k}" for k, n in kinds.items())
         raise InputError(
-            f"{source} mixes labelled records with others ({mixed}); set train.task to sft or classification, or curate the two kinds apart."
+            f"{source} mixes labelled records with others ({mixed}); set train.task to sft or classification, or curate the two kinds "
+            "apart."
         )
     return "classification" if kinds.get("labelled") else "sft"
 
@@ -94,7 +96,8 @@ def load_train_data(data_path: str | list[str], config: TrainConfig, fmt: str = 
         unlabelled = [r.id for r in train + val if r.label is None]
         if unlabelled:
             raise InputError(
-                f"task: classification needs a label on every record; {len(unlabelled)} have none (first: {unlabelled[0]}). Drop them with a curate step or fix the data."
+                f"task: classification needs a label on every record; {len(unlabelled)} have none (first: {unlabelled[0]}). Drop them with "
+                "a curate step or fix the data."
             )
     return TrainData(train, val, task, train_paths, val_paths, rejects, val_source)
 

@@ -265,7 +265,8 @@ def range_test(
         model.train(was_training)
     if len(lrs) < 3:
         raise InputError(
-            f"The range test diverged after {len(lrs)} steps, at learning rate {start_lr * ratio ** len(lrs):.3g}; lower start_lr (it was {start_lr:g})."
+            f"The range test diverged after {len(lrs)} steps, at learning rate {start_lr * ratio ** len(lrs):.3g}; lower start_lr (it was "
+            f"{start_lr:g})."
         )
     return Curve(lrs, losses, smoothed, diverged)
 

@@ -128,7 +128,8 @@ def load_config(spec: str):
             return _gguf_config(ggufs[0])
         found = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
         raise InputError(
-            f"The folder '{path}' has no config.json (it holds: {found}). Give a folder saved with save_pretrained, a .gguf file, or 'default'."
+            f"The folder '{path}' has no config.json (it holds: {found}). Give a folder saved with save_pretrained, a .gguf file, or "
+            "'default'."
         )
     if path.exists() or not _looks_like_hub_id(spec):
         raise InputError(
@@ -159,7 +160,8 @@ def _gguf_config(gguf: Path):
             config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
         except Exception as e:
             raise InputError(
-                f"Cannot read the GGUF file '{gguf}' ({type(e).__name__}: {e}). Is it a complete GGUF file of an architecture transformers supports?"
+                f"Cannot read the GGUF file '{gguf}' ({type(e).__name__}: {e}). Is it a complete GGUF file of an architecture transformers "
+                "supports?"
             ) from e
         save_atomically(cached, config.save_pretrained)
     return AutoConfig.from_pretrained(cached, local_files_only=True)
@@ -221,7 +223,8 @@ def _on_meta_device(config, name: str) -> Architecture:
                 model = AutoModel.from_config(config)
     except Exception as e:
         raise InputError(
-            f"transformers cannot build the architecture '{config.model_type}' of {name} ({type(e).__name__}: {e}); upgrade transformers or give a supported model."
+            f"transformers cannot build the architecture '{config.model_type}' of {name} ({type(e).__name__}: {e}); upgrade transformers "
+            "or give a supported model."
         ) from e
     finally:
         logging.set_verbosity(verbosity)

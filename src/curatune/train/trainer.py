@@ -43,7 +43,7 @@ def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = 
     report, val_report = Preflight(), Preflight()
     report.read_problems = [{"source": r.source, "line": r.line, "reason": r.reason, "detail": r.detail} for r in data.rejects]
     if data.task == "classification":
-        label2id = {l: i for i, l in enumerate(data.labels)}
+        label2id = {label: i for i, label in enumerate(data.labels)}
         train_rows = prepare_classification(data.train, tokenizer, config, label2id, report)
         val_rows = prepare_classification(data.val, tokenizer, config, label2id, val_report)
     else:
@@ -53,11 +53,13 @@ def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = 
         val_rows = [_row(e) for e in prepare_sft(data.val, tokenizer, config, val_report)]
     if not train_rows:
         raise InputError(
-            f"No training example is left after the checks (see {preflight}): {len(report.too_long)} too long, {len(report.no_trained)} with no assistant tokens."
+            f"No training example is left after the checks (see {preflight}): {len(report.too_long)} too long, {len(report.no_trained)} "
+            "with no assistant tokens."
         )
     if data.val and not val_rows:
         raise InputError(
-            f"No validation example is left after the checks ({len(val_report.too_long)} too long); raise max_seq_len or give other validation data."
+            f"No validation example is left after the checks ({len(val_report.too_long)} too long); raise max_seq_len or give other "
+            "validation data."
         )
     if report.template_problems:
         report.warnings.append(
@@ -72,7 +74,7 @@ def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = 
     steps_per_epoch, total_steps = steps_for(len(train_rows), config, packed_rows)
     eval_steps = config.eval_steps or max(1, total_steps // 10)
     evaluations = total_steps // eval_steps if val_rows else 0
-    trained = sum(sum(1 for l in r["labels"] if l != -100) for r in train_rows) if data.task == "sft" else len(train_rows)
+    trained = sum(sum(1 for t in r["labels"] if t != -100) for r in train_rows) if data.task == "sft" else len(train_rows)
     report.budget = budget(
         [len(r["input_ids"]) for r in train_rows],
         trained,

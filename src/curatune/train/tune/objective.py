@@ -47,7 +47,8 @@ class Objective:
             trial.set_user_attr("seconds", round(time.perf_counter() - t0, 2))
             leave_pruned(folder, pruning, tagger)
             self.echo(
-                f"trial {trial.number}{again}: {shown} -> pruned at evaluation {pruning.evaluations} (step {pruning.step}), validation loss {pruning.last:.4f}"
+                f"trial {trial.number}{again}: {shown} -> pruned at evaluation {pruning.evaluations} (step {pruning.step}), validation "
+                f"loss {pruning.last:.4f}"
             )
             raise
         s = res.summary
@@ -59,10 +60,12 @@ class Objective:
             trial.set_user_attr("mlflow_run_id", s["mlflow"]["run_id"])
         if value is None:
             raise InputError(
-                f"Trial {trial.number} ended without a validation loss (see {folder.summary}); tune needs at least one evaluation per trial: lower train.eval_steps."
+                f"Trial {trial.number} ended without a validation loss (see {folder.summary}); tune needs at least one evaluation per "
+                "trial: lower train.eval_steps."
             )
         self.echo(
-            f"trial {trial.number}{again}: {shown} -> validation loss {value:.4f} ({s.get('steps')} steps{', stopped early' if s.get('stopped_early') else ''})"
+            f"trial {trial.number}{again}: {shown} -> validation loss {value:.4f} ({s.get('steps')} "
+            f"steps{', stopped early' if s.get('stopped_early') else ''})"
         )
         return float(value)
 
