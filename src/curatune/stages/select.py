@@ -21,6 +21,7 @@ from .curate import CurateResult, curate
 def selection_recipe(
     data: str,
     budget: float,
+    *,
     score_key: str = "quality",
     stratify: str | None = None,
     max_similarity: float = 0.9,

@@ -202,6 +202,7 @@ def range_test(
     start_lr: float,
     end_lr: float,
     num_steps: int,
+    *,
     beta: float = 0.9,
     diverge: float = 4.0,
     max_grad_norm: float | None = 1.0,

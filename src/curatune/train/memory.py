@@ -273,6 +273,7 @@ def estimate_memory(
     mode: str,
     seq_len: int,
     batch_size: int,
+    *,
     lora_r: int = 16,
     dtype: str = "bf16",
     gradient_checkpointing: bool = False,

@@ -221,9 +221,9 @@ def measured_flops_per_second() -> float:
 
 def budget(
     train_lengths: list[int],
+    *,
     trained_tokens: int,
     val_tokens: int,
-    config: TrainConfig,
     total_params: int,
     trainable_params: int,
     steps_per_epoch: int,

@@ -77,14 +77,13 @@ def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = 
     trained = sum(sum(1 for t in r["labels"] if t != -100) for r in train_rows) if data.task == "sft" else len(train_rows)
     report.budget = budget(
         [len(r["input_ids"]) for r in train_rows],
-        trained,
-        sum(len(r["input_ids"]) for r in val_rows),
-        config,
-        loaded.total_params,
-        loaded.trainable_params,
-        steps_per_epoch,
-        total_steps,
-        evaluations,
+        trained_tokens=trained,
+        val_tokens=sum(len(r["input_ids"]) for r in val_rows),
+        total_params=loaded.total_params,
+        trainable_params=loaded.trainable_params,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=total_steps,
+        evaluations=evaluations,
     )
     report.budget.update(_memory_line(config, loaded, train_rows))
     preflight.parent.mkdir(parents=True, exist_ok=True)
