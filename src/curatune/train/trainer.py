@@ -154,7 +154,7 @@ def build_trainer(
     cuda = torch.cuda.is_available()
     bf16 = (cuda and torch.cuda.is_bf16_supported()) if config.bf16 == "auto" else bool(config.bf16)
     has_val = bool(val_rows)
-    common = dict(
+    common: dict[str, Any] = dict(
         # Always given: TRL's SFTConfig turns it on by default (about 30% slower); transformers 5 names it
         # activation_checkpointing (the old name warns).
         activation_checkpointing=config.gradient_checkpointing,

@@ -60,7 +60,7 @@ def open_study(url: str, name: str, tc: TuneConfig, worker: int = 0):
         # A trial whose process died (no heartbeat for 2 minutes) is failed and tried once more.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            heartbeat = dict(heartbeat_interval=60, grace_period=120)
+            heartbeat: dict[str, Any] = dict(heartbeat_interval=60, grace_period=120)
             try:
                 storage = optuna.storages.RDBStorage(url, **heartbeat, heartbeat_stale_trial_callback=retry_once)
             except TypeError:  # Optuna before 4.9 names it failed_trial_callback
