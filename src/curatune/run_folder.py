@@ -36,8 +36,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, overload
 
 from .errors import InputError
+
+
+class _At:
+    """A path of a folder, ``root / parts``, as a read-only attribute of the folder's class."""
+
+    def __init__(self, *parts: str, doc: str | None = None):
+        self.parts = parts
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, folder: None, owner: type) -> _At: ...
+    @overload
+    def __get__(self, folder: object, owner: type) -> Path: ...
+    def __get__(self, folder: Any, owner: type) -> Path | _At:
+        return self if folder is None else folder.root.joinpath(*self.parts)
 
 
 def split_file(folder: Path, name: str) -> Path:
@@ -50,26 +66,13 @@ class SplitFiles:
     """What a split writes into a folder: a run folder, or ``curatune split --out DIR``."""
 
     root: Path
-
-    @property
-    def splits(self) -> Path:
-        return self.root / "splits"
+    splits = _At("splits")
+    report = _At("split_report.json")
+    clusters = _At("clusters.jsonl")
+    leakage = _At("leakage.json", doc="What ``curatune split --check`` writes.")
 
     def split(self, name: str) -> Path:
         return split_file(self.splits, name)
-
-    @property
-    def report(self) -> Path:
-        return self.root / "split_report.json"
-
-    @property
-    def clusters(self) -> Path:
-        return self.root / "clusters.jsonl"
-
-    @property
-    def leakage(self) -> Path:
-        """What ``curatune split --check`` writes."""
-        return self.root / "leakage.json"
 
 
 @dataclass(frozen=True)
@@ -77,50 +80,16 @@ class TrainFolder:
     """``train/``: what a training leaves."""
 
     root: Path
-
-    @property
-    def key(self) -> Path:
-        """What the training depends on; a rerun with the same key is skipped (or resumed from a checkpoint)."""
-        return self.root / "key.json"
-
-    @property
-    def config(self) -> Path:
-        """The resolved train section, every default written out."""
-        return self.root / "train.yaml"
-
-    @property
-    def preflight(self) -> Path:
-        return self.root / "preflight.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def curves(self) -> Path:
-        return self.root / "curves.png"
-
-    @property
-    def losses(self) -> Path:
-        return self.root / "losses.jsonl"
-
-    @property
-    def checkpoints(self) -> Path:
-        return self.root / "checkpoints"
-
-    @property
-    def model(self) -> Path:
-        return self.root / "model"
-
-    @property
-    def summary(self) -> Path:
-        """Written last: a training folder without it did not finish."""
-        return self.root / "summary.json"
-
-    @property
-    def pruned(self) -> Path:
-        """A tune trial the pruner stopped: why and when."""
-        return self.root / "pruned.json"
+    key = _At("key.json", doc="What the training depends on; the same key skips it (or resumes it from a checkpoint).")
+    config = _At("train.yaml", doc="The resolved train section, every default written out.")
+    preflight = _At("preflight.json")
+    metrics = _At("metrics.jsonl")
+    curves = _At("curves.png")
+    losses = _At("losses.jsonl")
+    checkpoints = _At("checkpoints")
+    model = _At("model")
+    summary = _At("summary.json", doc="Written last: a training folder without it did not finish.")
+    pruned = _At("pruned.json", doc="A tune trial the pruner stopped: why and when.")
 
 
 @dataclass(frozen=True)
@@ -128,28 +97,11 @@ class LrFindFolder:
     """``lr_find/``: the learning-rate range test."""
 
     root: Path
-
-    @property
-    def result(self) -> Path:
-        """Settings, key, every point and the suggestions."""
-        return self.root / "lr_find.json"
-
-    @property
-    def plot(self) -> Path:
-        return self.root / "lr_find.png"
-
-    @property
-    def preflight(self) -> Path:
-        return self.root / "preflight.json"
-
-    @property
-    def checkpoints(self) -> Path:
-        """The trainer's output folder; the range test saves nothing there."""
-        return self.root / "checkpoints"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
+    result = _At("lr_find.json", doc="Settings, key, every point and the suggestions.")
+    plot = _At("lr_find.png")
+    preflight = _At("preflight.json")
+    checkpoints = _At("checkpoints", doc="The trainer's output folder; the range test saves nothing there.")
+    metrics = _At("metrics.jsonl")
 
 
 @dataclass(frozen=True)
@@ -157,39 +109,17 @@ class TuneFolder:
     """``tune/``: an Optuna search, one run folder per trial."""
 
     root: Path
-
-    @property
-    def study(self) -> Path:
-        """The Optuna study (SQLite): a rerun resumes it."""
-        return self.root / "study.db"
+    study = _At("study.db", doc="The Optuna study (SQLite): a rerun resumes it.")
+    trials = _At("trials.csv")
+    best_recipe = _At("best_recipe.yaml")
+    history_plot = _At("optimization_history.png")
+    importances_plot = _At("param_importances.png")
+    report = _At("report.md")
+    summary = _At("summary.json")
 
     def trial(self, number: int) -> RunFolder:
         """Trial ``number``'s own run folder (it holds ``train/``)."""
         return RunFolder(self.root / f"trial-{number}")
-
-    @property
-    def trials(self) -> Path:
-        return self.root / "trials.csv"
-
-    @property
-    def best_recipe(self) -> Path:
-        return self.root / "best_recipe.yaml"
-
-    @property
-    def history_plot(self) -> Path:
-        return self.root / "optimization_history.png"
-
-    @property
-    def importances_plot(self) -> Path:
-        return self.root / "param_importances.png"
-
-    @property
-    def report(self) -> Path:
-        return self.root / "report.md"
-
-    @property
-    def summary(self) -> Path:
-        return self.root / "summary.json"
 
 
 @dataclass(frozen=True)
@@ -197,32 +127,12 @@ class EvalFolder:
     """``eval/`` (or any folder ``curatune eval --out`` names): base against tuned."""
 
     root: Path
-
-    @property
-    def key(self) -> Path:
-        return self.root / "key.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.json"
-
-    @property
-    def generations(self) -> Path:
-        return self.root / "generations.jsonl"
-
-    @property
-    def summary(self) -> Path:
-        return self.root / "summary.md"
-
-    @property
-    def human(self) -> Path:
-        """The blind side-by-side sheet for raters."""
-        return self.root / "human"
-
-    @property
-    def human_key(self) -> Path:
-        """Which answer of the sheet is whose: kept out of ``human/`` so that folder can be handed over whole."""
-        return self.root / "human_key.json"
+    key = _At("key.json")
+    metrics = _At("metrics.json")
+    generations = _At("generations.jsonl")
+    summary = _At("summary.md")
+    human = _At("human", doc="The blind side-by-side sheet for raters.")
+    human_key = _At("human_key.json", doc="Which answer of the sheet is whose: kept out of human/, which can be handed over whole.")
 
 
 @dataclass(frozen=True)
@@ -230,55 +140,26 @@ class RunFolder:
     """``runs/<name>/``."""
 
     root: Path
+    # curate
+    recipe = _At("recipe.yaml")
+    done = _At("run.json", doc="The curation's key, inputs and timing, written last.")
+    stats = _At("stats.json")
+    ledger = _At("ledger.parquet")
+    data = _At("data")
+    kept = _At("data", "kept.jsonl")
+    dropped = _At("data", "dropped.jsonl")
+    artifacts = _At("artifacts")
+    # the stages after it
+    split_key = _At("split_key.json")
+    report = _At("report.html")
 
     @classmethod
     def of(cls, runs_dir: str | Path, name: str | None) -> RunFolder:
         return cls(Path(runs_dir) / str(name))
 
-    # ---- curate ----
-
-    @property
-    def recipe(self) -> Path:
-        return self.root / "recipe.yaml"
-
-    @property
-    def done(self) -> Path:
-        """``run.json``: the curation's key, inputs and timing, written last."""
-        return self.root / "run.json"
-
-    @property
-    def stats(self) -> Path:
-        return self.root / "stats.json"
-
-    @property
-    def ledger(self) -> Path:
-        return self.root / "ledger.parquet"
-
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def kept(self) -> Path:
-        return self.data / "kept.jsonl"
-
-    @property
-    def dropped(self) -> Path:
-        return self.data / "dropped.jsonl"
-
-    @property
-    def artifacts(self) -> Path:
-        return self.root / "artifacts"
-
     def is_curated(self) -> bool:
         """A finished curate run folder (a folder with ``run.json``)."""
         return self.root.is_dir() and self.done.is_file()
-
-    # ---- the stages after it ----
-
-    @property
-    def split_key(self) -> Path:
-        return self.root / "split_key.json"
 
     @property
     def split(self) -> SplitFiles:
@@ -299,10 +180,6 @@ class RunFolder:
     @property
     def eval(self) -> EvalFolder:
         return EvalFolder(self.root / "eval")
-
-    @property
-    def report(self) -> Path:
-        return self.root / "report.html"
 
 
 def kept_records_of(path: str | Path) -> Path | None:
