@@ -128,7 +128,7 @@ def run_bare(folder: str, rows: list[dict], args, tmp: Path) -> dict:
 
 def run_curatune(folder: str, rows: list[dict], args, tmp: Path, i: int) -> dict:
     from curatune.config.recipe import parse_recipe
-    from curatune.train.run import train
+    from curatune.stages.train import train
 
     data = tmp / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
@@ -204,7 +204,7 @@ def padding(args) -> dict:
     from curatune.generate import generate_noisy
     from curatune.generate.triage import generate_triage
     from curatune.train.data import load_train_data
-    from curatune.train.run import build_trainer, prepare
+    from curatune.train.trainer import build_trainer, prepare
 
     out = {}
     with tempfile.TemporaryDirectory() as d:
@@ -234,8 +234,10 @@ def padding(args) -> dict:
                     }
                 )
                 data_ = load_train_data(recipe.data.path, recipe.train, recipe.data.format)
-                p = prepare(recipe.train, data_, tmp / f"pad{packing}", echo=lambda s: None)
-                trainer, _, counter, _ = build_trainer(p, tmp / f"pad{packing}")
+                folder = tmp / f"pad{packing}"
+                p = prepare(recipe.train, data_, folder / "preflight.json", echo=lambda s: None)
+                built = build_trainer(p, folder / "checkpoints", folder / "metrics.jsonl")
+                trainer, counter = built.trainer, built.counter
                 batches = sum(1 for _ in trainer.get_train_dataloader())
                 out.setdefault(name, {})["packing" if packing else "no_packing"] = {
                     **counter.summary(),

@@ -84,7 +84,7 @@ def run_search(raw: dict) -> dict:
     from optuna.trial import TrialState
 
     from curatune.config.recipe import parse_recipe
-    from curatune.train.tune import tune
+    from curatune.stages.tune import tune
 
     t0 = time.perf_counter()
     res = tune(parse_recipe(raw), echo=lambda s: None, track=False)
@@ -129,7 +129,7 @@ def run_all(root: Path, args) -> dict:
     from tiny_models import build_tiny_lm
 
     from curatune.config.recipe import parse_recipe
-    from curatune.train.lr_find import lr_find
+    from curatune.stages.lr_find import lr_find
 
     model = build_tiny_lm(root / "lm", hidden=32, layers=2, initializer_range=0.02)
     data = root / "arith.jsonl"
@@ -142,7 +142,8 @@ def run_all(root: Path, args) -> dict:
             r = run_search(raw_recipe(root, data, model, seed, args.trials, strategy))
             results["runs"][f"{strategy}/{seed}"] = r
             print(
-                f"seed {seed} {strategy:>10}: best {r['best_value']:.4f} {r['best_params']}  {r['steps']} steps, {r['pruned']} pruned, {r['wall_s']} s",
+                f"seed {seed} {strategy:>10}: best {r['best_value']:.4f} {r['best_params']}  {r['steps']} steps, {r['pruned']} pruned, "
+                f"{r['wall_s']} s",
                 flush=True,
             )
         raw = raw_recipe(root, data, model, seed, args.trials, "tpe")
@@ -178,7 +179,8 @@ def print_tables(results: dict) -> None:
     grid_steps = statistics.mean(runs[f"grid/{s}"]["steps"] for s in seeds)
     print(f"\n{results['trials']} trials per search, mean of {len(seeds)} seeds ({', '.join(map(str, seeds))})\n")
     print(
-        "| strategy | best validation loss | wall time (s) | compute (steps) | compute vs grid | pruned trials | as good as grid: compute to get there |"
+        "| strategy | best validation loss | wall time (s) | compute (steps) | compute vs grid | pruned trials | as good as grid: compute "
+        "to get there |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name in STRATEGIES:
@@ -202,13 +204,15 @@ def print_tables(results: dict) -> None:
             f"{statistics.mean(r['pruned'] for r in rs):.1f} | {reach_text} |"
         )
     print(
-        "\n| seed | lr-find min / 10 (the default pick) | lr-find steepest | best rate found by the searches | ratio (min / 10) | ratio (steepest) |"
+        "\n| seed | lr-find min / 10 (the default pick) | lr-find steepest | best rate found by the searches | ratio (min / 10) | ratio "
+        "(steepest) |"
     )
     print("|---:|---:|---:|---:|---:|---:|")
     for s in seeds:
         lf = results["lr_find"][str(s)]
         print(
-            f"| {s} | {lf['min_div_10']:.3g} | {lf['steepest']:.3g} | {lf['best_lr']:.3g} | {lf['ratio_min_div_10']:.1f} | {lf['ratio_steepest']:.1f} |"
+            f"| {s} | {lf['min_div_10']:.3g} | {lf['steepest']:.3g} | {lf['best_lr']:.3g} | {lf['ratio_min_div_10']:.1f} | "
+            f"{lf['ratio_steepest']:.1f} |"
         )
 
 

@@ -9,8 +9,7 @@ import yaml
 from curatune.config.recipe import apply_overrides, load_recipe, parse_recipe, recipe_to_yaml
 from curatune.curation.registry import build_step
 from curatune.errors import RecipeError
-from curatune.stages.curate import curate, resolve
-from curatune.stages.runs import run_key
+from curatune.stages.curate import curate, resolve, run_key
 
 
 def defaults(step: str) -> dict:

@@ -44,7 +44,7 @@ def held_out(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory, lm) -> Path:
     """A run whose model was fully fine-tuned to answer "OK" to any question."""
-    from curatune.train.run import train
+    from curatune.stages.train import train
 
     tmp = tmp_path_factory.mktemp("run")
     data = write_jsonl(tmp / "train.jsonl", [chat(i, f"question {i * 7 % 97}?", "OK") for i in range(40)])

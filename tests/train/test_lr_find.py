@@ -11,8 +11,9 @@ from tiny_models import arithmetic, build_tiny_lm, write_jsonl
 
 from curatune.config.recipe import parse_recipe
 from curatune.errors import RecipeError
-from curatune.train.lr_find import Curve, RangeTestSettings, lr_find, range_test, suggest
-from curatune.train.run import train
+from curatune.stages.lr_find import lr_find
+from curatune.stages.train import train
+from curatune.train.lr_find import Curve, RangeTestSettings, range_test, suggest
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,8 @@ from tiny_models import arithmetic, build_tiny_bert, build_tiny_lm, write_jsonl
 
 from curatune.config.recipe import parse_recipe
 from curatune.errors import RecipeError
-from curatune.train.run import TrainingInterrupted, train
+from curatune.stages.train import train
+from curatune.train.run import TrainingInterrupted
 
 
 @pytest.fixture(scope="module")

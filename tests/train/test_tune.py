@@ -10,8 +10,8 @@ from tiny_models import arithmetic, build_tiny_lm, write_jsonl
 
 from curatune.config.recipe import load_recipe, parse_recipe
 from curatune.errors import RecipeError
+from curatune.stages.tune import default_storage, tune
 from curatune.train.run import TrainingInterrupted
-from curatune.train.tune import default_storage, tune
 
 # Cheap trials: 10 to 20 steps of 8 examples, evaluated every 5.
 TRAIN = {

@@ -54,8 +54,14 @@ from typing import Any
 
 import orjson
 
+from ..curation.pipeline import worker_count
 from ..curation.read.records import RecordReader, Reject
+from ..models.tokenizer import load_tokenizer
+from .html import write_html
+from .language import LanguageStats
+from .preview import run_preview
 from .profile import Profiler
+from .tokens import TokenStats
 
 SCHEMA = 1
 
@@ -119,16 +125,11 @@ def run_audit(
     profiler = Profiler()
     tokens = None
     if tokenizer is not None:
-        from ..models.tokenizer import load_tokenizer
-        from .tokens import TokenStats
-
         with phase("tokens"):
             tokens = TokenStats(load_tokenizer(tokenizer), max_seq_len, str(tokenizer))
     langs = None
     languages_skipped = None
     if languages:
-        from .language import LanguageStats
-
         with phase("language"):
             try:
                 langs = LanguageStats()
@@ -174,9 +175,6 @@ def run_audit(
     with phase("profile"):
         duplicates = profiler.duplicates(lambda ordinals: _resolve_ids(data, fmt, ordinals))
     with phase("preview"):
-        from ..curation.pipeline import worker_count
-        from .preview import run_preview
-
         # The profiling pass is over, so the preview can have every core.
         preview = run_preview(RecordReader(data, fmt), preview_records, profiler.records, workers=worker_count("auto"))
 
@@ -204,8 +202,6 @@ def run_audit(
 
     timings()
     if html:
-        from .html import write_html
-
         with phase("report"):
             write_html(report, out_dir / "audit.html")
     timings()

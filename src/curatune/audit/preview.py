@@ -15,10 +15,12 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from ..config.recipe import default_steps
 from ..curation.ledger import Event
 from ..curation.pipeline import Pipeline, PipelineStep, Sink
 from ..curation.read.records import Reject
 from ..curation.record import Record
+from ..curation.registry import build_step
 
 EXAMPLES_PER_REASON = 5
 
@@ -55,9 +57,6 @@ def _plain(x: Any) -> Any:
 
 def default_flag_steps() -> list[PipelineStep]:
     """The default recipe's steps, each turned to flag instead of drop."""
-    from ..config.recipe import default_steps
-    from ..curation.registry import build_step
-
     return [PipelineStep(build_step(sc.step, sc.params), "flag") for sc in default_steps()]
 
 

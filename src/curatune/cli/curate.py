@@ -55,7 +55,16 @@ def select(
         if budget <= 0:
             raise RecipeError(["--budget must be a count (5000) or a fraction between 0 and 1 (0.2)."])
         overrides = [f"runs_dir={runs_dir}"] if runs_dir else []
-        recipe = selection_recipe(data, budget, score_key, stratify, max_similarity, embed_model, name, overrides)
+        recipe = selection_recipe(
+            data,
+            budget,
+            score_key=score_key,
+            stratify=stratify,
+            max_similarity=max_similarity,
+            model=embed_model,
+            name=name,
+            overrides=overrides,
+        )
         with progress_bar("selecting") as advance:
             result = run_select(recipe, force=force, progress=advance)
     if result.skipped:

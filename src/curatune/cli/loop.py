@@ -64,7 +64,7 @@ def compare(
     section = report_section(comparison)
     print_comparison(comparison, section)
     if report_run:
-        from ..report.build import build_report
+        from ..stages.report import build_report
 
         out.print(f"Wrote {build_report(report_run, compare=section)}")
 
@@ -78,7 +78,7 @@ def reference():
 
 def report(run_dir: Annotated[Path, typer.Argument(help="A run folder (runs/NAME).")]):
     """(Re)build a run folder's self-contained report.html from the files its stages wrote."""
-    from ..report.build import build_report
+    from ..stages.report import build_report
 
     if not run_dir.is_dir():
         fail(CuratuneError(f"'{run_dir}' is not a folder; give a run folder such as runs/NAME."))

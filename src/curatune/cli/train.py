@@ -24,7 +24,7 @@ def train(
 ):
     """Fine-tune a model (LoRA, full or top layers) with checks before, overfitting watched during, losses ranked after."""
     from ..config.recipe import load_recipe
-    from ..train.run import train as run_train
+    from ..stages.train import train as run_train
 
     with exit_on_error():
         recipe = load_recipe(recipe_path, set_ or [])
@@ -57,7 +57,7 @@ def lr_find(
 ):
     """Learning-rate range test: train briefly with a rate growing from --start-lr to --end-lr, suggest a rate, plot the curve."""
     from ..config.recipe import load_recipe
-    from ..train.lr_find import lr_find as run_lr_find
+    from ..stages.lr_find import lr_find as run_lr_find
 
     with exit_on_error():
         recipe = load_recipe(recipe_path, set_ or [])
@@ -79,7 +79,7 @@ def tune(
 ):
     """Search hyperparameters with Optuna (TPE, random or grid; bad trials pruned); write the best configuration as a recipe. Rerun to resume."""  # noqa: E501 (the help text, one line)
     from ..config.recipe import load_recipe
-    from ..train.tune import tune as run_tune
+    from ..stages.tune import tune as run_tune
 
     with exit_on_error():
         recipe = load_recipe(recipe_path, set_ or [])
@@ -94,7 +94,7 @@ def ui(
     """Open the MLflow UI on the local tracking store (runs/mlflow.db)."""
     import subprocess
 
-    from ..train.tracking import artifact_root, default_tracking_uri
+    from ..tracking import artifact_root, default_tracking_uri
 
     db = Path(runs_dir) / "mlflow.db"
     if not db.is_file():

@@ -27,6 +27,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..curation.formats import FORMAT_ALIASES, FORMATS
 from ..curation.read.files import FILE_TYPES
+from ..curation.registry import all_steps, get_step_class, param_problems
+from ..curation.step import init_params
 from ..errors import RecipeError
 from .eval import EvalConfig
 from .split import SplitConfig
@@ -203,8 +205,6 @@ def apply_overrides(raw: dict, overrides: list[str]) -> dict:
 
 def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
     """Validate a raw recipe dict, checking every step and parameter; raise one RecipeError with all problems."""
-    from ..curation.registry import param_problems
-
     if not isinstance(raw, dict):
         raise RecipeError([f"A recipe must be a YAML mapping of keys to values, got {type(raw).__name__}."], source)
     raw = dict(raw)
@@ -239,9 +239,6 @@ def parse_recipe(raw: Any, source: str | None = None) -> Recipe:
 
 
 def _known_params(step: str) -> list[str]:
-    from ..curation.registry import get_step_class
-    from ..curation.step import init_params
-
     try:
         return init_params(get_step_class(step))
     except RecipeError:
@@ -297,8 +294,6 @@ def recipe_to_yaml(recipe: Recipe, sections: tuple[str, ...] | None = None) -> s
 def default_steps() -> list[StepConfig]:
     """The default recipe (``config/default_recipe.yaml``): the safe steps drop, the rest flag."""
     text = resources.files("curatune.config").joinpath("default_recipe.yaml").read_text(encoding="utf-8")
-    from ..curation.registry import all_steps
-
     registered = all_steps()
     out = []
     for item in yaml.safe_load(text)["steps"]:

@@ -17,6 +17,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
+from .recipe import Recipe
+
 HEADER = """# Recipe reference
 
 Generated from the schema by `curatune reference` (do not edit by hand). Every key is
@@ -81,6 +83,4 @@ def section(model: type[BaseModel], path: str) -> list[str]:
 
 
 def recipe_reference() -> str:
-    from .recipe import Recipe
-
     return HEADER + "\n" + "\n".join(section(Recipe, "")).rstrip() + "\n"

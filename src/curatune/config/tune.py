@@ -25,8 +25,10 @@ training resumes from its last checkpoint.
 
 from __future__ import annotations
 
+import difflib
 from typing import Any, Literal
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .train import TrainConfig
@@ -52,7 +54,8 @@ class ParamSpace(BaseModel):
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     type: Literal["log_uniform", "uniform", "int", "categorical"]
-    """``log_uniform`` (a rate: every decade as likely), ``uniform``, ``int`` (whole numbers from low to high) or ``categorical`` (one of ``choices``)."""
+    """``log_uniform`` (a rate: every decade as likely), ``uniform``, ``int`` (whole numbers from low to high) or ``categorical`` (one of
+    ``choices``)."""
     low: float | None = None
     """The smallest value (log_uniform, uniform, int)."""
     high: float | None = None
@@ -60,14 +63,13 @@ class ParamSpace(BaseModel):
     choices: list[Any] | None = None
     """The values to choose from (categorical)."""
     grid_points: int = Field(3, ge=1)
-    """With ``sampler: grid``: how many values of the range the grid holds (log-spaced for log_uniform); a categorical's grid is its choices."""
+    """With ``sampler: grid``: how many values of the range the grid holds (log-spaced for log_uniform); a categorical's grid is its
+    choices."""
 
     @model_validator(mode="before")
     @classmethod
     def _known_keys(cls, raw):
         """Said here, with a suggestion: the recipe's own message cannot see inside ``space``'s mapping."""
-        import difflib
-
         if isinstance(raw, dict):
             for key in raw:
                 if key not in cls.model_fields:
@@ -109,8 +111,6 @@ class ParamSpace(BaseModel):
 
     def grid(self) -> list[Any]:
         """The grid sampler's values for this parameter."""
-        import numpy as np
-
         if self.type == "categorical":
             return list(self.choices or [])
         n = self.grid_points
@@ -133,11 +133,13 @@ class TuneConfig(BaseModel):
     space: dict[str, ParamSpace]
     """What to search: ``train:`` field names, each with its range (``{type: log_uniform, low: 1.0e-5, high: 1.0e-3}``) or ``choices``."""
     sampler: Literal["tpe", "random", "grid"] = "tpe"
-    """``tpe`` (Bayesian: samples where good trials were), ``random``, or ``grid`` (every combination of each parameter's ``grid_points`` values)."""
+    """``tpe`` (Bayesian: samples where good trials were), ``random``, or ``grid`` (every combination of each parameter's ``grid_points``
+    values)."""
     startup_trials: int | None = Field(None, ge=1)
     """With ``sampler: tpe``: random trials before TPE models the results; a third of ``n_trials`` (2 to 10) when absent."""
     pruner: Literal["median", "hyperband", "none"] = "median"
-    """Stop bad trials early from their validation loss: ``median`` (worse than the median of finished trials at the same evaluation), ``hyperband``, or ``none``."""
+    """Stop bad trials early from their validation loss: ``median`` (worse than the median of finished trials at the same evaluation),
+    ``hyperband``, or ``none``."""
     pruner_startup_trials: int = Field(2, ge=0)
     """Trials that must complete before any is pruned (the median needs something to compare with)."""
     pruner_warmup_evaluations: int = Field(1, ge=0)
@@ -147,7 +149,8 @@ class TuneConfig(BaseModel):
     timeout_minutes: float | None = Field(None, gt=0)
     """Start no trial after this many minutes of this run (the one running finishes)."""
     storage: str | None = None
-    """Where the study lives (an Optuna storage URL); ``runs/<name>/tune/study.db`` (SQLite) when absent. A rerun on it resumes the search."""
+    """Where the study lives (an Optuna storage URL); ``runs/<name>/tune/study.db`` (SQLite) when absent. A rerun on it resumes the
+    search."""
     study_name: str | None = None
     """The study's name in the storage; the recipe's name when absent."""
     n_jobs: int = Field(1, ge=1)
@@ -164,7 +167,8 @@ class TuneConfig(BaseModel):
     def _searchable(cls, space: dict[str, ParamSpace]) -> dict[str, ParamSpace]:
         if not space:
             raise ValueError(
-                f"is empty; name at least one train: field to search, e.g. learning_rate: {{type: log_uniform, low: 1.0e-5, high: 1.0e-3}} (usual ones: {', '.join(USUAL)})"
+                f"is empty; name at least one train: field to search, e.g. learning_rate: {{type: log_uniform, low: 1.0e-5, high: 1.0e-3}} "
+                f"(usual ones: {', '.join(USUAL)})"
             )
         problems = []
         for name, spec in space.items():
@@ -179,8 +183,6 @@ class TuneConfig(BaseModel):
 
 def _field_problems(name: str, spec: ParamSpace) -> list[str]:
     """A searched name must be a train: field, and every value at the range's edges must be one that field accepts."""
-    import difflib
-
     fields = list(TrainConfig.model_fields)
     if name not in fields:
         close = difflib.get_close_matches(name, fields, n=1)

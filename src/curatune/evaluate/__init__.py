@@ -7,9 +7,6 @@
   built on :mod:`.models` (loading both), :mod:`.generate` (greedy answers), :mod:`.loss` (answer loss, perplexity),
   :mod:`.classify` (argmax labels), :mod:`.corpus` (intervals of corpus scores), :mod:`.safety` (flagged answers)
   and :mod:`.report` (what the eval folder holds).
-
-:func:`evaluate_run` and :class:`EvalReport` are imported on first use: they pull in the data readers,
-which a caller that only wants a metric should not pay for.
 """
 
 from .human import ExportedSheet, SideBySideResult, SystemResult, export_sheet, import_judgments
@@ -28,6 +25,8 @@ from .metrics import (
     token_f1,
     wilson_interval,
 )
+from .report import EvalReport
+from .run import evaluate_run
 
 __all__ = [
     "ClassScores",
@@ -51,15 +50,3 @@ __all__ = [
     "token_f1",
     "wilson_interval",
 ]
-
-
-def __getattr__(name: str):
-    if name == "evaluate_run":
-        from .run import evaluate_run
-
-        return evaluate_run
-    if name == "EvalReport":
-        from .report import EvalReport
-
-        return EvalReport
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

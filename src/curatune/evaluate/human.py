@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
+import jinja2
 import numpy as np
 import orjson
 
@@ -174,8 +175,6 @@ def _write_csv(rows: list[dict[str, str]], path: Path) -> None:
 
 
 def _render_html(rows: list[dict[str, str]], instructions: str) -> str:
-    import jinja2
-
     template = resources.files("curatune.evaluate").joinpath("sheet.html.jinja").read_text(encoding="utf-8")
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     paragraphs = [" ".join(p.split()) for p in instructions.split("\n\n") if p.strip()]

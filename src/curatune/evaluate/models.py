@@ -21,7 +21,10 @@ from typing import Any
 import orjson
 
 from ..errors import InputError
-from ..models.tokenizer import DEFAULT
+from ..models.causal_lm import resolve_causal_lm
+from ..models.packaged import minilm_path
+from ..models.tokenizer import DEFAULT, load_tokenizer
+from ..run_folder import RunFolder, TrainFolder
 
 
 @dataclass(frozen=True)
@@ -85,16 +88,16 @@ def resolve_target(path: str | Path, base: str | None = None) -> EvalTarget:
 
 def _model_and_summary(given: Path) -> tuple[Path, Path | None]:
     """The model folder and the training summary that describes it (which may not exist)."""
-    for train_dir in (given / "train", given):
-        if (train_dir / "model").is_dir() and (train_dir / "summary.json").is_file():
-            return train_dir / "model", train_dir / "summary.json"
-        if (train_dir / "summary.json").is_file() and not (train_dir / "model").is_dir():
+    for train in (RunFolder(given).train, TrainFolder(given)):
+        if train.model.is_dir() and train.summary.is_file():
+            return train.model, train.summary
+        if train.summary.is_file() and not train.model.is_dir():
             raise InputError(
-                f"'{train_dir}' has a training summary but no model/ folder: the training ran with save_model: false. "
+                f"'{train.root}' has a training summary but no model/ folder: the training ran with save_model: false. "
                 "Train again with save_model: true, or give a model folder."
             )
     if (given / "config.json").is_file() or (given / "adapter_config.json").is_file():
-        summary = given.parent / "summary.json"  # runs/NAME/train/model: its summary is one folder up
+        summary = TrainFolder(given.parent).summary  # runs/NAME/train/model: its summary is one folder up
         return given, summary if summary.is_file() else None
     raise InputError(
         f"'{given}' is neither a run folder (looked for train/model/ and train/summary.json) nor a model folder "
@@ -140,8 +143,6 @@ def _device() -> str:
 
 
 def _causal_lms(target: EvalTarget) -> tuple[Contender, Contender]:
-    from ..models.tokenizer import load_tokenizer
-
     tuned_tokenizer = load_tokenizer(str(target.model_dir))
     if tuned_tokenizer.chat_template is None:
         raise InputError(f"The tokenizer in '{target.model_dir}' has no chat template, so prompts cannot be rendered as in training.")
@@ -166,9 +167,6 @@ def _same_weights(spec: str, other: str, task: str) -> bool:
 
 
 def _weights_folder(spec: str, task: str) -> Path | None:
-    from ..models.causal_lm import resolve_causal_lm
-    from ..models.packaged import minilm_path
-
     if task == "classification":
         folder = str(minilm_path()) if spec in (DEFAULT, "", None) else spec
     else:
@@ -183,9 +181,6 @@ def _causal_base(spec: str) -> Contender:
 
 
 def _causal_base_tokenizer(spec: str):
-    from ..models.causal_lm import resolve_causal_lm
-    from ..models.tokenizer import load_tokenizer
-
     tokenizer = load_tokenizer(resolve_causal_lm(spec)[1])
     if tokenizer.chat_template is None:
         raise InputError(f"The tokenizer of the base model {spec!r} has no chat template: give a chat (instruct) model as --base.")
@@ -194,8 +189,6 @@ def _causal_base_tokenizer(spec: str):
 
 def _causal_lm(spec: str):
     from transformers import AutoModelForCausalLM
-
-    from ..models.causal_lm import resolve_causal_lm
 
     folder, tokenizer_spec = resolve_causal_lm(spec)
     try:
@@ -236,8 +229,6 @@ def _classifiers(target: EvalTarget, labels: list[str] | None) -> tuple[Contende
 def _classifier_base(spec: str, labels: list[str]) -> Contender:
     """The base encoder with a classification head for ``labels``: a new head, at random, when it has none."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    from ..models.packaged import minilm_path
 
     folder = str(minilm_path()) if spec in (DEFAULT, "", None) else spec
     try:

@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+from ..run_folder import EvalFolder
 from .human import ExportedSheet
 from .metrics import ClassificationScores, Interval, PairedDifference
 from .models import EvalTarget
@@ -114,13 +115,11 @@ class EvalReport:
 
 
 def write_report(report: EvalReport) -> None:
-    out = report.out_dir
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
-    (out / "generations.jsonl").write_bytes(
-        b"".join(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for row in report.examples)
-    )
-    (out / "summary.md").write_text(summary_markdown(report), encoding="utf-8")
+    out = EvalFolder(report.out_dir)
+    out.root.mkdir(parents=True, exist_ok=True)
+    out.metrics.write_bytes(orjson.dumps(report.as_dict(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    out.generations.write_bytes(b"".join(orjson.dumps(row, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for row in report.examples))
+    out.summary.write_text(summary_markdown(report), encoding="utf-8")
 
 
 # --- summary.md ------------------------------------------------------------------------------------
@@ -145,7 +144,8 @@ def summary_markdown(report: EvalReport) -> str:
         better = "" if m.higher_is_better else " (lower is better)"
         d = m.difference
         lines.append(
-            f"| {LABELS.get(name, name)}{better} | {_interval(m.base)} | {_interval(m.tuned)} | {d.difference:+.4g} [{d.low:+.4g}, {d.high:+.4g}] |"
+            f"| {LABELS.get(name, name)}{better} | {_interval(m.base)} | {_interval(m.tuned)} | {d.difference:+.4g} [{d.low:+.4g}, "
+            f"{d.high:+.4g}] |"
         )
     lines += ["", *[f"- {note}" for note in report.notes]] if report.notes else []
     if report.safety:

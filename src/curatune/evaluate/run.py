@@ -25,7 +25,10 @@ import numpy as np
 from ..curation.read.load import data_paths, read_all
 from ..curation.record import Record
 from ..errors import CuratuneError, InputError, RecipeError
+from ..run_folder import EvalFolder, RunFolder
+from ..tracking import default_store, default_tracking_uri, tracked_run
 from . import generate as generation
+from .classify import predict_labels
 from .corpus import (
     confusion_statistics,
     loss_statistics,
@@ -37,6 +40,7 @@ from .corpus import (
 )
 from .human import ExportedSheet, export_sheet
 from .human import _refuse_to_overwrite_judgments as refuse_to_overwrite_judgments
+from .loss import answer_losses
 from .metrics import bootstrap_ci, classification_metrics, generation_metrics, paired_bootstrap_diff
 from .models import Contender, EvalTarget, load_contenders, resolve_target
 from .report import EvalReport, MetricComparison, write_report
@@ -81,7 +85,7 @@ def evaluate_run(
     held = held_out_records(test_data, target.task, limit)
     out = Path(out_dir) if out_dir else default_out_dir(target)
     if human_sheet:
-        refuse_to_overwrite_judgments(out / "human" / "sheet.csv")  # before the models run, not after
+        refuse_to_overwrite_judgments(EvalFolder(out).human / "sheet.csv")  # before the models run, not after
     settings = {"max_new_tokens": max_new_tokens, "limit": limit, "seed": seed, "batch_size": batch_size,
                 "confidence": CONFIDENCE, "n_resamples": N_RESAMPLES, "decoding": "greedy"}  # fmt: skip
     import torch
@@ -117,7 +121,7 @@ def _check_settings(max_new_tokens: int, limit: int | None, batch_size: int) -> 
 def default_out_dir(target: EvalTarget) -> Path:
     """``runs/NAME/eval`` for a run; ``<model folder>-eval`` beside a model folder (never inside it)."""
     if target.run_dir is not None:
-        return target.run_dir / "eval"
+        return RunFolder(target.run_dir).eval.root
     return target.model_dir.with_name(target.model_dir.name + "-eval")
 
 
@@ -197,15 +201,14 @@ def training_labels(target: EvalTarget) -> list[str] | None:
 def _evaluate_generation(
     target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo
 ) -> EvalReport:
-    from .loss import answer_losses
-
     conversations = [conversation_of(r) for r in held.records]
     prompts = [c[:-1] for c in conversations]
     references = [c[-1]["content"] for c in conversations]
     answers, losses = {}, {}
     for contender in (base, tuned):
         echo(
-            f"{contender.name}: answering {len(prompts)} prompts (greedy, at most {settings['max_new_tokens']} new tokens) with {contender.source}"
+            f"{contender.name}: answering {len(prompts)} prompts (greedy, at most {settings['max_new_tokens']} new tokens) with "
+            f"{contender.source}"
         )
         with contender.active() as model:
             answers[contender.name] = generation.generate_answers(
@@ -240,7 +243,8 @@ def _evaluate_generation(
         )
     if median_words < 4:
         notes.append(
-            "BLEU counts word sequences up to four long, so on answers this short it is 0 or close to it whatever the model says: read exact match and chrF."
+            "BLEU counts word sequences up to four long, so on answers this short it is 0 or close to it whatever the model says: read "
+            "exact match and chrF."
         )
     return EvalReport(
         out, target, held.source, len(ids), metrics, examples, held.skipped,
@@ -250,7 +254,7 @@ def _evaluate_generation(
 
 
 def _generation_comparison(scores, losses, answers, references, short: bool, seed: int) -> dict[str, MetricComparison]:
-    loss_stats = {name: loss_statistics(l.sums, l.tokens) for name, l in losses.items()}
+    loss_stats = {name: loss_statistics(loss.sums, loss.tokens) for name, loss in losses.items()}
     metrics = {
         "loss": _corpus(loss_stats, token_weighted_loss, seed, higher_is_better=False),
         "perplexity": _corpus(loss_stats, perplexity, seed, higher_is_better=False),
@@ -292,8 +296,6 @@ def _per_example(base: np.ndarray, tuned: np.ndarray, seed: int, higher_is_bette
 def _evaluate_classifiers(
     target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo
 ) -> EvalReport:
-    from .classify import predict_labels
-
     texts = [r.text or "" for r in held.records]
     references = [str(r.label) for r in held.records]
     predictions = {}
@@ -354,7 +356,8 @@ def _overlap_notes(target: EvalTarget, records: list[Record]) -> list[str]:
 def write_human_sheet(report: EvalReport, seed: int) -> ExportedSheet:
     """A blind side-by-side sheet of the base's and the tuned model's answers in ``eval/human/``; the key beside that folder."""
     items = [{"id": row["id"], "prompt": row["prompt"], "answers": {"base": row["base"], "tuned": row["tuned"]}} for row in report.examples]
-    return export_sheet(items, ("base", "tuned"), report.out_dir / "human", seed, key_path=report.out_dir / "human_key.json")
+    folder = EvalFolder(report.out_dir)
+    return export_sheet(items, ("base", "tuned"), folder.human, seed, key_path=folder.human_key)
 
 
 def log_to_mlflow(report: EvalReport, echo: Echo = print) -> dict[str, str] | None:
@@ -369,16 +372,15 @@ def log_to_mlflow(report: EvalReport, echo: Echo = print) -> dict[str, str] | No
     try:
         import mlflow
 
-        from ..train.tracking import tracked_run
-
         tags = {"curatune.stage": "eval", **({"mlflow.parentRunId": parent} if parent else {})}
         name = (report.target.run_dir or report.target.model_dir).name
         with tracked_run(uri, runs_dir, experiment, f"{name}/eval", tags=tags) as run:
             mlflow.log_params({"eval.data": report.data, "eval.base": report.target.base, "eval.n": report.n,
                                "eval.max_new_tokens": report.settings["max_new_tokens"], "eval.seed": report.settings["seed"]})  # fmt: skip
             mlflow.log_metrics(_flat_metrics(report))
-            for file in ("metrics.json", "summary.md", "generations.jsonl"):
-                mlflow.log_artifact(str(report.out_dir / file))
+            folder = EvalFolder(report.out_dir)
+            for path in (folder.metrics, folder.summary, folder.generations):
+                mlflow.log_artifact(str(path))
         return {"uri": uri, "run_id": run.info.run_id, "experiment": experiment}
     except (CuratuneError, OSError, ImportError) as e:
         echo(f"warning: the results were not logged to MLflow ({uri}): {e}")
@@ -396,9 +398,7 @@ def _tracking_store(target: EvalTarget) -> tuple[str, Path, str, str | None] | N
     logged = target.summary.get("mlflow")
     if isinstance(logged, dict) and logged.get("uri"):
         return logged["uri"], runs_dir, logged.get("experiment") or "curatune", logged.get("run_id")
-    if (runs_dir / "mlflow.db").is_file():
-        from ..train.tracking import default_tracking_uri
-
+    if default_store(runs_dir).is_file():
         return default_tracking_uri(runs_dir), runs_dir, "curatune", None
     return None
 

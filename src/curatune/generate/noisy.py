@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from ..curation.read.files import open_binary_write, split_suffixes
+from ..curation.write.writers import RecordWriter
 from ..errors import RecipeError
 from . import defects as D
 from .compose import Composer, item_text
@@ -222,8 +224,6 @@ def make_noisy_rows(
 
 def generate_noisy(out: str | Path, n: int = 2000, defect_rate: float = 0.2, fmt: str = "alpaca", seed: int = 0) -> GenerateSummary:
     """Write ``n`` lines to ``out`` (type from its name) and the ground truth beside it."""
-    from ..curation.read.files import open_binary_write, split_suffixes
-
     path = Path(out)
     file_type, _ = split_suffixes(path)
     if file_type not in ("jsonl", "json", "csv", "parquet"):
@@ -238,8 +238,6 @@ def generate_noisy(out: str | Path, n: int = 2000, defect_rate: float = 0.2, fmt
         with open_binary_write(path) as f:
             f.write(b"".join((x if isinstance(x, bytes) else dumps(x)) + b"\n" for x in lines))
     else:
-        from ..curation.write.writers import RecordWriter
-
         with RecordWriter(path, fmt, file_type) as w:
             for row in lines:
                 assert isinstance(row, dict)

@@ -11,6 +11,7 @@ script, so the page opens from disk without a network and can be mailed.
 from __future__ import annotations
 
 import base64
+import csv
 from collections import Counter, defaultdict
 from importlib import resources
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 
 import jinja2
 import orjson
+
+from ..run_folder import RunFolder
 
 EXAMPLES_PER_REASON = 3
 SAMPLE_GENERATIONS = 8
@@ -65,9 +68,9 @@ def record_text(row: dict) -> str:
 # ---- sections ------------------------------------------------------------------------------
 
 
-def funnel(run: Path) -> dict | None:
+def funnel(run: RunFolder) -> dict | None:
     """Records in, dropped per step and reason, kept; examples of each reason."""
-    stats = read_json(run / "stats.json")
+    stats = read_json(run.stats)
     if not stats:
         return None
     rows = []
@@ -85,7 +88,7 @@ def funnel(run: Path) -> dict | None:
         if k.startswith("flag:")
     ]
     examples: dict[str, list[dict]] = defaultdict(list)
-    for row in _jsonl(run / "data" / "dropped.jsonl"):
+    for row in _jsonl(run.dropped):
         d = row.get("dropped", {})
         reason = d.get("reason", "?")
         if len(examples[reason]) < EXAMPLES_PER_REASON:
@@ -106,9 +109,9 @@ def funnel(run: Path) -> dict | None:
     }
 
 
-def lengths(run: Path) -> dict | None:
+def lengths(run: RunFolder) -> dict | None:
     """Histogram (10 bins) of answer lengths in words among the kept records."""
-    kept = _jsonl(run / "data" / "kept.jsonl", limit=20000)
+    kept = _jsonl(run.kept, limit=20000)
     if not kept:
         return None
     words = []
@@ -127,50 +130,47 @@ def lengths(run: Path) -> dict | None:
     }
 
 
-def splits(run: Path) -> dict | None:
-    report = read_json(run / "split_report.json")
+def splits(run: RunFolder) -> dict | None:
+    report = read_json(run.split.report)
     if not report:
         return None
     return {"sizes": report.get("sizes") or report.get("counts") or {}, "clusters": report.get("clusters", {}), "raw": report}
 
 
-def training(run: Path) -> dict | None:
-    t = run / "train"
-    summary = read_json(t / "summary.json")
+def training(run: RunFolder) -> dict | None:
+    t = run.train
+    summary = read_json(t.summary)
     if not summary:
         return None
-    pre = read_json(t / "preflight.json") or {}
+    pre = read_json(t.preflight) or {}
     return {
         "summary": summary,
-        "curves": image(t / "curves.png"),
+        "curves": image(t.curves),
         "preflight": pre.get("train", {}),
         "highest": summary.get("highest_loss_examples", [])[:10],
     }
 
 
-def lr_find(run: Path) -> dict | None:
-    folder = run / "lr_find"
-    result = read_json(folder / "lr_find.json")
-    if not result and not (folder / "lr_find.png").is_file():
+def lr_find(run: RunFolder) -> dict | None:
+    folder = run.lr_find
+    result = read_json(folder.result)
+    if not result and not folder.plot.is_file():
         return None
-    return {"result": result or {}, "plot": image(folder / "lr_find.png")}
+    return {"result": result or {}, "plot": image(folder.plot)}
 
 
-def search(run: Path) -> dict | None:
-    folder = run / "tune"
-    if not folder.is_dir():
+def search(run: RunFolder) -> dict | None:
+    folder = run.tune
+    if not folder.root.is_dir():
         return None
     trials = []
-    csv = folder / "trials.csv"
-    if csv.is_file():
-        import csv as csvmod
-
-        with csv.open(newline="", encoding="utf-8") as f:
-            trials = list(csvmod.DictReader(f))
+    if folder.trials.is_file():
+        with folder.trials.open(newline="", encoding="utf-8") as f:
+            trials = list(csv.DictReader(f))
     return {
         "trials": trials[:50],
-        "history": image(folder / "optimization_history.png"),
-        "importances": image(folder / "param_importances.png"),
+        "history": image(folder.history_plot),
+        "importances": image(folder.importances_plot),
     }
 
 
@@ -187,9 +187,9 @@ def verdict(diff: dict, higher_is_better: bool) -> str:
     return ""
 
 
-def evaluation(run: Path) -> dict | None:
+def evaluation(run: RunFolder) -> dict | None:
     """Base against tuned: each metric with its interval, the paired difference, output safety, sample answers."""
-    metrics = read_json(run / "eval" / "metrics.json")
+    metrics = read_json(run.eval.metrics)
     if not metrics:
         return None
     table = []
@@ -204,7 +204,7 @@ def evaluation(run: Path) -> dict | None:
         )
     safety = {k: v.get("flagged", 0) for k, v in (metrics.get("safety") or {}).items()}
     samples = []
-    for g in _jsonl(run / "eval" / "generations.jsonl", limit=SAMPLE_GENERATIONS):
+    for g in _jsonl(run.eval.generations, limit=SAMPLE_GENERATIONS):
         if "base" in g and "tuned" in g:
             samples.append(
                 {"prompt": g.get("prompt", ""), "reference": g.get("reference", ""), "answers": {"base": g["base"], "tuned": g["tuned"]}}
@@ -221,18 +221,17 @@ def evaluation(run: Path) -> dict | None:
     }
 
 
-def build_report(run: str | Path, compare: dict | None = None, title: str | None = None) -> Path:
-    """Write ``report.html`` into the run folder; its path."""
-    run = Path(run)
+def render_report(run: RunFolder, compare: dict | None = None, title: str | None = None) -> str:
+    """The page of a run folder: every section whose stage left its files, and ``compare`` (a comparison's rows) on top."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["num"] = lambda v: (
         f"{v:,}" if isinstance(v, int) else (f"{v:.4g}" if isinstance(v, float) else ("" if v is None else str(v)))
     )
     env.filters["fmt"] = _fmt
     template = env.from_string(resources.files("curatune.report").joinpath("report.html.jinja").read_text(encoding="utf-8"))
-    page = template.render(
-        title=title or run.name,
-        run=str(run),
+    return template.render(
+        title=title or run.root.name,
+        run=str(run.root),
         funnel=funnel(run),
         lengths=lengths(run),
         splits=splits(run),
@@ -243,9 +242,6 @@ def build_report(run: str | Path, compare: dict | None = None, title: str | None
         compare=compare,
         snippet=snippet,
     )
-    out = run / "report.html"
-    out.write_text(page, encoding="utf-8")
-    return out
 
 
 def _fmt(v: Any) -> str:

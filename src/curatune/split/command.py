@@ -83,14 +83,14 @@ def make_split(
     with progress("finding duplicates") as advance:
         result = split_records(
             loaded.records,
-            cfg.val,
-            cfg.test,
-            cfg.stratify,
-            cfg.seed,
-            cfg.near_dup_threshold,
-            cfg.semantic_threshold,
-            cfg.embed_model,
-            cfg.fields,
+            val=cfg.val,
+            test=cfg.test,
+            stratify=cfg.stratify,
+            seed=cfg.seed,
+            near_dup_threshold=cfg.near_dup_threshold,
+            semantic_threshold=cfg.semantic_threshold,
+            embed_model=cfg.embed_model,
+            fields=cfg.fields,
             progress=advance,
         )
     files = split_io.write_split(result, out_dir, cfg.to, loaded.paths, loaded.rejects)

@@ -49,6 +49,7 @@ def fractions_for(val: float, test: float) -> dict[str, float]:
 
 def split_records(
     records: Iterable[Record],
+    *,
     val: float = 0.1,
     test: float = 0.1,
     stratify: str | None = None,
@@ -118,7 +119,10 @@ def _no_such_key(key: str, records: list[Record]) -> str:
     )
     has_label = any(r.label is not None for r in records[:1000])
     known = ", ".join(["label"] * has_label + ["kind"] + fields)
-    return f"no record has a value for '{key}' (looked at the label, meta and the input's extra fields). Stratify by one of: {known}; or leave --stratify out."
+    return (
+        f"no record has a value for '{key}' (looked at the label, meta and the input's extra fields). Stratify by one of: {known}; or "
+        "leave --stratify out."
+    )
 
 
 def _distribution(values: list[str | None], split_of: np.ndarray, names: list[str], key: str | None) -> dict[str, Any]:

@@ -6,11 +6,12 @@ from pathlib import Path
 
 import orjson
 
+from ..curation.formats import get_format
 from ..curation.read.files import expand_inputs
 from ..curation.read.records import Reject
 from ..curation.write.writers import RecordWriter
 from ..errors import RecipeError
-from ..stages.runs import StagingDir
+from ..run_folder import SplitFiles, split_file, staged
 from .core import SplitResult
 from .leakage import LeakageReport
 
@@ -28,7 +29,8 @@ def split_inputs(data: list[str]) -> dict[str, list[Path]]:
     if len(specs) < 2:
         raise RecipeError(
             [
-                f"--check needs at least two splits, got {len(specs)} ({', '.join(specs)}). Give one file (or glob) per split: curatune split --check train.jsonl val.jsonl test.jsonl"
+                f"--check needs at least two splits, got {len(specs)} ({', '.join(specs)}). Give one file (or glob) per split: curatune "
+                "split --check train.jsonl val.jsonl test.jsonl"
             ],
             "the command line",
         )
@@ -45,19 +47,14 @@ def write_split(
     The splits folder is written beside the old one and swapped in whole: a rerun with ``--test 0``
     leaves no stale ``test.jsonl`` behind, and a crash leaves the old splits intact.
     """
+    out = SplitFiles(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = StagingDir(out_dir / "splits")
     files = {}
-    try:
+    with staged(out.splits) as folder:
         for name, recs in result.by_split().items():
-            path = staging.path / f"{name}.jsonl"
-            with RecordWriter(path, to, "jsonl") as w:
+            with RecordWriter(split_file(folder, name), to, "jsonl") as w:
                 w.write_many(recs)
-            files[name] = out_dir / "splits" / path.name
-        staging.commit()
-    except BaseException:
-        staging.abandon()
-        raise
+            files[name] = out.split(name)
     report = {
         "inputs": [str(p) for p in inputs or []],
         "read_problems": len(rejects or []),
@@ -68,8 +65,8 @@ def write_split(
         "files": {n: str(p) for n, p in files.items()},
         **result.report,
     }
-    (out_dir / "split_report.json").write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
-    _write_clusters(result, out_dir / "clusters.jsonl")
+    out.report.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    _write_clusters(result, out.clusters)
     return files
 
 
@@ -92,7 +89,7 @@ def _write_clusters(result: SplitResult, path: Path) -> None:
 
 def write_leakage(report: LeakageReport, out_dir: Path, inputs: dict[str, list[Path]]) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
-    path = out_dir / "leakage.json"
+    path = SplitFiles(out_dir).leakage
     body = {"inputs": {n: [str(p) for p in ps] for n, ps in inputs.items()}, **report.to_dict()}
     path.write_bytes(orjson.dumps(body, option=orjson.OPT_INDENT_2))
     return path
@@ -100,7 +97,5 @@ def write_leakage(report: LeakageReport, out_dir: Path, inputs: dict[str, list[P
 
 def check_output_name(to: str) -> None:
     """Fail before any work on an output format that does not exist."""
-    from ..curation.formats import get_format
-
     if to != "original":
         get_format(to)

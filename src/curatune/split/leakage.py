@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..curation.record import Record
+from ..embed import load_embedder
 from .clusters import KIND_NAMES, Duplicates, check_thresholds, compare_text, find_duplicates
 
 KINDS = ("exact", "near", "semantic")
@@ -158,6 +159,4 @@ def resolve_embedder(embed_model: str | Callable[..., np.ndarray]) -> Callable[.
     """An embedder object is used as it is (tests pass a fake); a name or folder is loaded."""
     if callable(embed_model):
         return embed_model
-    from ..embed import load_embedder
-
     return load_embedder(embed_model)

@@ -20,7 +20,8 @@ import yaml
 
 from ..errors import InputError
 from ..evaluate.metrics import bootstrap_ci, paired_bootstrap_diff
-from ..report.build import read_json
+from ..report.build import _fmt, read_json, verdict
+from ..run_folder import RunFolder
 
 # Per-example metrics compared, and whether higher is better.
 METRICS = {"exact_match": True, "token_f1": True, "chrf": True, "rougeL": True, "loss": False}
@@ -51,14 +52,15 @@ def load_run(path: str | Path) -> RunView:
     p = Path(path)
     if not p.is_dir():
         raise InputError(f"'{p}' is not a run folder. Give folders written by curatune run (runs/NAME).")
+    run = RunFolder(p)
     view = RunView(p.name, p)
-    stats = read_json(p / "stats.json")
+    stats = read_json(run.stats)
     if stats:
         view.funnel = {"input": stats["input"], "kept": stats["kept"], "dropped": stats["dropped"]}
-    if (p / "train" / "train.yaml").is_file():
-        cfg = yaml.safe_load((p / "train" / "train.yaml").read_text(encoding="utf-8"))
+    if run.train.config.is_file():
+        cfg = yaml.safe_load(run.train.config.read_text(encoding="utf-8"))
         view.settings = {k: cfg.get(k) for k in SETTINGS}
-    summary = read_json(p / "train" / "summary.json")
+    summary = read_json(run.train.summary)
     if summary:
         view.training = {
             "steps": summary.get("steps"),
@@ -66,7 +68,7 @@ def load_run(path: str | Path) -> RunView:
             "stopped_early": summary.get("stopped_early"),
             "train_examples": summary.get("train_examples"),
         }
-    gens = p / "eval" / "generations.jsonl"
+    gens = run.eval.generations
     if gens.is_file():
         for line in gens.read_bytes().splitlines():
             row = orjson.loads(line)
@@ -124,8 +126,6 @@ def compare_runs(paths: list[str | Path], seed: int = 0) -> dict[str, Any]:
 
 def report_section(comparison: dict[str, Any]) -> dict[str, Any]:
     """The comparison as rows for the report's "did curation pay?" table (first pair only)."""
-    from ..report.build import _fmt, verdict
-
     runs = comparison["runs"]
     pair = comparison["pairs"][0] if comparison["pairs"] else None
     rows = []
@@ -143,7 +143,8 @@ def report_section(comparison: dict[str, Any]) -> dict[str, Any]:
             v = verdict({"low": d["low"], "high": d["high"]}, d["higher_is_better"])
         rows.append({"metric": metric.replace("_", " "), "cells": cells, "difference": diff, "verdict": v})
     funnel = "; ".join(
-        f"{r['name']}: {r['funnel'].get('input', '?')} records in, {r['funnel'].get('kept', '?')} kept, {r['training'].get('train_examples', '?')} trained on"
+        f"{r['name']}: {r['funnel'].get('input', '?')} records in, {r['funnel'].get('kept', '?')} kept, "
+        f"{r['training'].get('train_examples', '?')} trained on"
         for r in runs
         if r["funnel"]
     )

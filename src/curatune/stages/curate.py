@@ -1,4 +1,11 @@
-"""``curatune curate``: run a recipe's curation steps over its data into a run folder."""
+"""``curatune curate``: run a recipe's curation steps over its data into a run folder.
+
+The curate stage owns the run folder's top: ``recipe.yaml``, ``run.json``, ``stats.json``,
+``ledger.parquet``, ``data/`` and ``artifacts/`` (:class:`curatune.run_folder.RunFolder`). It is keyed
+on the recipe's curation sections (``name``, ``runs_dir``, ``data``, ``curate``), the input files
+and the engine's code; a changed curation builds the whole folder anew beside the old one and swaps
+it in, so the stages after it find nothing stale to reuse.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +20,9 @@ from ..config.recipe import CURATION_SECTIONS, Recipe, default_steps, recipe_to_
 from ..curation.pipeline import Pipeline, PipelineResult, PipelineStep, worker_count
 from ..curation.read.records import RecordReader
 from ..curation.registry import build_step
-from .runs import DONE_MARKER, RunSink, StagingDir, finished_key, run_key
+from ..run_folder import RunFolder
+from .keys import CURATE_CODE, StageKey, staged
+from .run_sink import RunSink
 
 
 def resolve(recipe: Recipe) -> Recipe:
@@ -32,6 +41,11 @@ def build_pipeline_steps(recipe: Recipe) -> list[PipelineStep]:
     return [PipelineStep(build_step(sc.step, sc.params), sc.on_fail) for sc in recipe.curate.steps or []]
 
 
+def run_key(recipe_yaml: str, inputs: list[Path], run: RunFolder | None = None) -> StageKey:
+    """A curation's key: its recipe's curation sections (as written to ``recipe.yaml``), its input files, the engine's code."""
+    return StageKey.compute("curate", recipe_yaml, inputs=inputs, code=CURATE_CODE, key_file=run.done if run else None)
+
+
 @dataclass
 class CurateResult:
     run_dir: Path
@@ -44,16 +58,16 @@ def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] 
     recipe = resolve(recipe)
     recipe_yaml = recipe_to_yaml(recipe, CURATION_SECTIONS)  # the stages after curation are keyed apart
     reader = RecordReader(recipe.data.path, recipe.data.format, recipe.data.file_type, recipe.data.id_field)
-    key, fingerprints = run_key(recipe_yaml, reader.paths)
-    final = Path(recipe.runs_dir) / str(recipe.name)
-    if not force and finished_key(final) == key:
-        return CurateResult(final, True, orjson.loads((final / "stats.json").read_bytes()))
+    run = RunFolder.of(recipe.runs_dir, recipe.name)
+    key = run_key(recipe_yaml, reader.paths, run)
+    if key.finished(force):
+        return CurateResult(run.root, True, orjson.loads(run.stats.read_bytes()))
 
-    staging = StagingDir(final)
-    try:
-        sink = RunSink(staging.path, recipe.curate.output_format)
+    with staged(run.root) as folder:
+        new = RunFolder(folder)
+        sink = RunSink(new.root, recipe.curate.output_format)
         steps = build_pipeline_steps(recipe)
-        pipeline = Pipeline(steps, workers=worker_count(recipe.curate.workers), batch_size=recipe.curate.batch_size, spool_dir=staging.path)
+        pipeline = Pipeline(steps, workers=worker_count(recipe.curate.workers), batch_size=recipe.curate.batch_size, spool_dir=new.root)
         t0 = time.time()
         try:
             result = pipeline.run(reader, sink, progress)
@@ -62,16 +76,12 @@ def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] 
         artifacts = []
         for ps in steps:
             if hasattr(ps.step, "write_artifacts"):
-                artifacts += ps.step.write_artifacts(staging.path / "artifacts")
+                artifacts += ps.step.write_artifacts(new.artifacts)
         stats = _stats(result, reader, artifacts)
-        (staging.path / "recipe.yaml").write_text(recipe_yaml, encoding="utf-8")
-        (staging.path / "stats.json").write_bytes(orjson.dumps(stats, option=orjson.OPT_INDENT_2))
-        run_info = {"key": key, "name": recipe.name, "inputs": fingerprints, "started": t0, "seconds": result.seconds}
-        (staging.path / DONE_MARKER).write_bytes(orjson.dumps(run_info, option=orjson.OPT_INDENT_2))
-    except BaseException:
-        staging.abandon()
-        raise
-    return CurateResult(staging.commit(), False, stats)
+        new.recipe.write_text(recipe_yaml, encoding="utf-8")
+        new.stats.write_bytes(orjson.dumps(stats, option=orjson.OPT_INDENT_2))
+        key.record(new.done, name=recipe.name, inputs=key.inputs, started=t0, seconds=result.seconds)  # last: it marks the run finished
+    return CurateResult(run.root, False, stats)
 
 
 def _stats(result: PipelineResult, reader: RecordReader, artifacts: list[str]) -> dict:

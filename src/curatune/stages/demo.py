@@ -18,14 +18,24 @@ run with the comparison on top. LoRA adapts only the top layers
 
 from __future__ import annotations
 
+import multiprocessing as mp
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from ..config.recipe import parse_recipe
+from ..generate.triage import generate_triage
+from ..run_folder import RunFolder
+from ..tracking import use_store
+from .compare import compare_runs, report_section
+from .loop import run_loop
+from .report import build_report
 
 Echo = Callable[[str], None]
 
@@ -54,7 +64,8 @@ def demo_recipe(name: str, data: Path, test: Path, runs_dir: Path, curate: bool,
             "model": model, "method": "lora", "lora_r": 16, "lora_alpha": 32, "learning_rate": 2e-3,
             "lora_top_layers": 8 if model == "default" else None,  # SmolLM2 has 30 layers; a test's tiny model has 2
             "max_steps": size["max_steps"], "eval_steps": size["eval_steps"], "per_device_train_batch_size": 8, "warmup_ratio": 0.1,
-            "lr_scheduler_type": "cosine", "max_seq_len": 256 if model == "default" else 1024, "packing": False, "min_trained_fraction": 0.02, "seed": 0,
+            "lr_scheduler_type": "cosine", "max_seq_len": 256 if model == "default" else 1024, "packing": False,
+            "min_trained_fraction": 0.02, "seed": 0,
             "early_stopping_patience": 3, "rank_losses": False,  # ranking is a forward pass over the training set: minutes on a CPU
         },
         "eval": {"data": str(test), "max_new_tokens": 8, "limit": size["limit"], "batch_size": 20},
@@ -65,9 +76,6 @@ def _run_one(raw_recipe: dict, track: bool, prefix: str, echo: Echo | None = Non
     """One run of the loop (in a worker process: one torch thread, lines printed with a prefix)."""
     import torch
 
-    from ..config.recipe import parse_recipe
-    from .loop import run_loop
-
     if echo is None:
         torch.set_num_threads(1)
         echo = lambda s: print(prefix + s, flush=True)  # noqa: E731
@@ -77,11 +85,6 @@ def _run_one(raw_recipe: dict, track: bool, prefix: str, echo: Echo | None = Non
 def run_demo(
     out: str | Path = "demo", quick: bool = False, echo: Echo = print, model: str = "default", track: bool = True, parallel: bool = True
 ) -> DemoResult:
-    from ..config.recipe import parse_recipe
-    from ..generate.triage import generate_triage
-    from ..report.build import build_report
-    from .compare import compare_runs, report_section
-
     t0 = time.perf_counter()
     out = Path(out)
     size = QUICK if quick else FULL
@@ -96,15 +99,10 @@ def run_demo(
         parse_recipe(recipes[name], "the demo")  # a bad recipe fails here, before any process starts
     echo("raw: no curation; curated: the default curation recipe; each then split, LoRA on the model, evaluated against the base")
     if track:  # create the MLflow store and experiment once, before two processes write to it
-        from ..train.tracking import use_store
-
         use_store(None, out / "runs", "curatune")
     if parallel and (os.cpu_count() or 1) >= 2:
         # Two processes of one thread each: on a small CPU that is faster than one process with two
         # threads, and the two runs are independent until the comparison.
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
-
         with ProcessPoolExecutor(2, mp_context=mp.get_context("spawn")) as pool:
             futures = {name: pool.submit(_run_one, r, track, f"[{name}] ") for name, r in recipes.items()}
             run_dirs = {name: f.result() for name, f in futures.items()}
@@ -120,7 +118,7 @@ def headline(result: DemoResult) -> list[str]:
     """The lines the demo ends with: base against tuned, and raw against curated."""
     lines = []
     for run in result.comparison["runs"]:
-        metrics = orjson.loads((Path(run["path"]) / "eval" / "metrics.json").read_bytes())["metrics"]
+        metrics = orjson.loads(RunFolder(Path(run["path"])).eval.metrics.read_bytes())["metrics"]
         em = metrics.get("exact_match")
         if em:
             lines.append(f"{run['name']}: exact match base {em['base']['estimate']:.2f} -> tuned {em['tuned']['estimate']:.2f}")
@@ -128,7 +126,8 @@ def headline(result: DemoResult) -> list[str]:
     d = pair["metrics"].get("exact_match")
     if d:
         lines.append(
-            f"curated - raw exact match: {d['difference']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] on {pair['shared_examples']} clean test tickets"
+            f"curated - raw exact match: {d['difference']:+.2f} [{d['low']:+.2f}, {d['high']:+.2f}] on {pair['shared_examples']} clean "
+            "test tickets"
         )
     lines.append(f"report: {result.report}  ({result.seconds:.0f} s)")
     return lines

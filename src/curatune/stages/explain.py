@@ -4,21 +4,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
-
 from ..curation.ledger import read_ledger
 from ..errors import InputError
+from ..run_folder import RunFolder
 
 
 def explain_record(run_dir: Path, record_id: str) -> str:
-    ledger = run_dir / "ledger.parquet"
-    if not ledger.is_file():
+    run = RunFolder(run_dir)
+    if not run.ledger.is_file():
         raise InputError(f"'{run_dir}' has no ledger.parquet: is it a run folder? Make one with: curatune curate RECIPE.yaml")
-    rows = read_ledger(ledger, record_id)
+    rows = read_ledger(run.ledger, record_id)
     if not rows:
         raise InputError(
             f"Record {record_id!r} is not in the ledger of '{run_dir}'. Ids are the input's 'id' field, or FILESTEM:LINE; "
-            f"see the ids in {run_dir / 'data' / 'kept.jsonl'} or {run_dir / 'data' / 'dropped.jsonl'}."
+            f"see the ids in {run.kept} or {run.dropped}."
         )
     first = rows[0]
     lines = [f"{record_id}  (from {first['source']}, line {first['line']})"]
@@ -38,10 +37,5 @@ def explain_record(run_dir: Path, record_id: str) -> str:
     final = rows[-1]["action"]
     lines.append(f"  => {'kept' if final == 'keep' else 'dropped'}")
     if final == "drop":
-        lines.append(f"  The whole record is in {run_dir / 'data' / 'dropped.jsonl'}; change the recipe to keep it.")
+        lines.append(f"  The whole record is in {run.dropped}; change the recipe to keep it.")
     return "\n".join(lines)
-
-
-def load_jsonl(path: Path) -> list[dict]:
-    with open(path, "rb") as f:
-        return [orjson.loads(line) for line in f if line.strip()]

@@ -4,12 +4,12 @@
 curate ─► split ─► train ─► eval ─► report.html
 ```
 
-Each stage writes into ``runs/<name>/`` and is skipped when its inputs and
-settings are unchanged: curation by its run key (``run.json``), the split by
-``split_key.json``, training by ``train/key.json``, the evaluation by
-``eval/key.json``. A stage whose inputs changed reruns, and everything after
-it reruns with it (a changed curation rebuilds the folder, so later stages find
-nothing to reuse). The report is rebuilt every time: it only reads files.
+Each stage writes its own part of ``runs/<name>/`` (:mod:`curatune.run_folder`) and is skipped when
+its key is unchanged (:mod:`.keys`): curation by ``run.json``, the split by ``split_key.json``,
+training by ``train/key.json``, the evaluation by ``eval/key.json``. A stage whose inputs changed
+reruns, and everything after it reruns with it: its outputs are the next stage's inputs (a changed
+curation rebuilds the folder, so later stages find nothing to reuse). The report is rebuilt every
+time: it only reads files.
 
 Sections a recipe leaves out are stages skipped: without ``train:`` the loop
 stops after the split; without ``split:`` training holds out
@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-import xxhash
-
 from ..config.recipe import Recipe
-from ..errors import InputError
-from .runs import file_fingerprint, stored_key
+from ..run_folder import RunFolder
+from .curate import curate
+from .eval import eval_stage
+from .report import build_report
+from .split import split_stage
+from .train import train
 
 Echo = Callable[[str], None]
 
@@ -41,15 +42,9 @@ class LoopResult:
     report: Path | None = None
 
 
-def _key(*parts: Any) -> str:
-    return xxhash.xxh3_128(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS, default=str)).hexdigest()
-
-
 def run_loop(recipe: Recipe, force: bool = False, echo: Echo = print, track: bool = True) -> LoopResult:
-    from .curate import curate
-
-    run_dir = Path(recipe.runs_dir) / str(recipe.name)
-    result = LoopResult(run_dir)
+    run = RunFolder.of(recipe.runs_dir, recipe.name)
+    result = LoopResult(run.root)
 
     t0 = time.perf_counter()
     curated = curate(recipe, force=force)
@@ -64,53 +59,23 @@ def run_loop(recipe: Recipe, force: bool = False, echo: Echo = print, track: boo
         + (" (unchanged, skipped)" if curated.skipped else "")
     )
 
-    train_data = str(run_dir)
+    train_data = run.root
     if recipe.split is not None:
-        result.stages["split"] = split_stage(recipe, run_dir, force, echo)
-        train_data = str(run_dir / "splits")
+        result.stages["split"] = split_stage(recipe.split, run, force, echo)
+        train_data = run.split.splits
     if recipe.train is not None:
         result.stages["train"] = train_stage(recipe, train_data, force, echo, track)
         if recipe.eval is not None:
-            result.stages["eval"] = eval_stage(recipe, run_dir, force, echo, track)
-    from ..report.build import build_report
-
-    result.report = build_report(run_dir)
+            result.stages["eval"] = eval_stage(recipe.eval, run, force, echo, track)
+    result.report = build_report(run.root)
     echo(f"report: {result.report}")
     return result
 
 
-def split_stage(recipe: Recipe, run_dir: Path, force: bool, echo: Echo) -> dict:
-    from ..curation.read.load import read_all
-    from ..split import io as split_io
-    from ..split import split_records
-
-    cfg = recipe.split
-    assert cfg is not None
-    kept = run_dir / "data" / "kept.jsonl"
-    key = _key("split", cfg.model_dump(mode="json"), file_fingerprint(kept))
-    key_file = run_dir / "split_key.json"
-    if not force and stored_key(key_file) == key and (run_dir / "splits" / "train.jsonl").is_file():
-        echo("split: unchanged, skipped")
-        return {"skipped": True}
-    t0 = time.perf_counter()
-    loaded = read_all([kept])
-    res = split_records(loaded.records, cfg.val, cfg.test, cfg.stratify, cfg.seed, cfg.near_dup_threshold, None, "default", cfg.fields)
-    files = split_io.write_split(res, run_dir, "messages" if _is_chat(loaded.records) else "curatune", [kept], loaded.rejects)
-    key_file.write_bytes(orjson.dumps({"key": key}))
-    sizes = {name: sum(1 for _ in path.open("rb")) for name, path in files.items()}
-    echo("split: " + ", ".join(f"{n} {k}" for k, n in sizes.items()))
-    return {"skipped": False, "sizes": sizes, "seconds": round(time.perf_counter() - t0, 1)}
-
-
-def _is_chat(records) -> bool:
-    return all(r.messages is not None for r in records[:100])
-
-
-def train_stage(recipe: Recipe, data_path: str, force: bool, echo: Echo, track: bool) -> dict:
-    from ..train.run import train
-
+def train_stage(recipe: Recipe, data: Path, force: bool, echo: Echo, track: bool) -> dict[str, Any]:
+    """Training on what the stages before it left (the splits, or the kept records)."""
     staged = recipe.model_copy(deep=True)
-    staged.data.path = data_path
+    staged.data.path = str(data)
     staged.data.format = "auto"
     res = train(staged, force=force, echo=lambda s: echo(f"train: {s}"), track=track)
     s = res.summary
@@ -121,37 +86,3 @@ def train_stage(recipe: Recipe, data_path: str, force: bool, echo: Echo, track: 
         "stopped_early": s.get("stopped_early"),
         "seconds": s.get("seconds_total"),
     }
-
-
-def eval_stage(recipe: Recipe, run_dir: Path, force: bool, echo: Echo, track: bool) -> dict:
-    from ..evaluate.run import evaluate_run
-
-    cfg = recipe.eval
-    assert cfg is not None
-    data = Path(cfg.data) if cfg.data else run_dir / "splits" / "test.jsonl"
-    if not data.exists():
-        raise InputError(
-            f"No held-out data to evaluate on: {data} does not exist. Set eval.data to a test file, or split.test above 0 so the split writes one."
-        )
-    summary = run_dir / "train" / "summary.json"
-    key = _key("eval", cfg.model_dump(mode="json"), file_fingerprint(data), file_fingerprint(summary))
-    key_file = run_dir / "eval" / "key.json"
-    if not force and stored_key(key_file) == key and (run_dir / "eval" / "metrics.json").is_file():
-        echo("eval: unchanged, skipped")
-        return {"skipped": True}
-    t0 = time.perf_counter()
-    evaluate_run(
-        run_dir,
-        data,
-        base=cfg.base,
-        out_dir=run_dir / "eval",
-        max_new_tokens=cfg.max_new_tokens,
-        limit=cfg.limit,
-        seed=cfg.seed,
-        batch_size=cfg.batch_size,
-        human_sheet=cfg.human_sheet,
-        track=track,
-        echo=lambda s: echo(f"eval: {s}"),
-    )
-    key_file.write_bytes(orjson.dumps({"key": key}))
-    return {"skipped": False, "seconds": round(time.perf_counter() - t0, 1)}

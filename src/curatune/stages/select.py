@@ -14,13 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from ..config.recipe import Recipe, StepConfig, apply_overrides, parse_recipe
+from ..run_folder import kept_records_of
 from .curate import CurateResult, curate
-from .runs import kept_records_of
 
 
 def selection_recipe(
     data: str,
     budget: float,
+    *,
     score_key: str = "quality",
     stratify: str | None = None,
     max_similarity: float = 0.9,

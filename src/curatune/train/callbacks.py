@@ -53,7 +53,8 @@ class OverfitWatcher(TrainerCallback):
             self._warn(
                 step,
                 "gap",
-                f"validation loss {last.eval_loss:.3f} is {last.eval_loss - last.train_loss:.3f} above training loss {last.train_loss:.3f} (threshold {self.gap})",
+                f"validation loss {last.eval_loss:.3f} is {last.eval_loss - last.train_loss:.3f} above training loss {last.train_loss:.3f} "
+                f"(threshold {self.gap})",
             )
         window = p[-(self.rising + 1) :]
         if len(window) == self.rising + 1 and all(
@@ -65,7 +66,8 @@ class OverfitWatcher(TrainerCallback):
                 self._warn(
                     step,
                     "diverging",
-                    f"validation loss rose for {self.rising} evaluations ({window[0].eval_loss:.3f} -> {last.eval_loss:.3f}) while training loss fell ({window[0].train_loss:.3f} -> {last.train_loss:.3f}): overfitting",
+                    f"validation loss rose for {self.rising} evaluations ({window[0].eval_loss:.3f} -> {last.eval_loss:.3f}) while "
+                    f"training loss fell ({window[0].train_loss:.3f} -> {last.train_loss:.3f}): overfitting",
                 )
 
     def _warn(self, step: int, kind: str, message: str) -> None:

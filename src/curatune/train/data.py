@@ -27,6 +27,7 @@ from ..curation.read.load import data_paths, read_all
 from ..curation.read.records import Reject
 from ..curation.record import Record
 from ..errors import InputError
+from ..run_folder import SplitFiles, split_file
 
 
 @dataclass
@@ -47,10 +48,10 @@ class TrainData:
 def split_folder_files(path: str) -> tuple[Path, Path | None] | None:
     """``(train.jsonl, val.jsonl or None)`` when ``path`` is a split folder (or holds ``splits/``)."""
     p = Path(path).expanduser()
-    for folder in (p, p / "splits"):
-        if (folder / "train.jsonl").is_file():
-            val = folder / "val.jsonl"
-            return folder / "train.jsonl", (val if val.is_file() else None)
+    for folder in (p, SplitFiles(p).splits):
+        if split_file(folder, "train").is_file():
+            val = split_file(folder, "val")
+            return split_file(folder, "train"), (val if val.is_file() else None)
     return None
 
 
@@ -58,12 +59,14 @@ def detect_task(records: list[Record], source: str) -> str:
     kinds = Counter(r.kind for r in records)
     if kinds.get("preference"):
         raise InputError(
-            f"{source} holds preference pairs (prompt/chosen/rejected); curatune train does supervised fine-tuning and classification. Train on the chosen answers by converting them: curatune convert {source} --to messages"
+            f"{source} holds preference pairs (prompt/chosen/rejected); curatune train does supervised fine-tuning and classification. "
+            f"Train on the chosen answers by converting them: curatune convert {source} --to messages"
         )
     if kinds.get("labelled") and len(kinds) > 1:
         mixed = ", ".join(f"{n} {k}" for k, n in kinds.items())
         raise InputError(
-            f"{source} mixes labelled records with others ({mixed}); set train.task to sft or classification, or curate the two kinds apart."
+            f"{source} mixes labelled records with others ({mixed}); set train.task to sft or classification, or curate the two kinds "
+            "apart."
         )
     return "classification" if kinds.get("labelled") else "sft"
 
@@ -93,7 +96,8 @@ def load_train_data(data_path: str | list[str], config: TrainConfig, fmt: str = 
         unlabelled = [r.id for r in train + val if r.label is None]
         if unlabelled:
             raise InputError(
-                f"task: classification needs a label on every record; {len(unlabelled)} have none (first: {unlabelled[0]}). Drop them with a curate step or fix the data."
+                f"task: classification needs a label on every record; {len(unlabelled)} have none (first: {unlabelled[0]}). Drop them with "
+                "a curate step or fix the data."
             )
     return TrainData(train, val, task, train_paths, val_paths, rejects, val_source)
 

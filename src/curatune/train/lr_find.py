@@ -28,7 +28,8 @@ runs/<name>/lr_find/
 ```
 
 A finished test with the same key (data, train section but its learning rate,
-test settings) is reused rather than run again.
+test settings) is reused rather than run again: the lr-find stage
+(:mod:`curatune.stages.lr_find`) decides, and :func:`read_result` reads it back.
 """
 
 from __future__ import annotations
@@ -40,12 +41,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
-from ..config.recipe import Recipe
 from ..config.train import TrainConfig
 from ..errors import InputError, RecipeError
-from .data import load_train_data
+from ..run_folder import LrFindFolder
+from .data import TrainData
+from .trainer import build_trainer, prepare
 
 Echo = Callable[[str], None]
 
@@ -145,33 +148,21 @@ class LRFindResult:
         }
 
 
-def lr_find_dir_of(recipe: Recipe) -> Path:
-    return Path(recipe.runs_dir) / str(recipe.name) / "lr_find"
+def check_pick(pick: str) -> None:
+    if pick not in PICKS:
+        raise RecipeError([f"Unknown suggestion {pick!r}; choose one of {', '.join(PICKS)}."])
 
 
 def lr_find(
-    recipe: Recipe, settings: RangeTestSettings | None = None, pick: str = DEFAULT_PICK, force: bool = False, echo: Echo = print
+    config: TrainConfig, data: TrainData, folder: LrFindFolder, settings: RangeTestSettings, pick: str, key: str, echo: Echo = print
 ) -> LRFindResult:
-    """Run the range test on the recipe's model and data (or reuse a finished one with the same key)."""
-    from .run import build_trainer, prepare, training_key
+    """Run the range test on ``config``'s model and ``data``; write ``lr_find.json`` (with ``key``) and the plot into ``folder``.
 
-    settings = settings or RangeTestSettings()
-    settings.check()
-    if pick not in PICKS:
-        raise RecipeError([f"Unknown suggestion {pick!r}; choose one of {', '.join(PICKS)}."])
-    # The rate the recipe gives plays no part in the test; the trainer needs a number.
-    config = (recipe.train or TrainConfig()).model_copy(update={"learning_rate": settings.start_lr})
-    out = lr_find_dir_of(recipe)
-    data = load_train_data(recipe.data.path, config, recipe.data.format)
-    key = _test_key(training_key(recipe, data, config)["key"], settings)
-    stored = _stored(out, key)
-    if stored is not None and not force:
-        result = _from_json(out, stored, pick)
-        echo(f"Range test unchanged since the last run; reused ({out / 'lr_find.json'}). Use --force to run it again.")
-        return result
+    ``config``'s learning rate plays no part in the test (the trainer only needs a number there).
+    """
     t0 = time.perf_counter()
-    p = prepare(config, data, out, echo)
-    trainer = build_trainer(p, out, lambda s: None)[0]
+    p = prepare(config, data, folder.preflight, echo)
+    trainer = build_trainer(p, folder.checkpoints, folder.metrics, lambda s: None).trainer
     passes = max(1, math.ceil(config.num_train_epochs))
     planned = min(settings.num_steps, int(p.report.budget["steps_per_epoch"]) * passes)
     notes = []
@@ -195,10 +186,12 @@ def lr_find(
         accumulation=config.gradient_accumulation_steps,
     )
     suggestion = suggest(curve, settings.skip_start)
-    result = LRFindResult(out, curve, suggestion, settings, pick, planned, time.perf_counter() - t0, key=key, trainer=trainer, notes=notes)
+    result = LRFindResult(
+        folder.root, curve, suggestion, settings, pick, planned, time.perf_counter() - t0, key=key, trainer=trainer, notes=notes
+    )
     if suggestion.steepest_index < 0:
         result.notes.append("the loss fell nowhere before its minimum: steepest is min_div_10; widen the range or check the data")
-    write_result(result)
+    write_result(result, folder)
     for n in result.notes:
         echo(f"note: {n}")
     return result
@@ -209,6 +202,7 @@ def range_test(
     start_lr: float,
     end_lr: float,
     num_steps: int,
+    *,
     beta: float = 0.9,
     diverge: float = 4.0,
     max_grad_norm: float | None = 1.0,
@@ -272,7 +266,8 @@ def range_test(
         model.train(was_training)
     if len(lrs) < 3:
         raise InputError(
-            f"The range test diverged after {len(lrs)} steps, at learning rate {start_lr * ratio ** len(lrs):.3g}; lower start_lr (it was {start_lr:g})."
+            f"The range test diverged after {len(lrs)} steps, at learning rate {start_lr * ratio ** len(lrs):.3g}; lower start_lr (it was "
+            f"{start_lr:g})."
         )
     return Curve(lrs, losses, smoothed, diverged)
 
@@ -290,8 +285,6 @@ def _cycle(loader) -> Iterator[dict]:
 
 def suggest(curve: Curve, skip_start: float = 0.1) -> Suggestion:
     """Steepest descent of the smoothed loss against log rate before its minimum, and the minimum's rate over ten."""
-    import numpy as np
-
     lrs, smoothed = np.asarray(curve.lrs), np.asarray(curve.smoothed)
     lowest = int(np.argmin(smoothed))
     min_div_10 = float(lrs[lowest] / 10)
@@ -304,10 +297,10 @@ def suggest(curve: Curve, skip_start: float = 0.1) -> Suggestion:
     return Suggestion(float(lrs[steepest]), min_div_10, float(lrs[lowest]), steepest, lowest)
 
 
-def write_result(result: LRFindResult) -> None:
-    result.folder.mkdir(parents=True, exist_ok=True)
-    (result.folder / "lr_find.json").write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
-    plot_range_test(result, result.folder / "lr_find.png")
+def write_result(result: LRFindResult, folder: LrFindFolder) -> None:
+    folder.root.mkdir(parents=True, exist_ok=True)
+    folder.result.write_bytes(orjson.dumps(result.to_dict(), option=orjson.OPT_INDENT_2))
+    plot_range_test(result, folder.plot)
 
 
 def plot_range_test(result: LRFindResult, out: Path) -> Path:
@@ -340,37 +333,10 @@ def plot_range_test(result: LRFindResult, out: Path) -> Path:
     return out
 
 
-def auto_learning_rate(recipe: Recipe, config: TrainConfig, force: bool = False, echo: Echo = print) -> tuple[TrainConfig, dict[str, Any]]:
-    """``learning_rate: auto`` made a number: the range test's suggestion (a finished test with the same key is reused).
-
-    Returns the config with the rate set, and where the rate came from (for the training summary).
-    """
-    result = lr_find(recipe.model_copy(update={"train": config}), force=force, echo=echo)
-    rate = float(f"{result.learning_rate:.3g}")
-    echo(f"learning_rate: auto -> {rate:.3g} ({result.pick} of the range test in {result.folder})")
-    source = {
-        "value": rate,
-        "source": "lr_find",
-        "pick": result.pick,
-        "file": str(result.folder / "lr_find.json"),
-        "reused": result.reused,
-        "key": result.key,
-    }
-    return config.model_copy(update={"learning_rate": rate}), source
-
-
-def _test_key(training: str, settings: RangeTestSettings) -> str:
-    import xxhash
-
-    return xxhash.xxh3_128(orjson.dumps({"training": training, "settings": asdict(settings)}, option=orjson.OPT_SORT_KEYS)).hexdigest()
-
-
-def _stored(out: Path, key: str) -> dict | None:
-    try:
-        stored = orjson.loads((out / "lr_find.json").read_bytes())
-    except (OSError, ValueError):
-        return None
-    return stored if stored.get("key") == key else None
+def read_result(folder: LrFindFolder, pick: str) -> LRFindResult:
+    """The finished test in ``folder``, read back (``reused``), with ``pick`` as its suggestion."""
+    stored = orjson.loads(folder.result.read_bytes())
+    return _from_json(folder.root, stored, pick)
 
 
 def _from_json(out: Path, stored: dict, pick: str) -> LRFindResult:

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from ..errors import InputError, RecipeError
 from ..models.packaged import smollm2_gguf
 from ..models.tokenizer import DEFAULT, cache_dir, gguf_cache_key, save_atomically
@@ -126,7 +128,8 @@ def load_config(spec: str):
             return _gguf_config(ggufs[0])
         found = ", ".join(sorted(p.name for p in path.iterdir())[:10]) or "nothing"
         raise InputError(
-            f"The folder '{path}' has no config.json (it holds: {found}). Give a folder saved with save_pretrained, a .gguf file, or 'default'."
+            f"The folder '{path}' has no config.json (it holds: {found}). Give a folder saved with save_pretrained, a .gguf file, or "
+            "'default'."
         )
     if path.exists() or not _looks_like_hub_id(spec):
         raise InputError(
@@ -157,7 +160,8 @@ def _gguf_config(gguf: Path):
             config = AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)
         except Exception as e:
             raise InputError(
-                f"Cannot read the GGUF file '{gguf}' ({type(e).__name__}: {e}). Is it a complete GGUF file of an architecture transformers supports?"
+                f"Cannot read the GGUF file '{gguf}' ({type(e).__name__}: {e}). Is it a complete GGUF file of an architecture transformers "
+                "supports?"
             ) from e
         save_atomically(cached, config.save_pretrained)
     return AutoConfig.from_pretrained(cached, local_files_only=True)
@@ -219,7 +223,8 @@ def _on_meta_device(config, name: str) -> Architecture:
                 model = AutoModel.from_config(config)
     except Exception as e:
         raise InputError(
-            f"transformers cannot build the architecture '{config.model_type}' of {name} ({type(e).__name__}: {e}); upgrade transformers or give a supported model."
+            f"transformers cannot build the architecture '{config.model_type}' of {name} ({type(e).__name__}: {e}); upgrade transformers "
+            "or give a supported model."
         ) from e
     finally:
         logging.set_verbosity(verbosity)
@@ -268,6 +273,7 @@ def estimate_memory(
     mode: str,
     seq_len: int,
     batch_size: int,
+    *,
     lora_r: int = 16,
     dtype: str = "bf16",
     gradient_checkpointing: bool = False,
@@ -396,8 +402,6 @@ def visible_device() -> Device:
     if torch.cuda.is_available():
         free, total = torch.cuda.mem_get_info()
         return Device(f"cuda:0 {torch.cuda.get_device_name(0)}", total, free)
-    import psutil
-
     mem = psutil.virtual_memory()
     return Device("cpu (RAM)", mem.total, mem.available)
 

@@ -65,7 +65,8 @@ def _causal_lm(config: TrainConfig):
     tokenizer = load_tokenizer(tok_spec)
     if tokenizer.chat_template is None:
         raise InputError(
-            f"The tokenizer of {config.model!r} has no chat template, so chat records cannot be rendered as the model will see them. Set one in its tokenizer_config.json (chat_template), or train on plain-text records."
+            f"The tokenizer of {config.model!r} has no chat template, so chat records cannot be rendered as the model will see them. Set "
+            "one in its tokenizer_config.json (chat_template), or train on plain-text records."
         )
     return model, tokenizer, folder
 
@@ -80,7 +81,7 @@ def _classifier(config: TrainConfig, labels: list[str]):
             folder,
             num_labels=len(labels),
             id2label=dict(enumerate(labels)),
-            label2id={l: i for i, l in enumerate(labels)},
+            label2id={label: i for i, label in enumerate(labels)},
             local_files_only=True,
             trust_remote_code=config.trust_remote_code,
         )
@@ -180,6 +181,6 @@ def freeze_all_but_top(model, top: int) -> None:
     prefix = next(name for name, m in model.named_modules() if m is layers) + "."
     names = [n for n, _ in model.named_parameters()]
     last_layer_param = max(i for i, n in enumerate(names) if n.startswith(prefix))
-    for i, (name, p) in enumerate(model.named_parameters()):
+    for i, (_, p) in enumerate(model.named_parameters()):
         if i > last_layer_param:
             p.requires_grad = True

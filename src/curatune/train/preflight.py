@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections import Counter
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -95,7 +96,8 @@ def prepare_sft(
             report.warnings.append("the end-of-turn token is not trained: the model will not learn to stop")
         elif report.end_of_turn and not report.end_of_turn["stops_generation"]:
             report.warnings.append(
-                f"generation stops on {report.end_of_turn['generation_stops_on']} but the turns end with {report.end_of_turn['token']!r}: set generation_config.eos_token_id"
+                f"generation stops on {report.end_of_turn['generation_stops_on']} but the turns end with {report.end_of_turn['token']!r}: "
+                "set generation_config.eos_token_id"
             )
     return _apply_length_and_mask_rules(examples, config, report)
 
@@ -118,7 +120,8 @@ def _apply_length_and_mask_rules(examples: list[TokenExample], config: TrainConf
     if report.too_long and config.on_too_long == "error":
         first = report.too_long[0]
         raise InputError(
-            f"{len(report.too_long)} examples are longer than max_seq_len {config.max_seq_len} (first: {first['id']}, {first['tokens']} tokens). "
+            f"{len(report.too_long)} examples are longer than max_seq_len {config.max_seq_len} (first: {first['id']}, {first['tokens']} "
+            "tokens). "
             "Raise train.max_seq_len, drop them in curation (filter.max_tokens), or set train.on_too_long: drop or truncate."
         )
     return kept
@@ -142,7 +145,8 @@ def _check_prompt_tokens(records: list[Record], tokenizer, report: Preflight) ->
                 report.template_problems.append(
                     {
                         "id": r.id,
-                        "problem": f"turn {i}: the generation prompt tokenises differently alone than inside the conversation (a merge across the boundary)",
+                        "problem": f"turn {i}: the generation prompt tokenises differently alone than inside the conversation "
+                        "(a merge across the boundary)",
                     }
                 )
                 break
@@ -158,8 +162,6 @@ def end_of_turn_check(examples: list[TokenExample], tokenizer, generation_eos: l
                 last_tokens.append(ex.input_ids[j])
     if not last_tokens:
         return {}
-    from collections import Counter
-
     token_id, _ = Counter(last_tokens).most_common(1)[0]
     special = set(tokenizer.all_special_ids)
     return {
@@ -191,7 +193,8 @@ def prepare_classification(
     report.examples += len(records)
     if report.too_long and config.on_too_long == "error":
         raise InputError(
-            f"{len(report.too_long)} texts are longer than max_seq_len {config.max_seq_len} tokens (first: {report.too_long[0]['id']}). Raise train.max_seq_len or set train.on_too_long: truncate."
+            f"{len(report.too_long)} texts are longer than max_seq_len {config.max_seq_len} tokens (first: {report.too_long[0]['id']}). "
+            "Raise train.max_seq_len or set train.on_too_long: truncate."
         )
     return rows
 
@@ -218,9 +221,9 @@ def measured_flops_per_second() -> float:
 
 def budget(
     train_lengths: list[int],
+    *,
     trained_tokens: int,
     val_tokens: int,
-    config: TrainConfig,
     total_params: int,
     trainable_params: int,
     steps_per_epoch: int,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import InputError
-from ...stages.runs import kept_records_of
+from ...run_folder import kept_records_of
 from ..record import Record
 from .files import expand_inputs
 from .records import RecordReader, Reject

@@ -1,4 +1,4 @@
-"""MLflow tracking: a local SQLite store beside the run folders unless the recipe names another.
+"""MLflow tracking, shared by train, tune and eval: a local SQLite store beside the run folders unless the recipe names another.
 
 ``runs/mlflow.db`` holds runs, parameters and metrics; ``runs/mlartifacts``
 holds what runs log (curves, the resolved recipe, the adapter). ``curatune ui``
@@ -10,14 +10,29 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 
+@dataclass(frozen=True)
+class Tracking:
+    """Where a stage logs: the runs folder whose ``mlflow.db`` is the default store, the MLflow run's name, more settings to log."""
+
+    store_dir: Path
+    run_name: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def default_store(runs_dir: str | Path) -> Path:
+    """``runs/mlflow.db``: the store beside the run folders."""
+    return Path(runs_dir).resolve() / "mlflow.db"
+
+
 def default_tracking_uri(runs_dir: str | Path) -> str:
-    return f"sqlite:///{Path(runs_dir).resolve() / 'mlflow.db'}"
+    return f"sqlite:///{default_store(runs_dir)}"
 
 
 def artifact_root(runs_dir: str | Path) -> str:

@@ -1,0 +1,99 @@
+"""``curatune train``: the train stage, a recipe's ``train:`` section into ``train/`` of its run folder.
+
+It owns ``train/`` (:class:`curatune.run_folder.TrainFolder`) and decides whether to train at all:
+the key is the data section and files, the resolved ``train:`` section and the training code. A
+finished training with the same key is skipped; one interrupted with the same key resumes from its
+last checkpoint; anything else starts afresh in an emptied folder. ``key.json`` is written before
+the first step, so that an interrupted training can be recognised. ``learning_rate: auto`` runs the
+range test first (:mod:`.lr_find`). The training itself is :func:`curatune.train.run.train`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import orjson
+import xxhash
+import yaml
+
+from ..config.recipe import DataConfig, Recipe
+from ..config.train import TrainConfig
+from ..models.causal_lm import use_omp_threads
+from ..run_folder import RunFolder, curate_run_containing
+from ..tracking import Tracking
+from ..train.data import load_train_data
+from ..train.run import TrainResult
+from ..train.run import train as train_model
+from .keys import TRAIN_CODE, StageKey
+from .lr_find import auto_learning_rate
+
+Echo = Callable[[str], None]
+
+
+def train(recipe: Recipe, force: bool = False, echo: Echo = print, track: bool = True, extra_callbacks: list | None = None) -> TrainResult:
+    """Train as the recipe says into ``runs/<name>/train``; skipped when an identical training has finished."""
+    run = RunFolder.of(recipe.runs_dir, recipe.name)
+    tracking = Tracking(Path(recipe.runs_dir), f"{recipe.name}/train", {"data": recipe.data.model_dump(mode="json")}) if track else None
+    return train_in(run, recipe.data, recipe.train or TrainConfig(), tracking, force, echo, extra_callbacks)
+
+
+def train_in(
+    run: RunFolder,
+    data_config: DataConfig,
+    config: TrainConfig,
+    tracking: Tracking | None = None,
+    force: bool = False,
+    echo: Echo = print,
+    extra_callbacks: list | None = None,
+) -> TrainResult:
+    """Train ``config`` on the data of ``data_config`` into ``run``'s ``train/`` (a run folder, or a tune trial's)."""
+    rate_source = None
+    if config.learning_rate == "auto":
+        config, rate_source = auto_learning_rate(run.lr_find, data_config, config, echo=echo)
+    folder = run.train
+    data = load_train_data(data_config.path, config, data_config.format)
+    key = StageKey.compute(
+        "train",
+        {"data": data_config.model_dump(mode="json"), "train": config.resolved()},
+        inputs=[*data.paths, *data.val_paths],
+        code=TRAIN_CODE,
+        key_file=folder.key,
+        outputs=[folder.summary],
+    )
+    if key.finished(force):
+        echo(f"Unchanged since the last training; skipped ({folder.root}). Use --force to train again.")
+        return TrainResult(folder.root, orjson.loads(folder.summary.read_bytes()), skipped=True)
+    resume = not force and key.matches() and any(folder.checkpoints.glob("checkpoint-*"))
+    if folder.root.exists() and not resume:
+        shutil.rmtree(folder.root)
+    folder.root.mkdir(parents=True, exist_ok=True)
+    fingerprint = {"key": key.key, "files": key.inputs, "curation": curation_of(data.paths)}
+    key.record(files=key.inputs, curation=fingerprint["curation"])
+    folder.config.write_text(yaml.safe_dump(config.resolved(), sort_keys=False), encoding="utf-8")
+    use_omp_threads()
+    return train_model(
+        config,
+        data,
+        folder,
+        fingerprint=fingerprint,
+        resume=resume,
+        tracking=tracking,
+        echo=echo,
+        extra_callbacks=extra_callbacks,
+        summary_extra={"learning_rate": rate_source} if rate_source else None,
+    )
+
+
+def curation_of(paths: list[Path]) -> dict[str, str] | None:
+    """The curate run that made the training data, when it came from one: its key and recipe hash."""
+    for p in paths:
+        run = curate_run_containing(p)
+        if run is not None:
+            return {
+                "run": str(run.root),
+                "key": str(orjson.loads(run.done.read_bytes()).get("key", "")),
+                "recipe_xxh3": xxhash.xxh3_64(run.recipe.read_bytes()).hexdigest(),
+            }
+    return None
