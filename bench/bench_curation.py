@@ -213,7 +213,8 @@ def main() -> None:
 
     print(f"\n## Curation on {args.n:,} generated records ({args.defect_rate:.0%} defective), recipe: {args.recipe or 'default'}\n")
     print(
-        f"End to end: {seconds:.1f} s, {report['records_per_second']:,.0f} records/s (workers={args.workers}{', median of ' + str(args.repeat) + ' runs' if args.repeat > 1 else ''}); generation {t_gen:.1f} s\n"
+        f"End to end: {seconds:.1f} s, {report['records_per_second']:,.0f} records/s "
+        f"(workers={args.workers}{', median of ' + str(args.repeat) + ' runs' if args.repeat > 1 else ''}); generation {t_gen:.1f} s\n"
     )
     print("| step | seen | dropped | flagged | modified | seconds |")
     print("|---|---:|---:|---:|---:|---:|")
@@ -222,16 +223,19 @@ def main() -> None:
     if "quality" in report:
         q = report["quality"]
         print(
-            "\n(precision: of the records caught by a defect's steps, the share planted with that defect or its family: duplicates, missing answers)"
+            "\n(precision: of the records caught by a defect's steps, the share planted with that defect or its family: duplicates, "
+            "missing answers)"
         )
         print("\n| planted defect | planted | caught | recall | caught by its steps | precision |")
         print("|---|---:|---:|---:|---:|---:|")
         for r in q["per_defect"]:
             print(
-                f"| {r['defect']} | {r['planted']} | {r['caught']} | {r['recall']:.3f} | {r['flagged_by_its_steps']} | {r['precision']:.3f} |"
+                f"| {r['defect']} | {r['planted']} | {r['caught']} | {r['recall']:.3f} | {r['flagged_by_its_steps']} | "
+                f"{r['precision']:.3f} |"
             )
         print(
-            f"\nClean records wrongly dropped: {q['clean_dropped']} of {q['clean_total']} ({q['clean_dropped_rate']:.2%}); by {q['clean_dropped_by']}"
+            f"\nClean records wrongly dropped: {q['clean_dropped']} of {q['clean_total']} ({q['clean_dropped_rate']:.2%}); by "
+            f"{q['clean_dropped_by']}"
         )
         print(f"Malformed lines reported with exact line and reason: {q['malformed_exact_line_and_reason']} of {q['malformed_planted']}")
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)

@@ -298,10 +298,12 @@ def main() -> None:
             res["cpu_speed_vs_datasketch"] = round(res["records_per_cpu_s"] / results["datasketch"]["records_per_cpu_s"], 2)
 
     print(
-        f"\n{n:,} records ({len(origin):,} copies, {len(planted):,} planted near duplicates with exact {args.ngram}-gram Jaccard >= {args.threshold}); bands x rows = {bands} x {rows}; one core\n"
+        f"\n{n:,} records ({len(origin):,} copies, {len(planted):,} planted near duplicates with exact {args.ngram}-gram Jaccard >= "
+        f"{args.threshold}); bands x rows = {bands} x {rows}; one core\n"
     )
     print(
-        "| tool | records | seconds | records/s | x datasketch | records/CPU-s | x datasketch (CPU) | dropped | recall on planted | dropped, not planted | agreement with datasketch |"
+        "| tool | records | seconds | records/s | x datasketch | records/CPU-s | x datasketch (CPU) | dropped | recall on planted | "
+        "dropped, not planted | agreement with datasketch |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
@@ -317,11 +319,13 @@ def main() -> None:
     mem = memory(mem_n)
     print(f"\nMemory of dedup.minhash state, {mem['records']:,} synthetic signatures (128 perms, {bands} bands):\n")
     print(
-        "| records | state after observe (MB) | peak observe+finish (MB) | RSS delta after observe (MB) | RSS delta after finish (MB) | seconds |"
+        "| records | state after observe (MB) | peak observe+finish (MB) | RSS delta after observe (MB) | RSS delta after finish (MB) | "
+        "seconds |"
     )
     print("|---:|---:|---:|---:|---:|---:|")
     print(
-        f"| {mem['records']:,} | {mem['state_after_observe_mb']} | {mem['peak_observe_and_finish_mb']} | {mem['rss_delta_after_observe_mb']} | {mem['rss_delta_after_finish_mb']} | {mem['seconds']} |"
+        f"| {mem['records']:,} | {mem['state_after_observe_mb']} | {mem['peak_observe_and_finish_mb']} | "
+        f"{mem['rss_delta_after_observe_mb']} | {mem['rss_delta_after_finish_mb']} | {mem['seconds']} |"
     )
 
     OUT.parent.mkdir(parents=True, exist_ok=True)

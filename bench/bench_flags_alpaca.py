@@ -30,7 +30,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "alpaca
 
 def flag_all_recipe(data: Path, runs_dir: str) -> Recipe:
     steps = []
-    for name, cls in all_steps().items():
+    for name in all_steps():
         if name.startswith("select."):
             continue
         try:

@@ -33,14 +33,14 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from curatune.config.recipe import apply_overrides, load_recipe, parse_recipe
+from curatune.stages.curate import curate
+
 HERE = Path(__file__).resolve().parent
 HELDOUT = HERE / "heldout"
 sys.path.insert(0, str(HELDOUT))
 
-import plant
-
-from curatune.config.recipe import apply_overrides, load_recipe, parse_recipe
-from curatune.stages.curate import curate
+import plant  # noqa: E402  (bench/heldout/plant.py is a script beside this one, importable once its folder is on the path)
 
 ACTED = ("drop", "flag", "modify")
 
@@ -107,7 +107,10 @@ def score(items: list[dict], by_id: dict[str, list[dict]], mapping: Mapping) -> 
     per_defect = []
     for d in defects:
         planted = [it for it in items if d in it["labels"]]
-        keys = lambda i: [k for _, k, _ in acts[i]]
+
+        def keys(i):
+            return [k for _, k, _ in acts[i]]
+
         caught = [it for it in planted if mapping.caught_by(d, keys(it["id"])) or it["id"] in swapped]
         hits = [it for it in items if mapping.caught_by(d, keys(it["id"]))]
         right = [it for it in hits if any(mapping.fam(lab) == mapping.fam(d) for lab in labels[it["id"]])]
@@ -288,7 +291,8 @@ def fmt(x) -> str:
 def print_tables(title: str, r: dict) -> None:
     print(f"\n### {title}\n")
     print(
-        "| defect | planted | caught | recall | caught by its steps | precision | clean dropped by its steps | clean flagged or modified by its steps |"
+        "| defect | planted | caught | recall | caught by its steps | precision | clean dropped by its steps | clean flagged or modified "
+        "by its steps |"
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     untargeted = []
@@ -300,7 +304,8 @@ def print_tables(title: str, r: dict) -> None:
             continue
         extra = f" (handled {d['handled']}/{d['planted']} = {fmt(d['handled_rate'])}: not kept redacted)" if "handled" in d else ""
         print(
-            f"| {d['defect']}{extra} | {d['planted']} | {d['caught']} | {fmt(d['recall'])} | {d['caught_by_its_steps']} | {fmt(d['precision'])} "
+            f"| {d['defect']}{extra} | {d['planted']} | {d['caught']} | {fmt(d['recall'])} | {d['caught_by_its_steps']} | "
+            f"{fmt(d['precision'])} "
             f"| {d['clean_dropped_by_its_steps']} | {d['clean_flagged_or_modified_by_its_steps']} |"
         )
     if untargeted:

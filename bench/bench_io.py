@@ -142,7 +142,8 @@ def main() -> None:
             n = build_input(inp, size)
             r = measure(inp, out, args.profile)
             assert r["records"] == n, (r["records"], n)
-            out_lines = sum(chunk.count(b"\n") for chunk in iter(lambda f=open(out, "rb"): f.read(1 << 24), b""))
+            with open(out, "rb") as f:
+                out_lines = sum(chunk.count(b"\n") for chunk in iter(lambda f=f: f.read(1 << 24), b""))
             assert out_lines == n, (out_lines, n)
             cpu = r["user_s"] + r["sys_s"]
             row = {

@@ -142,7 +142,8 @@ def main() -> None:
     exact_rps = len(alpaca) / (time.process_time() - t0)
 
     print(
-        f"| step | records/s (alpaca 9k, 1 core) | failed on real ({len(both)}) | recall on planted | clean generated failed ({planted['clean']}) |"
+        f"| step | records/s (alpaca 9k, 1 core) | failed on real ({len(both)}) | recall on planted | clean generated failed "
+        f"({planted['clean']}) |"
     )
     print("|---|---|---|---|---|")
     for row in rows:
@@ -152,7 +153,8 @@ def main() -> None:
     print(f"\nAll nine in sequence: {total_rps:,.0f} records/s on one core (sum of per-step times).")
     print(f"Clean generated records failed by any step: {len(clean_failed)} of {planted['clean']}.")
     print(
-        f"token_length fast vs exact template: {len(diffs)} of {len(both)} records differ (max {max(diffs, default=0)} tokens); exact mode runs at {exact_rps:,.0f} records/s."
+        f"token_length fast vs exact template: {len(diffs)} of {len(both)} records differ (max {max(diffs, default=0)} tokens); exact mode "
+        f"runs at {exact_rps:,.0f} records/s."
     )
     for row in rows:
         if row["reasons_real"]:

@@ -35,12 +35,11 @@ from pathlib import Path
 
 import orjson
 
-from curatune.config.recipe import apply_overrides, parse_recipe
+from curatune.config.recipe import apply_overrides, default_steps, parse_recipe
 from curatune.curation.dedup.exact import dedup_text
 from curatune.curation.read.records import Reject, read_records
 from curatune.embed import load_embedder
 from curatune.generate import generate_noisy
-from curatune.config.recipe import default_steps
 from curatune.stages.curate import curate
 from curatune.stages.select import select, selection_recipe
 
@@ -167,7 +166,8 @@ def main() -> None:
             print("| embedding (first run, cached after) | texts embedded | select end to end (embeddings cached) | kept | per step s |")
             print("|---:|---:|---:|---:|---|")
             print(
-                f"| {s['embed_seconds_first_run']} s | {s['texts_embedded']:,} | {s['select_seconds']} s | {s['kept']:,} | {s['step_seconds']} |"
+                f"| {s['embed_seconds_first_run']} s | {s['texts_embedded']:,} | {s['select_seconds']} s | {s['kept']:,} | "
+                f"{s['step_seconds']} |"
             )
         if not args.no_alpaca and ALPACA.is_file():
             report["alpaca"] = a = alpaca(Path(d), args.fraction)

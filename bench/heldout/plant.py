@@ -500,10 +500,15 @@ class Planter:
                 return text.replace(" ", "  ", 1)
             return text + " "
 
-        ok_in = lambda b: b.input.strip() and len(words(b.input)) <= 60 and word_ratio(b.output, b.input) < 0.5
+        def ok_in(b):
+            return b.input.strip() and len(words(b.input)) <= 60 and word_ratio(b.output, b.input) < 0.5
+
         for b in self.take(COUNTS["echo_input"], ok=ok_in, label="echo_input"):
             self.add(b.row(output=rng.choice(leadins).replace("{x}", trivial(b.input))), "echo", "input", b.source)
-        ok_ins = lambda b: not b.input.strip() and len(words(b.instruction)) >= 4 and word_ratio(b.output, b.instruction) < 0.5
+
+        def ok_ins(b):
+            return not b.input.strip() and len(words(b.instruction)) >= 4 and word_ratio(b.output, b.instruction) < 0.5
+
         for b in self.take(COUNTS["echo_instruction"], ok=ok_ins, label="echo_instruction"):
             self.add(b.row(output=rng.choice(leadins).replace("{x}", trivial(b.instruction))), "echo", "instruction", b.source)
 

@@ -36,7 +36,8 @@ def test_unknown_keys_at_every_level_with_suggestions():
             "Unknown key 'data.pth'. Did you mean 'path'? Allowed here: path, format, file_type, id_field.",
             "Unknown key 'data.formt'. Did you mean 'format'? Allowed here: path, format, file_type, id_field.",
             "Unknown key 'curate.workerz'. Did you mean 'workers'? Allowed here: steps, workers, batch_size, output_format.",
-            "curate.steps.0 (filter.min_length): filter.min_length has no parameter 'min_char'. Did you mean 'min_chars'? Its parameters: min_chars.",
+            "curate.steps.0 (filter.min_length): filter.min_length has no parameter 'min_char'. Did you mean 'min_chars'? Its parameters: "
+            "min_chars.",
             "curate.steps.0 (filter.min_length): Unknown key 'on_fial'. Did you mean 'on_fail'? (drop or flag)",
         ]
     )  # and no "'data.path' is required" on top of "did you mean 'path'"
@@ -55,9 +56,11 @@ def test_three_mistakes_three_lines_in_one_error():
             "r.yaml",
         )
     assert e.value.problems == [
-        "'data.format': must be 'auto' or one of curatune, preference, sharegpt, messages, alpaca, prompt_completion, labelled, text. Got 'alpacca' instead.",
+        "'data.format': must be 'auto' or one of curatune, preference, sharegpt, messages, alpaca, prompt_completion, labelled, text. Got "
+        "'alpacca' instead.",
         "'curate.batch_size': Input should be greater than or equal to 1. Got 0 instead.",
-        "curate.steps.0 (filter.min_length): The 'min_chars' parameter of filter.min_length must be greater than or equal to 0. Got -1 instead.",
+        "curate.steps.0 (filter.min_length): The 'min_chars' parameter of filter.min_length must be greater than or equal to 0. Got -1 "
+        "instead.",
     ]
     assert str(e.value).startswith("3 problems in r.yaml:\n  - 'data.format'")
 

@@ -189,7 +189,7 @@ def test_mojibake_is_reversible_by_ftfy(alpaca_rows):
 
 
 def test_ocr_noise_and_toxic_words(alpaca_rows):
-    for t, row in _by_defect(alpaca_rows, "ocr_noise"):
+    for t, _row in _by_defect(alpaca_rows, "ocr_noise"):
         assert sum(int(n) for n in re.findall(r"x(\d+)", t["detail"])) >= 3
     for t, row in _by_defect(alpaca_rows, "toxic"):
         for word in t["detail"].split(","):

@@ -11,10 +11,10 @@ from curatune.stages.curate import curate
 
 def test_same_seed_same_bytes_and_a_clean_test_set(tmp_path):
     a = generate_triage(tmp_path / "a", n_train=300, n_test=40, seed=5)
-    b = generate_triage(tmp_path / "b", n_train=300, n_test=40, seed=5)
+    generate_triage(tmp_path / "b", n_train=300, n_test=40, seed=5)
     assert (tmp_path / "a" / "train.jsonl").read_bytes() == (tmp_path / "b" / "train.jsonl").read_bytes()
-    test = [json.loads(l) for l in (tmp_path / "a" / "test.jsonl").read_text().splitlines()]
-    truth = [json.loads(l) for l in (tmp_path / "a" / "test.truth.jsonl").read_text().splitlines()]
+    test = [json.loads(line) for line in (tmp_path / "a" / "test.jsonl").read_text().splitlines()]
+    truth = [json.loads(line) for line in (tmp_path / "a" / "test.truth.jsonl").read_text().splitlines()]
     assert len(test) == 40 == a["test"].n_lines
     assert all(t["noise"] is None for t in truth)
     assert [r["messages"][-1]["content"] for r in test] == [f"{t['category']} / {t['priority']}" for t in truth]
@@ -41,8 +41,8 @@ def test_default_curation_drops_exactly_the_planted_junk(tmp_path):
         {"name": "c", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(split["train"].path)}, "curate": {"workers": 1}}
     )
     result = curate(recipe)
-    truth = [json.loads(l) for l in (tmp_path / "d" / "train.truth.jsonl").read_text().splitlines()]
-    kept = {json.loads(l)["id"] for l in (result.run_dir / "data" / "kept.jsonl").read_text().splitlines()}
+    truth = [json.loads(line) for line in (tmp_path / "d" / "train.truth.jsonl").read_text().splitlines()]
+    kept = {json.loads(line)["id"] for line in (result.run_dir / "data" / "kept.jsonl").read_text().splitlines()}
     junk = {t["id"] for t in truth if t["noise"] in ("refusal", "placeholder", "empty", "duplicate")}
     assert not (junk & kept)
     clean = {t["id"] for t in truth if t["noise"] in (None, "mojibake")}

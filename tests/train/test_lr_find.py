@@ -77,7 +77,7 @@ def test_learning_rate_auto_trains_with_the_range_tests_suggestion(tmp_path, lm)
     assert source["source"] == "lr_find" and source["value"] == float(f"{found['learning_rate']:.3g}")
     assert res.trainer.args.learning_rate == source["value"]
     assert json.loads((res.train_dir / "summary.json").read_text())["learning_rate"] == source
-    assert any("learning_rate: auto ->" in l for l in lines)
+    assert any("learning_rate: auto ->" in line for line in lines)
     # Unchanged, the rerun is skipped: the range test is reused, so the key is the same.
     assert train(r, track=False, echo=lambda s: None).skipped
 

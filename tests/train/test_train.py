@@ -51,9 +51,9 @@ def test_full_fine_tuning_lowers_validation_loss_and_ranks_every_example(tmp_pat
     res = train(r, track=False, echo=lambda s: None)
     evals = [e["eval_loss"] for e in res.summary["evaluations"]]
     assert len(evals) == 4 and evals[-1] < evals[0] * 0.8
-    losses = [json.loads(l) for l in (res.train_dir / "losses.jsonl").read_text().splitlines()]
+    losses = [json.loads(line) for line in (res.train_dir / "losses.jsonl").read_text().splitlines()]
     assert len(losses) == 180 == res.summary["train_examples"]  # 10% held out
-    assert [l["loss"] for l in losses] == sorted((l["loss"] for l in losses), reverse=True)
+    assert [x["loss"] for x in losses] == sorted((x["loss"] for x in losses), reverse=True)
     assert (res.train_dir / "curves.png").stat().st_size > 5000
     assert (res.train_dir / "model" / "model.safetensors").is_file()
     pre = json.loads((res.train_dir / "preflight.json").read_text())
@@ -193,7 +193,7 @@ def test_interrupted_training_leaves_a_checkpoint_and_resumes_from_it(tmp_path, 
         train(r, track=False, echo=lambda s: None, extra_callbacks=[Interrupt()])
     lines: list[str] = []
     res = train(r, track=False, echo=lines.append)
-    assert any("Resuming from" in l and "checkpoint-7" in l for l in lines)
+    assert any("Resuming from" in line and "checkpoint-7" in line for line in lines)
     assert res.summary["steps"] == 12
 
 

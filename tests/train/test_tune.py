@@ -105,7 +105,7 @@ def test_n_trials_is_the_studys_total_across_reruns(tmp_path, data, lm):
     first = tune(parse_recipe(raw(tmp_path, data, lm, n_trials=2)), echo=lines.append, track=False)
     assert len(first.study.trials) == 2
     second = tune(parse_recipe(raw(tmp_path, data, lm, n_trials=3)), echo=lines.append, track=False)
-    assert len(second.study.trials) == 3 and any("(resumed: 2 finished): 1 more trials" in l for l in lines)
+    assert len(second.study.trials) == 3 and any("(resumed: 2 finished): 1 more trials" in line for line in lines)
     lines.clear()
     third = tune(parse_recipe(raw(tmp_path, data, lm, n_trials=3)), echo=lines.append, track=False)
     assert len(third.study.trials) == 3 and "nothing to run" in lines[0]
@@ -137,7 +137,7 @@ def test_an_interrupted_search_resumes_and_retries_the_interrupted_trial_from_it
     retry = res.study.trials[2]
     assert retry.user_attrs["retry_of"] == 1 and retry.params == res.study.trials[1].params
     assert retry.user_attrs["folder"].endswith("trial-1/train")
-    assert any("Resuming from" in l and "checkpoint-7" in l for l in lines)
+    assert any("Resuming from" in line and "checkpoint-7" in line for line in lines)
     assert res.best_recipe is not None and res.best_recipe.is_file()
 
 

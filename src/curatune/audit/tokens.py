@@ -104,8 +104,8 @@ class TokenStats:
     def _split(self, seg: str) -> tuple[str, str]:
         last = None
         if self._added is not None:
-            for last in self._added.finditer(seg):
-                pass
+            for match in self._added.finditer(seg):
+                last = match
         return (seg[: last.end()], seg[last.end() :]) if last else ("", seg)
 
     def shape(self, roles: tuple[str, ...]) -> Shape | None:

@@ -182,7 +182,7 @@ def make_triage(
 
 def _mojibake(text: str) -> str:
     """UTF-8 read as cp1252, what ftfy repairs (the ticket is quoted with curly quotes first, so there is something to break)."""
-    return f"\u201c{text}\u201d".encode("utf-8").decode("cp1252", errors="replace")
+    return f"\u201c{text}\u201d".encode().decode("cp1252", errors="replace")
 
 
 def write_jsonl(rows: list[dict], path: Path) -> None:

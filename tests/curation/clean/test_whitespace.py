@@ -64,8 +64,8 @@ def test_idempotent_and_detail():
     step = build_step("clean.whitespace")
     edit = step.apply(rec("a  \r\n\r\n\r\n\r\nb  ", question="  q  "))
     assert edit.reason == "whitespace"
-    assert (
-        edit.detail
-        == "messages[0].content: trailing spaces / blank lines, stripped ends; messages[1].content: line endings, trailing spaces / blank lines"
+    assert edit.detail == (
+        "messages[0].content: trailing spaces / blank lines, stripped ends; "
+        "messages[1].content: line endings, trailing spaces / blank lines"
     )
     assert step.apply(edit.record) is None

@@ -262,11 +262,13 @@ def test_repeats_question_keeps(rec):
         ("Both countries have worked together in many organisations such as the United Nations, NATO, and the", "no_final_punctuation"),
         ("The word aurora is derived from the name of the Roman goddess of the dawn,", "no_final_punctuation"),
         (
-            "Photosynthesis turns light into chemical energy. Plants use it to make glucose from carbon dioxide and water, releasing oxygen",
+            "Photosynthesis turns light into chemical energy. Plants use it to make glucose from carbon dioxide and water, releasing "
+            "oxygen",
             "no_final_punctuation",
         ),
         (
-            "To bake bread, mix flour, water, yeast and salt. Knead the dough for ten minutes. Let it rise for an hour, then shape the loaf and bake it at",
+            "To bake bread, mix flour, water, yeast and salt. Knead the dough for ten minutes. Let it rise for an hour, then shape the "
+            "loaf and bake it at",
             "no_final_punctuation",
         ),
         ("Here are the steps to follow for a good night of sleep:", "no_final_punctuation"),

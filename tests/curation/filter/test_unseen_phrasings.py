@@ -85,9 +85,12 @@ def test_answers_about_apologies_or_ai_limits_are_not_refusals(instruction, out)
 @pytest.mark.parametrize(
     "out",
     [
-        "Photosynthesis turns light into chemical energy. Chlorophyll in the leaves absorbs red and blue light, and the plant uses that energy to split",
-        "To reset the router, unplug it for thirty seconds, plug it back in, and wait until the status light turns green. If it still fails, hold the reset button for",
-        "The Treaty of Westphalia ended the Thirty Years' War in 1648 and is often said to mark the start of the modern state system, because it recognised the",
+        "Photosynthesis turns light into chemical energy. Chlorophyll in the leaves absorbs red and blue light, and the plant uses that "
+        "energy to split",
+        "To reset the router, unplug it for thirty seconds, plug it back in, and wait until the status light turns green. If it still "
+        "fails, hold the reset button for",
+        "The Treaty of Westphalia ended the Thirty Years' War in 1648 and is often said to mark the start of the modern state system, "
+        "because it recognised the",
     ],
 )
 def test_answers_cut_mid_sentence_are_caught(out):

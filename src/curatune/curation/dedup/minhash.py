@@ -86,13 +86,15 @@ class MinHashDedup(GlobalStep):
         if (bands is None) != (rows is None):
             raise RecipeError(
                 [
-                    f"dedup.minhash: set both 'bands' and 'rows', or neither (they are chosen from the threshold). Got bands={bands!r}, rows={rows!r}."
+                    f"dedup.minhash: set both 'bands' and 'rows', or neither (they are chosen from the threshold). Got bands={bands!r}, "
+                    f"rows={rows!r}."
                 ]
             )
         if bands is not None and bands * rows > num_perm:
             raise RecipeError(
                 [
-                    f"dedup.minhash: bands x rows must be at most num_perm={num_perm}. Got {bands} x {rows} = {bands * rows}; lower them or raise num_perm."
+                    f"dedup.minhash: bands x rows must be at most num_perm={num_perm}. Got {bands} x {rows} = {bands * rows}; lower them "
+                    "or raise num_perm."
                 ]
             )
         # Every candidate pair is verified, so a false positive costs one signature comparison while a

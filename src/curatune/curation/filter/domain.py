@@ -130,7 +130,8 @@ class DomainRelevance(EmbeddingStep):
         if not (examples or examples_file or description or labelled_file):
             raise RecipeError(
                 [
-                    "filter.domain needs the domain: set 'examples' (a few in-domain texts), 'examples_file', 'description' or 'labelled_file'."
+                    "filter.domain needs the domain: set 'examples' (a few in-domain texts), 'examples_file', 'description' or "
+                    "'labelled_file'."
                 ]
             )
         self._reset()

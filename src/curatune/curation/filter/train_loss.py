@@ -30,7 +30,8 @@ from ..step import KEEP, Drop, Filter, Verdict
 def read_losses(path: Path) -> dict[str, float]:
     if not path.is_file():
         raise InputError(
-            f"'{path}' does not exist. It is written by curatune train (runs/NAME/train/losses.jsonl); train first or fix filter.train_loss's losses path."
+            f"'{path}' does not exist. It is written by curatune train (runs/NAME/train/losses.jsonl); train first or fix "
+            "filter.train_loss's losses path."
         )
     out = {}
     for n, line in enumerate(path.read_bytes().splitlines(), 1):
@@ -39,14 +40,16 @@ def read_losses(path: Path) -> dict[str, float]:
             out[str(row["id"])] = float(row["loss"])
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise InputError(
-                f"{path}:{n}: expected a JSON object with 'id' and 'loss' ({e}). The file should be a losses.jsonl written by curatune train."
+                f"{path}:{n}: expected a JSON object with 'id' and 'loss' ({e}). The file should be a losses.jsonl written by curatune "
+                "train."
             ) from e
     return out
 
 
 @register("filter.train_loss")
 class TrainLoss(Filter):
-    """Fail the records a trained model fits worst (from ``losses.jsonl`` of ``curatune train``): the top ``top_fraction``, or any over ``max_loss``."""
+    # One line on purpose: the docstring's first line is the summary `curatune steps` shows.
+    """Fail the records a trained model fits worst (from ``losses.jsonl`` of ``curatune train``): the top ``top_fraction``, or any over ``max_loss``."""  # noqa: E501
 
     reasons = ("high_train_loss",)
     contract_params = {"losses": str(Path(__file__).with_name("resources") / "train_losses_example.jsonl")}
