@@ -161,7 +161,8 @@ def check_reasons_and_counts(cls: type[Step], params: dict[str, Any] | None = No
     used = {e.reason for e in sink.events if e.step == name}
     _require(
         used <= set(cls.reasons),
-        f"{name} returned undeclared reasons {sorted(used - set(cls.reasons))}: add them to `reasons` (declared: {cls.reasons!r}).",
+        f"{name} returned undeclared reasons {sorted(used - set(cls.reasons), key=str)}: "
+        f"add them to `reasons` (declared: {cls.reasons!r}).",
     )
     actions = {e.action for e in sink.events}
     _require(actions <= {"drop", "flag", "modify"}, f"{name}: the ledger got actions {sorted(actions)}; only drop, flag and modify exist.")
@@ -291,9 +292,9 @@ def sample_records() -> list[Record]:
     pref = [("Best fruit?", "Mango, it is sweet.", "Rocks."), ("", "", ""), ("Capital of Spain?", "Madrid.", "Madrid.")]
     for i, (p, c, r) in enumerate(pref):
         recs.append(Record(f"pref:{i}", messages=[{"role": "user", "content": p}], chosen=c, rejected=r, meta={"format": "preference"}))
-    for i, r in enumerate(recs):
-        r.meta.setdefault("source", "sample")
-        r.meta["line"] = i + 1
+    for i, rec in enumerate(recs):
+        rec.meta.setdefault("source", "sample")
+        rec.meta["line"] = i + 1
     return recs
 
 

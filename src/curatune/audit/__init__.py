@@ -144,6 +144,7 @@ def run_audit(
         plans, records, future = pending.popleft()
         counts, seconds, cpu_seconds = future.result()
         clock.add("tokens", seconds, cpu_seconds)
+        assert tokens is not None, "batches are pending only when tokens are counted"
         with phase("tokens"):
             tokens.fold(plans, counts, records)
 

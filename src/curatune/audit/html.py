@@ -102,7 +102,7 @@ def _language_plot(langs: dict[str, Any]) -> str | None:
     for counts in per_role.values():
         for lang, n in counts.items():
             totals[lang] = totals.get(lang, 0) + n
-    top = sorted(totals, key=totals.get, reverse=True)[:10]
+    top = sorted(totals, key=totals.__getitem__, reverse=True)[:10]
     fig, ax = _figure(height=0.3 * len(top) * max(1, len(per_role)) / 1.5 + 1)
     height = 0.8 / len(per_role)
     for j, (role, counts) in enumerate(per_role.items()):

@@ -12,7 +12,8 @@ import itertools
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from ..config.recipe import default_steps
@@ -63,14 +64,14 @@ def default_flag_steps() -> list[PipelineStep]:
 def run_preview(items: Iterable[Record | Reject], limit: int | None, total_records: int, workers: int = 1) -> dict[str, Any]:
     """Run the default steps in flag mode over the first ``limit`` records (all when None)."""
     t0 = time.perf_counter()
-    records = (x for x in items if not isinstance(x, Reject))
+    records: Iterator[Record] = (x for x in items if not isinstance(x, Reject))
     if limit is not None:
         records = itertools.islice(records, limit)
     try:
         steps = default_flag_steps()
         sink = CountingSink()
         with tempfile.TemporaryDirectory(prefix="curatune-audit-") as spool:
-            result = Pipeline(steps, workers=workers, spool_dir=spool).run(records, sink)
+            result = Pipeline(steps, workers=workers, spool_dir=Path(spool)).run(records, sink)
     except Exception as e:  # a broken step must not cost the user the rest of the audit
         return {"error": f"{type(e).__name__}: {e}", "seconds": round(time.perf_counter() - t0, 3)}
     sampled = result.input < total_records

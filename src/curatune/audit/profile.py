@@ -205,7 +205,7 @@ class Profiler:
     def observe_batch(self, items: list[Record | Reject]) -> list[Record]:
         records = []
         chars: dict[str, list[int]] = {}
-        turns = []
+        turns: list[int] = []
         for item in items:
             if isinstance(item, Reject):
                 self._reject(item)
@@ -257,7 +257,7 @@ class Profiler:
             if len(self.empty_examples) < self.max_examples:
                 self.empty_examples.append({"id": rec.id, "source": source, "line": line, "roles": sorted(set(empty_roles))})
 
-        if kind == "chat":
+        if kind == "chat" and rec.messages is not None:  # (a chat record has messages: the test is for the type checker)
             problems = role_order_problems(rec.messages)
             if problems:
                 self.role_order.update(problems)

@@ -117,16 +117,16 @@ class TokenStats:
         except Exception:  # a template may refuse some role orders (e.g. "roles must alternate")
             text = None
         if isinstance(text, str):
-            segments, pos = [], 0
+            segments: list[str] = []
+            pos = 0
             for i in range(len(roles)):
                 mark = MARK.format(i)
                 at = text.find(mark, pos)
                 if at < 0 or text.count(mark) != 1:
-                    segments = None
-                    break
+                    break  # no shape: a marker is missing or repeated
                 segments.append(text[pos:at])
                 pos = at + len(mark)
-            if segments is not None:
+            else:
                 segments.append(text[pos:])
                 splits = [self._split(s) for s in segments[:-1]]
                 counts = self.encode([h for h, _ in splits] + [t for _, t in splits] + [segments[-1]])
@@ -170,6 +170,7 @@ class TokenStats:
                 pieces.append(rec.rejected)
             if p.whole:  # always the record's last piece
                 conv = self.conversation(rec)
+                assert conv is not None and p.shape is not None, "whole is set on a conversation with a shape"
                 if self.mode == "rendered":
                     pieces.append(p.shape.render([m["content"] for m in conv]))
                 else:
@@ -260,6 +261,7 @@ class TokenStats:
                 continue
             n += 1
             conv = self.conversation(rec)
+            assert conv is not None, "the sample holds records with messages"
             text, real = self.real_tokens(conv)
             if p.shape is not None and p.shape.render([m["content"] for m in conv]) == text:
                 render_equal += 1

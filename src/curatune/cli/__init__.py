@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import typer
 
@@ -28,7 +30,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-VERBS = {
+VERBS: dict[str, Callable[..., Any]] = {
     # data in and out
     "generate": data.generate,
     "convert": data.convert,

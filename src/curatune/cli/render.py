@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -17,6 +17,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from ..errors import CuratuneError
+
+if TYPE_CHECKING:
+    from ..curation.step import Step
 
 console = Console(stderr=True, soft_wrap=True)  # never break a path or a message mid-line
 out = Console(soft_wrap=True)
@@ -94,7 +97,7 @@ def print_formats(formats) -> None:
     out.print(table)
 
 
-def print_steps(classes: dict[str, type]) -> None:
+def print_steps(classes: dict[str, type[Step]]) -> None:
     """Each step's kind, parameters with their defaults (or ``(required)``), reasons and first docstring line."""
     import inspect
 

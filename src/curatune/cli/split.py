@@ -60,7 +60,7 @@ def split(
         near_dup_threshold=near_dup_threshold,
         semantic_threshold=semantic_threshold,
         embed_model=embed_model,
-        fields=fields,
+        fields=fields,  # type: ignore[arg-type]  # model_construct checks nothing: split.command does, in the command's terms
         format=fmt,
         to=to,
     )

@@ -143,10 +143,20 @@ def hw(
 
     with exit_on_error():
         arch = describe_model(model)
-        options = dict(
-            lora_r=lora_r, dtype=dtype, gradient_checkpointing=gradient_checkpointing, optimizer=optimizer, lora_dropout=lora_dropout
-        )
-        estimates = [estimate_memory(arch, mode, seq_len, batch_size, **options) for mode in MODES]
+        estimates = [
+            estimate_memory(
+                arch,
+                mode,
+                seq_len,
+                batch_size,
+                lora_r=lora_r,
+                dtype=dtype,
+                gradient_checkpointing=gradient_checkpointing,
+                optimizer=optimizer,
+                lora_dropout=lora_dropout,
+            )
+            for mode in MODES
+        ]
     device = visible_device()
     if as_json:
         payload = {

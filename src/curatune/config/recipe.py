@@ -124,20 +124,21 @@ def _format_errors(e: ValidationError, raw: dict) -> list[str]:
     errors = e.errors()
     # A misspelled required key shows up twice (unknown 'pth', missing 'path'): say it once.
     suggested: set[tuple] = set()
-    for err in errors:
+    unknown: dict[int, tuple[str | None, list[str]]] = {}  # by error index: the closest allowed key, and all of them
+    for i, err in enumerate(errors):
         if err["type"] == "extra_forbidden":
             parent_model = _model_at(err["loc"][:-1])
             allowed = list(parent_model.model_fields) if parent_model else []
             close = difflib.get_close_matches(str(err["loc"][-1]), allowed, n=1)
-            err["ctx_hint"] = close[0] if close else None
             if close:
                 suggested.add((*err["loc"][:-1], close[0]))
-            err["ctx_allowed"] = allowed
-    for err in errors:
+            unknown[i] = (close[0] if close else None, allowed)
+    for i, err in enumerate(errors):
         loc = ".".join(str(x) for x in err["loc"])
         if err["type"] == "extra_forbidden":
-            hint = f" Did you mean {err['ctx_hint']!r}?" if err["ctx_hint"] else ""
-            problems.append(f"Unknown key '{loc}'.{hint} Allowed here: {', '.join(err['ctx_allowed'])}.")
+            closest, allowed = unknown[i]
+            hint = f" Did you mean {closest!r}?" if closest else ""
+            problems.append(f"Unknown key '{loc}'.{hint} Allowed here: {', '.join(allowed)}.")
         elif err["type"] == "missing":
             if tuple(err["loc"]) not in suggested:
                 problems.append(f"'{loc}' is required.")

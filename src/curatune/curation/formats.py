@@ -14,7 +14,7 @@ it up.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal, overload
 
 from .record import Record
 
@@ -58,6 +58,10 @@ def _need(row: dict, key: str) -> Any:
     return value
 
 
+@overload
+def _need_str(row: dict, key: str, *, optional: Literal[False] = False) -> str: ...
+@overload
+def _need_str(row: dict, key: str, *, optional: Literal[True]) -> str | None: ...
 def _need_str(row: dict, key: str, *, optional: bool = False) -> str | None:
     value = row.get(key)
     if type(value) is str:  # the common case, checked first: this runs several times per record

@@ -68,7 +68,7 @@ class LedgerWriter:
         self.path = path
         self.flush_every = flush_every
         self._cols: dict[str, list] = {name: [] for name in COLUMNS}
-        self._writer = None
+        self._writer: Any = None  # a pyarrow ParquetWriter from the first flush on
         self.rows = 0
 
     def add(self, e: Event) -> None:

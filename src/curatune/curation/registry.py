@@ -12,9 +12,10 @@ import importlib
 import inspect
 import pkgutil
 import typing
+from collections.abc import Callable
 from typing import Any
 
-from pydantic import ValidationError, create_model
+from pydantic import BaseModel, ValidationError, create_model
 
 from ..errors import RecipeError
 from .step import Step, init_params
@@ -30,7 +31,7 @@ STEP_PACKAGES = (
 _loaded = False
 
 
-def register(name: str):
+def register(name: str) -> Callable[[type[Step]], type[Step]]:
     def wrap(cls: type[Step]) -> type[Step]:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise RuntimeError(f"Two steps are registered as {name!r}: {_REGISTRY[name].__qualname__} and {cls.__qualname__}")
@@ -70,7 +71,7 @@ def get_step_class(name: str) -> type[Step]:
     return steps[name]
 
 
-def _param_model(cls: type[Step]):
+def _param_model(cls: type[Step]) -> type[BaseModel]:
     sig = inspect.signature(cls.__init__)
     hints = typing.get_type_hints(cls.__init__, include_extras=True)
     fields: dict[str, Any] = {}

@@ -153,6 +153,6 @@ class GlobalStep(Step):
         return []
 
 
-def init_params(cls: type) -> list[str]:
+def init_params(cls: type[Step]) -> list[str]:
     sig = inspect.signature(cls.__init__)
     return [p for p, v in sig.parameters.items() if p != "self" and v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)]

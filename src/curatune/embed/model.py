@@ -58,6 +58,7 @@ class Embedder:
             for i in missing:
                 out[i] = by_key[keys[i]]
             found = out
+        assert found is not None, "each text came from the cache or was embedded"
         return _normalise(found)
 
 

@@ -104,13 +104,14 @@ def _checked_systems(systems: Sequence[str]) -> tuple[str, str]:
     pair = tuple(systems)
     if len(pair) != 2 or not all(isinstance(s, str) and s for s in pair) or pair[0] == pair[1]:
         raise InputError(f"systems must be two different system names, as in the items' answers: ('base', 'tuned'); got {systems!r}.")
-    return pair  # type: ignore[return-value]
+    return pair
 
 
 def _checked_items(items: Sequence[Mapping[str, Any]], systems: tuple[str, str]) -> list[_Item]:
     if not items:
         raise InputError("No items to export: give a list of {'id', 'prompt', 'answers': {system: text}} dicts.")
-    checked, first_seen = [], {}
+    checked: list[_Item] = []
+    first_seen: dict[str, int] = {}
     for i, item in enumerate(items):
         missing = [f for f in ("id", "prompt", "answers") if not isinstance(item, Mapping) or f not in item]
         if missing:

@@ -146,7 +146,7 @@ def _causal_lms(target: EvalTarget) -> tuple[Contender, Contender]:
     tuned_tokenizer = load_tokenizer(str(target.model_dir))
     if tuned_tokenizer.chat_template is None:
         raise InputError(f"The tokenizer in '{target.model_dir}' has no chat template, so prompts cannot be rendered as in training.")
-    if not target.is_adapter:
+    if target.adapter_base is None:  # a full model
         model = _causal_lm(str(target.model_dir))[0]
         tuned = Contender("tuned", str(target.model_dir), model, tuned_tokenizer)
         return _causal_base(target.base), tuned
@@ -200,7 +200,7 @@ def _causal_lm(spec: str):
 def _classifiers(target: EvalTarget, labels: list[str] | None) -> tuple[Contender, Contender]:
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    if not target.is_adapter:
+    if target.adapter_base is None:  # a full model
         try:
             model = AutoModelForSequenceClassification.from_pretrained(str(target.model_dir), local_files_only=True)
             tokenizer = AutoTokenizer.from_pretrained(str(target.model_dir), local_files_only=True)

@@ -201,7 +201,11 @@ def training_labels(target: EvalTarget) -> list[str] | None:
 def _evaluate_generation(
     target: EvalTarget, base: Contender, tuned: Contender, held: HeldOut, out: Path, settings: dict, echo: Echo
 ) -> EvalReport:
-    conversations = [conversation_of(r) for r in held.records]
+    conversations: list[list[dict[str, str]]] = []
+    for r in held.records:
+        conversation = conversation_of(r)
+        assert conversation is not None, "held_out_records keeps only conversations"
+        conversations.append(conversation)
     prompts = [c[:-1] for c in conversations]
     references = [c[-1]["content"] for c in conversations]
     answers, losses = {}, {}

@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from ..curation.pii import PII_TYPES
 from ..curation.record import Record
 from ..curation.registry import build_step
+from ..curation.step import Filter
 
 SAFETY_STEPS: dict[str, dict[str, Any]] = {
     "filter.pii": {"types": list(PII_TYPES)},
@@ -40,7 +41,8 @@ class OutputSafety:
     """Runs each text through the safety steps; a flag says which step and why (for PII, the types found, never the values)."""
 
     def __init__(self, steps: dict[str, dict[str, Any]] | None = None):
-        self.steps = [build_step(name, params) for name, params in (steps or SAFETY_STEPS).items()]
+        # The safety steps are filters (their verdicts are read with keep()).
+        self.steps = [cast(Filter, build_step(name, params)) for name, params in (steps or SAFETY_STEPS).items()]
         for step in self.steps:
             step.setup()
 

@@ -26,7 +26,7 @@ def converted_gguf(gguf: Path) -> Path:
     # transformers refuses to save a model it loaded from GGUF; the weights are plain float32
     # tensors by now, so dropping the quantisation marks makes it an ordinary model.
     model.config.__dict__.pop("quantization_config", None)
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]  # declared through nn.Module's __getattr__ (Tensor | Module)
     save_atomically(cached, model.save_pretrained)
     return cached
 

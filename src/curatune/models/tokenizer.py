@@ -38,7 +38,7 @@ def gguf_cache_key(gguf: Path) -> str:
     return hashlib.sha256(f"{gguf.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
 
 
-def save_atomically(target: Path, save: Callable[[Path], None]) -> None:
+def save_atomically(target: Path, save: Callable[[Path], object]) -> None:
     """``save(folder)`` into a temporary folder renamed to ``target``: readers never see half a conversion."""
     tmp = target.with_name(target.name + f".tmp{os.getpid()}")
     save(tmp)
@@ -135,11 +135,12 @@ class CountingTokenizer:
         if self.chat_template is None:
             raise ValueError(f"The tokenizer in {self.folder} has no chat template.")
         messages = [{k: v for k, v in m.items() if v is not None} for m in messages]
-        rendered, _ = render_jinja_template(
+        # transformers annotates the result as str; it returns (rendered conversations, generation indices).
+        rendered, _ = render_jinja_template(  # type: ignore[str-unpack]
             conversations=[messages],
             chat_template=self.chat_template,
             add_generation_prompt=add_generation_prompt,
-            **self.special_tokens_map,
+            **self.special_tokens_map,  # type: ignore[arg-type]  # the template's variables (bos_token, ...), all through **kwargs
         )
         return self(rendered[0], add_special_tokens=False) if tokenize else rendered[0]
 

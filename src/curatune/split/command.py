@@ -30,7 +30,11 @@ FIELDS = ("record", "prompt", "response")
 
 @contextmanager
 def no_progress(description: str) -> Iterator[Advance]:
-    yield lambda n=1: None
+    yield _no_advance
+
+
+def _no_advance(n: int = 1) -> None:
+    pass
 
 
 def _ignore(text: str) -> None:

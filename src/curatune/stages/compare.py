@@ -10,6 +10,7 @@ training on raw data and on curated data.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,7 +79,7 @@ def load_run(path: str | Path) -> RunView:
     return view
 
 
-def compare_runs(paths: list[str | Path], seed: int = 0) -> dict[str, Any]:
+def compare_runs(paths: Sequence[str | Path], seed: int = 0) -> dict[str, Any]:
     """Every run's funnel, settings and mean scores; each later run against the first on shared examples."""
     if len(paths) < 2:
         raise InputError("compare needs at least two run folders, e.g. curatune compare runs/raw runs/curated")

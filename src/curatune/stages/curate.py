@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -50,7 +51,7 @@ def run_key(recipe_yaml: str, inputs: list[Path], run: RunFolder | None = None) 
 class CurateResult:
     run_dir: Path
     skipped: bool
-    stats: dict
+    stats: dict[str, Any]
 
 
 def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] | None = None) -> CurateResult:
@@ -84,7 +85,7 @@ def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] 
     return CurateResult(run.root, False, stats)
 
 
-def _stats(result: PipelineResult, reader: RecordReader, artifacts: list[str]) -> dict:
+def _stats(result: PipelineResult, reader: RecordReader, artifacts: list[str]) -> dict[str, Any]:
     d = result.as_dict()
     d["formats"] = reader.formats
     d["artifacts"] = artifacts

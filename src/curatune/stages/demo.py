@@ -25,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import orjson
 
@@ -39,10 +39,19 @@ from .report import build_report
 
 Echo = Callable[[str], None]
 
+
 # Sized for `make demo` on 2 CPU cores in under 10 minutes with installation: the two runs train
 # in parallel, about 4 minutes each (quick: a few seconds, for CI).
-FULL = {"n_train": 600, "n_test": 40, "max_steps": 36, "eval_steps": 18, "limit": None}
-QUICK = {"n_train": 120, "n_test": 12, "max_steps": 4, "eval_steps": 2, "limit": 12}
+class DemoSize(TypedDict):
+    n_train: int
+    n_test: int
+    max_steps: int
+    eval_steps: int
+    limit: int | None  # evaluate every test record when None
+
+
+FULL: DemoSize = {"n_train": 600, "n_test": 40, "max_steps": 36, "eval_steps": 18, "limit": None}
+QUICK: DemoSize = {"n_train": 120, "n_test": 12, "max_steps": 4, "eval_steps": 2, "limit": 12}
 
 
 @dataclass
@@ -53,7 +62,7 @@ class DemoResult:
     seconds: float
 
 
-def demo_recipe(name: str, data: Path, test: Path, runs_dir: Path, curate: bool, size: dict, model: str = "default") -> dict:
+def demo_recipe(name: str, data: Path, test: Path, runs_dir: Path, curate: bool, size: DemoSize, model: str = "default") -> dict[str, Any]:
     return {
         "name": name,
         "runs_dir": str(runs_dir),
@@ -72,7 +81,7 @@ def demo_recipe(name: str, data: Path, test: Path, runs_dir: Path, curate: bool,
     }  # fmt: skip
 
 
-def _run_one(raw_recipe: dict, track: bool, prefix: str, echo: Echo | None = None) -> Path:
+def _run_one(raw_recipe: dict[str, Any], track: bool, prefix: str, echo: Echo | None = None) -> Path:
     """One run of the loop (in a worker process: one torch thread, lines printed with a prefix)."""
     import torch
 

@@ -92,7 +92,8 @@ def code_fingerprint(packages: Iterable[str]) -> str:
 def stored_key(path: Path) -> str | None:
     """The ``key`` a stage wrote into ``path`` (a JSON file) when it finished; None when absent or unreadable."""
     try:
-        return orjson.loads(path.read_bytes()).get("key")
+        key: str | None = orjson.loads(path.read_bytes()).get("key")
+        return key
     except (OSError, orjson.JSONDecodeError, AttributeError):
         return None
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ..curation.ledger import Event, LedgerWriter
@@ -26,7 +27,7 @@ class RunSink:
         meta = rec.meta
         self.ledger.add_kept(rec.id, meta.get("source"), meta.get("line"))
 
-    def kept_encoder(self):
+    def kept_encoder(self) -> Callable[[Record], bytes] | None:
         """How kept records are encoded, when they can be encoded ahead (native JSONL): the pipeline then
         spools them encoded before its last pass, and writes them with :meth:`keep_encoded`."""
         return self.kept.encoder() if self.kept.fmt == "curatune" else None

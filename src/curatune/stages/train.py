@@ -13,6 +13,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import xxhash
@@ -29,10 +30,15 @@ from ..train.run import train as train_model
 from .keys import TRAIN_CODE, StageKey
 from .lr_find import auto_learning_rate
 
+if TYPE_CHECKING:
+    from transformers import TrainerCallback
+
 Echo = Callable[[str], None]
 
 
-def train(recipe: Recipe, force: bool = False, echo: Echo = print, track: bool = True, extra_callbacks: list | None = None) -> TrainResult:
+def train(
+    recipe: Recipe, force: bool = False, echo: Echo = print, track: bool = True, extra_callbacks: list[TrainerCallback] | None = None
+) -> TrainResult:
     """Train as the recipe says into ``runs/<name>/train``; skipped when an identical training has finished."""
     run = RunFolder.of(recipe.runs_dir, recipe.name)
     tracking = Tracking(Path(recipe.runs_dir), f"{recipe.name}/train", {"data": recipe.data.model_dump(mode="json")}) if track else None
@@ -46,7 +52,7 @@ def train_in(
     tracking: Tracking | None = None,
     force: bool = False,
     echo: Echo = print,
-    extra_callbacks: list | None = None,
+    extra_callbacks: list[TrainerCallback] | None = None,
 ) -> TrainResult:
     """Train ``config`` on the data of ``data_config`` into ``run``'s ``train/`` (a run folder, or a tune trial's)."""
     rate_source = None

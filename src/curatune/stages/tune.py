@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import optuna
 import yaml
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from ..config.recipe import DataConfig, Recipe, recipe_to_yaml
 from ..config.train import TrainConfig
@@ -42,6 +43,9 @@ from ..train.tune.study import (
 )
 from ..train.tune.workers import optimize, optimize_in_processes
 from .keys import file_fingerprint
+
+if TYPE_CHECKING:
+    from transformers import TrainerCallback
 from .lr_find import auto_learning_rate
 from .train import train_in
 
@@ -62,7 +66,7 @@ class TrialTrainer:
     name: str  # the recipe's: MLflow names a trial's run <name>/tune/trial-<n>/train
     track: bool
 
-    def __call__(self, number: int, config: TrainConfig, echo: Echo, extra_callbacks: list) -> TrainResult:
+    def __call__(self, number: int, config: TrainConfig, echo: Echo, extra_callbacks: list[TrainerCallback]) -> TrainResult:
         run = self.folder.trial(number)
         tracking = None
         if self.track:
@@ -70,7 +74,9 @@ class TrialTrainer:
         return train_in(run, self.data, config, tracking, echo=echo, extra_callbacks=extra_callbacks)
 
 
-def tune(recipe: Recipe, echo: Echo = print, track: bool = True, extra_callbacks: list | None = None, verbose: bool = False) -> TuneResult:
+def tune(
+    recipe: Recipe, echo: Echo = print, track: bool = True, extra_callbacks: list[TrainerCallback] | None = None, verbose: bool = False
+) -> TuneResult:
     """Search the recipe's ``tune.space``; write the best configuration as a complete recipe. Resumes a study it finds."""
     tc = recipe.tune
     if tc is None:
@@ -152,7 +158,7 @@ def tune(recipe: Recipe, echo: Echo = print, track: bool = True, extra_callbacks
         optuna.logging.set_verbosity(verbosity)
 
 
-def write_best_recipe(recipe: Recipe, base: TrainConfig, best, path: Path, study_name: str) -> Path:
+def write_best_recipe(recipe: Recipe, base: TrainConfig, best: FrozenTrial, path: Path, study_name: str) -> Path:
     """The complete recipe to train the best configuration with: train: holds every value, tune: is gone."""
     config = TrainConfig.model_validate({**base.model_dump(), **best.params})
     best_recipe = recipe.model_copy(update={"train": config, "tune": None})

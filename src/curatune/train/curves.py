@@ -9,7 +9,8 @@ import orjson
 
 def read_metrics(path: Path) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
     """(step, training loss) and (step, validation loss) points from ``metrics.jsonl``."""
-    train, val = [], []
+    train: list[tuple[int, float]] = []
+    val: list[tuple[int, float]] = []
     if not path.is_file():
         return train, val
     for line in path.read_bytes().splitlines():

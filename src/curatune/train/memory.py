@@ -236,14 +236,15 @@ def _from_module(model, config, name: str, counted: str) -> Architecture:
     from transformers.pytorch_utils import Conv1D
 
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
-    linears = []
+    linears: list[tuple[int, int]] = []
     for module in model.modules():
         if module is head:
             continue
         if isinstance(module, torch.nn.Linear):
             linears.append((module.in_features, module.out_features))
         elif isinstance(module, Conv1D):  # GPT-2's transposed linear: weight is (in, out)
-            linears.append(tuple(module.weight.shape))
+            n_in, n_out = module.weight.shape
+            linears.append((n_in, n_out))
     names = [n for n, _ in model.named_modules()]
     h = config.hidden_size
     heads = config.num_attention_heads
@@ -379,7 +380,7 @@ def _activation_bytes_per_token(
     if attention == "eager":
         attn += (4 + a) * arch.num_heads * seq_len  # fp32 softmax and the probabilities, per query token
     mlp = a * (4 if arch.gated_mlp else 2) * arch.intermediate_size
-    layer = norms + linear_inputs + attn + mlp
+    layer: float = norms + linear_inputs + attn + mlp
     if mode != "full":
         # Every adapted layer keeps a copy of its input, A's output and B's input; dropout adds its
         # output and a one-byte mask. Averaged over the blocks (a few linear layers sit outside them).

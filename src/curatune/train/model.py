@@ -42,10 +42,11 @@ def load_model(config: TrainConfig, task: str, labels: list[str] | None = None) 
         model, tokenizer, source = _classifier(config, labels or [])
     else:
         model, tokenizer, source = _causal_lm(config)
-    keys = set_dropout(model.config, config.dropout) if config.dropout is not None else []
-    if keys and task != "classification":
+    dropout = config.dropout
+    keys = set_dropout(model.config, dropout) if dropout is not None else []
+    if keys and dropout is not None and task != "classification":
         # from_pretrained built the modules already; layers read the probability at construction.
-        _set_module_dropout(model, config.dropout)
+        _set_module_dropout(model, dropout)
     model = apply_method(model, config, task)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())

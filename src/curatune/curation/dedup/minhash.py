@@ -90,7 +90,7 @@ class MinHashDedup(GlobalStep):
                     f"rows={rows!r}."
                 ]
             )
-        if bands is not None and bands * rows > num_perm:
+        if bands is not None and rows is not None and bands * rows > num_perm:
             raise RecipeError(
                 [
                     f"dedup.minhash: bands x rows must be at most num_perm={num_perm}. Got {bands} x {rows} = {bands * rows}; lower them "
@@ -100,7 +100,9 @@ class MinHashDedup(GlobalStep):
         # Every candidate pair is verified, so a false positive costs one signature comparison while a
         # false negative loses a duplicate: weigh misses 9 to 1 (at 0.7: 20 x 6, 98% of pairs at
         # Jaccard 0.75 become candidates, against 67% with datasketch's even weights, 14 x 9).
-        self._b, self._r = (bands, rows) if bands is not None else optimal_bands(float(threshold), num_perm, FP_WEIGHT, FN_WEIGHT)
+        self._b, self._r = (
+            (bands, rows) if bands is not None and rows is not None else optimal_bands(float(threshold), num_perm, FP_WEIGHT, FN_WEIGHT)
+        )
         self._reset()
 
     def _reset(self) -> None:

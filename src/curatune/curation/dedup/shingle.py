@@ -149,8 +149,8 @@ def word_signatures(texts: list[str], ngram: int, num_perm: int, seed: int = 1) 
     per_text = [words(t) for t in texts]
     lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(texts))
     short = np.flatnonzero(lengths < max(ngram, 1))
-    for i in short:
-        out[i] = minhash(shingle_hashes(texts[i], ngram, seed), num_perm, seed)
+    for k in short:
+        out[k] = minhash(shingle_hashes(texts[k], ngram, seed), num_perm, seed)
     long_ = np.flatnonzero(lengths >= max(ngram, 1))
     if long_.size == 0:
         return out

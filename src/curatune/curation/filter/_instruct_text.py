@@ -9,12 +9,16 @@ that no two steps carry their own copy.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 from ..record import Record
 from ..text.paths import message_path
 from ..text.words import fold
+
+T = TypeVar("T")
 
 # ---- what the answer and the prompt are ---------------------------------------------------
 
@@ -155,7 +159,7 @@ def fence_count(text: str) -> int:
 # Folding and splitting into words: text kernels (curatune.curation.text.words).
 
 
-def ngrams(tokens: list[str], n: int) -> set[tuple[str, ...]]:
+def ngrams(tokens: Sequence[T], n: int) -> set[tuple[T, ...]]:
     return {tuple(tokens[i : i + n]) for i in range(len(tokens) - n + 1)}
 
 

@@ -136,7 +136,7 @@ class DomainRelevance(EmbeddingStep):
             )
         self._reset()
 
-    def _reference(self) -> tuple[str, list[str], list[str] | None]:
+    def _reference(self) -> tuple[str, list[str], list[str | None] | None]:
         """(method, texts, labels or None) from the parameters; an error when the domain is not given."""
         if self.labelled_file:
             recs = _read_texts(self.labelled_file, self.fields, labelled=True)
@@ -165,6 +165,7 @@ class DomainRelevance(EmbeddingStep):
         if method == "labelled":
             from sklearn.linear_model import LogisticRegression
 
+            assert labels is not None, "the labelled method comes with labels"
             y = np.array([lab == self.in_label for lab in labels], dtype=int)
             clf = LogisticRegression(max_iter=1000, class_weight="balanced").fit(refs, y)
             self._scores = clf.predict_proba(emb)[:, 1].astype(np.float32)
@@ -224,7 +225,7 @@ def _read_texts(path: str, fields: str, labelled: bool) -> list[tuple[str, str |
             raise RecipeError(
                 [f"filter.domain: {item.source} line {item.line} cannot be read ({item.reason}: {item.detail}); fix or remove that line."]
             )
-        text = item.text if labelled and item.kind == "labelled" else dedup_text(item, fields)
+        text = item.text if labelled and item.kind == "labelled" and item.text is not None else dedup_text(item, fields)
         out.append((text, item.label))
     if not out:
         raise RecipeError([f"filter.domain: {path} holds no records."])

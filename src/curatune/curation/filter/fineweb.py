@@ -53,6 +53,7 @@ class FineWebQuality(Filter):
                 continue
             v = self._check(strip_code(raw))
             if v is not KEEP:
+                assert v.reason is not None, "_check returns KEEP or a Drop"
                 return Drop(v.reason, v.value, v.threshold, detail=path)
         return KEEP
 

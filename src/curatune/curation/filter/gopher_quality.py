@@ -92,6 +92,7 @@ class GopherQuality(Filter):
         for path, raw in texts_of(rec, self.fields):
             v = self._check(strip_code(raw), rec, social)
             if v is not KEEP:
+                assert v.reason is not None, "_check returns KEEP or a Drop"
                 return Drop(v.reason, v.value, v.threshold, detail=f"{path}; {v.detail}" if v.detail else path)
         return KEEP
 

@@ -96,6 +96,7 @@ class GopherRepetition(Filter):
             if verse_prompt is None:
                 verse_prompt = VERSE_PROMPT.search(rec.prompt_text) is not None
             if not verse_prompt:
+                assert v.reason is not None, "_check returns KEEP or a Drop"
                 return Drop(v.reason, v.value, v.threshold, detail=f"{path}; {v.detail}" if v.detail else path)
         return KEEP
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import Field
@@ -36,7 +36,8 @@ from ..text.patterns import fast_term_regex, term_regex, whole_runs
 from ..text.words import letter_runs
 from ._prose import RESOURCES, texts_of
 
-CATEGORIES = ("violence", "sexual", "hate", "self_harm", "harassment")
+Category = Literal["violence", "sexual", "hate", "self_harm", "harassment"]
+CATEGORIES: tuple[Category, ...] = ("violence", "sexual", "hate", "self_harm", "harassment")
 _WORDS = re.compile(r"[a-z]+")
 DEFAULT_LEXICON = RESOURCES / "harmful_lexicon.yaml"
 
@@ -91,7 +92,7 @@ class Lexicon:
         self.shortest = self.lengths[0] if self.lengths else 0
         self.stems = frozenset(k[: self.shortest] for d in self.prefixes.values() for k in d)
         # Words recur across texts: each is looked up once. Runs come as bytes (see letter_runs), terms by str.
-        self._memo = TokenMemo(lambda w: self.word_terms(w.decode()))
+        self._memo: TokenMemo[bytes, list[Term]] = TokenMemo(lambda w: self.word_terms(w.decode()))
 
     def word_terms(self, w: str) -> list[Term]:
         """The terms a word triggers: exactly, or by a prefix."""
@@ -115,7 +116,8 @@ class Lexicon:
             return found
         if low.isascii() or not FOLDS_TO_ASCII.search(low):
             # Here the needed words and the fast patterns decide as the patterns do (see text.patterns).
-            return [t for t in found if t.pattern is None or (t.needs <= words and t.fast.search(low))]
+            # (``fast`` is set exactly on the terms that have a ``pattern``.)
+            return [t for t in found if t.fast is None or (t.needs <= words and t.fast.search(low))]
         return [t for t in found if t.pattern is None or t.pattern.search(low)]
 
 
@@ -152,7 +154,7 @@ def load_lexicon(path: Path, categories: list[str]) -> Lexicon:
         raise InputError(
             f"Cannot read the harmful-content lexicon '{path}' ({e}). Pass lexicon_path: a YAML file like {DEFAULT_LEXICON}."
         ) from e
-    entries = []
+    entries: list[Term] = []
     for cat in categories:
         entry = data.get(cat)
         if not isinstance(entry, dict):
@@ -174,7 +176,7 @@ class Harmful(Filter):
 
     def __init__(
         self,
-        categories: list[Literal["violence", "sexual", "hate", "self_harm", "harassment"]] = list(CATEGORIES),  # noqa: B006, B008
+        categories: list[Category] = list(CATEGORIES),  # noqa: B006, B008
         threshold: Annotated[float, Field(gt=0)] = 1.0,
         weak_weight: Annotated[float, Field(ge=0)] = 0.2,
         fields: Literal["answer", "prompt", "all"] = "all",
@@ -195,7 +197,7 @@ class Harmful(Filter):
     def setup(self) -> None:
         path = Path(self.lexicon_path).expanduser() if self.lexicon_path else DEFAULT_LEXICON
         self._lexicon = load_lexicon(path, list(self.categories))
-        self._classifier = None
+        self._classifier: tuple[Any, Any, Any] | None = None  # (tokenizer, model, torch)
         if self.classifier_path:
             self._classifier = _load_classifier(self.classifier_path)
 
@@ -226,6 +228,7 @@ class Harmful(Filter):
         return KEEP
 
     def _classifier_score(self, text: str) -> tuple[float, str]:
+        assert self._classifier is not None, "called only when a classifier is loaded"
         tok, model, torch = self._classifier
         enc = tok(text, truncation=True, max_length=512, return_tensors="pt")
         with torch.no_grad():

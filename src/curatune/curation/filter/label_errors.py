@@ -107,10 +107,10 @@ def find_label_errors(
     flagged); ``folds`` shrinks to the smallest remaining class when that is smaller. Fewer than
     two classes left: nothing is analysed (and nothing embedded), with a warning.
     """
-    labels = np.asarray([str(v) for v in labels], dtype=object)
-    n = len(labels)
-    classes = sorted(set(labels.tolist()))
-    counts = Counter(labels.tolist())
+    label_array = np.asarray([str(v) for v in labels], dtype=object)
+    n = len(label_array)
+    classes = sorted(set(label_array.tolist()))
+    counts = Counter(label_array.tolist())
     notes: list[str] = []
     skipped = {c: counts[c] for c in classes if counts[c] < min_per_class}
     kept_classes = [c for c in classes if c not in skipped]
@@ -140,9 +140,9 @@ def find_label_errors(
     if used_folds < folds:
         notes.append(f"folds reduced from {folds} to {used_folds}: the smallest class checked has {used_folds} records")
 
-    idx = np.flatnonzero(np.isin(labels, kept_classes))
+    idx = np.flatnonzero(np.isin(label_array, kept_classes))
     class_index = {c: i for i, c in enumerate(kept_classes)}
-    y = np.asarray([class_index[v] for v in labels[idx]], dtype=np.int64)
+    y = np.asarray([class_index[v] for v in label_array[idx]], dtype=np.int64)
     if isinstance(texts_or_embeddings, np.ndarray) and texts_or_embeddings.ndim == 2:
         x = np.asarray(texts_or_embeddings[idx], dtype=np.float32)
     else:

@@ -6,6 +6,7 @@ import glob
 import gzip
 import io
 from pathlib import Path
+from typing import cast
 
 from ...errors import InputError
 
@@ -104,15 +105,16 @@ def _sniff_compression(path: Path) -> str | None:
     return None
 
 
-def open_binary(path: Path) -> io.BufferedIOBase:
+def open_binary(path: Path) -> io.BufferedReader | gzip.GzipFile:
     """Open a file for reading bytes, decompressing gzip or zstd (by name or magic bytes)."""
     try:
         compression = split_suffixes(path)[1] or _sniff_compression(path)
         if compression == "gzip":
-            return gzip.open(path, "rb")  # type: ignore[return-value]
+            return gzip.open(path, "rb")
         if compression == "zstd":
             return io.BufferedReader(_ZstdReader(open(path, "rb")), buffer_size=1 << 20)
-        return open(path, "rb", buffering=1 << 20)
+        # A BufferedReader (typeshed types open() with a buffering size other than -1 or 1 as BinaryIO).
+        return cast(io.BufferedReader, open(path, "rb", buffering=1 << 20))
     except OSError as e:
         raise InputError(f"Cannot open '{path}': {e.strerror or e}. Check that the file exists and is readable.") from e
 
@@ -129,7 +131,7 @@ class _ZstdReader(io.RawIOBase):
 
         self._raw = raw
         self._dctx = zstandard.ZstdDecompressor()
-        self._d = None  # the decompressor of the frame in progress
+        self._d: zstandard.ZstdDecompressionObj | None = None  # the decompressor of the frame in progress
         self._buf = memoryview(b"")
 
     def readable(self) -> bool:
@@ -172,9 +174,9 @@ def open_binary_write(path: Path) -> io.BufferedIOBase:
     path.parent.mkdir(parents=True, exist_ok=True)
     compression = split_suffixes(path)[1]
     if compression == "gzip":
-        return gzip.open(path, "wb", compresslevel=6)  # type: ignore[return-value]
+        return gzip.open(path, "wb", compresslevel=6)
     if compression == "zstd":
         import zstandard
 
         return zstandard.ZstdCompressor(level=3).stream_writer(open(path, "wb"), closefd=True)  # type: ignore[return-value]
-    return open(path, "wb", buffering=1 << 20)
+    return cast(io.BufferedWriter, open(path, "wb", buffering=1 << 20))  # (as in open_binary)

@@ -43,7 +43,10 @@ def read_all(paths: list[Path], fmt: str = "auto", progress: Callable[[int], Non
     """
     out = Loaded([], [], paths)
     for item in RecordReader(paths, fmt):
-        (out.rejects if isinstance(item, Reject) else out.records).append(item)
+        if isinstance(item, Reject):
+            out.rejects.append(item)
+        else:
+            out.records.append(item)
         if progress:
             progress(1)
     if not out.records and not (allow_empty and not out.rejects):

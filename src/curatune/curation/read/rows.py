@@ -18,6 +18,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -149,7 +150,7 @@ def iter_csv(path: Path, source: str, delimiter: str) -> Iterator[RawRow]:
                     raw=raw,
                 )
                 continue
-            row = dict(zip(header, cells))
+            row: dict[str, Any] = dict(zip(header, cells))
             for col in _JSON_COLUMNS:
                 value = row.get(col)
                 if value and value[0] == "[":

@@ -132,10 +132,11 @@ def answer_pair(rec: Record) -> tuple[list[dict[str, str]], str] | None:
     if rec.chosen is not None:
         prompt, answer = [m for m in rec.messages or () if m["role"] != "assistant"], rec.chosen
     else:
-        last = max((i for i, m in enumerate(rec.messages or ()) if m["role"] == "assistant"), default=None)
+        messages = rec.messages or []
+        last = max((i for i, m in enumerate(messages) if m["role"] == "assistant"), default=None)
         if last is None:
             return None
-        prompt, answer = rec.messages[:last], rec.messages[last]["content"]
+        prompt, answer = messages[:last], messages[last]["content"]
     if not answer.strip():
         return None
     return [{"role": m["role"], "content": m["content"]} for m in prompt], answer
@@ -219,7 +220,9 @@ def mean_nll(lm: CausalLM, seqs: Sequence[Scored], batch_size: int = 8) -> list[
             width = len(seqs[idx[0]].ids)
             ids = torch.full((len(idx), width), pad, dtype=torch.long)
             mask = torch.zeros((len(idx), width), dtype=torch.long)
-            rows, cols, targets = [], [], []
+            rows: list[int] = []
+            cols: list[int] = []
+            targets: list[int] = []
             for r, i in enumerate(idx):
                 s = seqs[i]
                 ids[r, : len(s.ids)] = torch.tensor(s.ids)

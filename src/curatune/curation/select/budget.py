@@ -28,7 +28,7 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 import numpy as np
 import xxhash
@@ -156,7 +156,7 @@ class BudgetSelect(EmbeddingStep):
         """Records to keep out of n: a fraction below 1, a count otherwise."""
         return min(n, int(round(self.budget * n)) if self.budget < 1 else int(self.budget))
 
-    def extra_of(self, rec: Record) -> object:
+    def extra_of(self, rec: Record) -> tuple[float | None, str]:
         value = (rec.meta.get("scores") or {}).get(self.score_key) if self.score_key else None
         score = float(value) if isinstance(value, (int, float)) and value == value else None
         return score, self._stratum(rec)
@@ -172,9 +172,10 @@ class BudgetSelect(EmbeddingStep):
 
     def _order(self, rows: list[int]) -> np.ndarray:
         """Best first: by score (direction per ``ascending``), unscored last, ties by a seeded hash of the id."""
+        extra = self._scores_and_strata()
 
-        def key(r: int):
-            score = self._extra[r][0]
+        def key(r: int) -> tuple[int, float, int]:
+            score = extra[r][0]
             tie = xxhash.xxh64_intdigest(self._ids[r].encode(), seed=self.seed)
             if score is None:
                 return (1, 0.0, tie)
@@ -182,14 +183,19 @@ class BudgetSelect(EmbeddingStep):
 
         return np.asarray(sorted(rows, key=key), dtype=np.int64)
 
+    def _scores_and_strata(self) -> list[tuple[float | None, str]]:
+        """What :meth:`extra_of` kept per record (the base class holds it as ``list[object]``)."""
+        return cast("list[tuple[float | None, str]]", self._extra)
+
     def decide_all(self, emb: np.ndarray) -> None:
+        extra = self._scores_and_strata()
         n = len(self._ids)
         self._verdict: dict[int, Verdict] = {}
         self._summary: dict = {"input": n}
         if n == 0:
             return
         strata: dict[str, list[int]] = {}
-        for r, (_, s) in enumerate(self._extra):
+        for r, (_, s) in enumerate(extra):
             strata.setdefault(s, []).append(r)
         quota = allocate({s: len(rows) for s, rows in strata.items()}, self.target(n))
         per_stratum = {}
@@ -198,7 +204,7 @@ class BudgetSelect(EmbeddingStep):
             chosen, skipped = deita_select(emb, order, quota[s], self.max_similarity)
             filled = kcenter_fill(emb, chosen, [r for r, _, _ in skipped], quota[s] - len(chosen))
             selected = set(chosen) | set(filled)
-            scores = [self._extra[r][0] for r in selected if self._extra[r][0] is not None]
+            scores = [v for v in (extra[r][0] for r in selected) if v is not None]
             cutoff = (max(scores) if self.ascending else min(scores)) if scores else None
             similar = {r: (t, sim) for r, t, sim in skipped if r not in selected}
             for rank, r in enumerate(order.tolist(), 1):
@@ -208,7 +214,7 @@ class BudgetSelect(EmbeddingStep):
                     t, sim = similar[r]
                     self._verdict[r] = Drop("too_similar", round(sim, 4), self.max_similarity, duplicate_of=self._ids[t])
                 else:
-                    score = self._extra[r][0]
+                    score = extra[r][0]
                     where = f" in {self.stratify}={s!r}" if self.stratify else ""
                     self._verdict[r] = Drop(
                         "over_budget",
@@ -229,7 +235,7 @@ class BudgetSelect(EmbeddingStep):
                 "budget": self.target(n),
                 "selected": n - len(self._verdict),
                 "score_key": self.score_key,
-                "scored": sum(1 for e in self._extra if e[0] is not None),
+                "scored": sum(1 for e in extra if e[0] is not None),
                 "max_similarity": self.max_similarity,
                 "strata": per_stratum,
                 "reasons": dict(Counter(v.reason for v in self._verdict.values())),

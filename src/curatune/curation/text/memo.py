@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Generic, TypeVar
 
 K = TypeVar("K", str, bytes)
@@ -19,7 +19,7 @@ class TokenMemo(Generic[K, V]):
     """
 
     def __init__(self, judge: Callable[[K], V], limit: int = 500_000):
-        self.judge = judge
+        self.judge: Callable[[K], V] = judge
         self.limit = limit
         self._seen: set[K] = set()
         self._hit_tokens: set[K] = set()
@@ -32,6 +32,7 @@ class TokenMemo(Generic[K, V]):
         seen, two passes of look-ups in C and no set built. (For a long list a set is cheaper: most texts
         hold some word never seen before, and then the set is built anyway.)
         """
+        new: Collection[K]
         if isinstance(tokens, (set, frozenset)):
             new = tokens - self._seen
         else:

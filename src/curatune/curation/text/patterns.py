@@ -18,7 +18,7 @@ from functools import lru_cache
 
 def _required(items) -> list[frozenset[str]]:
     """Sets of strings such that every match of the parsed sequence ``items`` contains one string of each set."""
-    from re import _constants as c
+    from re import _constants as c  # type: ignore[attr-defined]  # private: typeshed has no stub for sre's internals
 
     needs: list[frozenset[str]] = []
     run: list[str] = []
@@ -55,7 +55,7 @@ def _selectivity(need: frozenset[str]) -> tuple[int, int]:
 def needed_literals(pattern: str) -> tuple[frozenset[str], ...]:
     """The literal sets (lower case) every case-insensitive match of ``pattern`` needs, most selective first
     (two-character and shorter strings are left out: nearly every text holds them); () when the pattern cannot be read."""
-    from re import _parser
+    from re import _parser  # type: ignore[attr-defined]  # private: typeshed has no stub for sre's internals
 
     try:
         needs = _required(_parser.parse(pattern, re.I))

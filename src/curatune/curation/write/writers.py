@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +101,7 @@ class RecordWriter:
     def _row(self, rec: Record) -> dict:
         """The row ``rec`` becomes in this writer's fixed format."""
         adapter = self._adapter
+        assert adapter is not None, "_row is called only with a fixed format (write() checks)"
         row = adapter.dump(rec)
         if self._always_id or (rec.meta.get("input_id") and adapter.name != "curatune"):
             row = {"id": rec.id, **row}
@@ -109,7 +110,7 @@ class RecordWriter:
     def _jsonl_line(self, rec: Record) -> bytes:
         return dumps(self._row(rec))
 
-    def encoder(self):
+    def encoder(self) -> Callable[[Record], bytes] | None:
         """A function giving the exact line ``write`` would add for a record, when this writer writes JSONL
         lines in one fixed format (else None): lines made ahead of time go in with :meth:`write_line`."""
         if self.file_type != "jsonl" or self._adapter is None:

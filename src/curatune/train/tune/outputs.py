@@ -13,7 +13,7 @@ from typing import Any
 
 import optuna
 import orjson
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from ...config.tune import TuneConfig
 from ...run_folder import TuneFolder
@@ -29,10 +29,15 @@ class TuneResult:
     files: dict[str, Path] = field(default_factory=dict)
 
 
-def best_trial(study):
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
     """The completed trial with the lowest validation loss; None before any trial completed."""
     complete = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    return min(complete, key=lambda t: t.value) if complete else None
+    return min(complete, key=_loss) if complete else None
+
+
+def _loss(trial: FrozenTrial) -> float:
+    assert trial.value is not None, "a completed trial of a one-objective study has its value"
+    return trial.value
 
 
 def write_outputs(
