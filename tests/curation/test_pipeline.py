@@ -418,7 +418,7 @@ def test_run_gives_back_the_callers_garbage_collector_settings():
 def test_last_pass_over_an_encoded_spool_writes_what_the_decoded_pass_writes(tmp_path, monkeypatch, on_fail):
     # Exact then MinHash dedup: the last pass only asks MinHash by id, so its records are spooled encoded.
     # A kept record is written as encoded, a dropped or flagged one decoded; the run folder must not change.
-    import curatune.stages.run_sink as runs
+    import curatune.curation.write.run_sink as runs
 
     base = "the quick brown fox jumps over the lazy dog near the quiet river bank at dawn"
     answers = [f"{base} {i % 40}" if i % 3 == 0 else f"{base} {i}" if i % 3 == 1 else f"distinct answer {i} of its own" for i in range(300)]

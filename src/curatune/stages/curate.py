@@ -21,9 +21,9 @@ from ..config.recipe import CURATION_SECTIONS, Recipe, default_steps, recipe_to_
 from ..curation.pipeline import Pipeline, PipelineResult, PipelineStep, worker_count
 from ..curation.read.records import RecordReader
 from ..curation.registry import build_step
+from ..curation.write.run_sink import RunSink
 from ..run_folder import RunFolder
 from .keys import CURATE_CODE, StageKey, staged
-from .run_sink import RunSink
 
 
 def resolve(recipe: Recipe) -> Recipe:

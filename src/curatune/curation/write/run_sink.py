@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from ..curation.ledger import Event, LedgerWriter
-from ..curation.read.records import Reject
-from ..curation.record import Record
-from ..curation.write.writers import RecordWriter, dumps
-from ..run_folder import RunFolder
+from ...run_folder import RunFolder
+from ..ledger import Event, LedgerWriter
+from ..read.records import Reject
+from ..record import Record
+from .writers import RecordWriter, dumps
 
 
 class RunSink:
