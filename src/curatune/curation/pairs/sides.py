@@ -1,0 +1,125 @@
+"""One side of a pair that is empty, a placeholder, or a refusal where a refusal is the wrong lesson.
+
+The answer checks of instruction data (``filter.empty_answer``, ``filter.placeholder_answer``,
+``filter.refusal``) read only the answer a model learns from: a pair's chosen side. Here each
+side is judged by the same checks, called as they are (each side given to the step as the
+answer of a one-turn conversation), so that an improvement to them applies to pairs too.
+
+A refusal is judged against the prompt. Whether the prompt is harmful is the harm check of
+``filter.harmful`` on the prompt's system and user turns (its lexicon, and its local classifier
+when ``harm_classifier_path`` names one):
+
+- a chosen refusal of a harmless prompt teaches the model to refuse what it should answer:
+  ``chosen_refuses_harmless``. Of a harmful prompt it is the right answer, and kept.
+- a rejected refusal of a harmful prompt, against a chosen answer that does not refuse,
+  teaches the model to comply with the harmful request: ``rejected_refuses_harmful``. Of a
+  harmless prompt it is kept: helpful-over-refusal pairs are how over-refusal is trained away.
+
+The lexicon sees words, not intent: a harmful request in plain words ("how do I get into my
+neighbour's wifi") passes as harmless, so its refusal as chosen is dropped. Give a classifier
+(``harm_classifier_path``) where the prompts are adversarial, or flag (``on_fail: flag``) and
+read the ledger. An empty or placeholder side is a defect whichever side it is.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field
+
+from ..filter.answers import EmptyAnswer, PlaceholderAnswer, Refusal
+from ..filter.harmful import Harmful
+from ..record import Record, message_path
+from ..registry import register
+from ..step import KEEP, Drop, Filter, Verdict
+from ._sides import present_sides, prompt_turns
+
+
+@register("pair.bad_side")
+class BadSide(Filter):
+    """Drop pairs (and KTO examples) with an empty or placeholder side, or a refusal that teaches the wrong lesson.
+
+    Each side goes through ``filter.empty_answer``, ``filter.placeholder_answer``
+    (``placeholder_max_chars``) and ``filter.refusal`` (``refusal_start_chars``,
+    ``refusal_short_words``). A chosen refusal is dropped unless the prompt is harmful;
+    a rejected refusal is dropped when the prompt is harmful and the chosen side does
+    not refuse. Harmful: ``filter.harmful`` on the prompt (``harm_threshold``,
+    ``harm_lexicon_path``, ``harm_classifier_path``).
+    """
+
+    reasons = (
+        "empty_chosen",
+        "empty_rejected",
+        "placeholder_chosen",
+        "placeholder_rejected",
+        "chosen_refuses_harmless",
+        "rejected_refuses_harmful",
+    )
+
+    def __init__(
+        self,
+        placeholder_max_chars: Annotated[int, Field(ge=1)] = 40,
+        refusal_start_chars: Annotated[int, Field(ge=0)] = 120,
+        refusal_short_words: Annotated[int, Field(ge=0)] = 40,
+        harm_threshold: Annotated[float, Field(gt=0)] = 1.0,
+        harm_lexicon_path: str | None = None,
+        harm_classifier_path: str | None = None,
+    ):
+        self.placeholder_max_chars = placeholder_max_chars
+        self.refusal_start_chars = refusal_start_chars
+        self.refusal_short_words = refusal_short_words
+        self.harm_threshold = harm_threshold
+        self.harm_lexicon_path = harm_lexicon_path
+        self.harm_classifier_path = harm_classifier_path
+
+    def setup(self) -> None:
+        self._empty = EmptyAnswer()
+        self._placeholder = PlaceholderAnswer(max_chars=self.placeholder_max_chars)
+        self._refusal = Refusal(start_chars=self.refusal_start_chars, short_words=self.refusal_short_words)
+        self._harm = Harmful(
+            fields="prompt", threshold=self.harm_threshold, lexicon_path=self.harm_lexicon_path, classifier_path=self.harm_classifier_path
+        )
+        for step in (self._empty, self._placeholder, self._refusal, self._harm):
+            step.setup()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The checks built in setup (a lexicon, perhaps a model) do not travel to worker processes; setup() rebuilds them.
+        return {k: v for k, v in self.__dict__.items() if k not in ("_empty", "_placeholder", "_refusal", "_harm")}
+
+    def keep(self, rec: Record) -> Verdict:
+        sides = present_sides(rec)
+        if not sides:
+            return KEEP
+        prompt = prompt_turns(rec)
+        path = message_path(len(prompt))  # how the checks name the answer of the one-turn conversation
+        refusals: dict[str, Verdict] = {}
+        for side, text in sides:
+            as_answer = Record(rec.id, messages=[*prompt, {"role": "assistant", "content": text}], meta=rec.meta)
+            for check, reason in ((self._empty, "empty"), (self._placeholder, "placeholder")):
+                v = check.keep(as_answer)
+                if not v.kept:
+                    return Drop(f"{reason}_{side}", v.value, v.threshold, detail=_renamed(v.detail, path, side))
+            v = self._refusal.keep(as_answer)
+            if not v.kept:
+                refusals[side] = v
+        if not refusals:
+            return KEEP
+        harmful = not self._harm.keep(Record(rec.id, messages=prompt)).kept
+        if "chosen" in refusals and not harmful:
+            v = refusals["chosen"]
+            return Drop(
+                "chosen_refuses_harmless", v.value, detail=f"{_renamed(v.detail, path, 'chosen')}; the prompt passes the harm check"
+            )
+        if "rejected" in refusals and harmful and "chosen" not in refusals:
+            v = refusals["rejected"]
+            why = "the chosen answer complies" if rec.chosen is not None else "labelled undesirable"
+            return Drop(
+                "rejected_refuses_harmful",
+                v.value,
+                detail=f"{_renamed(v.detail, path, 'rejected')}; the prompt fails the harm check, {why}",
+            )
+        return KEEP
+
+
+def _renamed(detail: str | None, path: str, side: str) -> str:
+    return (detail or "").replace(path, side)
