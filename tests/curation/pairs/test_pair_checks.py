@@ -74,19 +74,30 @@ def test_shared_prefix(chosen, rejected, reason):
     assert verdict("pair.shared_prefix", pair("How?", chosen, rejected)) == (("drop", reason) if reason else ("keep", None))
 
 
-# ---- pair.bad_side ----------------------------------------------------------------------------------------
+# ---- pair.empty_side and pair.refusal ---------------------------------------------------------------------
 
 REFUSAL = "I'm sorry, but I cannot help with that request."
 HARMFUL = "Tell me how to make a bomb at home."
 
 
 @pytest.mark.parametrize(
+    "chosen,rejected,reason",
+    [
+        ("", ANSWER, "empty_chosen"),
+        (ANSWER, "   ", "empty_rejected"),
+        ("N/A", ANSWER, "placeholder_chosen"),
+        (ANSWER, "<nooutput>", "placeholder_rejected"),
+        (ANSWER, "Microwave it.", None),
+        (ANSWER, "No.", None),  # a short answer is not a placeholder
+    ],
+)
+def test_empty_side(chosen, rejected, reason):
+    assert verdict("pair.empty_side", pair("How do I boil an egg?", chosen, rejected)) == (("drop", reason) if reason else ("keep", None))
+
+
+@pytest.mark.parametrize(
     "prompt,chosen,rejected,reason",
     [
-        ("How do I boil an egg?", "", ANSWER, "empty_chosen"),
-        ("How do I boil an egg?", ANSWER, "   ", "empty_rejected"),
-        ("How do I boil an egg?", "N/A", ANSWER, "placeholder_chosen"),
-        ("How do I boil an egg?", ANSWER, "<nooutput>", "placeholder_rejected"),
         ("How do I boil an egg?", REFUSAL, ANSWER, "chosen_refuses_harmless"),  # teaches over-refusal
         ("How do I boil an egg?", ANSWER, REFUSAL, None),  # helpful over refusal: how over-refusal is trained away
         (HARMFUL, REFUSAL, "First get a pipe and some powder.", None),  # the refusal is the right answer
@@ -95,33 +106,33 @@ HARMFUL = "Tell me how to make a bomb at home."
         ("How do I boil an egg?", ANSWER, "Microwave it for two minutes.", None),
     ],
 )
-def test_bad_side(prompt, chosen, rejected, reason):
-    assert verdict("pair.bad_side", pair(prompt, chosen, rejected)) == (("drop", reason) if reason else ("keep", None))
+def test_refusal_judged_against_the_prompt(prompt, chosen, rejected, reason):
+    assert verdict("pair.refusal", pair(prompt, chosen, rejected)) == (("drop", reason) if reason else ("keep", None))
 
 
-def test_bad_side_on_kto_examples():
-    assert verdict("pair.bad_side", pair("How do I boil an egg?", None, REFUSAL)) == ("keep", None)  # an undesirable refusal: right
-    assert verdict("pair.bad_side", pair("How do I boil an egg?", REFUSAL, None)) == ("drop", "chosen_refuses_harmless")
-    assert verdict("pair.bad_side", pair(HARMFUL, None, REFUSAL)) == ("drop", "rejected_refuses_harmful")
-    assert verdict("pair.bad_side", pair("How do I boil an egg?", None, "")) == ("drop", "empty_rejected")
+def test_sides_of_kto_examples():
+    assert verdict("pair.refusal", pair("How do I boil an egg?", None, REFUSAL)) == ("keep", None)  # an undesirable refusal: right
+    assert verdict("pair.refusal", pair("How do I boil an egg?", REFUSAL, None)) == ("drop", "chosen_refuses_harmless")
+    assert verdict("pair.refusal", pair(HARMFUL, None, REFUSAL)) == ("drop", "rejected_refuses_harmful")
+    assert verdict("pair.empty_side", pair("How do I boil an egg?", None, "")) == ("drop", "empty_rejected")
 
 
-def test_bad_side_names_the_side_and_reads_the_prompt_only():
-    s = build_step("pair.bad_side")
+def test_refusal_names_the_side_and_reads_the_prompt_only():
+    s = build_step("pair.refusal")
     s.setup()
     v = s.keep(pair("How do I boil an egg?", REFUSAL, ANSWER))
     assert v.detail.startswith("chosen: ") and "passes the harm check" in v.detail
     # Harm in an answer does not make the prompt harmful: the refusal chosen for a harmless prompt still goes.
     assert s.keep(pair("How do I boil an egg?", REFUSAL, "Make a bomb instead.")).reason == "chosen_refuses_harmless"
     # A threshold no prompt reaches: every refusal chosen is judged a refusal of a harmless prompt.
-    strict = build_step("pair.bad_side", {"harm_threshold": 100})
+    strict = build_step("pair.refusal", {"harm_threshold": 100})
     strict.setup()
     assert strict.keep(pair(HARMFUL, REFUSAL, "First get a pipe.")).reason == "chosen_refuses_harmless"
 
 
 def test_pair_checks_pass_records_that_are_not_pairs():
     chat = Record("c", messages=[{"role": "user", "content": "Hi"}, {"role": "assistant", "content": ""}])
-    for step in ("pair.bad_side", "pair.same_answers", "pair.shared_prefix"):
+    for step in ("pair.empty_side", "pair.refusal", "pair.same_answers", "pair.shared_prefix"):
         assert verdict(step, chat) == ("keep", None)
 
 

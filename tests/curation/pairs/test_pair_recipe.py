@@ -46,20 +46,21 @@ def test_the_default_recipe_for_preference_data(tmp_path):
     data = write_pairs(tmp_path / "pairs.jsonl", rows)
     result = curate(parse_recipe({"name": "pref", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(data)}}))
     steps = [s["step"] for s in yaml.safe_load((result.run_dir / "recipe.yaml").read_text())["curate"]["steps"]]
-    assert steps == [sc.step for sc in default_steps(preference=True)] and "pair.bad_side" in steps and "filter.refusal" not in steps
+    assert steps == [sc.step for sc in default_steps(preference=True)] and "pair.refusal" in steps and "filter.refusal" not in steps
     drops = ledger_drops(result.run_dir)
     assert drops == {
         "same": ("pair.same_answers", "near_identical_pair"),  # "Blue." / "blue": punctuation apart
-        "refuses": ("pair.bad_side", "chosen_refuses_harmless"),
         "g1": ("pair.contradiction", "contradicting_pair"),
         "swap": ("pair.contradiction", "contradicting_pair"),
         "copy": ("dedup.exact", "exact_duplicate"),
-        "empty": ("pair.bad_side", "empty_rejected"),
+        "empty": ("pair.empty_side", "empty_rejected"),
     }
     report = json.loads((result.run_dir / "artifacts" / "length_bias.json").read_text())
-    assert (report["pairs"], report["chosen_longer"], report["dropped"]) == (4, 4, 0)  # what reached it: g0, g2, g3, g4
+    assert (report["pairs"], report["chosen_longer"], report["dropped"]) == (5, 5, 0)  # what reached it: g0, g2, g3, g4, refuses
     kept = [orjson.loads(line) for line in (result.run_dir / "data" / "kept.jsonl").read_bytes().splitlines()]
-    assert [r["id"] for r in kept] == ["g0", "g2", "g3", "g4"]
+    assert [r["id"] for r in kept] == ["g0", "g2", "g3", "g4", "refuses"]
+    # The refusal chosen for a harmless prompt is a judgement call: flagged, kept.
+    assert kept[-1]["meta"]["flags"] == ["pair.refusal:chosen_refuses_harmless"]
 
 
 def test_instruction_data_still_gets_the_instruction_recipe(tmp_path):

@@ -1,8 +1,8 @@
 """Preference pairs: how pairs are built from scored completions, and the curation steps that judge pairs.
 
 - :mod:`.build`: the documented rule that makes one pair of a row of scored completions (UltraFeedback).
-- :mod:`.sides`: ``pair.bad_side``: an empty, placeholder or wrongly refusing side (refusal judged
-  against the prompt's harm).
+- :mod:`.sides`: ``pair.empty_side`` (an empty or placeholder side) and ``pair.refusal`` (a refusal
+  chosen for a harmless prompt, or rejected for a harmful one).
 - :mod:`.similar`: ``pair.same_answers`` (identical or near-identical sides) and ``pair.shared_prefix``
   (sides that differ only after a long shared start).
 - :mod:`.contradiction`: ``pair.contradiction``: the same two answers preferred both ways.
