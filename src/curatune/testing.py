@@ -292,6 +292,21 @@ def sample_records() -> list[Record]:
     pref = [("Best fruit?", "Mango, it is sweet.", "Rocks."), ("", "", ""), ("Capital of Spain?", "Madrid.", "Madrid.")]
     for i, (p, c, r) in enumerate(pref):
         recs.append(Record(f"pref:{i}", messages=[{"role": "user", "content": p}], chosen=c, rejected=r, meta={"format": "preference"}))
+    steps = "First, bring a pot of water to the boil. Then lower the egg in gently with a spoon and wait nine minutes."
+    more: list[tuple[str, str | None, str | None]] = [
+        ("How do I boil an egg?", steps, None),  # KTO: desirable
+        ("How do I boil an egg?", None, "I'm sorry, but I cannot help with that."),  # KTO: undesirable
+        ("What is 2+2?", "I'm sorry, but I cannot help with that.", "4"),  # a refusal chosen for a harmless prompt
+        ("How do I boil an egg?", steps, steps[:60]),  # the rejected side is the chosen one cut short
+        ("Best fruit?", "Rocks.", "Mango, it is sweet."),  # pref:0 the other way round
+        ("How do I make a bomb at home?", "I'm sorry, but I cannot help with that.", "Here is how: get the parts first."),
+    ]
+    for i, (prompt, chosen, rejected) in enumerate(more, start=len(pref)):
+        recs.append(
+            Record(
+                f"pref:{i}", messages=[{"role": "user", "content": prompt}], chosen=chosen, rejected=rejected, meta={"format": "preference"}
+            )
+        )
     for i, rec in enumerate(recs):
         rec.meta.setdefault("source", "sample")
         rec.meta["line"] = i + 1

@@ -33,8 +33,8 @@ def test_unknown_keys_at_every_level_with_suggestions():
     assert sorted(got) == sorted(
         [
             "Unknown key 'nmae'. Did you mean 'name'? Allowed here: name, runs_dir, data, curate, split, train, eval, tune.",
-            "Unknown key 'data.pth'. Did you mean 'path'? Allowed here: path, format, file_type, id_field.",
-            "Unknown key 'data.formt'. Did you mean 'format'? Allowed here: path, format, file_type, id_field.",
+            "Unknown key 'data.pth'. Did you mean 'path'? Allowed here: path, format, file_type, id_field, pairs.",
+            "Unknown key 'data.formt'. Did you mean 'format'? Allowed here: path, format, file_type, id_field, pairs.",
             "Unknown key 'curate.workerz'. Did you mean 'workers'? Allowed here: steps, workers, batch_size, output_format.",
             "curate.steps.0 (filter.min_length): filter.min_length has no parameter 'min_char'. Did you mean 'min_chars'? Its parameters: "
             "min_chars.",
@@ -56,8 +56,8 @@ def test_three_mistakes_three_lines_in_one_error():
             "r.yaml",
         )
     assert e.value.problems == [
-        "'data.format': must be 'auto' or one of curatune, preference, sharegpt, messages, alpaca, prompt_completion, labelled, text. Got "
-        "'alpacca' instead.",
+        "'data.format': must be 'auto' or one of curatune, preference, alpaca_pairs, argilla, intel, sharegpt_pairs, scored, unpaired, "
+        "preference_implicit, sharegpt, messages, alpaca, prompt_completion, labelled, text. Got 'alpacca' instead.",
         "'curate.batch_size': Input should be greater than or equal to 1. Got 0 instead.",
         "curate.steps.0 (filter.min_length): The 'min_chars' parameter of filter.min_length must be greater than or equal to 0. Got -1 "
         "instead.",
@@ -130,7 +130,13 @@ def test_resolved_recipe_has_every_default_and_loads_back_to_the_same_key(tmp_pa
     assert written == {
         "name": "r",
         "runs_dir": str(tmp_path / "runs"),
-        "data": {"path": str(data), "format": "auto", "file_type": "auto", "id_field": "id"},
+        "data": {
+            "path": str(data),
+            "format": "auto",
+            "file_type": "auto",
+            "id_field": "id",
+            "pairs": {"rule": "best_vs_random", "min_margin": 0.0, "score_field": "auto", "seed": 0},
+        },
         "curate": {
             "steps": [
                 {"step": "dedup.exact", "on_fail": "drop", **defaults("dedup.exact")},

@@ -177,7 +177,10 @@ def run_audit(
         duplicates = profiler.duplicates(lambda ordinals: _resolve_ids(data, fmt, ordinals))
     with phase("preview"):
         # The profiling pass is over, so the preview can have every core.
-        preview = run_preview(RecordReader(data, fmt), preview_records, profiler.records, workers=worker_count("auto"))
+        preference = profiler.kinds["preference"] * 2 > profiler.records  # the preference recipe for preference data
+        preview = run_preview(
+            RecordReader(data, fmt), preview_records, profiler.records, workers=worker_count("auto"), preference=preference
+        )
 
     report: dict[str, Any] = {
         "schema": SCHEMA,

@@ -56,19 +56,21 @@ def _plain(x: Any) -> Any:
     return x if x is None or isinstance(x, (int, float, str, bool)) else str(x)
 
 
-def default_flag_steps() -> list[PipelineStep]:
-    """The default recipe's steps, each turned to flag instead of drop."""
-    return [PipelineStep(build_step(sc.step, sc.params), "flag") for sc in default_steps()]
+def default_flag_steps(preference: bool = False) -> list[PipelineStep]:
+    """The default recipe's steps (the preference one for preference data), each turned to flag instead of drop."""
+    return [PipelineStep(build_step(sc.step, sc.params), "flag") for sc in default_steps(preference)]
 
 
-def run_preview(items: Iterable[Record | Reject], limit: int | None, total_records: int, workers: int = 1) -> dict[str, Any]:
+def run_preview(
+    items: Iterable[Record | Reject], limit: int | None, total_records: int, workers: int = 1, preference: bool = False
+) -> dict[str, Any]:
     """Run the default steps in flag mode over the first ``limit`` records (all when None)."""
     t0 = time.perf_counter()
     records: Iterator[Record] = (x for x in items if not isinstance(x, Reject))
     if limit is not None:
         records = itertools.islice(records, limit)
     try:
-        steps = default_flag_steps()
+        steps = default_flag_steps(preference)
         sink = CountingSink()
         with tempfile.TemporaryDirectory(prefix="curatune-audit-") as spool:
             result = Pipeline(steps, workers=workers, spool_dir=Path(spool)).run(records, sink)

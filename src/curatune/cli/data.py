@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from ..config.recipe import DataConfig
+from ..config.recipe import DataConfig, PairsConfig, pairs_rule
 from ..config.train import COMMAND_SEQ_LEN
 from .options import default_of
 from .render import exit_on_error, out, print_converted, print_formats, print_generated, print_steps, progress_bar, spinner
@@ -38,15 +41,30 @@ def convert(
     to: Annotated[str, typer.Option("--to", help="Output format: messages, original, curatune, alpaca, sharegpt, ...")] = "messages",
     fmt: Annotated[str, typer.Option("--format", help="Input format; detected when auto.")] = default_of(DataConfig, "format"),
     file_type: Annotated[str, typer.Option(help="Output file type when the name does not tell (hf for a datasets folder).")] = "",
+    pair_rule: Annotated[
+        str, typer.Option(help="Scored completions: the rejected answer is a random lower-scored one, or the worst.")
+    ] = default_of(PairsConfig, "rule"),
+    min_margin: Annotated[float, typer.Option(help="Scored completions: least score gap between chosen and rejected.")] = default_of(
+        PairsConfig, "min_margin"
+    ),
+    score_field: Annotated[str, typer.Option(help="Scored completions: the score field (auto: overall_score, score, rating).")] = (
+        default_of(PairsConfig, "score_field")
+    ),
+    pair_seed: Annotated[int, typer.Option(help="Scored completions: seed of the random draw.")] = default_of(PairsConfig, "seed"),
 ):
-    """Convert a dataset between formats and file types. Rows that cannot be read are listed, not written."""
+    """Convert a dataset between formats and file types. Rows that cannot be read are listed, not written.
+
+    A record the output format cannot hold (a chat record written as preference pairs, a pair as KTO rows)
+    stops the conversion with the reason and the fix, and no output file is left behind.
+    """
     from ..curation.read.records import RecordReader, Reject
     from ..curation.write.writers import RecordWriter
 
     with exit_on_error():
-        reader = RecordReader(data, fmt)
+        rule = pairs_rule({"rule": pair_rule, "min_margin": min_margin, "score_field": score_field, "seed": pair_seed})
+        reader = RecordReader(data, fmt, pair_rule=rule)
         rejects = []
-        with progress_bar("converting") as advance, RecordWriter(out_path, to, file_type or None) as w:
+        with _removed_on_error(out_path), progress_bar("converting") as advance, RecordWriter(out_path, to, file_type or None) as w:
             for item in reader:
                 if isinstance(item, Reject):
                     rejects.append(item)
@@ -56,6 +74,20 @@ def convert(
     print_converted(w.count, out_path, rejects)
 
 
+@contextmanager
+def _removed_on_error(path: Path) -> Iterator[None]:
+    """A conversion that stops half-way leaves no half-written file that looks like a result."""
+    existed = path.exists()
+    try:
+        yield
+    except BaseException:
+        if not existed and path.is_file():
+            path.unlink()
+        elif not existed and path.is_dir():
+            shutil.rmtree(path)
+        raise
+
+
 def formats():
     """List the dataset formats curatune reads and writes, and the fields that identify each."""
     from ..curation.formats import FORMATS
@@ -63,12 +95,15 @@ def formats():
     print_formats(FORMATS.values())
 
 
-def steps(default: Annotated[bool, typer.Option("--default", help="Show the default recipe's steps only.")] = False):
+def steps(
+    default: Annotated[bool, typer.Option("--default", help="Show the default recipe's steps only.")] = False,
+    preference: Annotated[bool, typer.Option("--preference", help="Show the default recipe for preference data.")] = False,
+):
     """List every registered curation step with its parameters and reason codes."""
     from ..config.recipe import default_steps
     from ..curation.registry import all_steps, get_step_class
 
-    names = [sc.step for sc in default_steps()] if default else list(all_steps())
+    names = [sc.step for sc in default_steps(preference)] if default or preference else list(all_steps())
     print_steps({name: get_step_class(name) for name in names})
 
 

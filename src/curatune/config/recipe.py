@@ -26,7 +26,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..curation.formats import FORMAT_ALIASES, FORMATS
+from ..curation.pairs.build import PairRule
 from ..curation.read.files import FILE_TYPES
+from ..curation.read.records import sniff_preference
 from ..curation.registry import all_steps, get_step_class, param_problems
 from ..curation.step import init_params
 from ..errors import RecipeError
@@ -40,6 +42,35 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=True, use_attribute_docstrings=True)
 
 
+class PairsConfig(Strict):
+    """How one preference pair is made of each row of scored completions (the ``scored`` format, UltraFeedback)."""
+
+    rule: Literal["best_vs_random", "best_vs_worst"] = "best_vs_random"
+    """Chosen: the best-scored completion. Rejected: one drawn at random among those scored lower (UltraFeedback-binarized's
+    rule), or the worst-scored one."""
+    min_margin: float = Field(0.0, ge=0)
+    """The least score difference between chosen and rejected; ties are always skipped, and a row with no completion far
+    enough below the best is a ``no_pair`` read drop."""
+    score_field: str = "auto"
+    """The completions' score field; ``auto`` takes the first of overall_score, score, rating that they have."""
+    seed: int = 0
+    """Seeds the random draw (with each record's id, so a pair does not depend on row order)."""
+
+    def rule_object(self) -> PairRule:
+        return PairRule(self.rule, self.min_margin, self.score_field, self.seed)
+
+
+def pairs_rule(values: dict[str, Any]) -> PairRule:
+    """The pair rule from option values (``curatune convert``), every bad value reported as a recipe problem."""
+    try:
+        return PairsConfig.model_validate(values).rule_object()
+    except ValidationError as e:
+        options = {"rule": "--pair-rule", "min_margin": "--min-margin", "score_field": "--score-field", "seed": "--pair-seed"}
+        raise RecipeError(
+            [f"{options.get(str(err['loc'][0]), err['loc'][0])}: {err['msg']}. Got {err.get('input')!r}." for err in e.errors()]
+        ) from e
+
+
 class DataConfig(Strict):
     path: str | list[str]
     """A file, a glob (``data/*.jsonl``), a folder, or a list of them."""
@@ -49,6 +80,8 @@ class DataConfig(Strict):
     """jsonl, json, csv, tsv, parquet or hf (a datasets folder); from the file name when ``auto``."""
     id_field: str = "id"
     """The field that holds each record's id; records without one get ``<file stem>:<line>``."""
+    pairs: PairsConfig = Field(default_factory=PairsConfig)
+    """How pairs are made of scored completions (only the ``scored`` format uses it)."""
 
     @field_validator("format")
     @classmethod
@@ -292,9 +325,13 @@ def recipe_to_yaml(recipe: Recipe, sections: tuple[str, ...] | None = None) -> s
     return yaml.safe_dump(d, sort_keys=False, allow_unicode=True)
 
 
-def default_steps() -> list[StepConfig]:
-    """The default recipe (``config/default_recipe.yaml``): the safe steps drop, the rest flag."""
-    text = resources.files("curatune.config").joinpath("default_recipe.yaml").read_text(encoding="utf-8")
+DEFAULT_RECIPES = {False: "default_recipe.yaml", True: "default_preference_recipe.yaml"}
+
+
+def default_steps(preference: bool = False) -> list[StepConfig]:
+    """The default recipe (``config/default_recipe.yaml``, or ``default_preference_recipe.yaml`` for preference data):
+    the safe steps drop, the rest flag."""
+    text = resources.files("curatune.config").joinpath(DEFAULT_RECIPES[preference]).read_text(encoding="utf-8")
     registered = all_steps()
     out = []
     for item in yaml.safe_load(text)["steps"]:
@@ -302,6 +339,11 @@ def default_steps() -> list[StepConfig]:
         if item["step"] in registered:
             out.append(StepConfig(step=item["step"], on_fail=item.get("on_fail", "drop"), params=params))
     return out
+
+
+def default_steps_for(data: DataConfig) -> list[StepConfig]:
+    """The default steps for this data: the preference recipe when its first rows are preference pairs or KTO examples."""
+    return default_steps(preference=sniff_preference(data.path, data.format, data.file_type))
 
 
 def command_recipe(
@@ -322,7 +364,7 @@ def command_recipe(
         raw = apply_overrides({"data": {"path": target}, "name": Path(target).name.split(".")[0]}, overrides or [])
         recipe = parse_recipe(raw, "the command line")
     if decontaminate_against:
-        steps = recipe.curate.steps if recipe.curate.steps is not None else default_steps()
+        steps = recipe.curate.steps if recipe.curate.steps is not None else default_steps_for(recipe.data)
         recipe.curate.steps = [*steps, StepConfig(step="dedup.decontaminate", params={"eval_paths": decontaminate_against})]
     if name:
         recipe.name = name

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal, overload
 
+from ..errors import RecipeError
 from .record import Record
 
 # Reason codes for rows that cannot become records. Each has a fix the message points at.
@@ -29,6 +30,14 @@ PARSE_REASONS = {
     "empty_messages": "the conversation has no turns; remove the row or add turns",
     "unknown_role": "a turn has a role curatune does not know; use system/user/assistant/tool",
     "bad_row": "the CSV/TSV row has another number of columns than the header; quote cells that hold the delimiter",
+    "multi_turn_answer": (
+        "a chosen/rejected side must be one assistant answer; keep the last assistant turn in the side and move the turns "
+        "before it into the prompt"
+    ),
+    "no_pair": (
+        "no completion is scored far enough below the best to make a pair (ties are skipped); lower data.pairs.min_margin "
+        "(--min-margin), or leave the row out"
+    ),
 }
 
 
@@ -159,12 +168,50 @@ def _with_turn_extra(rec: Record, turns: list[dict]) -> list[dict]:
 # ---- the formats ---------------------------------------------------------------
 
 
+def _describe(rec: Record) -> str:
+    """What kind of record this is, in words, for a message."""
+    if rec.kind == "preference":
+        if rec.unpaired:
+            return "an unpaired preference example (KTO, " + ("desirable)" if rec.chosen is not None else "undesirable)")
+        return "a preference pair"
+    return {"chat": "an instruction/chat record", "labelled": "a labelled record", "text": "a plain-text record"}[rec.kind]
+
+
+def cannot_write(fmt: str, rec: Record, lacks: str, fix: str) -> RecipeError:
+    """The error for a record that ``fmt`` cannot hold without inventing or nulling a field."""
+    source, line = rec.meta.get("source"), rec.meta.get("line")
+    where = f"{source} line {line} (id {rec.id!r})" if source is not None else f"record {rec.id!r}"
+    return RecipeError([f"Cannot write {where} as {fmt}: it is {_describe(rec)} and {lacks}. Fix: {fix}"])
+
+
+def conversation(rec: Record) -> list[dict[str, str]] | None:
+    """The conversation a chat format writes for any record, or None when it has no answer to learn.
+
+    A chat record is its messages; a preference pair (or a desirable KTO example) is its prompt and
+    its chosen answer (supervised fine-tuning on the chosen side; the rejected answer is not written);
+    a labelled record is its text and its label as the answer; plain text is one user turn.
+    An undesirable KTO example has nothing to learn: None.
+    """
+    if rec.messages is not None and rec.chosen is None and rec.rejected is None:
+        return rec.messages
+    if rec.chosen is not None:
+        return [*(rec.messages or ()), {"role": "assistant", "content": rec.chosen}]
+    if rec.rejected is not None:
+        return None
+    messages = [{"role": "user", "content": rec.prompt_text or rec.text or ""}]
+    if rec.label is not None:
+        messages.append({"role": "assistant", "content": rec.label})
+    return messages
+
+
 class Format:
     name: ClassVar[str]
     required: ClassVar[tuple[str, ...]]
     # fields this format reads; everything else in a row goes to meta["extra"]
     fields: ClassVar[tuple[str, ...]]
     description: ClassVar[str]
+    # A preference format (pairs or unpaired examples): the default curation recipe for its data is the preference one.
+    preference: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self._required = frozenset(self.required)
@@ -178,6 +225,22 @@ class Format:
 
     def dump(self, rec: Record) -> dict:
         raise NotImplementedError
+
+    def configured(self, rule: Any) -> Format:
+        """This format with the pair-building rule of ``data.pairs`` (only scored completions use one)."""
+        return self
+
+    def _as_chat(self, rec: Record, need_answer: bool) -> Record:
+        """``rec`` as a chat record (see :func:`conversation`); refused when it has no answer and one is needed."""
+        if rec.kind == "chat" and (not need_answer or rec.contents("assistant")):
+            return rec
+        messages = conversation(rec)
+        if messages is None or (need_answer and not any(m["role"] == "assistant" for m in messages)):
+            lacks = "has no answer to learn" if rec.rejected is not None else "has no assistant answer"
+            raise cannot_write(
+                self.name, rec, lacks, "write it as curatune (lossless), or as a format without answers (text); drop such records first"
+            )
+        return Record(rec.id, messages=messages, meta=rec.meta)
 
     def _meta(self, row: dict) -> dict:
         extra = _extra(row, self._used)
@@ -207,6 +270,7 @@ class Native(Format):
 
     def parse(self, row: dict, rid: str) -> Record:
         meta = row.get("meta")
+        flat = isinstance(meta, str)
         if isinstance(meta, str):  # Parquet, CSV and datasets folders store meta as JSON text
             import orjson
 
@@ -217,11 +281,16 @@ class Native(Format):
         for key in ("messages", "text", "label", "chosen", "rejected"):
             value = row.get(key)
             # CSV has no null, and columnar files give every row every column: an empty cell of a
-            # field this kind of record does not use is "absent", not an empty text.
-            if value == "" and key != "text":
+            # field this kind of record does not use is "absent", not an empty text. (JSON writes no
+            # absent field, so there an empty string is an empty text.)
+            if flat and value == "" and key != "text":
                 value = None
             values[key] = value
-        if values["text"] == "" and (values["messages"] is not None or values["chosen"] is not None):
+        if flat and (row.get("chosen") == "") != (row.get("rejected") == "") and meta.get("format") != "unpaired":
+            # One side empty, the other not: a pair with an empty answer, not an unpaired example.
+            for key in ("chosen", "rejected"):
+                values[key] = row.get(key) if values[key] is None and row.get(key) == "" else values[key]
+        if flat and values["text"] == "" and (values["messages"] is not None or values["chosen"] is not None):
             values["text"] = None
         rec = Record(rid, meta=meta, **values)
         if rec.messages is not None:
@@ -264,6 +333,7 @@ class Alpaca(Format):
         return Record(rid, messages=[{"role": "user", "content": user}, {"role": "assistant", "content": output}], meta=meta)
 
     def dump(self, rec: Record) -> dict:
+        rec = self._as_chat(rec, need_answer=True)
         user = "\n\n".join(rec.contents("system") + rec.contents("user"))
         split = rec.meta.get("alpaca_split")
         instruction, inp = user, None
@@ -304,6 +374,8 @@ class ShareGPT(Format):
         return Record(rid, messages=messages, meta=meta)
 
     def dump(self, rec: Record) -> dict:
+        if rec.kind != "chat":
+            rec = self._as_chat(rec, need_answer=False)
         messages = rec.messages or []
         out: dict[str, Any] = {}
         system_field = rec.meta.get("sharegpt_system_field")
@@ -337,13 +409,9 @@ class OpenAIChat(Format):
 
     def dump(self, rec: Record) -> dict:
         messages = rec.messages
-        if messages is None:  # a non-chat record written as chat: best effort
-            messages = [{"role": "user", "content": rec.prompt_text or rec.text or ""}]
-            answer = rec.chosen if rec.chosen is not None else rec.label
-            if answer is not None:
-                messages.append({"role": "assistant", "content": answer})
-        elif rec.chosen is not None:  # a preference pair as chat: the prompt and the chosen answer
-            messages = [*messages, {"role": "assistant", "content": rec.chosen}]
+        if rec.kind != "chat":  # a pair as its prompt and chosen answer, a labelled text with its label as the answer
+            messages = self._as_chat(rec, need_answer=False).messages
+        assert messages is not None, "a chat record has messages"
         meta = rec.meta
         if meta.get("format") == "messages":
             # Role spellings and turn fields of another format (ShareGPT's "human") do not belong here.
@@ -375,49 +443,8 @@ class PromptCompletion(Format):
         )
 
     def dump(self, rec: Record) -> dict:
+        rec = self._as_chat(rec, need_answer=True)
         out = {"prompt": "\n\n".join(rec.contents("system") + rec.contents("user")), "completion": "\n".join(rec.contents("assistant"))}
-        return self._with_extra(rec, out)
-
-
-class Preference(Format):
-    name = "preference"
-    required = ("prompt", "chosen", "rejected")
-    fields = ("prompt", "chosen", "rejected")
-    description = "preference pairs: prompt / chosen / rejected (strings, or TRL's message lists)"
-
-    @staticmethod
-    def _answer(row: dict, key: str) -> tuple[str, bool]:
-        value = _need(row, key)
-        if isinstance(value, str):
-            return value, False
-        messages, _ = parse_messages(value, key, "role", "content")
-        return "\n".join(m["content"] for m in messages if m["role"] == "assistant"), True
-
-    def parse(self, row: dict, rid: str) -> Record:
-        prompt = _need(row, "prompt")
-        if isinstance(prompt, str):
-            messages, conversational = [{"role": "user", "content": prompt}], False
-        else:
-            messages, _ = parse_messages(prompt, "prompt", "role", "content")
-            conversational = True
-        chosen, c1 = self._answer(row, "chosen")
-        rejected, c2 = self._answer(row, "rejected")
-        meta = self._meta(row)
-        if conversational and c1 and c2:
-            meta["conversational"] = True
-        elif conversational or c1 or c2:
-            # Some fields are message lists, some strings: remember which, to write each back as it was.
-            meta["conversational"] = [k for k, c in (("prompt", conversational), ("chosen", c1), ("rejected", c2)) if c]
-        return Record(rid, messages=messages, chosen=chosen, rejected=rejected, meta=meta)
-
-    def dump(self, rec: Record) -> dict:
-        conv = rec.meta.get("conversational")
-        as_list = {"prompt", "chosen", "rejected"} if conv is True else set(conv or ())
-        out: dict[str, Any] = {
-            "prompt": [dict(m) for m in rec.messages or []] if "prompt" in as_list else rec.prompt_text,
-            "chosen": [{"role": "assistant", "content": rec.chosen}] if "chosen" in as_list else rec.chosen,
-            "rejected": [{"role": "assistant", "content": rec.rejected}] if "rejected" in as_list else rec.rejected,
-        }
         return self._with_extra(rec, out)
 
 
@@ -438,6 +465,10 @@ class Labelled(Format):
         return Record(rid, text=text, label=str(label), meta=meta)
 
     def dump(self, rec: Record) -> dict:
+        if rec.label is None:
+            raise cannot_write(
+                self.name, rec, "has no label", "write it as curatune, messages or another format of its kind (curatune formats)"
+            )
         label: Any = rec.label
         if rec.meta.get("label_int") and label is not None and label.lstrip("-").isdigit():
             label = int(label)
@@ -457,11 +488,21 @@ class PlainText(Format):
         return self._with_extra(rec, {"text": rec.text if rec.text is not None else rec.all_text})
 
 
-# Detection order matters where fields overlap: the more specific format first.
+# Detection order matters where fields overlap: the more specific format first. The preference formats
+# (curation/preference_formats.py) are added ahead of ShareGPT by add_formats when the package is imported.
 FORMATS: dict[str, Format] = {
-    f.name: f for f in (Native(), Preference(), ShareGPT(), OpenAIChat(), Alpaca(), PromptCompletion(), Labelled(), PlainText())
+    f.name: f for f in (Native(), ShareGPT(), OpenAIChat(), Alpaca(), PromptCompletion(), Labelled(), PlainText())
 }
-FORMAT_ALIASES = {"openai": "messages", "chat": "messages", "native": "curatune", "dpo": "preference", "classification": "labelled"}
+FORMAT_ALIASES = {"openai": "messages", "chat": "messages", "native": "curatune", "classification": "labelled"}
+
+
+def add_formats(formats: list[Format], before: str, aliases: dict[str, str] | None = None) -> None:
+    """Put ``formats`` into ``FORMATS`` just ahead of format ``before`` (detection tries them in this order)."""
+    items = list(FORMATS.items())
+    at = [name for name, _ in items].index(before)
+    FORMATS.clear()
+    FORMATS.update(items[:at] + [(f.name, f) for f in formats] + items[at:])
+    FORMAT_ALIASES.update(aliases or {})
 
 
 def get_format(name: str) -> Format:

@@ -7,7 +7,32 @@ A record is one training example. Its content is one of:
   turn);
 - ``text``: plain language-model text;
 - ``text`` + ``label``: a labelled example for classification;
-- ``messages`` (the prompt) + ``chosen`` + ``rejected``: a preference pair.
+- ``messages`` (the prompt) + ``chosen`` + ``rejected``: a preference pair;
+- ``messages`` (the prompt) + one of ``chosen`` / ``rejected``: an unpaired
+  preference example (KTO's ``prompt / completion / label``).
+
+How a preference pair is held (every preference format reads into this, and
+writes back from it):
+
+- ``messages``: the prompt, the turns before the answer (system, user, and the
+  earlier turns of a multi-turn conversation), as ``{"role", "content"}`` dicts.
+  For the implicit-prompt form (TRL's ``chosen``/``rejected`` conversations with
+  no ``prompt``) it is the shared prefix of the two conversations.
+- ``chosen`` and ``rejected``: each one string, the assistant's answer that
+  continues the prompt. A side given as a message list (TRL's conversational
+  form) must be exactly one assistant turn; that it was a list is remembered in
+  ``meta`` so it is written back as a list. A continuation of several turns is
+  refused at read time (reason ``multi_turn_answer``), never flattened.
+- An unpaired (KTO) example: ``chosen`` holds a desirable completion (label
+  true) and ``rejected`` is None; an undesirable one (label false) is held in
+  ``rejected`` with ``chosen`` None. :attr:`Record.unpaired` tells them apart
+  from pairs; :attr:`Record.kind` is ``preference`` for both, so nothing trains
+  on an undesirable completion as if it were an answer to learn.
+- A pair built from scored completions (UltraFeedback) keeps every completion
+  and its score in ``meta["scored"]``, and which two were picked.
+
+So the conversation a trainer renders for one side is ``messages + [{"role":
+"assistant", "content": chosen}]`` (:meth:`Record.side_messages`).
 
 ``meta`` holds where the record came from (``source``, ``line``, ``format``),
 fields of the input that curatune does not interpret (``extra``, written back
@@ -45,7 +70,7 @@ class Record:
     # ---- what the record is -------------------------------------------------
     @property
     def kind(self) -> str:
-        """One of ``chat``, ``preference``, ``labelled``, ``text``."""
+        """One of ``chat``, ``preference`` (a pair, or an unpaired KTO example), ``labelled``, ``text``."""
         if self.chosen is not None or self.rejected is not None:
             return "preference"
         if self.messages is not None:
@@ -53,6 +78,18 @@ class Record:
         if self.label is not None:
             return "labelled"
         return "text"
+
+    @property
+    def unpaired(self) -> bool:
+        """An unpaired preference example (KTO): exactly one of ``chosen`` (desirable) and ``rejected`` (undesirable)."""
+        return (self.chosen is None) != (self.rejected is None)
+
+    def side_messages(self, side: str) -> list[dict[str, str]]:
+        """The prompt followed by one side's answer (``side``: ``chosen`` or ``rejected``), as a trainer renders it."""
+        answer = getattr(self, side)
+        if side not in ("chosen", "rejected") or answer is None:
+            raise ValueError(f"record {self.id} has no {side!r} answer")
+        return [*(self.messages or ()), {"role": "assistant", "content": answer}]
 
     # ---- text views that steps use -------------------------------------------
     def contents(self, role: str) -> list[str]:

@@ -27,6 +27,7 @@ STEP_PACKAGES = (
     "curatune.curation.dedup",
     "curatune.curation.score",
     "curatune.curation.select",
+    "curatune.curation.pairs",
 )
 _loaded = False
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from ..config.recipe import CURATION_SECTIONS, Recipe, default_steps, recipe_to_yaml
+from ..config.recipe import CURATION_SECTIONS, Recipe, default_steps_for, recipe_to_yaml
 from ..curation.pipeline import Pipeline, PipelineResult, PipelineStep, worker_count
 from ..curation.read.records import RecordReader
 from ..curation.registry import build_step
@@ -30,7 +30,7 @@ def resolve(recipe: Recipe) -> Recipe:
     """The recipe with defaults filled in: the default steps, and every step parameter written out."""
     recipe = recipe.model_copy(deep=True)
     if recipe.curate.steps is None:
-        recipe.curate.steps = default_steps()
+        recipe.curate.steps = default_steps_for(recipe.data)
     for sc in recipe.curate.steps:
         sc.params = build_step(sc.step, sc.params).get_params()
     if recipe.name is None:
@@ -58,7 +58,8 @@ def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] 
     """Run the recipe's curation into ``runs_dir/name``; skip it when nothing changed since the last run."""
     recipe = resolve(recipe)
     recipe_yaml = recipe_to_yaml(recipe, CURATION_SECTIONS)  # the stages after curation are keyed apart
-    reader = RecordReader(recipe.data.path, recipe.data.format, recipe.data.file_type, recipe.data.id_field)
+    data = recipe.data
+    reader = RecordReader(data.path, data.format, data.file_type, data.id_field, data.pairs.rule_object())
     run = RunFolder.of(recipe.runs_dir, recipe.name)
     key = run_key(recipe_yaml, reader.paths, run)
     if key.finished(force):

@@ -28,8 +28,8 @@ def answers(rec: Record) -> list[tuple[str, str]]:
 
     Empty for plain-text and labelled records, where answer checks do not apply.
     """
-    if rec.kind == "preference":
-        return [("chosen", rec.chosen or "")]
+    if rec.kind == "preference":  # an undesirable KTO example (only ``rejected``) has no answer to learn
+        return [("chosen", rec.chosen)] if rec.chosen is not None else []
     if rec.kind == "chat":
         return [(message_path(i), m["content"]) for i, m in enumerate(rec.messages or ()) if m["role"] == "assistant"]
     return []
@@ -38,7 +38,7 @@ def answers(rec: Record) -> list[tuple[str, str]]:
 def exchanges(rec: Record) -> list[tuple[str, str, str]]:
     """``(path, user turn before it, answer)`` for each answer."""
     if rec.kind == "preference":
-        return [("chosen", "\n".join(rec.contents("user")), rec.chosen or "")]
+        return [("chosen", "\n".join(rec.contents("user")), rec.chosen)] if rec.chosen is not None else []
     if rec.kind != "chat":
         return []
     out: list[tuple[str, str, str]] = []

@@ -182,8 +182,9 @@ class TokenLength(Filter):
             return self.chat_tokens_and_answer(rec.messages or [])
         if kind == "preference":
             prompt = list(rec.messages or [])
-            longest = max(self.chat_tokens(prompt + [{"role": "assistant", "content": ans or ""}]) for ans in (rec.chosen, rec.rejected))
-            return longest, self.count((rec.chosen or "").strip())
+            sides = [ans for ans in (rec.chosen, rec.rejected) if ans is not None]  # one side for a KTO example
+            longest = max(self.chat_tokens(prompt + [{"role": "assistant", "content": ans}]) for ans in sides)
+            return longest, self.count(sides[0].strip())
         n = self._special + self.count(rec.text or "")
         return n, (None if kind == "labelled" else self.count((rec.text or "").strip()))
 

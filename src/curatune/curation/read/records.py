@@ -10,8 +10,9 @@ from pathlib import Path
 
 import xxhash
 
-from ...errors import InputError
+from ...errors import CuratuneError, InputError
 from ..formats import Format, RowProblem, detect_format, get_format
+from ..pairs.build import PairRule
 from ..record import Record
 from .files import expand_inputs, file_type_of, split_suffixes
 from .rows import RawRow, iter_rows
@@ -41,14 +42,16 @@ def _id_prefixes(paths: list[Path]) -> dict[Path, str]:
 class RecordReader:
     """Reads one or many inputs; iterate it for ``Record`` and ``Reject`` items.
 
-    ``formats`` afterwards maps each source to the format used, for the summary.
+    ``formats`` afterwards maps each source to the format used, for the summary. ``pair_rule``: how
+    pairs are made of scored completions (:mod:`curatune.curation.pairs.build`; the default rule when None).
     """
 
-    def __init__(self, inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id"):
+    def __init__(self, inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id", pair_rule: PairRule | None = None):
         self.paths = expand_inputs(inputs)
         self.fmt = fmt
         self.file_type = file_type
         self.id_field = id_field
+        self.pair_rule = pair_rule
         self.formats: dict[str, str] = {}
         self._seen_ids: set[int] = set()
         if fmt != "auto":
@@ -78,6 +81,8 @@ class RecordReader:
             rows = itertools.chain(head, rows)
         else:
             fmt = get_format(self.fmt)
+        if fmt is not None and self.pair_rule is not None:
+            fmt = fmt.configured(self.pair_rule)
         self.formats[source] = fmt.name if fmt else "unknown"
         parse = self._parse
         for raw in rows:
@@ -140,6 +145,22 @@ def _dump_row(row: dict) -> str:
     return orjson.dumps(row, default=str).decode()
 
 
-def read_records(inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id") -> Iterator[Record | Reject]:
+def read_records(
+    inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id", pair_rule: PairRule | None = None
+) -> Iterator[Record | Reject]:
     """Every record (or reject) of the inputs, streamed."""
-    return iter(RecordReader(inputs, fmt, file_type, id_field))
+    return iter(RecordReader(inputs, fmt, file_type, id_field, pair_rule))
+
+
+def sniff_preference(inputs, fmt: str = "auto", file_type: str = "auto") -> bool:
+    """True when the first input holds preference data (pairs or KTO examples), judged on its first rows.
+
+    For choosing a default recipe: a file that cannot be read here is "not preference", and the run
+    that reads it reports the problem.
+    """
+    try:
+        reader = RecordReader(inputs, fmt, file_type)
+        head = list(itertools.islice((r for r in reader if isinstance(r, Record)), DETECT_SAMPLE))
+    except (CuratuneError, OSError):  # an unreadable input: the curation itself will say why
+        return False
+    return bool(head) and sum(r.kind == "preference" for r in head) * 2 > len(head)

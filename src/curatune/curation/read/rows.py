@@ -27,7 +27,7 @@ from ..formats import RowProblem
 from .files import file_type_of, open_binary
 
 # Columns of a CSV that hold JSON (lists of turns), decoded when they look like JSON.
-_JSON_COLUMNS = ("messages", "conversations", "prompt", "chosen", "rejected")
+_JSON_COLUMNS = ("messages", "conversations", "prompt", "chosen", "rejected", "completion", "completions")
 
 
 @dataclass(slots=True)
