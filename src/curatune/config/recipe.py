@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..curation.formats import FORMAT_ALIASES, FORMATS
 from ..curation.read.files import FILE_TYPES
+from ..curation.read.rows import ReadLimits
 from ..curation.registry import all_steps, get_step_class, param_problems
 from ..curation.step import init_params
 from ..errors import RecipeError
@@ -50,6 +51,15 @@ class DataConfig(Strict):
     """jsonl, json, csv, tsv, parquet or hf (a datasets folder); from the file name when ``auto``."""
     id_field: str = "id"
     """The field that holds each record's id; records without one get ``<file stem>:<line>``."""
+    max_record_bytes: int = Field(ReadLimits.max_record_bytes, ge=1)
+    """The longest record read (a JSONL line, a CSV row, an element of a JSON array), in bytes; a longer one is dropped as
+    ``too_long`` with its size, never held in memory whole (a compressed file can hold a line of gigabytes)."""
+    max_json_bytes: int = Field(ReadLimits.max_json_bytes, ge=1)
+    """The largest .json file parsed whole, in bytes (decompressed); a larger one is read one element of its top-level array at
+    a time (slower, in bounded memory)."""
+
+    def limits(self) -> ReadLimits:
+        return ReadLimits(self.max_record_bytes, self.max_json_bytes)
 
     @field_validator("format")
     @classmethod

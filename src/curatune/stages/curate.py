@@ -64,7 +64,8 @@ def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] 
     recipe = resolve(recipe)
     recipe_yaml = recipe_to_yaml(recipe, CURATION_SECTIONS)  # the stages after curation are keyed apart
     run = RunFolder.of(recipe.runs_dir, recipe.name)  # a bad name fails before anything is read
-    reader = RecordReader(recipe.data.path, recipe.data.format, recipe.data.file_type, recipe.data.id_field)
+    data = recipe.data
+    reader = RecordReader(data.path, data.format, data.file_type, data.id_field, data.limits())
     with run.lock():
         key = run_key(recipe_yaml, reader.paths, run)
         if key.finished(force):

@@ -11,12 +11,14 @@ from pathlib import Path
 import xxhash
 
 from ...errors import InputError
+from .. import jsoncodec
 from ..formats import Format, RowProblem, detect_format, get_format
 from ..record import Record
 from .files import expand_inputs, file_type_of, split_suffixes
-from .rows import RawRow, iter_rows
+from .rows import RawRow, ReadLimits, iter_rows
 
 DETECT_SAMPLE = 200
+_ABSENT = object()
 
 
 @dataclass(slots=True)
@@ -42,13 +44,20 @@ class RecordReader:
     """Reads one or many inputs; iterate it for ``Record`` and ``Reject`` items.
 
     ``formats`` afterwards maps each source to the format used, for the summary.
+
+    Ids are unique across the inputs, and say where the record came from: the input's id field,
+    or ``<file stem>:<line>``; an id already taken (two rows with one id, or a row whose id is the
+    one generated for another row) gets ``@<file stem>:<line>`` added. The id field's value is kept
+    as it was (a number stays a number, a duplicate keeps its plain id, an empty or non-text id is
+    not lost) for writing the record back in its own format.
     """
 
-    def __init__(self, inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id"):
+    def __init__(self, inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id", limits: ReadLimits | None = None):
         self.paths = expand_inputs(inputs)
         self.fmt = fmt
         self.file_type = file_type
         self.id_field = id_field
+        self.limits = limits or ReadLimits()
         self.formats: dict[str, str] = {}
         self._seen_ids: set[int] = set()
         if fmt != "auto":
@@ -71,7 +80,7 @@ class RecordReader:
 
     def _read_file(self, path: Path, prefix: str) -> Iterator[Record | Reject]:
         source = str(path)
-        rows = iter_rows(path, source, None if self.file_type == "auto" else self.file_type)
+        rows = iter_rows(path, source, None if self.file_type == "auto" else self.file_type, self.limits)
         if self.fmt == "auto":
             head = list(itertools.islice(rows, DETECT_SAMPLE))
             fmt = detect_format([r.row for r in head if r.row is not None])
@@ -90,36 +99,48 @@ class RecordReader:
         if row is None:
             p = raw.problem
             assert p is not None
-            return Reject(f"{prefix}:{line}", raw.source, line, p.reason, p.detail, raw.raw)
-        auto_id = None
+            return Reject(self._claim(f"{prefix}:{line}", prefix, line), raw.source, line, p.reason, p.detail, raw.raw)
+        given = row.get(self.id_field, _ABSENT)
+        if type(given) is str and given:
+            rid = self._unique(given, prefix, line)  # the common case first
+        elif given is _ABSENT or given is None or given == "" or isinstance(given, (dict, list)):
+            rid = self._unique(f"{prefix}:{line}", prefix, line)
+        else:  # a number or a boolean: its text is the id
+            rid = self._unique(str(given), prefix, line)
         try:
             if fmt is None or not fmt.matches(row):
                 if fmt is None:
                     raise RowProblem("unknown_format", f"fields {sorted(row)[:8]} match no known format")
                 missing = [k for k in fmt.required if k not in row]
                 raise RowProblem("missing_field", f"the file is {fmt.name} but this row lacks {missing}", missing[0] if missing else None)
-            given = row.get(self.id_field)
-            if given is None or given == "" or isinstance(given, (dict, list)):
-                rid = auto_id = f"{prefix}:{line}"
-            else:
-                rid = self._unique_id(str(given), prefix, line)
             rec = fmt.parse(row, rid)
         except RowProblem as p:
-            return Reject(auto_id or f"{prefix}:{line}", raw.source, line, p.reason, p.detail, _dump_row(row))
+            return Reject(self._claim(f"{prefix}:{line}", prefix, line), raw.source, line, p.reason, p.detail, _dump_row(row))
+        self._claim(rid, prefix, line)
         meta = rec.meta
         meta["source"] = raw.source
         meta["line"] = line
-        if auto_id is None and fmt.name != "curatune":
-            meta["input_id"] = True  # written back on export
+        if fmt.name != "curatune" and given is not _ABSENT:
+            if self.id_field != "id":
+                if "id" in row:  # not the id here, so a field like any other (the formats set "id" aside)
+                    meta.setdefault("extra", {})["id"] = row["id"]
+            elif given == rid and type(given) is str:
+                meta["input_id"] = True  # written back on export
+            else:
+                meta["input_id"] = True
+                meta["input_id_value"] = given  # the id as the input had it: a number, "", a list, or one made unique
         return rec
 
-    def _unique_id(self, rid: str, prefix: str, line: int) -> str:
-        key = xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass"))
-        if key in self._seen_ids:
-            # Two rows share an id: keep both, and make the second one's id unique and traceable.
+    def _unique(self, rid: str, prefix: str, line: int) -> str:
+        """``rid``, or, when another record has it already, ``rid@prefix:line`` (again until unique)."""
+        while xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass")) in self._seen_ids:
             rid = f"{rid}@{prefix}:{line}"
-            key = xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass"))
-        self._seen_ids.add(key)
+        return rid
+
+    def _claim(self, rid: str, prefix: str, line: int) -> str:
+        """Take ``rid`` (made unique first) for the record of this line."""
+        rid = self._unique(rid, prefix, line)
+        self._seen_ids.add(xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass")))
         return rid
 
 
@@ -135,11 +156,11 @@ def _read_error(path: Path, e: BaseException) -> str:
 
 
 def _dump_row(row: dict) -> str:
-    import orjson
-
-    return orjson.dumps(row, default=str).decode()
+    return jsoncodec.dumps(row).decode()
 
 
-def read_records(inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id") -> Iterator[Record | Reject]:
+def read_records(
+    inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id", limits: ReadLimits | None = None
+) -> Iterator[Record | Reject]:
     """Every record (or reject) of the inputs, streamed."""
-    return iter(RecordReader(inputs, fmt, file_type, id_field))
+    return iter(RecordReader(inputs, fmt, file_type, id_field, limits))
