@@ -211,7 +211,7 @@ def test_odd_item_counts_still_get_both_orders(tmp_path):
 
 # ---- CSV injection ------------------------------------------------------------------------------------
 
-DANGEROUS = ["=HYPERLINK(\"http://x\",\"click\")", "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=already quoted", "＝1+1"]
+DANGEROUS = ['=HYPERLINK("http://x","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=already quoted", "＝1+1"]
 
 
 def test_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised_and_judged_back(tmp_path):

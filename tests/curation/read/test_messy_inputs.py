@@ -16,7 +16,7 @@ from curatune.config.recipe import parse_recipe
 from curatune.curation import jsoncodec
 from curatune.curation.ledger import read_ledger
 from curatune.curation.read.records import RecordReader, Reject, read_records
-from curatune.curation.read.rows import ReadLimits, iter_array, iter_csv
+from curatune.curation.read.rows import ReadLimits, TooLong, iter_array, iter_csv
 from curatune.curation.write.writers import write_records
 from curatune.run_folder import RunFolder
 from curatune.stages.curate import curate
@@ -300,4 +300,4 @@ def test_the_array_streamer_follows_strings_and_escapes_across_chunks():
         assert [orjson.loads(e) for e in iter_array(chunks, 1000)] == elements
     assert list(iter_array([b" [ ] "], 10)) == []
     assert [e for e in iter_array([b"[1,,2]"], 10)] == [b"1", b"", b"2"]
-    assert list(itertools.islice(iter_array([b'[1,"' + b"y" * 50 + b'",2]'], 10), 3)) == [b"1", (52, b'"' + b"y" * 50 + b'"'), b"2"]
+    assert list(itertools.islice(iter_array([b'[1,"' + b"y" * 50 + b'",2]'], 10), 3)) == [b"1", TooLong(52, b'"' + b"y" * 50 + b'"'), b"2"]

@@ -67,16 +67,24 @@ class _Binary(Protocol):
     def readline(self, size: int | None = ..., /) -> bytes: ...
 
 
+@dataclass(frozen=True, slots=True)
+class TooLong:
+    """A line or element over the size limit, read past: its size, its first bytes, and how many quotes it held."""
+
+    size: int
+    head: bytes
+    quotes: int = 0
+
+
 class NotAnArray(ValueError):
     """A JSON document streamed as an array that is not one."""
 
 
 _OUTSIDE = re.compile(rb'[\[\]{}",]')
-_INSIDE = re.compile(rb'["\\]')
 _SPACE = b" \t\r\n"
 
 
-def iter_array(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes | tuple[int, bytes]]:
+def iter_array(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes | TooLong]:
     """The elements of a top-level JSON array given in pieces, each as its bytes, or as ``(its size, its start)``
     when longer than ``max_bytes`` (read past, never held whole).
 
@@ -90,12 +98,12 @@ def iter_array(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes | tupl
     size = 0  # its size so far
     head = b""  # its first bytes, kept for an element over max_bytes
 
-    def element(piece: bytes) -> bytes | tuple[int, bytes] | None:
+    def element(piece: bytes) -> bytes | TooLong | None:
         nonlocal parts, size, head
         total = size + len(piece)
-        out: bytes | tuple[int, bytes] | None
+        out: bytes | TooLong | None
         if total > max_bytes:
-            out = (total, (head + piece[: _KEPT_OF_TOO_LONG - len(head)]).lstrip(_SPACE))
+            out = TooLong(total, (head + piece[: _KEPT_OF_TOO_LONG - len(head)]).lstrip(_SPACE))
         else:
             out = b"".join([*parts, piece]).strip(_SPACE) or None
         parts, size, head = [], 0, b""
@@ -119,17 +127,20 @@ def iter_array(chunks: Iterable[bytes], max_bytes: int) -> Iterator[bytes | tupl
         if escaped:  # a backslash ended the last chunk: this chunk's first byte is escaped
             pos, escaped = 1, False
         n = len(chunk)
+        quote = backslash = -1  # the next '"' and '\\' at or after pos (memchr, not a regex: long strings are the bombs)
         while pos < n:
             if in_string:
-                m = _INSIDE.search(chunk, pos)
-                if m is None:
-                    break
-                if m.group() == b"\\":
-                    if m.end() >= n:
-                        escaped = True
-                    pos = m.end() + 1
+                if quote < pos:
+                    quote = chunk.find(b'"', pos) % (n + 1)  # (not found: n)
+                if backslash < pos:
+                    backslash = chunk.find(b"\\", pos) % (n + 1)
+                if backslash < quote:  # an escape: step over the byte it escapes (the next chunk's first, maybe)
+                    escaped = backslash + 1 >= n
+                    pos = backslash + 2
                     continue
-                in_string, pos = False, m.end()
+                if quote == n:
+                    break  # the string goes on in the next chunk
+                in_string, pos = False, quote + 1
                 continue
             m = _OUTSIDE.search(chunk, pos)
             if m is None:
@@ -179,15 +190,16 @@ def _raw_text(line: bytes) -> str:
     return line.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
 
 
-def _too_long(source: str, line: int, size: int, head: bytes, what: str, limits: ReadLimits) -> RawRow:
+def _too_long(source: str, line: int, too_long: TooLong, what: str, limits: ReadLimits) -> RawRow:
     """The row for a record over ``max_record_bytes``: dropped with its size; only its start is kept (it is never read whole)."""
+    size = too_long.size
     problem = RowProblem("too_long", f"{what} is {size:,} bytes, over data.max_record_bytes ({limits.max_record_bytes:,})")
-    return RawRow(source, line, problem=problem, raw=_raw_text(head[:_KEPT_OF_TOO_LONG]) + f"... ({size:,} bytes, cut)")
+    return RawRow(source, line, problem=problem, raw=_raw_text(too_long.head[:_KEPT_OF_TOO_LONG]) + f"... ({size:,} bytes, cut)")
 
 
-def bounded_lines(f: _Binary, max_bytes: int) -> Iterator[bytes | tuple[int, bytes]]:
+def bounded_lines(f: _Binary, max_bytes: int) -> Iterator[bytes | TooLong]:
     """Each line of ``f`` (with its newline); a line of more than ``max_bytes`` (its newline left out) as
-    ``(its size, its start)``: read past in pieces, never held whole.
+    :class:`TooLong`: read past in pieces, never held whole.
 
     What keeps a decompression bomb (one line of gigabytes in a small .gz) from filling the memory.
     """
@@ -199,13 +211,14 @@ def bounded_lines(f: _Binary, max_bytes: int) -> Iterator[bytes | tuple[int, byt
         if len(line) <= max_bytes or line.endswith(b"\n"):
             yield line
             continue
-        head, size = line[:_KEPT_OF_TOO_LONG], len(line)
+        head, size, quotes = line[:_KEPT_OF_TOO_LONG], len(line), line.count(b'"')
         while not line.endswith(b"\n"):
             line = readline(_SKIP_CHUNK)
             if not line:
                 break
             size += len(line)
-        yield size - (1 if line.endswith(b"\n") else 0), head
+            quotes += line.count(b'"')
+        yield TooLong(size - (1 if line.endswith(b"\n") else 0), head, quotes)
 
 
 def iter_jsonl(path: Path, source: str, limits: ReadLimits | None = None) -> Iterator[RawRow]:
@@ -214,8 +227,8 @@ def iter_jsonl(path: Path, source: str, limits: ReadLimits | None = None) -> Ite
     decode_error = orjson.JSONDecodeError
     with open_binary(path) as f:
         for lineno, line in enumerate(bounded_lines(f, limits.max_record_bytes), start=1):
-            if isinstance(line, tuple):
-                yield _too_long(source, lineno, line[0], line[1], "the line", limits)
+            if isinstance(line, TooLong):
+                yield _too_long(source, lineno, line, "the line", limits)
                 continue
             try:
                 row = loads(line)
@@ -296,8 +309,8 @@ def _iter_big_json(path: Path, source: str, limits: ReadLimits, head: bytes, f: 
     chunks = itertools.chain([head], iter(lambda: f.read(_STREAM_CHUNK), b""))
     try:
         for i, element in enumerate(iter_array(chunks, limits.max_record_bytes), start=1):
-            if isinstance(element, tuple):
-                yield _too_long(source, i, element[0], element[1], f"element {i}", limits)
+            if isinstance(element, TooLong):
+                yield _too_long(source, i, element, f"element {i}", limits)
                 continue
             try:
                 row = orjson.loads(element)
@@ -334,12 +347,12 @@ def iter_csv(path: Path, source: str, delimiter: str, limits: ReadLimits | None 
         for start, cells, too_long in rows:
             if header is None:
                 if too_long is not None:
-                    raise InputError(f"'{path}' line {start}: the header is {too_long[0]:,} bytes long. Fix the file's first line.")
+                    raise InputError(f"'{path}' line {start}: the header is {too_long.size:,} bytes long. Fix the file's first line.")
                 if cells:
-                    header = rows.columns = cells
+                    header = cells
                 continue
             if too_long is not None:
-                yield _too_long(source, start, too_long[0], too_long[1], "the row", limits)
+                yield _too_long(source, start, too_long, "the row", limits)
                 continue
             if not cells:
                 continue
@@ -376,9 +389,7 @@ def _unquoted_tsv(path: Path, limits: ReadLimits) -> bool:
     """Whether a TSV file shows that it uses no quoting: a line whose quotes do not read as CSV quotes (a first pass over it)."""
     with open_binary(path) as fb:
         rows = _CsvRows(bounded_lines(fb, limits.max_record_bytes), "\t", limits.max_record_bytes)
-        for _, cells, _ in rows:
-            if rows.columns is None and cells:
-                rows.columns = cells
+        for _ in rows:
             if rows.quotes_failed:
                 return True
     return False
@@ -388,17 +399,16 @@ class _CsvRows:
     """``(first line, cells, (size, start) of a line too long to read)`` of each row of a CSV/TSV line stream (see
     :func:`iter_csv` for the quoting rule)."""
 
-    def __init__(self, lines: Iterator[bytes | tuple[int, bytes]], delimiter: str, max_bytes: int, literal: bool = False):
+    def __init__(self, lines: Iterator[bytes | TooLong], delimiter: str, max_bytes: int, literal: bool = False):
         self._lines = lines
         self.literal = literal  # quotes are text: every line a row
         self.quotes_failed = False  # a line whose quotes did not read as CSV quotes was seen
-        self._pending: list[tuple[int, bytes | tuple[int, bytes]]] = []  # lines read ahead, to be read again
+        self._pending: list[tuple[int, bytes | TooLong]] = []  # lines read ahead, to be read again
         self._number = 0
         self.delimiter = delimiter
         self.max_bytes = max_bytes
-        self.columns: list[str] | None = None  # the header, once read
 
-    def _next_line(self) -> tuple[int, bytes | tuple[int, bytes]] | None:
+    def _next_line(self) -> tuple[int, bytes | TooLong] | None:
         if self._pending:
             return self._pending.pop()
         line = next(self._lines, None)
@@ -409,13 +419,13 @@ class _CsvRows:
             line = line[3:]
         return self._number, line
 
-    def __iter__(self) -> Iterator[tuple[int, list[str], tuple[int, bytes] | None]]:
+    def __iter__(self) -> Iterator[tuple[int, list[str], TooLong | None]]:
         delimiter = self.delimiter
         quoted_start = delimiter + '"'
         while (item := self._next_line()) is not None:
             number, line = item
-            if isinstance(line, tuple):
-                yield number, [], line
+            if isinstance(line, TooLong):
+                yield number, [], line if self.literal else self._rest_of_too_long(line.quotes, line)
                 continue
             text = line.decode("utf-8", "surrogateescape")
             if text in ("\n", "\r\n"):
@@ -425,12 +435,17 @@ class _CsvRows:
                 yield number, _split(text, delimiter), None  # no field starts with a quote: the common case
                 continue
             cells = self._quoted(number, text)
-            yield number, cells if cells is not None else _split(text, delimiter), None
+            if isinstance(cells, TooLong):
+                yield number, [], cells
+            else:
+                yield number, cells if cells is not None else _split(text, delimiter), None
 
-    def _quoted(self, number: int, text: str) -> list[str] | None:
-        """The cells of the row starting with ``text`` read with CSV quoting, or None when quoting does not hold there.
+    def _quoted(self, number: int, text: str) -> list[str] | TooLong | None:
+        """The cells of the row starting with ``text`` read with CSV quoting, or None when quoting does not hold there:
+        a quote that does not close like a CSV quote (it is followed by text, or never closes within max_record_bytes).
+        The lines read past are read again then.
 
-        The lines it reads past for a quoted field spanning lines are read again when it does not hold.
+        A row that quoting reads cleanly is that row, whatever its number of cells (a wrong number is a bad row).
         """
         lines, size, read_ahead = [text], len(text), []
         while True:
@@ -442,31 +457,36 @@ class _CsvRows:
                     cells = None
                     break
             item = self._next_line()  # the quoted field goes on on the next line
-            if item is None or isinstance(item[1], tuple) or size > self.max_bytes:
+            next_line = item[1] if item is not None else None
+            if isinstance(next_line, TooLong):
+                # A line too long to read inside the quoted field: the row is too long (read past to its end).
+                quotes = sum(t.count('"') for t in lines) + next_line.quotes
+                return self._rest_of_too_long(quotes, TooLong(size + next_line.size, text.encode("utf-8", "surrogateescape")))
+            if item is None or next_line is None or size > self.max_bytes:
                 if item is not None:
                     read_ahead.append(item)
                 cells = None
                 break
             read_ahead.append(item)
-            more = item[1].decode("utf-8", "surrogateescape")
+            more = next_line.decode("utf-8", "surrogateescape")
             lines.append(more)
             size += len(more)
-        n = len(self.columns) if self.columns is not None else None
-        if cells is not None and n is not None and len(cells) != n:
-            literal = len(_split(text, self.delimiter))
-            # A quote that swallowed the lines after it (the row it makes has the wrong number of cells), or a
-            # line that holds a whole row by itself when its quotes are read as text.
-            if read_ahead or literal == n:
-                cells = None
-        elif cells is not None and read_ahead and self.delimiter == "\t" and len(_split(text, "\t")) == n:
-            # (TSV) A quote opening the last field of a line that is a whole row, and lines after it that are whole rows
-            # too: a stray quote that happened to close at the end of a later row, not a field spanning lines.
-            if any(more.count("\t") >= n - 1 for more in lines[1:]):
-                cells = None
         if cells is None:
             self._pending.extend(reversed(read_ahead))
             self.quotes_failed = True
         return cells
+
+    def _rest_of_too_long(self, quotes: int, first: TooLong) -> TooLong:
+        """A row too long to read, whole: while its quotes are open (an odd count), the next lines belong to it."""
+        size = first.size
+        while quotes % 2:
+            item = self._next_line()
+            if item is None:
+                break
+            line = item[1]
+            quotes += line.quotes if isinstance(line, TooLong) else line.count(b'"')
+            size += line.size if isinstance(line, TooLong) else len(line)
+        return TooLong(size, first.head)
 
 
 def _split(text: str, delimiter: str) -> list[str]:
