@@ -44,6 +44,13 @@ def write_bomb(path: Path, before: bytes, fill_mib: int, after: bytes) -> None:
         f.write(gzip_member(after))
 
 
+def baseline(folder: Path, gib: float) -> Path:
+    """The same records without the huge one: what curating costs anyway (the interpreter, the imports)."""
+    path = folder / "baseline.jsonl.gz"
+    path.write_bytes(gzip_member(b"".join(orjson.dumps({"instruction": f"Q{i}?", "output": "A."}) + b"\n" for i in range(2))))
+    return path
+
+
 def jsonl_bomb(folder: Path, gib: float) -> Path:
     path = folder / "bomb.jsonl.gz"
     good = orjson.dumps({"instruction": "What is 2 + 2?", "output": "4."}) + b"\n"
@@ -103,7 +110,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as d:
         folder = Path(d)
-        for make, gib in ((jsonl_bomb, args.gib or 4), (json_bomb, args.gib or 14)):
+        for make, gib in ((baseline, 0), (jsonl_bomb, args.gib or 4), (json_bomb, args.gib or 14)):
             path = make(folder, gib)
             rows.append({**measure(path, folder / "runs"), "decompressed_gib": gib})
             path.unlink()
@@ -113,7 +120,7 @@ def main() -> None:
     for r in rows:
         print(
             f"| {r['file']} | {r['compressed_mb']} MB | {r['decompressed_gib']} GiB | {r['peak_rss_mib']} MiB | {r['seconds']} s "
-            f"| {r['input']} | {r['kept']} | {', '.join(f'{n} {k}' for k, n in r['dropped'].items())} |"
+            f"| {r['input']} | {r['kept']} | {', '.join(f'{n} {k}' for k, n in r['dropped'].items()) or 'none'} |"
         )
     for r in rows:
         for line, reason, detail in r["examples"]:

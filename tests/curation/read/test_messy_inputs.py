@@ -97,6 +97,21 @@ def test_a_user_id_equal_to_a_generated_one_gives_two_ids_and_two_histories(tmp_
     assert [r.get("id") for r in read_back(run.kept)] == ["x:2", None, "x:1"]
 
 
+def test_generated_ids_and_input_ids_never_meet_across_files(tmp_path):
+    a = jsonl(tmp_path / "a.jsonl", [{"text": "no id"}, {"id": "b:1", "text": "names b's first line"}])
+    b = jsonl(
+        tmp_path / "b.jsonl", [{"text": "no id"}, {"id": "a:1", "text": "x"}, {"id": "a:01", "text": "y"}, {"id": "a:2", "text": "z"}]
+    )
+    assert [r.id for r in read_records([a, b])] == [
+        "a:1",
+        "b:1",
+        "b:1@b:1",
+        "a:1@b:2",
+        "a:01",
+        "a:2",
+    ]  # a:2 was never generated (line 2 of a has an id)
+
+
 def test_integers_beyond_64_bits_stay_exact_in_kept_and_original_output(tmp_path):
     """Integers of 2^64 and above became floats in kept.jsonl."""
     big = [2**64, 2**64 + 1, -(2**63) - 1, 10**30]

@@ -59,7 +59,7 @@ class RecordReader:
         self.id_field = id_field
         self.limits = limits or ReadLimits()
         self.formats: dict[str, str] = {}
-        self._seen_ids: set[int] = set()
+        self._ids = _Ids()
         if fmt != "auto":
             get_format(fmt)  # an unknown format name fails now, not after the first file
         for p in self.paths:
@@ -67,7 +67,7 @@ class RecordReader:
             file_type_of(p, None if file_type == "auto" else file_type)
 
     def __iter__(self) -> Iterator[Record | Reject]:
-        self._seen_ids = set()  # a second pass over the reader gives the same ids
+        self._ids = _Ids()  # a second pass over the reader gives the same ids
         for path, prefix in _id_prefixes(self.paths).items():
             try:
                 yield from self._read_file(path, prefix)
@@ -99,14 +99,16 @@ class RecordReader:
         if row is None:
             p = raw.problem
             assert p is not None
-            return Reject(self._claim(f"{prefix}:{line}", prefix, line), raw.source, line, p.reason, p.detail, raw.raw)
+            return Reject(self._ids.generate(prefix, line), raw.source, line, p.reason, p.detail, raw.raw)
+        ids = self._ids
         given = row.get(self.id_field, _ABSENT)
+        generated = False
         if type(given) is str and given:
-            rid = self._unique(given, prefix, line)  # the common case first
+            rid = ids.unique(given, prefix, line)  # the common case first
         elif given is _ABSENT or given is None or given == "" or isinstance(given, (dict, list)):
-            rid = self._unique(f"{prefix}:{line}", prefix, line)
+            rid, generated = ids.unique(f"{prefix}:{line}", prefix, line), True
         else:  # a number or a boolean: its text is the id
-            rid = self._unique(str(given), prefix, line)
+            rid = ids.unique(str(given), prefix, line)
         try:
             if fmt is None or not fmt.matches(row):
                 if fmt is None:
@@ -115,8 +117,11 @@ class RecordReader:
                 raise RowProblem("missing_field", f"the file is {fmt.name} but this row lacks {missing}", missing[0] if missing else None)
             rec = fmt.parse(row, rid)
         except RowProblem as p:
-            return Reject(self._claim(f"{prefix}:{line}", prefix, line), raw.source, line, p.reason, p.detail, _dump_row(row))
-        self._claim(rid, prefix, line)
+            return Reject(ids.generate(prefix, line), raw.source, line, p.reason, p.detail, _dump_row(row))
+        if generated:
+            ids.generate(prefix, line)
+        else:
+            ids.claim(rid)
         meta = rec.meta
         meta["source"] = raw.source
         meta["line"] = line
@@ -131,17 +136,53 @@ class RecordReader:
                 meta["input_id_value"] = given  # the id as the input had it: a number, "", a list, or one made unique
         return rec
 
-    def _unique(self, rid: str, prefix: str, line: int) -> str:
+
+class _Ids:
+    """The ids given so far, to keep them unique, in little memory.
+
+    An id from the input (or one made unique) is remembered by its 64-bit hash; a generated one,
+    ``<prefix>:<line>``, by one bit per line of its file: data without ids costs an eighth of a byte
+    a record, not a set entry.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: set[int] = set()
+        self._lines: dict[str, bytearray] = {}  # prefix -> bit per line that holds its generated id
+
+    def taken(self, rid: str) -> bool:
+        if _hash(rid) in self._hashes:
+            return True
+        prefix, sep, number = rid.rpartition(":")
+        bits = self._lines.get(prefix) if sep else None
+        if bits is None or not (number.isascii() and number.isdigit()) or str(int(number)) != number:
+            return False
+        n = int(number)
+        return n >> 3 < len(bits) and bool(bits[n >> 3] >> (n & 7) & 1)
+
+    def unique(self, rid: str, prefix: str, line: int) -> str:
         """``rid``, or, when another record has it already, ``rid@prefix:line`` (again until unique)."""
-        while xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass")) in self._seen_ids:
+        while self.taken(rid):
             rid = f"{rid}@{prefix}:{line}"
         return rid
 
-    def _claim(self, rid: str, prefix: str, line: int) -> str:
-        """Take ``rid`` (made unique first) for the record of this line."""
-        rid = self._unique(rid, prefix, line)
-        self._seen_ids.add(xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass")))
+    def claim(self, rid: str) -> None:
+        self._hashes.add(_hash(rid))
+
+    def generate(self, prefix: str, line: int) -> str:
+        """The generated id of this line, made unique, and taken."""
+        rid = self.unique(f"{prefix}:{line}", prefix, line)
+        if rid != f"{prefix}:{line}":
+            self.claim(rid)
+            return rid
+        bits = self._lines.setdefault(prefix, bytearray())
+        if line >> 3 >= len(bits):
+            bits.extend(bytes((line >> 3) - len(bits) + 1024))
+        bits[line >> 3] |= 1 << (line & 7)
         return rid
+
+
+def _hash(rid: str) -> int:
+    return xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass"))
 
 
 def _read_error(path: Path, e: BaseException) -> str:
