@@ -105,7 +105,7 @@ def measure(path: Path, runs: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--gib", type=float, default=None, help="Size of each huge record in GiB (default: 4 for the .jsonl.gz, 14 for the .json.gz).")
+    ap.add_argument("--gib", type=float, default=None, help="GiB of each huge record (default: 4 in the .jsonl.gz, 14 in the .json.gz).")
     args = ap.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as d:

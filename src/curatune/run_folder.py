@@ -77,7 +77,7 @@ def run_name_problem(name: object) -> str | None:
     if not name.strip():
         return "is empty"
     if name in (".", ".."):
-        return f"is {name!r}, which names a folder that is not a run's own (the runs folder itself, or its parent)"
+        return "names the runs folder itself (or its parent), not a folder of its own"
     if "/" in name or "\\" in name:
         return "holds a path separator ('/' or '\\'): a run name is one folder, not a path (use runs_dir for where runs go)"
     if name.startswith("."):
