@@ -35,21 +35,30 @@ def _default(value: Any) -> Any:
 
 
 def may_hold_big_int(value: Any) -> bool:
-    """Whether a value orjson read may hold an integer it rounded (a float of 2^63 or more in size)."""
+    """Whether a value orjson read may hold an integer it rounded (a float of 2^63 or more in size).
+
+    Text is skipped at once; a list of turns (dicts of text) is looked through without a call per turn:
+    this runs on every row read.
+    """
     t = type(value)
-    if t is str:
-        return False
     if t is float:
         return not -_EXACT_LIMIT < value < _EXACT_LIMIT
     if t is dict:
-        for v in value.values():
-            if type(v) is not str and may_hold_big_int(v):
-                return True
+        values = value.values()
+    elif t is list:
+        values = value
+    else:
         return False
-    if t is list:
-        for v in value:
-            if type(v) is not str and may_hold_big_int(v):
-                return True
+    for v in values:
+        tv = type(v)
+        if tv is str or tv is int or tv is bool or v is None:
+            continue
+        if tv is dict:
+            for w in v.values():
+                if type(w) is not str and may_hold_big_int(w):
+                    return True
+        elif may_hold_big_int(v):
+            return True
     return False
 
 

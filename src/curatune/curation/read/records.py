@@ -106,7 +106,7 @@ class RecordReader:
         if type(given) is str and given:
             rid = ids.unique(given, prefix, line)  # the common case first
         elif given is _ABSENT or given is None or given == "" or isinstance(given, (dict, list)):
-            rid, generated = ids.unique(f"{prefix}:{line}", prefix, line), True
+            rid, generated = ids.generate(prefix, line), True
         else:  # a number or a boolean: its text is the id
             rid = ids.unique(str(given), prefix, line)
         try:
@@ -117,10 +117,8 @@ class RecordReader:
                 raise RowProblem("missing_field", f"the file is {fmt.name} but this row lacks {missing}", missing[0] if missing else None)
             rec = fmt.parse(row, rid)
         except RowProblem as p:
-            return Reject(ids.generate(prefix, line), raw.source, line, p.reason, p.detail, _dump_row(row))
-        if generated:
-            ids.generate(prefix, line)
-        else:
+            return Reject(rid if generated else ids.generate(prefix, line), raw.source, line, p.reason, p.detail, _dump_row(row))
+        if not generated:
             ids.claim(rid)
         meta = rec.meta
         meta["source"] = raw.source
@@ -148,10 +146,15 @@ class _Ids:
     def __init__(self) -> None:
         self._hashes: set[int] = set()
         self._lines: dict[str, bytearray] = {}  # prefix -> bit per line that holds its generated id
+        self._last: tuple[str, int] = ("", 0)  # the last id hashed, and its hash (claim follows taken)
 
     def taken(self, rid: str) -> bool:
-        if _hash(rid) in self._hashes:
+        h = _hash(rid)
+        self._last = (rid, h)
+        if h in self._hashes:
             return True
+        if ":" not in rid:
+            return False
         prefix, sep, number = rid.rpartition(":")
         bits = self._lines.get(prefix) if sep else None
         if bits is None or not (number.isascii() and number.isdigit()) or str(int(number)) != number:
@@ -166,12 +169,15 @@ class _Ids:
         return rid
 
     def claim(self, rid: str) -> None:
-        self._hashes.add(_hash(rid))
+        last, h = self._last
+        self._hashes.add(h if last == rid else _hash(rid))
 
     def generate(self, prefix: str, line: int) -> str:
         """The generated id of this line, made unique, and taken."""
-        rid = self.unique(f"{prefix}:{line}", prefix, line)
-        if rid != f"{prefix}:{line}":
+        rid = f"{prefix}:{line}"
+        # Only an input id (or one made unique) can hold a generated id already: no such id, no check.
+        if self._hashes and _hash(rid) in self._hashes:
+            rid = self.unique(rid, prefix, line)
             self.claim(rid)
             return rid
         bits = self._lines.setdefault(prefix, bytearray())

@@ -204,31 +204,37 @@ def bounded_lines(f: _Binary, max_bytes: int) -> Iterator[bytes | TooLong]:
     What keeps a decompression bomb (one line of gigabytes in a small .gz) from filling the memory.
     """
     readline = f.readline
-    while True:
-        line = readline(max_bytes + 1)
-        if not line:
-            return
+    limit = max_bytes + 1
+    while line := readline(limit):
         if len(line) <= max_bytes or line.endswith(b"\n"):
             yield line
-            continue
-        head, size, quotes = line[:_KEPT_OF_TOO_LONG], len(line), line.count(b'"')
-        while not line.endswith(b"\n"):
-            line = readline(_SKIP_CHUNK)
-            if not line:
-                break
-            size += len(line)
-            quotes += line.count(b'"')
-        yield TooLong(size - (1 if line.endswith(b"\n") else 0), head, quotes)
+        else:
+            yield _read_past(f, line)
+
+
+def _read_past(f: _Binary, start: bytes) -> TooLong:
+    """The rest of a line too long to hold, read in pieces: its size, first bytes and quotes."""
+    line, size, quotes = start, len(start), start.count(b'"')
+    while not line.endswith(b"\n"):
+        line = f.readline(_SKIP_CHUNK)
+        if not line:
+            break
+        size += len(line)
+        quotes += line.count(b'"')
+    return TooLong(size - (1 if line.endswith(b"\n") else 0), start[:_KEPT_OF_TOO_LONG], quotes)
 
 
 def iter_jsonl(path: Path, source: str, limits: ReadLimits | None = None) -> Iterator[RawRow]:
     limits = limits or ReadLimits()
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
+    max_bytes = limits.max_record_bytes
     with open_binary(path) as f:
-        for lineno, line in enumerate(bounded_lines(f, limits.max_record_bytes), start=1):
-            if isinstance(line, TooLong):
-                yield _too_long(source, lineno, line, "the line", limits)
+        readline, limit, lineno = f.readline, max_bytes + 1, 0
+        while line := readline(limit):  # (bounded_lines, inlined: this is the hot path of reading)
+            lineno += 1
+            if len(line) > max_bytes and not line.endswith(b"\n"):
+                yield _too_long(source, lineno, _read_past(f, line), "the line", limits)
                 continue
             try:
                 row = loads(line)
