@@ -23,22 +23,96 @@ runs/mlflow.db               the MLflow store (curatune.tracking)
 
 Each stage of :mod:`curatune.stages` writes only its own part; the packages below
 the stages (train, evaluate, split, report) are handed these paths. The module sits
-at the bottom of the package (it imports nothing of curatune but the errors), so the
-record loader, which reads a curate run folder's kept records, can use it too.
+at the bottom of the package (it imports nothing of curatune but the errors and
+:mod:`curatune.staging`), so the record loader, which reads a curate run folder's kept
+records, can use it too.
+
+A run's name is checked here (:func:`check_run_name`): one folder directly under
+``runs_dir``, never ``.``, ``..``, a path or a hidden name, so that no write of a stage
+lands outside its own folder. Every stage writing into a run folder holds its lock
+(:meth:`RunFolder.lock`); a folder replaced whole is swapped in by :func:`staged`.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+import re
+import unicodedata
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, overload
 
-from .errors import InputError
+from .errors import InputError, RecipeError
+from .staging import FolderBusyError, StagingDir, locked, staged
+
+__all__ = [
+    "MAX_NAME_CHARS",
+    "EvalFolder",
+    "FolderBusyError",
+    "LrFindFolder",
+    "RunFolder",
+    "SplitFiles",
+    "StagingDir",
+    "TrainFolder",
+    "TuneFolder",
+    "check_run_name",
+    "curate_run_containing",
+    "kept_records_of",
+    "name_from_path",
+    "run_name_problem",
+    "split_file",
+    "staged",
+]
+
+# A run name is one folder under runs_dir. Bounded so that the staging folder beside it
+# (".<name>.partial-<pid>-<time>") stays within the 255 bytes a file name may have.
+MAX_NAME_CHARS = 100
+_MAX_NAME_BYTES = 200
+
+
+def run_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot name a run folder (a folder of its own directly under runs_dir), or None when it can."""
+    if not isinstance(name, str):
+        return f"must be text, got {type(name).__name__}"
+    if not name.strip():
+        return "is empty"
+    if name in (".", ".."):
+        return "names the runs folder itself (or its parent), not a folder of its own"
+    if "/" in name or "\\" in name:
+        return "holds a path separator ('/' or '\\'): a run name is one folder, not a path (use runs_dir for where runs go)"
+    if name.startswith("."):
+        return "starts with a dot: such folders are hidden, and curatune keeps its temporary folders under such names"
+    if name != name.strip():
+        return "starts or ends with a space"
+    if any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in name):
+        return "holds a control character"
+    if len(name) > MAX_NAME_CHARS or len(name.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
+        return f"is {len(name)} characters long; a run name may have at most {MAX_NAME_CHARS}"
+    return None
+
+
+def check_run_name(name: object) -> str:
+    """``name``, when it can name a run folder; else a :class:`RecipeError` that says why and how to fix it."""
+    problem = run_name_problem(name)
+    if problem:
+        shown = repr(name) if not isinstance(name, str) or len(name) <= 60 else repr(name[:60] + "...")
+        raise RecipeError([f"The run name {shown} {problem}. Name the run with letters, digits, '-', '_' or '.', e.g. --name my-run."])
+    assert isinstance(name, str)
+    return name
+
+
+def name_from_path(path: str | Path, fallback: str = "data") -> str:
+    """A valid run name made from a data or recipe file's name: ``data/train.jsonl.gz`` -> ``train``.
+
+    Leading dots go (``.hidden.jsonl`` -> ``hidden``), a folder named ``.`` gives the folder's own name,
+    characters a run name cannot hold become ``-``, and an empty result is ``fallback``.
+    """
+    base = Path(path).name
+    if base in ("", ".", ".."):
+        base = Path(path).resolve().name
+    stem = base.lstrip(".").split(".")[0]
+    stem = re.sub(r"[\\/\x00-\x1f\x7f]+", "-", stem).strip()[:MAX_NAME_CHARS].strip()
+    return stem if run_name_problem(stem) is None else fallback
 
 
 class _At:
@@ -155,7 +229,12 @@ class RunFolder:
 
     @classmethod
     def of(cls, runs_dir: str | Path, name: str | None) -> RunFolder:
-        return cls(Path(runs_dir) / str(name))
+        """``runs_dir/name``; a name that is not one folder of its own under ``runs_dir`` is a :class:`RecipeError`."""
+        return cls(Path(runs_dir) / check_run_name(name))
+
+    def lock(self, wait: float = 0.0) -> AbstractContextManager[None]:
+        """The run folder's write lock (see :func:`curatune.staging.locked`): every stage writing here holds it."""
+        return locked(self.root, wait)
 
     def is_curated(self) -> bool:
         """A finished curate run folder (a folder with ``run.json``)."""
@@ -201,43 +280,3 @@ def curate_run_containing(path: Path, levels: int = 3) -> RunFolder | None:
         if run.done.is_file() and run.recipe.is_file():
             return run
     return None
-
-
-@dataclass
-class StagingDir:
-    """A temporary folder beside ``final``, renamed into its place by :meth:`commit`.
-
-    A stage builds its folder here, so the final folder is either the old one or the new one, whole:
-    never a mix of new and stale results, and a crash leaves the old one.
-    """
-
-    final: Path
-
-    def __post_init__(self) -> None:
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.path = self.final.parent / f".{self.final.name}.partial-{os.getpid()}-{int(time.time())}"
-        shutil.rmtree(self.path, ignore_errors=True)
-        self.path.mkdir(parents=True)
-
-    def commit(self) -> Path:
-        if self.final.exists():
-            trash = self.final.parent / f".{self.final.name}.old-{os.getpid()}"
-            os.replace(self.final, trash)
-            shutil.rmtree(trash, ignore_errors=True)
-        os.replace(self.path, self.final)
-        return self.final
-
-    def abandon(self) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
-@contextmanager
-def staged(final: Path) -> Iterator[Path]:
-    """A :class:`StagingDir` for ``final``: committed when the block ends, abandoned when it raises."""
-    staging = StagingDir(final)
-    try:
-        yield staging.path
-    except BaseException:
-        staging.abandon()
-        raise
-    staging.commit()

@@ -22,6 +22,9 @@ def problems(raw) -> list[str]:
     return e.value.problems
 
 
+DATA_KEYS = "path, format, file_type, id_field, pairs, max_record_bytes, max_json_bytes"
+
+
 def test_unknown_keys_at_every_level_with_suggestions():
     got = problems(
         {
@@ -33,8 +36,8 @@ def test_unknown_keys_at_every_level_with_suggestions():
     assert sorted(got) == sorted(
         [
             "Unknown key 'nmae'. Did you mean 'name'? Allowed here: name, runs_dir, data, curate, split, train, eval, tune.",
-            "Unknown key 'data.pth'. Did you mean 'path'? Allowed here: path, format, file_type, id_field, pairs.",
-            "Unknown key 'data.formt'. Did you mean 'format'? Allowed here: path, format, file_type, id_field, pairs.",
+            f"Unknown key 'data.pth'. Did you mean 'path'? Allowed here: {DATA_KEYS}.",
+            f"Unknown key 'data.formt'. Did you mean 'format'? Allowed here: {DATA_KEYS}.",
             "Unknown key 'curate.workerz'. Did you mean 'workers'? Allowed here: steps, workers, batch_size, output_format.",
             "curate.steps.0 (filter.min_length): filter.min_length has no parameter 'min_char'. Did you mean 'min_chars'? Its parameters: "
             "min_chars.",
@@ -136,6 +139,8 @@ def test_resolved_recipe_has_every_default_and_loads_back_to_the_same_key(tmp_pa
             "file_type": "auto",
             "id_field": "id",
             "pairs": {"rule": "best_vs_random", "min_margin": 0.0, "score_field": "auto", "seed": 0},
+            "max_record_bytes": 64 << 20,
+            "max_json_bytes": 64 << 20,
         },
         "curate": {
             "steps": [

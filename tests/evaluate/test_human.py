@@ -207,3 +207,41 @@ def test_odd_item_counts_still_get_both_orders(tmp_path):
     exported = export_sheet(make_items(7), SYSTEMS, tmp_path, seed=0)
     first = [sides["answer_1"] for sides in orjson.loads(exported.key_json.read_bytes())["items"].values()]
     assert sorted([first.count("sys-alpha"), first.count("sys-beta")]) == [3, 4]
+
+
+# ---- CSV injection ------------------------------------------------------------------------------------
+
+DANGEROUS = ['=HYPERLINK("http://x","click")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx", "\rx", "'=already quoted", "＝1+1"]
+
+
+def test_cells_that_a_spreadsheet_would_run_as_formulas_are_neutralised_and_judged_back(tmp_path):
+    """Cells starting with = + - @ were written as they were: opening the sheet ran them."""
+    items = [
+        {"id": ("=" if i % 2 else "-") + f"id{i}", "prompt": text, "answers": {"sys-alpha": text, "sys-beta": "plain"}}
+        for i, text in enumerate(DANGEROUS)
+    ]
+    exported = export_sheet(items, SYSTEMS, tmp_path / "sbs", seed=1)
+    rows = read_rows(exported.sheet_csv)
+    for row in rows:
+        for column in ("item", "prompt", "answer_1", "answer_2"):
+            cell = row[column]
+            assert cell == "plain" or cell.startswith("'"), f"{column}: {cell!r} would run as a formula"
+    key = orjson.loads(exported.key_json.read_bytes())["items"]
+    for row in rows:  # a rater judges the side where sys-alpha's (dangerous) answer is
+        row["judgment"] = "1" if key[row["item"][1:]]["answer_1"] == "sys-alpha" else "2"
+    write_rows(exported.sheet_csv, rows)
+    result = import_judgments(exported.sheet_csv, exported.key_json)
+    assert result.per_system["sys-alpha"].wins == len(DANGEROUS)
+    # A spreadsheet that saves the sheet again may drop the quote it treated as a marker: the items still match.
+    for row in rows:
+        row["item"] = row["item"][1:]
+    write_rows(exported.sheet_csv, rows)
+    assert import_judgments(exported.sheet_csv, exported.key_json).per_system["sys-alpha"].wins == len(DANGEROUS)
+
+
+def test_neutralising_is_undone_exactly():
+    from curatune.evaluate.human import neutralise, restore
+
+    for text in [*DANGEROUS, "plain", "'plain", "''=x", "", "'", "a=b"]:
+        assert restore(neutralise(text)) == text
+        assert not neutralise(text).lstrip("'").startswith(("=", "+", "-", "@")) or neutralise(text).startswith("'")

@@ -29,9 +29,11 @@ from ..curation.formats import FORMAT_ALIASES, FORMATS
 from ..curation.pairs.build import PairRule
 from ..curation.read.files import FILE_TYPES
 from ..curation.read.records import sniff_preference
+from ..curation.read.rows import ReadLimits
 from ..curation.registry import all_steps, get_step_class, param_problems
 from ..curation.step import init_params
 from ..errors import RecipeError
+from ..run_folder import check_run_name, name_from_path, run_name_problem
 from .eval import EvalConfig
 from .split import SplitConfig
 from .train import TrainConfig
@@ -82,6 +84,15 @@ class DataConfig(Strict):
     """The field that holds each record's id; records without one get ``<file stem>:<line>``."""
     pairs: PairsConfig = Field(default_factory=PairsConfig)
     """How pairs are made of scored completions (only the ``scored`` format uses it)."""
+    max_record_bytes: int = Field(ReadLimits.max_record_bytes, ge=1)
+    """The longest record read (a JSONL line, a CSV row, an element of a JSON array), in bytes; a longer one is dropped as
+    ``too_long`` with its size, never held in memory whole (a compressed file can hold a line of gigabytes)."""
+    max_json_bytes: int = Field(ReadLimits.max_json_bytes, ge=1)
+    """The largest .json file parsed whole, in bytes (decompressed); a larger one is read one element of its top-level array at
+    a time (slower, in bounded memory)."""
+
+    def limits(self) -> ReadLimits:
+        return ReadLimits(self.max_record_bytes, self.max_json_bytes)
 
     @field_validator("format")
     @classmethod
@@ -120,7 +131,8 @@ class CurateConfig(Strict):
 
 class Recipe(Strict):
     name: str | None = None
-    """The run's name and folder under ``runs_dir``; defaults to the recipe file's name."""
+    """The run's name and folder under ``runs_dir`` (one folder: no path, not hidden, at most 100 characters); defaults to the recipe
+    file's name."""
     runs_dir: str = "runs"
     """Where run folders go."""
     data: DataConfig
@@ -135,6 +147,14 @@ class Recipe(Strict):
     """How ``curatune run`` evaluates the fine-tuned model against its base (``curatune eval``)."""
     tune: TuneConfig | None = None
     """What ``curatune tune`` searches, starting from ``train:``; see :mod:`curatune.config.tune`."""
+
+    @field_validator("name")
+    @classmethod
+    def _one_folder(cls, v: str | None) -> str | None:
+        problem = None if v is None else run_name_problem(v)
+        if problem:
+            raise ValueError(f"the run name {problem}; name the run with letters, digits, '-', '_' or '.', e.g. my-run")
+        return v
 
 
 def _step_items(raw_steps: Any) -> Any:
@@ -303,7 +323,7 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> Recipe:
     raw = apply_overrides(raw or {}, overrides or [])
     recipe = parse_recipe(raw, str(p))
     if recipe.name is None:
-        recipe.name = p.stem
+        recipe.name = name_from_path(p, fallback="recipe")
     return recipe
 
 
@@ -361,13 +381,13 @@ def command_recipe(
     if target.endswith((".yaml", ".yml")):
         recipe = load_recipe(target, overrides or [])
     else:
-        raw = apply_overrides({"data": {"path": target}, "name": Path(target).name.split(".")[0]}, overrides or [])
+        raw = apply_overrides({"data": {"path": target}, "name": name_from_path(target)}, overrides or [])
         recipe = parse_recipe(raw, "the command line")
     if decontaminate_against:
         steps = recipe.curate.steps if recipe.curate.steps is not None else default_steps_for(recipe.data)
         recipe.curate.steps = [*steps, StepConfig(step="dedup.decontaminate", params={"eval_paths": decontaminate_against})]
-    if name:
-        recipe.name = name
+    if name is not None:
+        recipe.name = check_run_name(name)
     if runs_dir:
         recipe.runs_dir = runs_dir
     return recipe

@@ -38,6 +38,7 @@ PARSE_REASONS = {
         "no completion is scored far enough below the best to make a pair (ties are skipped); lower data.pairs.min_margin "
         "(--min-margin), or leave the row out"
     ),
+    "too_long": "the record is longer than the recipe allows; raise data.max_record_bytes, or split the record (only its start is kept)",
 }
 
 
@@ -272,9 +273,12 @@ class Native(Format):
         meta = row.get("meta")
         flat = isinstance(meta, str)
         if isinstance(meta, str):  # Parquet, CSV and datasets folders store meta as JSON text
-            import orjson
+            from .jsoncodec import loads
 
-            meta = orjson.loads(meta)
+            try:
+                meta = loads(meta)
+            except ValueError:  # orjson.JSONDecodeError is a ValueError
+                raise RowProblem("wrong_type", "'meta' must be an object (JSON text of one)", "meta") from None
         if not isinstance(meta, dict):
             raise RowProblem("wrong_type", "'meta' must be an object", "meta")
         values = {}
@@ -324,8 +328,11 @@ class Alpaca(Format):
             meta["extra"] = _extra(row, self._used)
         if inp:
             user = f"{instruction}\n\n{inp}"
-            # Where to split the user turn when writing back: after this many "\n\n".
+            # Where to split the user turn when writing back: after this many "\n\n" (which survives a step's edits).
             meta["alpaca_split"] = instruction.count("\n\n")
+            if instruction.endswith("\n") or inp.startswith("\n"):
+                # Newlines next to the joint make the count ambiguous ("a\n" + "\n\n" + "b"): where it is, exactly.
+                meta["alpaca_split_at"] = len(instruction)
         else:
             user = instruction
             if inp is not None:
@@ -335,19 +342,31 @@ class Alpaca(Format):
     def dump(self, rec: Record) -> dict:
         rec = self._as_chat(rec, need_answer=True)
         user = "\n\n".join(rec.contents("system") + rec.contents("user"))
-        split = rec.meta.get("alpaca_split")
-        instruction, inp = user, None
-        if split is not None:
-            inp = ""
-            if split >= 0:
-                parts = user.split("\n\n")
-                if len(parts) > split + 1:
-                    instruction, inp = "\n\n".join(parts[: split + 1]), "\n\n".join(parts[split + 1 :])
+        instruction, inp = alpaca_fields(user, rec.meta)
         out: dict[str, Any] = {"instruction": instruction}
         if inp is not None:
             out["input"] = inp
         out["output"] = "\n".join(rec.contents("assistant"))
         return self._with_extra(rec, out)
+
+
+def alpaca_fields(user: str, meta: dict[str, Any]) -> tuple[str, str | None]:
+    """An Alpaca record's user turn split back into ``(instruction, input)``; input None when the row had no input field.
+
+    ``meta["alpaca_split"]``: the instruction holds that many "\n\n" (-1: an empty input);
+    ``meta["alpaca_split_at"]``: where the joint is, when newlines beside it make the count ambiguous.
+    """
+    split = meta.get("alpaca_split")
+    if split is None:
+        return user, None
+    at = meta.get("alpaca_split_at")
+    if at is not None and user[at : at + 2] == "\n\n" and user[:at].count("\n\n") == split:
+        return user[:at], user[at + 2 :]
+    if split >= 0:
+        parts = user.split("\n\n")
+        if len(parts) > split + 1:
+            return "\n\n".join(parts[: split + 1]), "\n\n".join(parts[split + 1 :])
+    return user, ""
 
 
 class ShareGPT(Format):

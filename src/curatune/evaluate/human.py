@@ -172,7 +172,27 @@ def _write_csv(rows: list[dict[str, str]], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=SHEET_COLUMNS)
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows({k: neutralise(v) for k, v in row.items()} for row in rows)
+
+
+# A cell starting with one of these is run as a formula by a spreadsheet (=HYPERLINK(...), +cmd|...). A model's
+# answer or a prompt from the data can start so; the rater opening the sheet must not run it. The full-width
+# forms are read as formulas by some spreadsheets too.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
+
+
+def neutralise(cell: str) -> str:
+    """A cell no spreadsheet runs as a formula: a ``'`` before text that starts like one (OWASP's advice on CSV injection).
+
+    Text that already starts with ``'`` before such a character gets one more, so that :func:`restore` gives back exactly
+    what was written.
+    """
+    return "'" + cell if cell.lstrip("'").startswith(_FORMULA_START) else cell
+
+
+def restore(cell: str) -> str:
+    """The text :func:`neutralise` was given (a cell that a spreadsheet saved without the ``'`` is already that text)."""
+    return cell[1:] if cell.startswith("'") and cell.lstrip("'").startswith(_FORMULA_START) else cell
 
 
 def _render_html(rows: list[dict[str, str]], instructions: str) -> str:
@@ -323,7 +343,7 @@ def _sheet_rows(f: Iterable[str], path: Path) -> list[_SheetRow]:
         line, next_line = next_line, reader.line_num + 1
         if not any(cell.strip() for cell in cells):
             continue  # blank rows that a spreadsheet adds at the end
-        rows.append(_SheetRow(line, row_number, _cell(cells, item_at), _cell(cells, judgment_at)))
+        rows.append(_SheetRow(line, row_number, restore(_cell(cells, item_at)), restore(_cell(cells, judgment_at))))
     return rows
 
 

@@ -114,9 +114,8 @@ def _members(cluster_of: np.ndarray) -> list[np.ndarray]:
 
 
 def _no_such_key(key: str, records: list[Record]) -> str:
-    fields = sorted(
-        {k for r in records[:1000] for k in (*r.meta, *(r.meta.get("extra") or {}))} - {"source", "line", "format", "extra", "input_id"}
-    )
+    bookkeeping = {"source", "line", "format", "extra", "input_id", "input_id_value"}
+    fields = sorted({k for r in records[:1000] for k in (*r.meta, *(r.meta.get("extra") or {}))} - bookkeeping)
     has_label = any(r.label is not None for r in records[:1000])
     known = ", ".join(["label"] * has_label + ["kind"] + fields)
     return (

@@ -43,8 +43,13 @@ def build_pipeline_steps(recipe: Recipe) -> list[PipelineStep]:
 
 
 def run_key(recipe_yaml: str, inputs: list[Path], run: RunFolder | None = None) -> StageKey:
-    """A curation's key: its recipe's curation sections (as written to ``recipe.yaml``), its input files, the engine's code."""
-    return StageKey.compute("curate", recipe_yaml, inputs=inputs, code=CURATE_CODE, key_file=run.done if run else None)
+    """A curation's key: its recipe's curation sections (as written to ``recipe.yaml``), its input files, the engine's code.
+
+    Its outputs (kept, dropped, ledger, stats, recipe) are measured into ``run.json``, so a run damaged
+    since (an emptied ``kept.jsonl``, a deleted ledger) is built again rather than skipped as unchanged.
+    """
+    outputs = (run.kept, run.dropped, run.ledger, run.stats, run.recipe) if run else ()
+    return StageKey.compute("curate", recipe_yaml, inputs=inputs, code=CURATE_CODE, key_file=run.done if run else None, outputs=outputs)
 
 
 @dataclass
@@ -58,13 +63,21 @@ def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] 
     """Run the recipe's curation into ``runs_dir/name``; skip it when nothing changed since the last run."""
     recipe = resolve(recipe)
     recipe_yaml = recipe_to_yaml(recipe, CURATION_SECTIONS)  # the stages after curation are keyed apart
+    run = RunFolder.of(recipe.runs_dir, recipe.name)  # a bad name fails before anything is read
     data = recipe.data
-    reader = RecordReader(data.path, data.format, data.file_type, data.id_field, data.pairs.rule_object())
-    run = RunFolder.of(recipe.runs_dir, recipe.name)
-    key = run_key(recipe_yaml, reader.paths, run)
-    if key.finished(force):
-        return CurateResult(run.root, True, orjson.loads(run.stats.read_bytes()))
+    reader = RecordReader(data.path, data.format, data.file_type, data.id_field, data.pairs.rule_object(), data.limits())
+    with run.lock():
+        key = run_key(recipe_yaml, reader.paths, run)
+        if key.finished(force):
+            return CurateResult(run.root, True, orjson.loads(run.stats.read_bytes()))
+        stats = _curate_into(recipe, recipe_yaml, reader, key, run, progress)
+    return CurateResult(run.root, False, stats)
 
+
+def _curate_into(
+    recipe: Recipe, recipe_yaml: str, reader: RecordReader, key: StageKey, run: RunFolder, progress: Callable[[int], None] | None
+) -> dict[str, Any]:
+    """The curation built in a staging folder and swapped in whole as ``run``."""
     with staged(run.root) as folder:
         new = RunFolder(folder)
         sink = RunSink(new.root, recipe.curate.output_format)
@@ -83,7 +96,7 @@ def curate(recipe: Recipe, force: bool = False, progress: Callable[[int], None] 
         new.recipe.write_text(recipe_yaml, encoding="utf-8")
         new.stats.write_bytes(orjson.dumps(stats, option=orjson.OPT_INDENT_2))
         key.record(new.done, name=recipe.name, inputs=key.inputs, started=t0, seconds=result.seconds)  # last: it marks the run finished
-    return CurateResult(run.root, False, stats)
+    return stats
 
 
 def _stats(result: PipelineResult, reader: RecordReader, artifacts: list[str]) -> dict[str, Any]:

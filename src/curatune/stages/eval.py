@@ -22,6 +22,11 @@ Echo = Callable[[str], None]
 
 def eval_stage(config: EvalConfig, run: RunFolder, force: bool = False, echo: Echo = print, track: bool = True) -> dict[str, Any]:
     """Evaluate the run's model as ``config`` says, unless an identical evaluation is there."""
+    with run.lock():
+        return _eval_stage(config, run, force, echo, track)
+
+
+def _eval_stage(config: EvalConfig, run: RunFolder, force: bool, echo: Echo, track: bool) -> dict[str, Any]:
     data = Path(config.data) if config.data else run.split.split("test")
     if not data.exists():
         raise InputError(

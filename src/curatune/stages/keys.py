@@ -26,6 +26,7 @@ final one, swapped in whole when complete), so a folder never mixes new and stal
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -132,13 +133,63 @@ class StageKey(NamedTuple):
         return self.stored() == self.key
 
     def finished(self, force: bool = False) -> bool:
-        """Whether to skip the stage: not forced, the stored key is this one, and every output is there."""
-        return not force and self.matches() and all(p.exists() for p in self.outputs)
+        """Whether to skip the stage: not forced, the stored key is this one, and every output is there as it was written.
+
+        Outputs whose size and hash the key file holds (:meth:`record`) must still have them; a key file
+        written before its outputs existed (training writes it first, to resume) asks only that they exist.
+        """
+        if force or self.key_file is None or not self.outputs:
+            return not force and self.matches()
+        stored = _read_json(self.key_file)
+        if stored.get("key") != self.key:
+            return False
+        written = stored.get("outputs") or {}
+        for p in self.outputs:
+            if not p.exists():
+                return False
+            rel = self._relative(p)
+            if rel in written and _digest(p) != written[rel]:
+                return False
+        return True
 
     def record(self, path: Path | None = None, **extra: Any) -> Path:
-        """Write ``{"key": ..., **extra}`` to the key file, or to ``path`` (its place in a staging folder)."""
+        """Write ``{"key": ..., "outputs": {...}, **extra}`` to the key file, or to ``path`` (its place in a staging folder).
+
+        ``outputs`` holds the size and hash of each output that exists by then, found beside ``path`` as
+        it is beside the key file (so a staging folder's outputs are measured before the swap).
+        """
         path = path or self.key_file
         assert path is not None, "a key without a key file cannot be recorded"
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(orjson.dumps({"key": self.key, **extra}, option=orjson.OPT_INDENT_2))
+        body: dict[str, Any] = {"key": self.key}
+        outputs = {}
+        for p in self.outputs:
+            rel = self._relative(p)
+            here = path.parent / rel
+            if here.exists():
+                outputs[rel] = _digest(here)
+        if outputs:
+            body["outputs"] = outputs
+        path.write_bytes(orjson.dumps({**body, **extra}, option=orjson.OPT_INDENT_2))
         return path
+
+    def _relative(self, output: Path) -> str:
+        """Where ``output`` lies from the key file's folder (``data/kept.jsonl`` for a curate run's ``run.json``)."""
+        assert self.key_file is not None
+        return Path(os.path.relpath(output, self.key_file.parent)).as_posix()
+
+
+def _digest(path: Path) -> dict[str, Any]:
+    """A file's size and xxh3-128; a folder's file count and total size (a model's weights are not hashed on every skip)."""
+    if path.is_dir():
+        sizes = [f.stat().st_size for f in path.rglob("*") if f.is_file()]
+        return {"files": len(sizes), "bytes": sum(sizes)}
+    return {"bytes": path.stat().st_size, "xxh3": file_fingerprint(path)}
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        value = orjson.loads(path.read_bytes())
+    except (OSError, orjson.JSONDecodeError):
+        return {}
+    return value if isinstance(value, dict) else {}

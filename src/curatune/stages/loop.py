@@ -43,7 +43,13 @@ class LoopResult:
 
 
 def run_loop(recipe: Recipe, force: bool = False, echo: Echo = print, track: bool = True) -> LoopResult:
+    """Every stage the recipe has, in order, under the run folder's lock (no other writer between two stages)."""
     run = RunFolder.of(recipe.runs_dir, recipe.name)
+    with run.lock():
+        return _run_loop(recipe, run, force, echo, track)
+
+
+def _run_loop(recipe: Recipe, run: RunFolder, force: bool, echo: Echo, track: bool) -> LoopResult:
     result = LoopResult(run.root)
 
     t0 = time.perf_counter()

@@ -15,6 +15,7 @@ from typing import Any
 from ..config.recipe import DataConfig, Recipe
 from ..config.train import TrainConfig
 from ..run_folder import LrFindFolder, RunFolder
+from ..staging import locked
 from ..train.data import load_train_data
 from ..train.lr_find import DEFAULT_PICK, LRFindResult, RangeTestSettings, check_pick, read_result
 from ..train.lr_find import lr_find as range_test_into
@@ -40,7 +41,20 @@ def find_rate(
     force: bool = False,
     echo: Echo = print,
 ) -> LRFindResult:
-    """The range test of ``config`` on the data of ``data_config``, in ``folder``."""
+    """The range test of ``config`` on the data of ``data_config``, in ``folder`` (under its run folder's lock)."""
+    with locked(folder.root.parent):
+        return _find_rate(folder, data_config, config, settings, pick, force, echo)
+
+
+def _find_rate(
+    folder: LrFindFolder,
+    data_config: DataConfig,
+    config: TrainConfig,
+    settings: RangeTestSettings | None,
+    pick: str,
+    force: bool,
+    echo: Echo,
+) -> LRFindResult:
     settings = settings or RangeTestSettings()
     settings.check()
     check_pick(pick)

@@ -10,11 +10,10 @@ curation steps left on them, are what is selected from.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from ..config.recipe import Recipe, StepConfig, apply_overrides, parse_recipe
-from ..run_folder import kept_records_of
+from ..run_folder import MAX_NAME_CHARS, kept_records_of, name_from_path
 from .curate import CurateResult, curate
 
 
@@ -45,7 +44,7 @@ def selection_recipe(
         )
     )
     path = str(kept_records_of(data) or data)
-    raw = {"name": name or f"select-{Path(data).name.split('.')[0]}", "data": {"path": path}}
+    raw = {"name": name if name is not None else f"select-{name_from_path(data)}"[:MAX_NAME_CHARS], "data": {"path": path}}
     recipe = parse_recipe(apply_overrides(raw, overrides or []), "the command line")
     recipe.curate.steps = steps
     return recipe

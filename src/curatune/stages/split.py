@@ -24,13 +24,18 @@ Echo = Callable[[str], None]
 
 def split_stage(config: SplitConfig, run: RunFolder, force: bool = False, echo: Echo = print) -> dict[str, Any]:
     """Split the run's kept records as ``config`` says, unless an identical split is there."""
+    with run.lock():
+        return _split_stage(config, run, force, echo)
+
+
+def _split_stage(config: SplitConfig, run: RunFolder, force: bool, echo: Echo) -> dict[str, Any]:
     key = StageKey.compute(
         "split",
         config.model_dump(mode="json"),
         inputs=[run.kept],
         code=SPLIT_CODE,
         key_file=run.split_key,
-        outputs=[run.split.split("train")],
+        outputs=[run.split.splits, run.split.report],
     )
     if key.finished(force):
         echo("split: unchanged, skipped")

@@ -55,6 +55,19 @@ def train_in(
     extra_callbacks: list[TrainerCallback] | None = None,
 ) -> TrainResult:
     """Train ``config`` on the data of ``data_config`` into ``run``'s ``train/`` (a run folder, or a tune trial's)."""
+    with run.lock():
+        return _train_in(run, data_config, config, tracking, force, echo, extra_callbacks)
+
+
+def _train_in(
+    run: RunFolder,
+    data_config: DataConfig,
+    config: TrainConfig,
+    tracking: Tracking | None,
+    force: bool,
+    echo: Echo,
+    extra_callbacks: list[TrainerCallback] | None,
+) -> TrainResult:
     rate_source = None
     if config.learning_rate == "auto":
         config, rate_source = auto_learning_rate(run.lr_find, data_config, config, echo=echo)
@@ -79,7 +92,7 @@ def train_in(
     key.record(files=key.inputs, curation=fingerprint["curation"])
     folder.config.write_text(yaml.safe_dump(config.resolved(), sort_keys=False), encoding="utf-8")
     use_omp_threads()
-    return train_model(
+    result = train_model(
         config,
         data,
         folder,
@@ -90,6 +103,8 @@ def train_in(
         extra_callbacks=extra_callbacks,
         summary_extra={"learning_rate": rate_source} if rate_source else None,
     )
+    key.record(files=key.inputs, curation=fingerprint["curation"])  # again, now with the outputs measured
+    return result
 
 
 def curation_of(paths: list[Path]) -> dict[str, str] | None:

@@ -22,6 +22,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from ..config.recipe import DataConfig, Recipe, recipe_to_yaml
 from ..config.train import TrainConfig
+from ..config.tune import TuneConfig
 from ..errors import RecipeError
 from ..run_folder import RunFolder, TuneFolder
 from ..tracking import Tracking
@@ -87,6 +88,19 @@ def tune(
             ]
         )
     run = RunFolder.of(recipe.runs_dir, recipe.name)
+    with run.lock():
+        return _tune(recipe, tc, run, echo, track, extra_callbacks, verbose)
+
+
+def _tune(
+    recipe: Recipe,
+    tc: TuneConfig,
+    run: RunFolder,
+    echo: Echo,
+    track: bool,
+    extra_callbacks: list[TrainerCallback] | None,
+    verbose: bool,
+) -> TuneResult:
     folder = run.tune
     base = original = recipe.train or TrainConfig()
     check_space(tc, base)

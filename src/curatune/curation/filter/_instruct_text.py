@@ -14,6 +14,7 @@ from functools import cache
 from importlib import resources
 from typing import TypeVar
 
+from ..formats import alpaca_fields
 from ..record import Record
 from ..text.paths import message_path
 from ..text.words import fold
@@ -54,8 +55,7 @@ def exchanges(rec: Record) -> list[tuple[str, str, str]]:
 def instruction_and_input(rec: Record) -> tuple[str, str]:
     """The first user turn as ``(instruction, input)``.
 
-    Alpaca records say where the format joined them (``meta["alpaca_split"]``:
-    the instruction holds that many "\\n\\n"; -1 means no input). Other records
+    Alpaca records say where the format joined them (:func:`~curatune.curation.formats.alpaca_fields`). Other records
     have no such mark: the instruction is their first paragraph and the rest is
     the input, which is how a chat user pastes a text below a request.
     """
@@ -63,12 +63,9 @@ def instruction_and_input(rec: Record) -> tuple[str, str]:
     if not users:
         return "", ""
     user = users[0]
-    split = rec.meta.get("alpaca_split")
-    if split is not None:
-        if split < 0:
-            return user, ""
-        parts = user.split("\n\n")
-        return "\n\n".join(parts[: split + 1]), "\n\n".join(parts[split + 1 :])
+    if rec.meta.get("alpaca_split") is not None:
+        instruction, inp = alpaca_fields(user, rec.meta)
+        return instruction, inp or ""
     head, _, rest = user.strip().partition("\n\n")
     return head, rest
 

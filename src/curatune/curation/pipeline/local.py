@@ -17,14 +17,13 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-import orjson
-
+from ..jsoncodec import pack, unpack
 from ..ledger import Event
 from ..record import Record
 from ..step import GlobalStep, Step
 from .executor import BatchResult
 from .plan import Pass, PipelineStep, Plan
-from .rows import JSON_OPTS, row
+from .rows import row
 from .segment import run_segment
 from .stats import SegmentCounts
 
@@ -57,7 +56,7 @@ def _worker_run(pass_index: int, payload: bytes) -> _WorkerResult:
     results, counts = run_segment(segment, _decode_batch(payload), prepare)
     # Only changed records travel back (most records pass every step untouched): the main process still
     # holds the batch it sent, and uses its own copy of the others.
-    records = orjson.dumps([row(rec) if changed else None for (rec, *_), changed in zip(results, counts.changed)], option=JSON_OPTS)
+    records = pack([row(rec) if changed else None for (rec, *_), changed in zip(results, counts.changed)])
     counts.changed = []
     return records, [(events, dropped, prepared) for _, events, dropped, prepared in results], counts
 
@@ -84,16 +83,16 @@ def _fewer_collections() -> None:
 
 
 def _encode_batch(batch: list[Record]) -> bytes:
-    return orjson.dumps([row(r) for r in batch], option=JSON_OPTS)
+    return pack([row(r) for r in batch])  # (an integer beyond 64 bits, rare, makes the batch exact JSON: see jsoncodec)
 
 
 def _decode_batch(payload: bytes) -> list[Record]:
-    return [Record(*r) for r in orjson.loads(payload)]
+    return [Record(*r) for r in unpack(payload)]
 
 
 def _worker_result(raw: _WorkerResult, sent: list[Record]) -> BatchResult:
     payload, rest, counts = raw
-    back = orjson.loads(payload)
+    back = unpack(payload)
     return [(rec if r is None else Record(*r), *res) for rec, r, res in zip(sent, back, rest)], counts
 
 

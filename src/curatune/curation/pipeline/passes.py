@@ -22,11 +22,12 @@ from typing import Any
 
 import orjson
 
+from .. import jsoncodec
+from ..jsoncodec import pack, unpack
 from ..ledger import Event
 from ..read.records import Reject
 from ..record import Record
 from ..step import Verdict
-from ..write.writers import dumps
 from .executor import Executor
 from .plan import Pass, PipelineStep, Plan, as_global
 from .rows import row
@@ -58,7 +59,7 @@ class Spool:
         """Add a batch's survivors (in one write: a batch is far over the file's buffer)."""
         encode = self.encode_kept
         if encode is None:
-            lines = [dumps(row(r)) for r in records]
+            lines = [pack(row(r)) + b"\n" for r in records]
         else:
             lines = [orjson.dumps([r.id, (m := r.meta).get("source"), m.get("line")]) + b"\t" + encode(r) for r in records]
         self._file.write(b"".join(lines))
@@ -76,7 +77,7 @@ class Spool:
 def read_spool(path: Path) -> Iterator[Record]:
     with open(path, "rb") as f:
         for line in f:
-            yield Record(*orjson.loads(line))
+            yield Record(*unpack(line))
 
 
 def read_encoded_spool(path: Path) -> Iterator[tuple[str, str | None, int | None, bytes]]:
@@ -333,7 +334,7 @@ class PassRunner:
                 keep_encoded(encoded, rec_id, src, line)
                 kept += 1
                 continue
-            rec = Record.from_dict(orjson.loads(encoded))
+            rec = Record.from_dict(jsoncodec.loads(encoded))
             if act(v, rec):
                 keep(rec)
                 kept += 1

@@ -9,11 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
 from ..record import Record
-
-JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
 def row(r: Record) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import gzip
 import io
+import os
 from pathlib import Path
 from typing import cast
 
@@ -39,23 +40,22 @@ def split_suffixes(path: Path) -> tuple[str | None, str | None]:
 
 
 def expand_inputs(spec: str | Path | list) -> list[Path]:
-    """Every data file named by a path, a glob or a folder (or a list of them), sorted."""
+    """Every data file named by a path, a glob or a folder (or a list of them), sorted.
+
+    A path that exists is taken as it is, even when its name holds glob characters (``data[1].jsonl``).
+    """
     specs = spec if isinstance(spec, (list, tuple)) else [spec]
     out: list[Path] = []
     for s in specs:
         p = Path(s).expanduser()
-        if any(ch in str(s) for ch in "*?["):
+        if any(ch in str(s) for ch in "*?[") and not p.exists():
             matches = sorted(Path(m) for m in glob.glob(str(p), recursive=True))
             files = [m for m in matches if is_hf_folder(m) or (m.is_file() and split_suffixes(m)[0])]
             if not files:
                 raise InputError(f"The pattern '{s}' matches no data file. Check the path, or list the folder with: ls {p.parent}")
             out.extend(files)
         elif p.is_dir():
-            if is_hf_folder(p):
-                out.append(p)
-                continue
-            files = sorted(f for f in p.rglob("*") if f.is_file() and split_suffixes(f)[0] and not f.name.startswith("."))
-            files += sorted(d for d in p.iterdir() if is_hf_folder(d))
+            files = folder_inputs(p)
             if not files:
                 raise InputError(
                     f"The folder '{p}' holds no data file (looked for *.jsonl, *.json, *.csv, *.tsv, *.parquet, "
@@ -77,6 +77,32 @@ def expand_inputs(spec: str | Path | list) -> list[Path]:
             seen.add(key)
             unique.append(p)
     return unique
+
+
+def folder_inputs(folder: Path) -> list[Path]:
+    """The data files of a folder and its subfolders, and its ``datasets`` folders (at any depth), hidden ones left out.
+
+    A ``datasets`` folder is one input: its own files (``state.json``, ``dataset_info.json``, the Arrow
+    shards) are not data files of their own.
+    """
+    if is_hf_folder(folder):
+        return [folder]
+    files, datasets = [], []
+    seen = set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        here = Path(root)
+        if os.path.realpath(here) in seen:  # a link back up the tree
+            dirs.clear()
+            continue
+        seen.add(os.path.realpath(here))
+        dirs.sort()
+        for d in list(dirs):
+            if d.startswith(".") or is_hf_folder(here / d):
+                dirs.remove(d)
+                if not d.startswith("."):
+                    datasets.append(here / d)
+        files += [here / n for n in names if not n.startswith(".") and split_suffixes(here / n)[0] and (here / n).is_file()]
+    return sorted(files) + sorted(datasets)
 
 
 def file_type_of(path: Path, forced: str | None = None) -> str:

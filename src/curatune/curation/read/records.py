@@ -11,13 +11,15 @@ from pathlib import Path
 import xxhash
 
 from ...errors import CuratuneError, InputError
+from .. import jsoncodec
 from ..formats import Format, RowProblem, detect_format, get_format
 from ..pairs.build import PairRule
 from ..record import Record
 from .files import expand_inputs, file_type_of, split_suffixes
-from .rows import RawRow, iter_rows
+from .rows import RawRow, ReadLimits, iter_rows
 
 DETECT_SAMPLE = 200
+_ABSENT = object()
 
 
 @dataclass(slots=True)
@@ -44,16 +46,31 @@ class RecordReader:
 
     ``formats`` afterwards maps each source to the format used, for the summary. ``pair_rule``: how
     pairs are made of scored completions (:mod:`curatune.curation.pairs.build`; the default rule when None).
+
+    Ids are unique across the inputs, and say where the record came from: the input's id field,
+    or ``<file stem>:<line>``; an id already taken (two rows with one id, or a row whose id is the
+    one generated for another row) gets ``@<file stem>:<line>`` added. The id field's value is kept
+    as it was (a number stays a number, a duplicate keeps its plain id, an empty or non-text id is
+    not lost) for writing the record back in its own format.
     """
 
-    def __init__(self, inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id", pair_rule: PairRule | None = None):
+    def __init__(
+        self,
+        inputs,
+        fmt: str = "auto",
+        file_type: str = "auto",
+        id_field: str = "id",
+        pair_rule: PairRule | None = None,
+        limits: ReadLimits | None = None,
+    ):
         self.paths = expand_inputs(inputs)
         self.fmt = fmt
         self.file_type = file_type
         self.id_field = id_field
         self.pair_rule = pair_rule
+        self.limits = limits or ReadLimits()
         self.formats: dict[str, str] = {}
-        self._seen_ids: set[int] = set()
+        self._ids = _Ids()
         if fmt != "auto":
             get_format(fmt)  # an unknown format name fails now, not after the first file
         for p in self.paths:
@@ -61,7 +78,7 @@ class RecordReader:
             file_type_of(p, None if file_type == "auto" else file_type)
 
     def __iter__(self) -> Iterator[Record | Reject]:
-        self._seen_ids = set()  # a second pass over the reader gives the same ids
+        self._ids = _Ids()  # a second pass over the reader gives the same ids
         for path, prefix in _id_prefixes(self.paths).items():
             try:
                 yield from self._read_file(path, prefix)
@@ -74,7 +91,7 @@ class RecordReader:
 
     def _read_file(self, path: Path, prefix: str) -> Iterator[Record | Reject]:
         source = str(path)
-        rows = iter_rows(path, source, None if self.file_type == "auto" else self.file_type)
+        rows = iter_rows(path, source, None if self.file_type == "auto" else self.file_type, self.limits)
         if self.fmt == "auto":
             head = list(itertools.islice(rows, DETECT_SAMPLE))
             fmt = detect_format([r.row for r in head if r.row is not None])
@@ -95,37 +112,96 @@ class RecordReader:
         if row is None:
             p = raw.problem
             assert p is not None
-            return Reject(f"{prefix}:{line}", raw.source, line, p.reason, p.detail, raw.raw)
-        auto_id = None
+            return Reject(self._ids.generate(prefix, line), raw.source, line, p.reason, p.detail, raw.raw)
+        ids = self._ids
+        given = row.get(self.id_field, _ABSENT)
+        generated = False
+        if type(given) is str and given:
+            rid = ids.unique(given, prefix, line)  # the common case first
+        elif given is _ABSENT or given is None or given == "" or isinstance(given, (dict, list)):
+            rid, generated = ids.generate(prefix, line), True
+        else:  # a number or a boolean: its text is the id
+            rid = ids.unique(str(given), prefix, line)
         try:
             if fmt is None or not fmt.matches(row):
                 if fmt is None:
                     raise RowProblem("unknown_format", f"fields {sorted(row)[:8]} match no known format")
                 missing = [k for k in fmt.required if k not in row]
                 raise RowProblem("missing_field", f"the file is {fmt.name} but this row lacks {missing}", missing[0] if missing else None)
-            given = row.get(self.id_field)
-            if given is None or given == "" or isinstance(given, (dict, list)):
-                rid = auto_id = f"{prefix}:{line}"
-            else:
-                rid = self._unique_id(str(given), prefix, line)
             rec = fmt.parse(row, rid)
         except RowProblem as p:
-            return Reject(auto_id or f"{prefix}:{line}", raw.source, line, p.reason, p.detail, _dump_row(row))
+            return Reject(rid if generated else ids.generate(prefix, line), raw.source, line, p.reason, p.detail, _dump_row(row))
+        if not generated:
+            ids.claim(rid)
         meta = rec.meta
         meta["source"] = raw.source
         meta["line"] = line
-        if auto_id is None and fmt.name != "curatune":
-            meta["input_id"] = True  # written back on export
+        if fmt.name != "curatune" and given is not _ABSENT:
+            if self.id_field != "id":
+                if "id" in row:  # not the id here, so a field like any other (the formats set "id" aside)
+                    meta.setdefault("extra", {})["id"] = row["id"]
+            elif given == rid and type(given) is str:
+                meta["input_id"] = True  # written back on export
+            else:
+                meta["input_id"] = True
+                meta["input_id_value"] = given  # the id as the input had it: a number, "", a list, or one made unique
         return rec
 
-    def _unique_id(self, rid: str, prefix: str, line: int) -> str:
-        key = xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass"))
-        if key in self._seen_ids:
-            # Two rows share an id: keep both, and make the second one's id unique and traceable.
+
+class _Ids:
+    """The ids given so far, to keep them unique, in little memory.
+
+    An id from the input (or one made unique) is remembered by its 64-bit hash; a generated one,
+    ``<prefix>:<line>``, by one bit per line of its file: data without ids costs an eighth of a byte
+    a record, not a set entry.
+    """
+
+    def __init__(self) -> None:
+        self._hashes: set[int] = set()
+        self._lines: dict[str, bytearray] = {}  # prefix -> bit per line that holds its generated id
+        self._last: tuple[str, int] = ("", 0)  # the last id hashed, and its hash (claim follows taken)
+
+    def taken(self, rid: str) -> bool:
+        h = _hash(rid)
+        self._last = (rid, h)
+        if h in self._hashes:
+            return True
+        if ":" not in rid:
+            return False
+        prefix, sep, number = rid.rpartition(":")
+        bits = self._lines.get(prefix) if sep else None
+        if bits is None or not (number.isascii() and number.isdigit()) or str(int(number)) != number:
+            return False
+        n = int(number)
+        return n >> 3 < len(bits) and bool(bits[n >> 3] >> (n & 7) & 1)
+
+    def unique(self, rid: str, prefix: str, line: int) -> str:
+        """``rid``, or, when another record has it already, ``rid@prefix:line`` (again until unique)."""
+        while self.taken(rid):
             rid = f"{rid}@{prefix}:{line}"
-            key = xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass"))
-        self._seen_ids.add(key)
         return rid
+
+    def claim(self, rid: str) -> None:
+        last, h = self._last
+        self._hashes.add(h if last == rid else _hash(rid))
+
+    def generate(self, prefix: str, line: int) -> str:
+        """The generated id of this line, made unique, and taken."""
+        rid = f"{prefix}:{line}"
+        # Only an input id (or one made unique) can hold a generated id already: no such id, no check.
+        if self._hashes and _hash(rid) in self._hashes:
+            rid = self.unique(rid, prefix, line)
+            self.claim(rid)
+            return rid
+        bits = self._lines.setdefault(prefix, bytearray())
+        if line >> 3 >= len(bits):
+            bits.extend(bytes((line >> 3) - len(bits) + 1024))
+        bits[line >> 3] |= 1 << (line & 7)
+        return rid
+
+
+def _hash(rid: str) -> int:
+    return xxhash.xxh3_64_intdigest(rid.encode("utf-8", "surrogatepass"))
 
 
 def _read_error(path: Path, e: BaseException) -> str:
@@ -140,16 +216,19 @@ def _read_error(path: Path, e: BaseException) -> str:
 
 
 def _dump_row(row: dict) -> str:
-    import orjson
-
-    return orjson.dumps(row, default=str).decode()
+    return jsoncodec.dumps(row).decode()
 
 
 def read_records(
-    inputs, fmt: str = "auto", file_type: str = "auto", id_field: str = "id", pair_rule: PairRule | None = None
+    inputs,
+    fmt: str = "auto",
+    file_type: str = "auto",
+    id_field: str = "id",
+    pair_rule: PairRule | None = None,
+    limits: ReadLimits | None = None,
 ) -> Iterator[Record | Reject]:
     """Every record (or reject) of the inputs, streamed."""
-    return iter(RecordReader(inputs, fmt, file_type, id_field, pair_rule))
+    return iter(RecordReader(inputs, fmt, file_type, id_field, pair_rule, limits))
 
 
 def sniff_preference(inputs, fmt: str = "auto", file_type: str = "auto") -> bool:

@@ -19,27 +19,18 @@ from typing import Any
 import orjson
 
 from ...errors import InputError
+from .. import jsoncodec
 from ..formats import FORMATS, get_format
 from ..read.files import open_binary_write, split_suffixes
 from ..record import Record
 
 _BATCH = 4096
 _PARQUET_FIRST = 16384  # rows seen before a Parquet file's schema is fixed (more rows, fewer surprises)
-_DUMPS_OPTION = orjson.OPT_SERIALIZE_NUMPY
-
-
-def _json_default(value: Any) -> Any:
-    # Scores written by steps may be numpy scalars, tuples become lists anyway; anything else as text.
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, (set, frozenset)):
-        return sorted(value, key=str)
-    return str(value)
 
 
 def dumps(row: Any) -> bytes:
-    """A row as one line of JSON (with the newline)."""
-    return orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION | orjson.OPT_APPEND_NEWLINE)
+    """A row as one line of JSON (with the newline); integers of any size written exactly."""
+    return jsoncodec.dumps(row, orjson.OPT_APPEND_NEWLINE)
 
 
 def row_for(rec: Record, fmt: str) -> dict[str, Any]:
@@ -54,8 +45,19 @@ def row_for(rec: Record, fmt: str) -> dict[str, Any]:
 
 def _dump(adapter, rec: Record, always_id: bool) -> dict[str, Any]:
     row = adapter.dump(rec)
-    if adapter.name != "curatune" and (always_id or rec.meta.get("input_id")):
-        row = {"id": rec.id, **row}
+    if adapter.name != "curatune":
+        row = _with_id(rec, row, always_id)
+    return row
+
+
+def _with_id(rec: Record, row: dict[str, Any], always_id: bool) -> dict[str, Any]:
+    """``row`` with the record's id first: as the input had it (a number, "", a duplicate), or curatune's unique one for an export
+    that always carries ids (chat JSONL)."""
+    meta = rec.meta
+    if always_id:
+        return {"id": rec.id, **row}
+    if meta.get("input_id"):
+        return {"id": meta["input_id_value"] if "input_id_value" in meta else rec.id, **row}
     return row
 
 
@@ -103,8 +105,8 @@ class RecordWriter:
         adapter = self._adapter
         assert adapter is not None, "_row is called only with a fixed format (write() checks)"
         row = adapter.dump(rec)
-        if self._always_id or (rec.meta.get("input_id") and adapter.name != "curatune"):
-            row = {"id": rec.id, **row}
+        if adapter.name != "curatune":
+            row = _with_id(rec, row, self._always_id)
         return row
 
     def _jsonl_line(self, rec: Record) -> bytes:
@@ -136,7 +138,7 @@ class RecordWriter:
             return
         self.count += 1
         if self.file_type == "json":
-            self._f.write((b"\n" if self.count == 1 else b",\n") + orjson.dumps(row, default=_json_default, option=_DUMPS_OPTION))
+            self._f.write((b"\n" if self.count == 1 else b",\n") + jsoncodec.dumps(row))
         else:
             self._batch.append(row)
             if len(self._batch) >= (_PARQUET_FIRST if self.file_type == "parquet" and self._pq is None else _BATCH):
@@ -236,7 +238,7 @@ class RecordWriter:
 def _flat_for_arrow(row: dict) -> dict:
     # meta and extra fields vary from record to record; Arrow wants one schema, so they travel as JSON text.
     if isinstance(row.get("meta"), dict):
-        row = {**row, "meta": orjson.dumps(row["meta"], default=_json_default, option=_DUMPS_OPTION).decode()}
+        row = {**row, "meta": jsoncodec.dumps(row["meta"]).decode()}
     return row
 
 
@@ -252,7 +254,7 @@ def _cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (dict, list)):
-        return orjson.dumps(value, default=_json_default, option=_DUMPS_OPTION).decode()
+        return jsoncodec.dumps(value).decode()
     return str(value)
 
 
