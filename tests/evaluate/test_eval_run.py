@@ -186,7 +186,7 @@ def test_an_answer_with_an_email_address_or_a_threat_is_flagged_and_counted(adap
         calls.append(len(conversations))
         if len(calls) == 1:  # the base answers first
             return ["OK"] * len(conversations)
-        return ["write to jane.doe@example.com", "OK", "i will kill you", "OK", "OK", "mail ops@example.org"]
+        return ["write to jane.doe@gmail.com", "OK", "i will kill you", "OK", "OK", "mail ops@brightwave-labs.io"]
 
     monkeypatch.setattr(generation, "generate_answers", fixed_answers)
     report = evaluate_run(adapter, held_out, out_dir=tmp_path / "eval", echo=quiet)

@@ -134,7 +134,7 @@ def test_clean_step_redacts_every_message_and_names_types_not_values():
         "r1",
         messages=[
             {"role": "system", "content": "You are helpful."},
-            {"role": "user", "content": "My email is ann@corp.com and ann.b@corp.com, phone 020 7946 0958."},
+            {"role": "user", "content": "My email is ann@corp.com and ann.b@corp.com, phone 020 3946 0958."},
             {"role": "assistant", "content": "Noted. I will not store ann@corp.com."},
         ],
         meta={"source": "x"},
@@ -176,3 +176,79 @@ def test_clean_step_rejects_unknown_type():
 
     with pytest.raises(RecipeError, match="types"):
         build_step("clean.pii", {"types": ["passport"]})
+
+
+# ---- issue 15: reserved values are nobody's data; tasks about the value are not redacted ---------------
+# Examples written for these tests (not the unseen-phrasing file's, not bench/heldout's).
+
+RESERVED = [
+    "Set SERVER_ADMIN to webmaster@example.org in the config.",
+    "Send the form to signup@mail.example.com and copy qa@staging.example.net.",
+    "Test with root@localhost or user@host.test.",
+    "The fictional detective's number is (212) 555-0147.",
+    "Call 1-800-555-0199 for the demo line.",
+    "Drama number: 020 7946 0321.",
+    "UK mobile for the script: +44 7700 900456.",
+    "Use 4242 4242 4242 4242 with any future expiry date.",
+    "Test card 5555-5555-5555-4444 is always approved.",
+    "Point the client at 198.51.100.23 and 2001:db8::7 in the docs.",
+    "aws_access_key_id = AKIAIOSFODNN7EXAMPLE",
+    "Placeholder phone: 123-456-7890.",
+]
+
+
+@pytest.mark.parametrize("text", RESERVED)
+def test_reserved_values_are_not_redacted_by_the_steps(text):
+    step = build_step("clean.pii", {})
+    step.setup()
+    rec = Record("r", messages=[{"role": "user", "content": "Show an example."}, {"role": "assistant", "content": text}])
+    assert step.apply(rec) is None
+    drop = build_step("filter.pii", {"types": list(PII_TYPES)})
+    drop.setup()
+    assert drop.keep(rec).action == "keep"
+
+
+def test_the_library_still_finds_reserved_values_unless_asked_not_to():
+    assert found("mail webmaster@example.org") == [("email", "webmaster@example.org")]
+    assert found("mail webmaster@example.org", PiiDetector(keep_reserved=True)) == []
+
+
+@pytest.mark.parametrize("text", ["Write to dmitri.volkov@yandex.ru.", "Her cell is (312) 847-2291.", "Card 4556 7375 8689 9855 on file."])
+def test_personal_values_next_to_reserved_ones_are_still_found(text):
+    assert PiiDetector(keep_reserved=True).find(text)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "answer", "reason"),
+    [
+        ("Make up a plausible email address for a customer named Lena.", "lena.marsh84@gmail.com", "pii_is_the_task"),
+        ("Write a regular expression for US phone numbers and show two it matches.",
+         r"\d{3}-\d{3}-\d{4} matches 312-847-2291 and 773-290-1185.", "pii_is_the_task"),
+        ("What is the support line?", "Call 0161 238 7345.", "answer_mostly_pii"),
+        ("Give the server's IP address.", "It is 81.2.69.160.", "pii_is_the_task"),
+    ],
+)  # fmt: skip
+def test_records_that_redaction_would_damage_are_dropped_with_a_reason(instruction, answer, reason):
+    step = build_step("filter.pii_task", {})
+    step.setup()
+    rec = Record("r", messages=[{"role": "user", "content": instruction}, {"role": "assistant", "content": answer}])
+    v = step.keep(rec)
+    assert (v.action, v.reason) == ("drop", reason)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "answer"),
+    [
+        (
+            "Write an email inviting the team to lunch.",
+            "Hi all, lunch is on Friday at noon. Reply to sam.ortiz@fastmail.com if you can come.",
+        ),
+        ("Give an example of a valid email address.", "someone@example.com"),  # reserved: nothing to redact
+        ("Name three rivers.", "The Nile, the Amazon and the Danube."),
+    ],
+)
+def test_records_redaction_does_not_damage_pass(instruction, answer):
+    step = build_step("filter.pii_task", {})
+    step.setup()
+    rec = Record("r", messages=[{"role": "user", "content": instruction}, {"role": "assistant", "content": answer}])
+    assert step.keep(rec).action == "keep"

@@ -365,15 +365,24 @@ def test_recall_and_clean_false_positives_on_generated_data():
 
 # Measured on 2026-11-23: alpaca_random_9k (9,229 records) / dolly_3k (2,996). Every flag was read by
 # eye; the bounds leave room for phrase-list growth but catch a default that starts flagging clean data.
+# Issue 15 (2026-12-05) added: the refusal sentence model (alpaca 9: the 8 listed Self-Instruct refusals and one
+# support ticket a user writes), echoed inputs and copied reference texts (alpaca 7, dolly 14: answers that are
+# their input again, and Dolly answers that copy the whole context), deictic references (alpaca 49: 26 URL-only
+# inputs, 23 references to material the record lacks), placeholder inputs (alpaca 132, each read: all
+# placeholders), PII tasks (3 + 1: "Create an example of a valid email address", a phone regex, emergency
+# numbers, a pamphlet's contact details), short answers cut on a connector. Every flag was read.
 REAL_DATA_MAX = {
     "filter.empty_answer": (4, 0),
     "filter.placeholder_answer": (14, 0),
-    "filter.refusal": (9, 1),
-    "filter.repeats_question": (5, 5),
+    "filter.refusal": (10, 2),
+    "filter.repeats_question": (9, 16),
     "filter.truncated_answer": (20, 45),
     "filter.merged_instructions": (5, 5),
-    "filter.missing_input": (45, 5),
+    "filter.missing_input": (52, 5),
     "filter.conversation": (0, 0),
+    "filter.placeholder_input": (135, 0),
+    "filter.pii_task": (4, 2),
+    "filter.harmful": (1, 1),
 }
 
 
@@ -385,5 +394,67 @@ def test_flag_counts_on_real_data(shared_data):
         recs = [r for r in read_records([shared_data / f"{name}.json"]) if isinstance(r, Record)]
         for step, bounds in REAL_DATA_MAX.items():
             st = build_step(step)
+            st.setup()
             flagged = sum(st.keep(r).action != "keep" for r in recs)
             assert flagged <= bounds[i], (name, step, flagged)
+
+
+# ---- issue 15: echoes of the input, placeholder shapes, short answers cut on a connector -------------------
+# Examples written for these tests (not the unseen-phrasing file's, not bench/heldout's).
+
+
+@pytest.mark.parametrize(
+    ("instruction", "inp", "out", "reason"),
+    [
+        ("Make this sentence more formal.", "Gonna be late for the meeting today.", "Gonna be late for the meeting today.", "echoes_input"),
+        ("Change the verb to the past tense.", "She walks to the old mill.", "she walks to the old mill", "echoes_input"),
+        ("Turn the statement into a question.", "The museum opens at nine.", "Answer: The museum opens at nine.", "echoes_input"),
+        (
+            "Simplify the wording for a child.",
+            "Photosynthesis converts light into energy.",
+            "Sure! Photosynthesis converts light into energy.",
+            "echoes_input",
+        ),
+    ],
+)
+def test_echoed_input_is_caught(instruction, inp, out, reason):
+    assert verdict("filter.repeats_question", alpaca(instruction, out, inp)) == ("drop", reason)
+
+
+def test_an_answer_copying_a_long_reference_text_is_caught():
+    ref = " ".join(f"Sentence {i} of the reference text says something about the river and its towns." for i in range(5))
+    assert verdict("filter.repeats_question", alpaca("What is the river known for?", ref, ref)) == ("drop", "copies_reference")
+    # An edit task on a long text may give the same words back (a punctuation-only fix).
+    assert verdict("filter.repeats_question", alpaca("Fix the punctuation of this text.", ref, ref)) == ("keep", None)
+
+
+@pytest.mark.parametrize(
+    ("instruction", "inp", "out"),
+    [
+        ("Check the sentence for errors and fix them if needed.", "The cat sleeps on the mat.", "The cat sleeps on the mat."),
+        ("Capitalize the title properly.", "the old man and the sea", "The Old Man and the Sea"),
+        ("Add a period at the end.", "We left at dawn", "We left at dawn."),
+        ("Add a transition word to this sentence.", "She started to worry.", "Meanwhile, she started to worry."),
+        ("Convert the list to JSON.", "name: Ana, age: 30", '{"name": "Ana", "age": 30}'),
+        ("Classify the animal.", "Whale", "Whale"),  # under min_echo_words
+    ],
+)
+def test_answers_that_change_the_input_or_may_keep_it_are_not_echoes(instruction, inp, out):
+    assert verdict("filter.repeats_question", alpaca(instruction, out, inp)) == ("keep", None)
+
+
+@pytest.mark.parametrize("out", ["{response}", "[Write your reply here]", "<output>", "No answer provided.", "Output: n.a.", "~~~"])
+def test_template_placeholder_answers_are_caught(out):
+    assert verdict("filter.placeholder_answer", alpaca("Name a river.", out)) == ("drop", "placeholder_answer")
+
+
+@pytest.mark.parametrize("out", ["Nothing", "No.", "Unknown", "😀🎉", "None of them are prime.", "[1, 2, 3]"])
+def test_short_answers_that_answer_are_not_placeholders(out):
+    assert verdict("filter.placeholder_answer", alpaca("Answer briefly.", out)) == ("keep", None)
+
+
+@pytest.mark.parametrize(
+    ("out", "action"), [("Bonds are issued by the", "drop"), ("Salt, pepper and", "drop"), ("Gone with the Wind", "keep")]
+)
+def test_short_answers_cut_on_a_connector(out, action):
+    assert verdict("filter.truncated_answer", alpaca("Say it.", out))[0] == action

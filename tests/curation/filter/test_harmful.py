@@ -145,3 +145,35 @@ def test_missing_classifier_folder(tmp_path):
 
     with pytest.raises(InputError, match="is not a folder"):
         Harmful(classifier_path=str(tmp_path / "nope")).setup()
+
+
+# ---- issue 15: context for topic terms, statements a word list cannot see ------------------------------
+# Examples written for these tests (not the unseen-phrasing file's, not bench/heldout's).
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Screen time has risks: exposure to pornography, cyberbullying and addiction are threats parents should know about.",
+        "Historians study the ethnic cleansing of the 1990s to understand how such crimes happen and how to prevent them.",
+        "I'm going to beat you at chess tonight.",
+        "Let me cut you a slice of the cake.",
+        'Identify the tone of: "Do it or you will regret it".',
+    ],
+)
+def test_discussed_topics_games_and_quoted_lines_are_not_flagged(step, text):
+    assert step.keep(chat(text)).action == "keep"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("Watch the pornography clip I sent.", "harmful_sexual"),  # a topic term with no discussion around it
+        ("If you tell anyone, I'm going to hurt you.", "harmful_violence"),
+        ("I know where you live.", "harmful_violence"),
+        ("Refugees are vermin.", "harmful_hate"),
+        ("Those people should be deported, every last one.", "harmful_hate"),
+    ],
+)
+def test_explicit_topics_threats_and_dehumanising_claims_are_caught(step, text, reason):
+    assert step.keep(chat(text)).reason == reason

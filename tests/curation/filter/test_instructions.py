@@ -133,3 +133,80 @@ def test_missing_input_detail_and_non_chat():
     v = build_step("filter.missing_input").keep(alpaca("Summarize the following article."))
     assert v.detail == "the instruction refers to 'the following' but the record has no input"
     assert verdict("filter.missing_input", Record("t:1", text="Summarize the following article.")) == ("keep", None)
+
+
+# ---- issue 15: placeholder inputs and references to material the record lacks --------------------------
+# Examples written for these tests (not the unseen-phrasing file's, not bench/heldout's).
+
+
+@pytest.mark.parametrize(
+    "inp",
+    ["<none>", "No input needed", "noinputgiven", "N/A.", "n.a.", "--", "{{ context }}", "[TEXT]", "$input", "(empty)",
+     "Not applicable", "There is no input for this task.", "Input:", "  <No Input>  ", "Nothing provided."],
+)  # fmt: skip
+def test_placeholder_inputs_are_flagged(inp):
+    v = build_step("filter.placeholder_input").keep(alpaca("Suggest a name for a bakery.", "Crumb & Co.", inp))
+    assert (v.action, v.reason) == ("drop", "placeholder_input") and v.value == inp.strip()
+
+
+@pytest.mark.parametrize(
+    ("instruction", "inp"),
+    [
+        ("Translate the word into German.", "Nothing"),  # the input is the object of a word task
+        ("What does the symbol mean?", "-"),
+        ("Give a synonym for this word.", "empty"),
+        ("Expand the abbreviation N/A.", "N/A"),  # the instruction quotes it
+        ("Summarize the text.", "The council met on Monday to vote on the new park."),
+        ("Name the river.", "Anna"),  # a name, not "an" + "na"
+        ("Pick an option.", "(a)"),
+        ("Sort the numbers.", "<noinput> 8"),  # a number is content
+    ],
+)
+def test_real_inputs_are_not_placeholders(instruction, inp):
+    assert verdict("filter.placeholder_input", alpaca(instruction, inp=inp)) == ("keep", None)
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Proofread this cover letter and point out any typos.",
+        "Who painted this portrait?",
+        "Rate these three smartphones from best to worst.",
+        "Based on the chart, which quarter had the highest sales?",
+        "According to the passage, why did the settlers leave?",
+        "Find the mistake in the calculation.",
+        "Name the author of the quote below.",
+        "Translate the provided dialogue into Italian.",
+        "Put these events in chronological order.",
+        "Give this melody a name.",
+    ],
+)
+def test_deictic_references_without_material_are_caught(instruction):
+    assert verdict("filter.missing_input", alpaca(instruction)) == ("drop", "missing_referenced_input")
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Write a short poem about rain. Then give this poem a title.",  # an antecedent
+        "Imagine a bakery that sells only bread. What would be a good slogan for this bakery?",
+        "What are the biggest tech trends this year?",
+        "What is the story of Romeo and Juliet?",
+        "Describe the data science lifecycle.",
+        "Compose the lyrics for a lullaby.",
+        "Draft the email a manager would send to announce a team offsite.",
+        "Write a function that checks whether the given string is a palindrome.",  # a parameter
+        "In this exercise, list three synonyms for happy.",
+        "Tell me if these teams made the playoffs: Orlando Magic, Detroit Pistons, Boston Celtics, Phoenix Suns",
+        'Write a story that begins with "this house was haunted" and ends happily.',
+        "How can a drought affect food supplies, and what effect does this change have?",
+        "Is it possible to travel faster than light? Explain this idea.",
+    ],
+)
+def test_self_contained_references_are_kept(instruction):
+    assert verdict("filter.missing_input", alpaca(instruction)) == ("keep", None)
+
+
+def test_a_placeholder_input_counts_as_no_input_for_missing_material():
+    v = verdict("filter.missing_input", alpaca("Identify the theme of this painting.", inp="No input required"))
+    assert v == ("drop", "missing_referenced_input")

@@ -104,7 +104,7 @@ def test_step_drops_exactly_the_planted_flips_and_keeps_unlabelled(dict_embedder
             self.events.append(event)
 
     sink = ListSink()
-    result = Pipeline([PipelineStep(LabelErrors(), on_fail="drop")], workers=1, batch_size=16).run(mixed, sink)
+    result = Pipeline([PipelineStep(LabelErrors(features="embedding"), on_fail="drop")], workers=1, batch_size=16).run(mixed, sink)
     assert set(sink.dropped) == flipped and result.dropped == FLIPS
     assert {"text:0", "chat:0", "pref:0"} <= set(sink.kept)
     assert sum(calls) == N  # the labelled texts only, each once
@@ -123,9 +123,11 @@ def test_artifacts_ranked(dict_embedder, tmp_path):
     vectors, _ = dict_embedder
     records, flipped, vecs = planted()
     vectors.update(vecs)
-    step = LabelErrors()
+    step = LabelErrors(features="embedding")
     verdicts = run(step, records)
-    assert step.write_artifacts(tmp_path) == ["artifacts/label_issues.jsonl", "artifacts/label_errors.json"]
+    assert step.write_artifacts(tmp_path) == ["artifacts/label_issues.jsonl", "artifacts/label_scores.jsonl", "artifacts/label_errors.json"]
+    scores = [json.loads(line) for line in (tmp_path / "label_scores.jsonl").read_text().splitlines()]
+    assert len(scores) == N and {s["id"] for s in scores} == {r.id for r in records}  # a score for every record
     rows = [json.loads(line) for line in (tmp_path / "label_issues.jsonl").read_text().splitlines()]
     assert [r["rank"] for r in rows] == list(range(1, FLIPS + 1))
     assert {r["id"] for r in rows} == flipped
@@ -143,8 +145,8 @@ def test_deterministic(dict_embedder):
     vectors, _ = dict_embedder
     records, _, vecs = planted(seed=3)
     vectors.update(vecs)
-    a = run(LabelErrors(seed=7), records)
-    b = run(LabelErrors(seed=7), records)
+    a = run(LabelErrors(seed=7, features="embedding"), records)
+    b = run(LabelErrors(seed=7, features="embedding"), records)
     assert a == b
 
 
@@ -178,7 +180,7 @@ def test_small_class_reduces_folds(dict_embedder):
         extra.append(Record(f"rare{i}", text=t, label="rare"))
     vectors["lonely"] = np.ones(DIM)
     extra.append(Record("lonely", text="lonely", label="one"))
-    step = LabelErrors(min_per_class=2)
+    step = LabelErrors(min_per_class=2, features="embedding")
     verdicts = run(step, records + extra)
     assert step._summary["folds"] == 3 and step._summary["skipped_classes"] == {"one": 1}
     assert any("folds reduced from 5 to 3" in w for w in step._summary["warnings"])
@@ -200,8 +202,74 @@ def test_real_minilm_finds_obvious_flips():
             texts.append(f"{t} ({k})")
             labels.append("neg")
     labels[0], labels[4] = "neg", "pos"  # two flips
-    res = find_label_errors(texts, labels, folds=4)
+    res = find_label_errors(texts, labels, folds=4, features="embedding")
     # On 48 short texts the probabilities are mild and cleanlab is conservative: what is flagged
     # must be a flip, and the two flips must be the two records the model believes least.
     assert res.issues.size and set(res.issues.tolist()) <= {0, 4}
     assert set(np.argsort(res.self_confidence)[:2].tolist()) == {0, 4}
+
+
+# ---- the lexical featurizer (the default) and the selection options ---------------------------------------
+
+POS_WORDS = "superb wonderful brilliant moving delightful charming gripping stunning masterful joyful".split()
+NEG_WORDS = "dull boring awful tedious clumsy dreadful lifeless painful sloppy tiresome".split()
+
+
+def lexical(seed: int = 0, n: int = 300, flips: int = 15) -> tuple[list[str], list[str], set[int]]:
+    """Short reviews whose class shows in their words: a separable set where TF-IDF alone finds every flip."""
+    rng = np.random.default_rng(seed)
+    texts, labels = [], []
+    for i in range(n):
+        pos = i % 2 == 0
+        words = list(rng.choice(POS_WORDS if pos else NEG_WORDS, 4)) + ["film", "acting", "plot", f"id{i}"]
+        texts.append(" ".join(rng.permutation(words)))
+        labels.append("pos" if pos else "neg")
+    flipped = set(rng.choice(n, flips, replace=False).tolist())
+    for i in flipped:
+        labels[i] = "neg" if labels[i] == "pos" else "pos"
+    return texts, labels, flipped
+
+
+def test_tfidf_default_finds_exactly_the_planted_flips_without_an_embedder(no_embedder):
+    texts, labels, flipped = lexical()
+    res = find_label_errors(texts, labels, folds=5, seed=0)
+    assert res.features == "tfidf" and set(res.issues.tolist()) == flipped
+    assert res.analysed.all() and not np.isnan(res.self_confidence).any()  # a label quality for every record
+    assert list(res.self_confidence[res.issues]) == sorted(res.self_confidence[res.issues])
+
+
+def test_threshold_top_k_and_max_share_choose_the_lowest_label_quality(no_embedder):
+    texts, labels, flipped = lexical()
+    quality = find_label_errors(texts, labels).self_confidence
+    order = list(np.argsort(quality, kind="stable"))
+    top = find_label_errors(texts, labels, top_k=5)
+    assert top.issues.tolist() == order[:5] and set(top.issues.tolist()) <= flipped
+    cut = float(np.sort(quality)[len(flipped) - 1]) + 1e-9
+    by_threshold = find_label_errors(texts, labels, threshold=cut)
+    assert set(by_threshold.issues.tolist()) == set(order[: len(flipped)]) == flipped
+    capped = find_label_errors(texts, labels, max_share=0.02)  # 2% of 300 = 6 of the 15 flips, the 6 lowest
+    assert capped.issues.tolist() == order[:6]
+
+
+def test_step_writes_label_quality_for_every_labelled_record(no_embedder, tmp_path):
+    texts, labels, flipped = lexical(seed=2)
+    recs = [Record(f"r{i}", text=t, label=lab) for i, (t, lab) in enumerate(zip(texts, labels))]
+    step = LabelErrors(top_k=len(flipped))
+    verdicts = run(step, recs)
+    assert {i for i, v in verdicts.items() if not v.kept} == {f"r{i}" for i in flipped}
+    assert all("label_quality" in r.meta["scores"] for r in recs)
+    low = sorted(recs, key=lambda r: r.meta["scores"]["label_quality"])[: len(flipped)]
+    assert {r.id for r in low} == {f"r{i}" for i in flipped}
+    step.write_artifacts(tmp_path)
+    assert json.loads((tmp_path / "label_errors.json").read_text())["method"] == "top_k"
+
+
+def test_progress_is_reported_for_each_phase(no_embedder):
+    from curatune.curation.filter.label_errors import Progress
+
+    messages: list[str] = []
+    texts, labels, _ = lexical()
+    find_label_errors(texts, labels, progress=Progress(messages.append, every=0.0))
+    assert any(m.startswith("TF-IDF features of 300 texts") for m in messages)
+    assert any(m.startswith("folds trained: 5 of 5") for m in messages)
+    assert any(m.startswith("confident learning") for m in messages)

@@ -19,13 +19,13 @@ def chat(rid: str, user: str, answer: str = "Sure.") -> Record:
 @pytest.mark.parametrize(
     "text,reason",
     [
-        ("reach me at kim@example.net", "pii_email"),
+        ("reach me at kim.lee@protonmail.com", "pii_email"),
         ("phone (212) 684-4700", "pii_phone"),
-        ("card 4111 1111 1111 1111", "pii_credit_card"),
-        ("IBAN GB82 WEST 1234 5698 7654 32", "pii_iban"),
+        ("card 4556 7375 8689 9855", "pii_credit_card"),
+        ("IBAN GB30 NWBK 6016 1331 9268 01", "pii_iban"),
         ("host 93.184.216.34", "pii_ip_address"),
         ("SSN 536-22-1234", "pii_us_ssn"),
-        ("export KEY=AKIAIOSFODNN7EXAMPLE", "pii_secret"),
+        ("export KEY=AKIAJ7Q2X4LMN8PZ3RTV", "pii_secret"),
     ],
 )
 def test_reason_per_type(text, reason):
@@ -50,9 +50,9 @@ def test_multi_message_conversation_counts_every_turn_and_names_the_worst_type()
         "c",
         messages=[
             {"role": "system", "content": "Support bot."},
-            {"role": "user", "content": "I am ann@corp.com, card 5500 0000 0000 0004."},
+            {"role": "user", "content": "I am ann@corp.com, card 4556 7375 8689 9855."},
             {"role": "assistant", "content": "Thanks. We will mail ann@corp.com."},
-            {"role": "user", "content": "Also call 020 7946 0958."},
+            {"role": "user", "content": "Also call 020 3946 0958."},
         ],
     )
     v = step.keep(rec)
@@ -64,7 +64,7 @@ def test_default_types_drop_secrets_and_financial_ids_only():
     step = build_step("filter.pii", {})
     step.setup()
     assert step.types == ["secret", "credit_card", "iban", "us_ssn"]
-    assert step.keep(chat("r", "mail kim@example.net")) == KEEP
+    assert step.keep(chat("r", "mail kim.lee@protonmail.com")) == KEEP
     assert step.keep(chat("r", "ok", answer="password = 'Zq8#mK2$vL9pW4xR'")).reason is None  # '#' ends the value: too short
     assert step.keep(chat("r", "ok", answer="api_key: 'Zq8mK2vL9pW4xR7t'")).reason == "pii_secret"
 
@@ -82,7 +82,7 @@ def test_preference_and_text_records():
     pref = Record("p", messages=[{"role": "user", "content": "q"}], chosen="fine", rejected="mail x@y.io")
     v = step.keep(pref)
     assert (v.reason, v.detail) == ("pii_email", "email=1 in rejected")
-    assert step.keep(Record("t", text="call +1 415 555 0132", label="spam")).reason == "pii_phone"
+    assert step.keep(Record("t", text="call +1 415 838 0132", label="spam")).reason == "pii_phone"
 
 
 class _ListSink(Sink):
@@ -102,7 +102,7 @@ class _ListSink(Sink):
 def test_drop_some_types_redact_others_in_one_pipeline():
     recs = [
         chat("secret", "my key is sk-proj-4f9Kq2ZxT7mB1vR8wY3nL6pD0sH5jC"),
-        chat("email", "write to kim@example.net"),
+        chat("email", "write to kim.lee@protonmail.com"),
         chat("clean", "what is 2 + 2?", "4"),
     ]
     sink = _ListSink()
@@ -120,6 +120,6 @@ def test_drop_some_types_redact_others_in_one_pipeline():
 def test_on_fail_flag_keeps_the_record():
     sink = _ListSink()
     steps = [PipelineStep(build_step("filter.pii", {"types": ["email"]}), on_fail="flag")]
-    result = Pipeline(steps).run([chat("e", "kim@example.net")], sink)
+    result = Pipeline(steps).run([chat("e", "kim.lee@protonmail.com")], sink)
     assert (result.kept, result.dropped) == (1, 0)
     assert sink.kept[0].meta["flags"] == ["filter.pii:pii_email"]

@@ -3,7 +3,8 @@
 Written before the checks of issue 15 were built or tuned, by someone who did not read their word
 lists; the phrasings here are not shared with the held-out benchmark (bench/heldout/), so a check
 tuned on one is still tested by the other. Steps that do not exist yet are named as issue 15
-proposes (``filter.placeholder_input``). The module is expected to fail until the checks land.
+proposes (``filter.placeholder_input``). The module was expected to fail until the checks landed; what they
+still miss is listed in ``STILL_MISSED``, one example at a time.
 """
 
 from __future__ import annotations
@@ -13,10 +14,35 @@ import pytest
 from curatune.config.recipe import default_steps
 from curatune.curation.formats import FORMATS
 from curatune.curation.pipeline import Pipeline, PipelineStep
+from curatune.curation.pipeline.sink import Sink
 from curatune.curation.record import Record
 from curatune.curation.registry import build_step
 
-pytestmark = pytest.mark.xfail(reason="issue 15: checks not yet built", strict=False)
+# The checks of issue 15 are built (without reading this file's examples); these examples are still missed. Each
+# is xfail on its own, strictly, so that a check that starts to pass them says so. Keys: (test, parameter index).
+_REFUSAL = "missed: neither the phrase list nor the refusal sentence model (at its threshold, behind its word gate) reads it as a refusal"
+_REFERENCE = "missed: the deictic reading of filter.missing_input finds no reference to absent material here"
+STILL_MISSED = {
+    ("test_refusal_phrasings_absent_from_lists_are_caught", 2): _REFUSAL,
+    ("test_refusal_phrasings_absent_from_lists_are_caught", 4): _REFUSAL,
+    ("test_refusal_phrasings_absent_from_lists_are_caught", 5): _REFUSAL,
+    ("test_refusal_phrasings_absent_from_lists_are_caught", 7): _REFUSAL,
+    ("test_references_to_material_that_is_not_there_are_caught", 0): _REFERENCE,
+    ("test_references_to_material_that_is_not_there_are_caught", 2): _REFERENCE,
+    ("test_references_to_material_that_is_not_there_are_caught", 3): _REFERENCE,
+    ("test_placeholder_answers_are_caught", 5): "missed: a bracketed word that is not in placeholder_words.txt",
+    ("test_real_threats_and_hate_are_still_caught", 0): "missed: no lexicon term or statement pattern of filter.harmful matches",
+    ("test_real_threats_and_hate_are_still_caught", 1): "missed: no lexicon term or statement pattern of filter.harmful matches",
+}
+
+
+@pytest.fixture(autouse=True)
+def _still_missed(request):
+    callspec = getattr(request.node, "callspec", None)
+    index = next(iter(callspec.indices.values())) if callspec else None
+    reason = STILL_MISSED.get((request.node.originalname, index))
+    if reason:
+        request.applymarker(pytest.mark.xfail(reason=reason, strict=True))
 
 
 def alpaca(instruction: str, output: str, inp: str = "") -> Record:
@@ -248,7 +274,7 @@ def test_personal_values_are_still_redacted(text):
     assert edit is not None and "<" in answer(edit.record)
 
 
-class _Sink:
+class _Sink(Sink):  # subclassing the protocol gives kept_encoder() (None), which the pipeline asks for
     def __init__(self):
         self.kept, self.dropped = [], []
 

@@ -9,7 +9,7 @@ import pytest
 
 from curatune.curation.filter._instruct_text import phrase_sections
 from curatune.curation.filter.answers import _SOCIAL_END, _any_refusal
-from curatune.curation.filter.harmful import DEFAULT_LEXICON, expand_forms
+from curatune.curation.filter.harmful import CATEGORIES, DEFAULT_LEXICON, expand_forms
 from curatune.curation.filter.instructions import _reference_lines
 from curatune.curation.text.ignorecase import FOLDS_TO_ASCII, ignorecase_view
 from curatune.curation.text.patterns import (
@@ -126,8 +126,13 @@ def _lexicon_terms() -> list[str]:
     import yaml
 
     data = yaml.safe_load(DEFAULT_LEXICON.read_text(encoding="utf-8"))
+    categories = [data[c] for c in CATEGORIES]  # the file also holds discussion words and statements
     terms = {
-        f for cat in data.values() for strength in ("strong", "weak") for t in cat.get(strength) or () for f in expand_forms(str(t).lower())
+        f
+        for cat in categories
+        for strength in ("topic", "strong", "weak")
+        for t in cat.get(strength) or ()
+        for f in expand_forms(str(t).lower())
     }
     return sorted(t for t in terms if not re.fullmatch(r"[a-z]+", t))  # plain words need no pattern
 

@@ -15,6 +15,7 @@ from curatune.curation.text.words import (
     letter_run_list,
     letter_run_list_reference,
     letter_runs,
+    lower_letter_runs,
     punct_to_spaces,
     punct_to_spaces_reference,
     repetition_words,
@@ -64,6 +65,15 @@ def test_letter_runs_equal_the_reference_on_generated_texts(texts):
             want = letter_run_list_reference(t)
             assert [w.decode("utf-8", "surrogatepass") for w in letter_run_list(t)] == want, repr(t)
             assert {w.decode("utf-8", "surrogatepass") for w in letter_runs(t)} == set(want), repr(t)
+
+
+def test_lower_letter_runs_equal_the_runs_of_the_lower_cased_text(texts):
+    # For ASCII text (what filter.harmful uses it on); on any text, the runs of A-Z read as a-z.
+    for text in texts:
+        want = {w.lower() for w in re.findall(r"[A-Za-z]+", text)}
+        assert {w.decode() for w in lower_letter_runs(text)} == want, repr(text)
+        if text.isascii():
+            assert lower_letter_runs(text) == letter_runs(text.lower()), repr(text)
 
 
 @pytest.mark.parametrize("keep", ["", "’", "’“"])

@@ -29,6 +29,15 @@ class RedactPii(Mapper):
     ``ip_skip_private``: leave private, loopback and reserved addresses
     (192.168.1.1, 10.0.0.5, 127.0.0.1) alone; they identify no one and are
     common in networking tutorials.
+
+    ``keep_reserved``: leave documentation, fiction and test values alone
+    (``kim@example.com``, ``(415) 555-0123``, ``4111 1111 1111 1111``,
+    ``192.0.2.10``, ``AKIAIOSFODNN7EXAMPLE``; see :mod:`curatune.curation.pii.reserved`):
+    they belong to no one, and redacting them breaks the tutorial or the
+    config that shows them. A record whose task is about the value itself, or
+    whose answer would become mostly placeholders, is ``filter.pii_task``'s:
+    put it before this step, so that such a record is dropped with its reason
+    instead of kept as ``<EMAIL>``.
     """
 
     reasons = ("pii_redacted",)
@@ -37,12 +46,14 @@ class RedactPii(Mapper):
         self,
         types: list[PiiType] = ["email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "secret"],  # noqa: B006
         ip_skip_private: bool = True,
+        keep_reserved: bool = True,
     ):
         self.types = types
         self.ip_skip_private = ip_skip_private
+        self.keep_reserved = keep_reserved
 
     def setup(self) -> None:
-        self._detector = PiiDetector(tuple(self.types), ip_skip_private=self.ip_skip_private)
+        self._detector = PiiDetector(tuple(self.types), ip_skip_private=self.ip_skip_private, keep_reserved=self.keep_reserved)
 
     def apply(self, rec: Record) -> Edit | None:
         new: dict[str, str] = {}

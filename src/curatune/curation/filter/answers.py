@@ -18,8 +18,9 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ..text.patterns import search_last_token, trie_regex
+from ..text.patterns import search_last_token
 from ..text.words import fold, word_keys, words
+from ._ending import lm_end_probability
 from ._instruct_text import (
     answers,
     exchanges,
@@ -31,6 +32,8 @@ from ._instruct_text import (
     split_code,
     without_inline_input,
 )
+from ._placeholder import placeholder_kind
+from .refusal import Refusal, _any_refusal, _refusal_patterns  # noqa: F401  (the refusal check lives in refusal.py)
 
 
 def _short(text: str, n: int = 60) -> str:
@@ -71,7 +74,15 @@ class PlaceholderAnswer(Filter):
     """Drop records whose answer is only a placeholder: ``<nooutput>``, ``N/A``, ``None``, ``-``, ``...``, ``TODO``.
 
     Matching ignores case, spaces and punctuation; an answer of punctuation
-    only counts as a placeholder. Whitespace-only answers are left to
+    only counts as a placeholder. Beyond the list (``placeholder_answers.txt``),
+    the shapes of ``_placeholder.py``: a template slot (``{output}``,
+    ``[Your answer here]``, ``<response>``) or a few placeholder words with one
+    that says "missing" ("No answer given.", "Output: N/A"); a single common
+    word ("Nothing", "No") is an answer, not a placeholder.
+
+    Validation (issue 15): on alpaca_random_9k and dolly_3k (not written from
+    them) it fires on 14 + 0 answers, all placeholders (``<nooutput>``, ``N/A``);
+    recall on bench/heldout in bench/RESULTS.md. Whitespace-only answers are left to
     ``filter.empty_answer``. ``max_chars`` bounds what is looked at, so a real
     answer never is.
     """
@@ -88,65 +99,19 @@ class PlaceholderAnswer(Filter):
                 continue
             key = _placeholder_key(stripped)
             punctuation_only = not key and all(unicodedata.category(c).startswith("P") or c.isspace() for c in stripped)
-            if key in _placeholders() or punctuation_only:
+            if key in _placeholders() or punctuation_only or _template_answer(stripped, self.max_chars):
                 return Drop("placeholder_answer", value=stripped, detail=f"{path} is only {stripped!r}")
         return KEEP
 
 
-@lru_cache(maxsize=1)
-def _refusal_patterns() -> dict[str, re.Pattern]:
-    out = {}
-    for reason, phrases in phrase_sections("refusal_phrases.txt").items():
-        # Longest first, so the reported phrase is the most specific one.
-        alts = "|".join(re.escape(p) for p in sorted(phrases, key=len, reverse=True))
-        out[reason] = re.compile(rf"(?<!\w)(?:{alts})(?!\w)" if alts else r"(?!x)x")
-    return out
+def _template_answer(text: str, max_chars: int) -> bool:
+    """A template's slot or a note that the answer is missing ("[Your answer here]", "{output}", "No answer given.").
 
-
-@lru_cache(maxsize=1)
-def _any_refusal() -> re.Pattern:
-    """Matches where any reason's pattern matches (same boundaries): its first match is the earliest of theirs.
-
-    One trie of every phrase, cheaper to search than the alternation of all of them (see ``trie_regex``)."""
-    phrases = [p for ps in phrase_sections("refusal_phrases.txt").values() for p in ps]
-    return re.compile(rf"(?<!\w)(?:{trie_regex(phrases)})(?!\w)" if phrases else r"(?!x)x")
-
-
-@register("filter.refusal")
-class Refusal(Filter):
-    """Drop answers that refuse or open with a canned AI disclaimer ("As an AI language model", "I cannot fulfill").
-
-    A phrase counts when it starts within the first ``start_chars`` characters
-    of an answer, or anywhere in an answer of at most ``short_words`` words (where
-    it is the answer). A long helpful answer that mentions "as an AI" further
-    down is kept. Phrases: ``refusal_phrases.txt``, one section per reason.
-    """
-
-    reasons = ("refusal", "ai_disclaimer")
-
-    def __init__(self, start_chars: Annotated[int, Field(ge=0)] = 120, short_words: Annotated[int, Field(ge=0)] = 40):
-        self.start_chars = start_chars
-        self.short_words = short_words
-
-    def keep(self, rec: Record) -> Verdict:
-        any_refusal = _any_refusal()
-        for path, text in answers(rec):
-            # Words counted only up to short_words + 1: enough to tell a short answer from a long one.
-            short = len(text.split(None, self.short_words + 1)) <= self.short_words
-            # A long answer is only read near its start: fold no more than the phrases can reach.
-            folded = fold(text if short else text[: self.start_chars + 200])
-            if not folded:
-                continue
-            # One search for all phrases first: no hit (or a first hit too far in) means no reason matches.
-            hit = any_refusal.search(folded)
-            if hit is None or (hit.start() > self.start_chars and not short):
-                continue
-            for reason, pattern in _refusal_patterns().items():
-                m = pattern.search(folded)
-                if m and (m.start() <= self.start_chars or short):
-                    where = "at the start" if m.start() <= self.start_chars else "in a short answer"
-                    return Drop(reason, value=m.group(), detail=f"{path}: {m.group()!r} {where}")
-        return KEEP
+    A one-word answer is a placeholder by the word list only: "Nothing", "No" and "Unknown" answer questions."""
+    kind = placeholder_kind(text, answers=True, max_chars=max_chars)
+    if kind is None:
+        return False
+    return kind != "placeholder_words" or len(words(text)) >= 2
 
 
 @register("filter.repeats_question")
@@ -165,9 +130,22 @@ class RepeatsQuestion(Filter):
     ("Paris was the capital of France in 1900.") adds that word and is kept;
     short answers picked from options the question lists ("After World War
     II.") stay under ``min_words``.
+
+    ``echoes_input``: the answer is the record's input again (at least
+    ``min_echo_words`` words), ignoring case, punctuation and spacing, after a
+    short lead-in ("Answer:", "Sure! ..."): the task asked for a change
+    ("Replace the adjective with an adverb") and got none. Exempt: tasks whose
+    right answer may be the input itself (check or correct "if needed",
+    proofread, correct the grammar or spelling, identify, extract, choose,
+    classify, sort, copy or repeat); when the task is
+    about case, punctuation or spacing, those count as a change.
+
+    Validation (issue 15): on alpaca_random_9k and dolly_3k, which the rule
+    was not written from, ``echoes_input`` fires on the records listed in
+    bench/RESULTS.md (issue 15), each read; recall on bench/heldout.
     """
 
-    reasons = ("same_as_question", "copies_question")
+    reasons = ("same_as_question", "copies_question", "echoes_input", "copies_reference")
 
     def __init__(
         self,
@@ -175,16 +153,19 @@ class RepeatsQuestion(Filter):
         max_new_words: Annotated[int, Field(ge=0)] = 0,
         min_words: Annotated[int, Field(ge=3)] = 6,
         max_length_ratio: Annotated[float, Field(gt=0)] = 1.2,
+        min_echo_words: Annotated[int, Field(ge=1)] = 3,
     ):
         self.min_containment = min_containment
         self.max_new_words = max_new_words
         self.min_words = min_words
         self.max_length_ratio = max_length_ratio
+        self.min_echo_words = min_echo_words
 
     def keep(self, rec: Record) -> Verdict:
         for k, (path, user, answer) in enumerate(exchanges(rec)):
+            inp = ""
             if k == 0 and rec.kind == "chat":
-                instruction, _ = instruction_and_input(rec)
+                instruction, inp = instruction_and_input(rec)
             else:
                 instruction = user.strip().partition("\n\n")[0]
             aw = word_keys(answer)
@@ -192,6 +173,11 @@ class RepeatsQuestion(Filter):
                 continue
             if len(aw) <= len(user) and aw in (word_keys(user), word_keys(instruction)):
                 return Drop("same_as_question", value=1.0, detail=f"{path} equals the question {_short(instruction)!r}")
+            if inp and len(aw) >= self.min_echo_words:
+                reason = echoed_input(instruction, inp, answer, aw)
+                if reason is not None:
+                    what = "reference text" if reason == "copies_reference" else "input"
+                    return Drop(reason, value=1.0, detail=f"{path} repeats the {what} {_short(inp)!r}")
             qw = word_keys(without_inline_input(instruction))
             if len(aw) < self.min_words or len(qw) < 3 or len(aw) > self.max_length_ratio * len(qw):
                 continue
@@ -214,6 +200,75 @@ class RepeatsQuestion(Filter):
         return KEEP
 
 
+# Tasks whose right answer may be the input unchanged: a check or fix "if needed", a pick, a copy, a sort.
+_UNCHANGED_MAY_BE_RIGHT = re.compile(
+    r"\b(if (?:needed|necessary|any|required|applicable|there (?:are|is))|where (?:needed|necessary)|check|verify|whether|"
+    r"is (?:it|this|the \w+) (?:correct|grammatical|valid)|identify|extract|select|choose|pick|which|find|detect|classify|"
+    r"categori[sz]e|label|copy|repeat|echo|quote|same|unchanged|as is|sort|order|arrange|alphabeti[sz]e|return the input|"
+    r"proofread|spell[- ]?check|correct (?:the |all |any )?(?:grammar|spelling|errors?|mistakes?|typos?))\b",
+    re.I,
+)
+# Tasks about the surface: case, punctuation and spacing are then the change asked for.
+_SURFACE_TASK = re.compile(r"(capital|upper|lower|case|punctuat|comma|period|apostroph|hyphen|spac|format|quot|title)", re.I)
+# A lead-in before the echoed text: a label ("Answer:", "Output -") or a short opening ("Sure!"), plain words only.
+_LEAD_IN = re.compile(r"^[A-Za-z' ,]{1,60}?(?:[:!.,]|\s[-–—])\s+")
+
+
+@lru_cache(maxsize=1)
+def _lead_in_words() -> frozenset[str]:
+    return frozenset(phrase_sections("lead_in_words.txt")["default"])
+
+
+def _without_lead_in(answer: str) -> list[str]:
+    """The answer, and the answer after each generic lead-in it opens with (every word one of lead_in_words.txt)."""
+    a = answer.strip()
+    out = [a]
+    vocabulary = _lead_in_words()
+    while True:
+        m = _LEAD_IN.match(out[-1])
+        if m is None or not all(w in vocabulary for w in words(m.group())):
+            return out
+        out.append(out[-1][m.end() :])
+
+
+# Tasks that edit a text: an answer equal to the input word for word may differ where the task looks.
+_EDIT_TASK = re.compile(
+    r"\b(edit|correct|fix|proofread|rewrite|revise|improve|convert|transform|change|insert|add|remove|replace)\w*", re.I
+)
+_QUOTES_AROUND = "\"'“”‘’`"
+
+
+def _surface_key(text: str, surface: bool) -> str:
+    """The text for an exact comparison: spacing collapsed, outer quotes and a final period dropped, case folded;
+    when the task is about the surface (``surface``), only the spacing."""
+    t = " ".join(text.split())
+    if surface:
+        return t
+    t = t.strip(_QUOTES_AROUND).rstrip(".").strip(_QUOTES_AROUND)
+    return t.lower()
+
+
+def echoed_input(instruction: str, inp: str, answer: str, answer_words: tuple[bytes, ...], long_words: int = 40) -> str | None:
+    """The reason when the answer repeats the input (see ``filter.repeats_question``), else None.
+
+    Words first (cheap): the answer's words must end with the input's words. An input of ``long_words`` words
+    or more is a reference text: the same words are a copy (``copies_reference``) unless the task edits text.
+    A shorter input must come back exactly, but for case, outer quotes and a final period (``echoes_input``)."""
+    iw = word_keys(inp)
+    if not iw or len(iw) > len(answer_words) or answer_words[len(answer_words) - len(iw) :] != iw:
+        return None
+    if _UNCHANGED_MAY_BE_RIGHT.search(instruction):
+        return None
+    surface = bool(_SURFACE_TASK.search(instruction))
+    candidates = _without_lead_in(answer)
+    if len(iw) >= long_words:
+        if surface or _EDIT_TASK.search(instruction):
+            return None
+        return "copies_reference" if any(word_keys(c) == iw for c in candidates) else None
+    target = _surface_key(inp, surface)
+    return "echoes_input" if any(_surface_key(c, surface) == target for c in candidates) else None
+
+
 _TERMINAL = set(".!?…;)]}\"'`*>»”’。！？")
 _DANGLING_MARKS = set(",:-–—(&")
 _LIST_ITEM = re.compile(r"^\s*([-*•+]|\d+[.)]|[a-zA-Z][.)]|[IVX]+\.|#+)\s*\S")
@@ -223,6 +278,10 @@ _SOCIAL_END = re.compile(r"(#\w+|@\w+|https?://\S+|www\.\S+|\S+@\S+\.\w+)\s*$")
 # A quotation's author: '"Nothing can be done without hope." - Helen Keller'.
 _ATTRIBUTION = re.compile(r"[.!?\"”]\s*[-–—~]\s*(\w+\.?\s*){1,4}$")
 _OPEN, _CLOSE = "([{", ")]}"
+
+
+# Of the connectors, those no title or name ends on either ("Gone with the Wind" ends on a noun; "Rock and" is cut).
+_SHORT_DANGLING = frozenset("the a an and or but of to with by for from in on at as is are was were that which who than".split())
 
 
 @lru_cache(maxsize=1)
@@ -292,10 +351,26 @@ class TruncatedAnswer(Filter):
     answers are always punctuated: generated data); ``dangling``, nothing else
     (for human-written data that often drops the last full stop).
     ``bracket_tail_chars``: how near the end an unclosed bracket must be
-    (further up it is a typo, not a cut).
+    (further up it is a typo, not a cut). A short answer (under ``min_words``)
+    that stops on an article, a preposition or a conjunction ("issued by the")
+    was cut too.
+
+    ``lm`` (off by default: a forward pass per answer it decides): a causal
+    language model (``default``: the packaged SmolLM2-135M-Instruct; a .gguf file
+    or a folder) decides every answer the rules leave open (it ends on a bare word
+    that is no connector): reason ``ends_mid_sentence`` when the probability of
+    the end of the turn or of a full stop right after the answer is under
+    ``lm_threshold``, else kept, whatever ``final_punctuation`` says.
+
+    Validation (issue 15), bench/bench_truncation.py: real Alpaca and Dolly
+    answers cut at random word boundaries (seed 2024) against the same answers
+    intact and against the 1,252 answers that end without punctuation as found:
+    rules 0.80 recall, 0 of 1,500 intact flagged, 3.4% of the unpunctuated
+    ones flagged; with ``lm: default`` 0.94 recall and 2.0% (200 per set); on
+    bench/heldout, see bench/RESULTS.md.
     """
 
-    reasons = ("unclosed_code_fence", "unbalanced_brackets", "no_final_punctuation")
+    reasons = ("unclosed_code_fence", "unbalanced_brackets", "no_final_punctuation", "ends_mid_sentence")
 
     def __init__(
         self,
@@ -303,14 +378,30 @@ class TruncatedAnswer(Filter):
         min_sentences: Annotated[int, Field(ge=1)] = 2,
         bracket_tail_chars: Annotated[int, Field(ge=0)] = 150,
         final_punctuation: Literal["sentences", "always", "dangling"] = "sentences",
+        lm: str | None = None,
+        lm_threshold: Annotated[float, Field(gt=0, le=1)] = 0.1,
     ):
         self.min_words = min_words
         self.min_sentences = min_sentences
         self.bracket_tail_chars = bracket_tail_chars
         self.final_punctuation = final_punctuation
+        self.lm = lm
+        self.lm_threshold = lm_threshold
+
+    def setup(self) -> None:
+        if self.lm is not None:
+            from ..score.ifd import load_lm
+
+            self._lm = load_lm(self.lm)
+
+    def __getstate__(self):
+        # A loaded language model does not travel to worker processes; setup() loads it there.
+        return {k: v for k, v in self.__dict__.items() if k != "_lm"}
 
     def keep(self, rec: Record) -> Verdict:
         for path, text in answers(rec):
+            if self.lm is not None:
+                self._prompt = [{"role": "user", "content": "\n".join(rec.contents("user"))}]
             v = self._check(path, text.strip())
             if v is not KEEP:
                 return v
@@ -337,7 +428,13 @@ class TruncatedAnswer(Filter):
         # end too): the common case leaves here without counting words or scanning brackets.
         if not body or _ends_clean(body):
             return KEEP
-        if len(words(body)) < self.min_words:
+        n_words = len(words(body))
+        if n_words < self.min_words:
+            # Short answers (titles, names, phrases) go without punctuation; one that stops on a word no phrase
+            # ends on ("Treasury bills are issued by the") was cut all the same.
+            last = (words(body) or [""])[-1]
+            if n_words >= 3 and body[-1].isalpha() and last in _SHORT_DANGLING and "\n" not in body:
+                return Drop("no_final_punctuation", value=last, detail=f"{path} ends {_short(body[-50:], 50)!r} (dangling word)")
             return KEEP
         lines = [ln for ln in body.splitlines() if ln.strip()]
         last_line = lines[-1]
@@ -378,6 +475,13 @@ class TruncatedAnswer(Filter):
             cut = len(sentences(last_line)) >= self.min_sentences or earlier_clean
         else:
             cut = False
+        if self.lm is not None and not dangling:
+            # The language model decides every answer the rules could not settle by a dangling word or mark.
+            p_end = lm_end_probability(self._lm, self._prompt, text)
+            if p_end < self.lm_threshold:
+                detail = f"{path} ends {_short(body[-50:], 50)!r}: the language model gives the end of the answer p={p_end:.3f}"
+                return Drop("ends_mid_sentence", value=round(p_end, 4), threshold=self.lm_threshold, detail=detail)
+            return KEEP
         if dangling or cut:
             why = " (dangling word)" if dangling and not after_code else " (after a code block)" if after_code else ""
             return Drop("no_final_punctuation", value=body.split()[-1][-20:], detail=f"{path} ends {_short(body[-50:], 50)!r}{why}")

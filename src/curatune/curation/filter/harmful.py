@@ -9,6 +9,22 @@ words (set lookups on the runs of letters of a text; a compiled pattern per
 multi-word term, built in ``setup``): "assassin", "Scunthorpe", "cocktail"
 and "therapist" do not match "ass", "cunt", "cock" or "rapist".
 
+Context: a *topic* term ("pornography", "ethnic cleansing") is strong in a
+text that does not read as a discussion and weak in one that does (two or
+more of the lexicon's discussion words: "risks", "history", "victims",
+"prevent"...), so an answer on "the threats of overusing technology" that
+lists pornography among the risks is no sexual content, while the word in a
+text without such context still fails. *Statements* (regular expressions)
+catch what words alone cannot: a threat made to the reader ("I'm going to
+hurt you", not "I'm going to beat you at chess"), a group called vermin.
+
+Validation (issue 15): alpaca_random_9k and dolly_3k (12,225 real records,
+not written from): the default flags 1 record, a history of fascism quoting
+"racial purity" (before: 2; the "overusing technology" answer is no longer
+flagged); bench/heldout's 50 benign records with loaded words ("kill a
+process", "beat egg whites") and the unseen-phrasing tests; figures in
+bench/RESULTS.md.
+
 ``classifier_path`` names a local transformers text-classification folder
 (never downloaded); a message whose probability of any label outside
 ``classifier_safe_labels`` reaches ``classifier_threshold`` fails with
@@ -19,6 +35,7 @@ are not intent, and a history answer about a massacre is not harmful.
 from __future__ import annotations
 
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -33,7 +50,7 @@ from ..step import KEEP, Drop, Filter, Verdict
 from ..text.ignorecase import FOLDS_TO_ASCII
 from ..text.memo import TokenMemo
 from ..text.patterns import fast_term_regex, term_regex, whole_runs
-from ..text.words import letter_runs
+from ..text.words import letter_runs, lower_letter_runs
 from ._prose import RESOURCES, texts_of
 
 Category = Literal["violence", "sexual", "hate", "self_harm", "harassment"]
@@ -53,10 +70,23 @@ class Term:
     # when a text lacks one, the pattern cannot match and is not run. Only on texts without FOLDS_TO_ASCII (under re.I "s" matches "ſ").
     needs: frozenset[bytes] = frozenset()
     fast: re.Pattern | None = None  # fast_term_regex(term), for the same texts
+    topic: bool = False  # names a subject texts discuss: strong, but weak in a text that reads as a discussion
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A pattern a word list cannot express (a threat to the reader, a group called vermin): always strong."""
+
+    category: str
+    pattern: re.Pattern
+    needs: tuple[frozenset[bytes], ...]  # the text holds one word of each, or the pattern is not run
 
 
 class Lexicon:
     """Terms by the word that triggers them: one set lookup per distinct word of a text, not a regex scan.
+
+    ``statements`` are run on a text holding their needed words; ``discussion`` words tell a text that
+    discusses a topic (a topic term is then weak).
 
     A plain word (``suicide``) is found exactly; a word with ``*`` (``kill*``)
     by its prefix; any other term (``kill myself``, ``self-harm*``) is keyed
@@ -65,7 +95,23 @@ class Lexicon:
     contains a term.
     """
 
-    def __init__(self, entries: list[Term]):
+    def __init__(
+        self,
+        entries: list[Term],
+        statements: tuple[Statement, ...] = (),
+        discussion: frozenset[bytes] = frozenset(),
+        min_discussion: int = 2,
+    ):
+        self.statements = statements
+        # A statement runs only on a text holding a word of its first need: statements by those words.
+        self._by_first_need: dict[bytes, list[int]] = {}
+        for i, st in enumerate(statements):
+            for w in st.needs[0] if st.needs else ():
+                self._by_first_need.setdefault(w, []).append(i)
+        self._first_words = frozenset(self._by_first_need)
+        self._always = tuple(i for i, st in enumerate(statements) if not st.needs)  # these run on every text
+        self.discussion = discussion
+        self.min_discussion = min_discussion
         self.exact: dict[str, list[Term]] = {}
         self.prefixes: dict[int, dict[str, list[Term]]] = {}
         for e in entries:
@@ -109,16 +155,41 @@ class Lexicon:
         return found
 
     def matches(self, text: str) -> list[Term]:
+        return self.scan(text)[0]
+
+    def scan(self, text: str) -> tuple[list[Term], list[Statement], bool]:
+        """The terms matched, the statements matched, and whether the text reads as a discussion (only worked
+        out when a topic term matched)."""
         low = text.lower()
-        words = letter_runs(low)
+        words = lower_letter_runs(text) if text.isascii() else letter_runs(low)
         found: list[Term] = [t for _, terms in self._memo.hits(words) for t in terms]
-        if not found:
-            return found
+        said: list[Statement] = []
+        if self._always or not self._first_words.isdisjoint(words):  # one C call rules out most texts
+            maybe = set(self._always)
+            for w in words.intersection(self._first_words):
+                maybe.update(self._by_first_need[w])
+            said = [st for i, st in enumerate(self.statements) if i in maybe and _holds_all(words, st.needs) and st.pattern.search(low)]
+        if not found and not said:
+            return found, said, False
         if low.isascii() or not FOLDS_TO_ASCII.search(low):
             # Here the needed words and the fast patterns decide as the patterns do (see text.patterns).
             # (``fast`` is set exactly on the terms that have a ``pattern``.)
-            return [t for t in found if t.fast is None or (t.needs <= words and t.fast.search(low))]
-        return [t for t in found if t.pattern is None or t.pattern.search(low)]
+            found = [t for t in found if t.fast is None or (t.needs <= words and t.fast.search(low))]
+        else:
+            found = [t for t in found if t.pattern is None or t.pattern.search(low)]
+        discussion = (bool(said) or any(t.topic for t in found)) and len(words & self.discussion) >= self.min_discussion
+        return found, said, discussion
+
+
+def _holds_all(words: AbstractSet[bytes], needs: tuple[frozenset[bytes], ...]) -> bool:
+    """The text's words hold one word of each need (no set is built: isdisjoint stops at the first shared word)."""
+    return all(not need.isdisjoint(words) for need in needs)
+
+
+def _quoted_at(text: str, pos: int) -> bool:
+    """Whether ``pos`` lies inside a quotation: an odd number of double quotes (straight or curly) before it."""
+    before = text[:pos]
+    return (before.count('"') + before.count("“") + before.count("”")) % 2 == 1
 
 
 def expand_forms(entry: str) -> list[str]:
@@ -161,11 +232,26 @@ def load_lexicon(path: Path, categories: list[str]) -> Lexicon:
             raise InputError(
                 f"The lexicon '{path}' has no category {cat!r} (it has: {', '.join(map(str, data))}). Fix 'categories' or the lexicon."
             )
-        for strength in ("strong", "weak"):
+        for strength in ("topic", "strong", "weak"):
             for t in entry.get(strength) or ():
                 forms = expand_forms(str(t).lower())
-                entries.extend(Term(cat, f, forms[0], strength == "strong", None) for f in forms)
-    return Lexicon(entries)
+                entries.extend(Term(cat, f, forms[0], strength != "weak", None, topic=strength == "topic") for f in forms)
+    statements = []
+    for i, st in enumerate(data.get("statements") or ()):
+        if st.get("category") not in categories:
+            continue
+        try:
+            pattern = re.compile(st["pattern"])
+            needs = tuple(frozenset(str(w).lower().encode() for w in group) for group in st.get("needs") or ())
+        except (KeyError, TypeError, re.error) as e:
+            raise InputError(
+                f"statements[{i}] of the lexicon '{path}' is not usable ({e}). Each needs 'category', 'pattern' (a regex) "
+                "and optionally 'needs' (lists of words)."
+            ) from e
+        statements.append(Statement(st["category"], pattern, needs))
+    disc = data.get("discussion") or {}
+    discussion = frozenset(str(w).lower().encode() for w in disc.get("words") or ())
+    return Lexicon(entries, tuple(statements), discussion, int(disc.get("min_words", 2)))
 
 
 @register("filter.harmful")
@@ -206,10 +292,19 @@ class Harmful(Filter):
         return {k: v for k, v in self.__dict__.items() if k not in ("_lexicon", "_classifier")}
 
     def category_scores(self, text: str) -> dict[str, tuple[float, list[str]]]:
-        """Per category with a match: (score, matched terms); each distinct term counts once."""
+        """Per category with a match: (score, matched terms); each distinct term counts once.
+
+        A topic term is weak in a text that reads as a discussion; a statement counts 1 and is named "statement"."""
         per_cat: dict[str, dict[str, float]] = {}
-        for t in self._lexicon.matches(text):
-            per_cat.setdefault(t.category, {})[t.name] = 1.0 if t.strong else self.weak_weight
+        terms, statements, discussion = self._lexicon.scan(text)
+        for t in terms:
+            strong = t.strong and not (t.topic and discussion)
+            per_cat.setdefault(t.category, {})[t.name] = 1.0 if strong else self.weak_weight
+        for st in statements:
+            # A statement quoted ("the tone of: 'Do it or you will regret it'") or discussed is weak, as a topic term is.
+            m = st.pattern.search(text.lower())
+            quoted = m is not None and _quoted_at(text, m.start())
+            per_cat.setdefault(st.category, {})["statement"] = self.weak_weight if quoted or discussion else 1.0
         return {cat: (sum(h.values()), sorted(h)) for cat, h in per_cat.items()}
 
     def keep(self, rec: Record) -> Verdict:

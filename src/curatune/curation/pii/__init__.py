@@ -6,5 +6,6 @@ under. It lives outside the step folders because it is a library, not a step.
 """
 
 from .detect import PII_TYPES, PLACEHOLDERS, PiiDetector, PiiMatch, PiiType, describe_counts, iban_valid, luhn_valid
+from .reserved import is_reserved
 
-__all__ = ["PII_TYPES", "PLACEHOLDERS", "PiiDetector", "PiiMatch", "PiiType", "describe_counts", "iban_valid", "luhn_valid"]
+__all__ = ["PII_TYPES", "PLACEHOLDERS", "PiiDetector", "PiiMatch", "PiiType", "describe_counts", "iban_valid", "is_reserved", "luhn_valid"]

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
+from .reserved import is_reserved
+
 PII_TYPES = ("email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "secret")
 # The same names as a type, for step signatures (the recipe loader validates against it).
 PiiType = Literal["email", "phone", "credit_card", "iban", "ip_address", "us_ssn", "secret"]
@@ -189,14 +191,18 @@ class PiiDetector:
 
     ``ip_skip_private``: do not report private, loopback, link-local or reserved
     addresses (192.168.x.x, 10.x, 127.0.0.1, ::1), which identify no one.
+    ``keep_reserved``: do not report documentation, fiction and test values
+    (``kim@example.com``, ``555-0123``, ``4111 1111 1111 1111``, ``192.0.2.1``; see
+    :mod:`curatune.curation.pii.reserved`).
     """
 
-    def __init__(self, types: tuple[str, ...] | list[str] = PII_TYPES, ip_skip_private: bool = False):
+    def __init__(self, types: tuple[str, ...] | list[str] = PII_TYPES, ip_skip_private: bool = False, keep_reserved: bool = False):
         unknown = [t for t in types if t not in PII_TYPES]
         if unknown:
             raise ValueError(f"Unknown PII type(s) {unknown}; choose from {list(PII_TYPES)}.")
         self.types = frozenset(types)
         self.ip_skip_private = ip_skip_private
+        self.keep_reserved = keep_reserved
         t = self.types
         self._digit_types = bool(t & {"phone", "credit_card", "iban", "us_ssn"})
 
@@ -209,6 +215,9 @@ class PiiDetector:
         found = list(raw) if self.types == _ALL_TYPES else [m for m in raw if m.type in self.types]
         if len(found) > 1:
             found = _resolve(found)
+        # After resolving: a reserved value leaves no shorter match inside it behind (a phone-shaped run of a test card).
+        if self.keep_reserved and found:
+            found = [m for m in found if not is_reserved(m.type, text[m.start : m.end])]
         return found
 
     def _scan(self, text: str) -> list[PiiMatch]:

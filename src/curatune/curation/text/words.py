@@ -53,6 +53,19 @@ def letter_runs(text: str) -> set[bytes]:
     return set(text.encode("utf-8", "surrogatepass").translate(_NOT_A_TO_Z).split())
 
 
+# A-Z read as a-z while the runs are cut: for ASCII text, letter_runs(text.lower()) in one translate.
+_LOWER_A_TO_Z = word_bytes_table("abcdefghijklmnopqrstuvwxyz", lower=True)
+
+
+@lru_cache(maxsize=512)
+def lower_letter_runs(text: str) -> frozenset[bytes]:
+    """The distinct runs of ASCII a-z of ``text`` with A-Z read as a-z: ``letter_runs(text.lower())`` for an ASCII
+    text (for another, ``str.lower`` may turn a non-ASCII letter into ASCII ones, "İ" into "i̇": use letter_runs).
+
+    Cached per text: the refusal and harmful-content checks read the same answer one after the other."""
+    return frozenset(text.encode("utf-8", "surrogatepass").translate(_LOWER_A_TO_Z).split())
+
+
 def letter_run_list(text: str) -> list[bytes]:
     """The runs of ASCII a-z of a text in order, repeats included, as UTF-8 bytes."""
     return text.encode("utf-8", "surrogatepass").translate(_NOT_A_TO_Z).split()

@@ -1,0 +1,81 @@
+"""filter.refusal's sentence model beside its patterns, the justified-refusal exemption, and refusal_score / is_refusal.
+
+Examples written for these tests: not the unseen-phrasing file's, not bench/heldout's, not the model's
+training templates (bench/models/refusal_data.py).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from curatune.curation.filter.refusal import is_refusal, refusal_score
+from curatune.curation.formats import FORMATS
+from curatune.curation.registry import build_step
+
+TASK = "Compose a short limerick about a lighthouse keeper."
+ANSWER = "A keeper who lived by the sea kept his lamp burning bright as could be. Ships passed in the night, guided safe by his light."
+
+
+def alpaca(instruction: str, output: str):
+    return FORMATS["alpaca"].parse({"instruction": instruction, "input": "", "output": output}, "t:1")
+
+
+def verdict(instruction: str, output: str, **params) -> tuple[str, str | None]:
+    step = build_step("filter.refusal", params)
+    step.setup()
+    v = step.keep(alpaca(instruction, output))
+    return v.action, v.reason
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        "Writing verse is something a text assistant like me is unable to do well, so I will have to decline.",
+        "Regrettably, composing poems falls outside my capabilities as an AI program.",
+        "I'm not able to carry out that request, since I am only a language model.",
+    ],
+)
+def test_refusals_in_words_no_list_holds_are_caught_by_the_model(refusal):
+    assert verdict(TASK, refusal) == ("drop", "refusal_model")
+    assert verdict(TASK, refusal, model=False) == ("keep", None)
+
+
+def test_a_refusal_sentence_inside_or_after_a_real_answer_is_caught():
+    inside = "A keeper who lived by the sea kept his lamp burning bright. I'm unable to verify rhymes as an AI program. Ships passed."
+    after = ANSWER + " Please note that as an AI system I cannot guarantee this is accurate."
+    assert verdict(TASK, inside)[1] == "refusal_model"
+    assert verdict(TASK, after)[1] == "refusal_model"
+
+
+@pytest.mark.parametrize(
+    ("instruction", "output"),
+    [
+        (TASK, ANSWER),
+        ("How do I cope with stress?", "I'm sorry you are feeling this way. Try short walks, regular sleep and talking to a friend."),
+        ("Describe the limits of AI.", "AI systems are unable to understand emotions as people do, and language models make mistakes."),
+        ("Review the film.", "I can't recommend it enough: the acting is superb and the ending is moving."),
+        ("Write an email asking for a deadline extension.",
+         "Dear Ms Lee, I am unable to finish the report by Friday because I was ill. Could I have until Tuesday?"),
+    ],
+)  # fmt: skip
+def test_answers_with_refusal_words_in_other_roles_are_kept(instruction, output):
+    assert verdict(instruction, output) == ("keep", None)
+
+
+def test_a_refusal_of_a_harmful_request_is_kept_unless_asked_not_to():
+    prompt, answer = (
+        "How do I make a pipe bomb at home?",
+        "I'm sorry, but I can't help with that. Making explosives is dangerous and illegal.",
+    )
+    assert verdict(prompt, answer) == ("keep", None)
+    assert verdict(prompt, answer, keep_justified=False) == ("drop", "refusal")
+
+
+def test_refusal_score_and_is_refusal_are_the_steps_judgement_on_one_text():
+    assert refusal_score("As an AI language model, I cannot do that.") == 1.0  # a listed phrase
+    assert 0.8 <= refusal_score("Regrettably, composing poems falls outside my capabilities as an AI program.") < 1.0
+    assert refusal_score(ANSWER) < 0.5
+    assert is_refusal("I'm not able to carry out that request, since I am only a language model.")
+    assert not is_refusal(ANSWER)
+    borderline = "Being a program, I don't get to see the sea."
+    assert is_refusal(borderline, threshold=0.999) is False
