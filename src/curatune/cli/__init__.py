@@ -18,6 +18,7 @@ from typing import Any
 
 import typer
 
+from ..distributed import end_group
 from ..errors import EXIT_INTERNAL, CuratuneError
 from . import curate, data, evaluate, loop, split, train
 from .render import console
@@ -48,6 +49,7 @@ VERBS: dict[str, Callable[..., Any]] = {
     "tune": train.tune,
     "ui": train.ui,
     "hw": train.hw,
+    "accelerate-config": train.accelerate_config,
     # evaluation
     "eval": evaluate.eval_,
     "judge": evaluate.judge,
@@ -79,6 +81,8 @@ def main() -> None:
         console.print_exception(max_frames=4)
         console.print("[bold red]This is a bug in curatune[/]; please report it with the command you ran.")
         sys.exit(EXIT_INTERNAL)
+    finally:
+        end_group()  # under accelerate launch or torchrun: the process group let go before exit
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ..config.recipe import DataConfig, Recipe, recipe_to_yaml
 from ..config.train import TrainConfig
 from ..config.tune import TuneConfig
+from ..distributed import launch
 from ..errors import RecipeError
 from ..run_folder import RunFolder, TuneFolder
 from ..tracking import Tracking
@@ -85,6 +86,14 @@ def tune(
             [
                 "The recipe has no tune: section. Add one with a space to search, e.g.\n"
                 "    tune:\n      space:\n        learning_rate: {type: log_uniform, low: 1.0e-5, high: 1.0e-3}"
+            ]
+        )
+    if launch().distributed:
+        raise RecipeError(
+            [
+                f"tune runs its trials in processes of its own (tune.n_jobs), and this is one of {launch().world_size} processes "
+                "(accelerate launch or torchrun). Run `curatune tune RECIPE` without the launcher, then train its best recipe under it: "
+                "accelerate launch -m curatune train runs/<name>/tune/best_recipe.yaml"
             ]
         )
     run = RunFolder.of(recipe.runs_dir, recipe.name)

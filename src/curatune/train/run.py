@@ -33,6 +33,7 @@ import orjson
 
 from .. import __version__
 from ..config.train import TrainConfig
+from ..distributed import launch
 from ..errors import CuratuneError
 from ..run_folder import TrainFolder
 from ..tracking import Tracking, flat_params, use_store
@@ -77,7 +78,8 @@ def train(
     the summary and in MLflow. ``summary_extra`` is added to ``summary.json`` (where the learning rate came from).
     """
     t0 = time.perf_counter()
-    p = prepare(config, data, folder.preflight, echo)
+    me = launch()  # under a launch of several processes every rank trains; rank 0 alone writes and tracks
+    p = prepare(config, data, folder.preflight if me.is_main else None, echo)
     built = build_trainer(p, folder.checkpoints, folder.metrics, echo, tracking is not None, extra_callbacks or [])
     trainer, report = built.trainer, p.report
     tracked = _start_tracking(tracking, config, fingerprint) if tracking else None
@@ -97,7 +99,14 @@ def train(
             raise TrainingInterrupted(
                 f"Training was interrupted at step {trainer.state.global_step}. {saved} Run the same command again to resume."
             ) from e
-        summary = _finish(p, built, output, time.perf_counter() - train_start, folder, echo)
+        train_seconds = time.perf_counter() - train_start
+        if me.distributed:
+            built.counter.add_other_ranks()
+            if config.save_model:
+                trainer.save_model(str(folder.model))  # every rank: FSDP and ZeRO-3 gather the weights; rank 0 writes them
+            if not me.is_main:
+                return TrainResult(folder.root, {}, preflight=report, trainer=trainer)
+        summary = _finish(p, built, output, train_seconds, folder, echo)
         summary["seconds_total"] = round(time.perf_counter() - t0, 1)
         summary["data"] = {
             "train": [str(p) for p in data.paths],
@@ -146,9 +155,11 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     rank_start = time.perf_counter()
     ranked: list[dict] = []
-    if config.rank_losses:
+    if config.rank_losses and not _sharded(trainer):
         losses = (classifier_losses if data.task == "classification" else example_losses)(model, train_rows, pad)
         ranked = write_losses([r["id"] for r in train_rows], losses, folder.losses)
+    elif config.rank_losses:
+        echo("losses not ranked: the weights are sharded over the processes (FSDP or ZeRO-3); rank them in one process")
     rank_seconds = time.perf_counter() - rank_start
     plot_curves(
         folder.metrics,
@@ -158,7 +169,7 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         watcher.warnings,
         title=f"{config.method} fine-tuning of {config.model}",
     )
-    if config.save_model:
+    if config.save_model and not launch().distributed:  # with several processes, every rank saved it (train())
         model.save_pretrained(folder.model)
         loaded.tokenizer.save_pretrained(folder.model)
     evals = [{"step": e.step, "train_loss": e.train_loss, "eval_loss": e.eval_loss} for e in watcher.points]
@@ -186,6 +197,7 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         "tokens_per_second": round(tokens["processed_tokens"] / train_seconds, 1) if train_seconds else None,
         "estimated_seconds": report.budget.get("estimated_seconds"),
         "highest_loss_examples": ranked[: config.loss_rank_top],
+        "processes": launch().world_size,
         "model_dir": str(folder.model) if config.save_model else None,
     }
     echo(
@@ -193,6 +205,14 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         + (" (stopped early)" if stopped_early else "")
     )
     return summary
+
+
+def _sharded(trainer) -> bool:
+    """Weights split over the ranks (FSDP, ZeRO-3): rank 0 alone cannot run the model to rank the losses."""
+    if getattr(trainer, "is_fsdp_enabled", False):
+        return True
+    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None) if getattr(trainer, "is_deepspeed_enabled", False) else None
+    return plugin is not None and plugin.zero_stage == 3
 
 
 def _start_tracking(tracking: Tracking, config: TrainConfig, fingerprint: dict) -> dict:
