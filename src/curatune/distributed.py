@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from .errors import CuratuneError
 
@@ -69,7 +69,7 @@ def start_group() -> None:
     import torch.distributed as dist
 
     if not dist.is_initialized():
-        from accelerate import PartialState
+        from accelerate import PartialState  # type: ignore[import-untyped]
 
         PartialState()
 
@@ -109,7 +109,7 @@ def from_main(work: Callable[[], T]) -> T:
         if failure is not None:
             raise failure
         raise RankFailed(f"rank 0 failed, so rank {me.rank} stops: {outcome[1]}", outcome[2])
-    return outcome[1]  # type: ignore[no-any-return]
+    return cast(T, outcome[1])
 
 
 def sum_over_ranks(values: list[int]) -> list[int]:

@@ -185,7 +185,8 @@ def accelerate_config(
 ):
     """Write an Accelerate config (DDP, FSDP2, DeepSpeed ZeRO-2/3) for training the recipe on several processes or GPUs."""
     from ..config.recipe import load_recipe
-    from ..train.accelerate_config import accelerate_config as build, write_accelerate_config
+    from ..train.accelerate_config import accelerate_config as build
+    from ..train.accelerate_config import write_accelerate_config
 
     with exit_on_error():
         recipe = load_recipe(recipe_path, set_ or [])

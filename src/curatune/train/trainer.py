@@ -89,9 +89,8 @@ def prepare(config: TrainConfig, data: TrainData, preflight: Path | None, echo: 
     report.budget.update(_memory_line(config, loaded, train_rows))
     if preflight is not None:
         preflight.parent.mkdir(parents=True, exist_ok=True)
-        preflight.write_bytes(
-            orjson.dumps({"train": report.to_dict(), "val": val_report.to_dict(), "val_source": data.val_source}, option=orjson.OPT_INDENT_2)
-        )
+        checks = {"train": report.to_dict(), "val": val_report.to_dict(), "val_source": data.val_source}
+        preflight.write_bytes(orjson.dumps(checks, option=orjson.OPT_INDENT_2))
     for line in report.lines():
         echo(line)
     return Prepared(config, data, loaded, train_rows, val_rows, report, val_report, eval_steps)
