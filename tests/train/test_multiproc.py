@@ -58,7 +58,12 @@ def test_two_processes_follow_the_one_process_curve_and_write_the_run_folder_onc
     section = dict(model=str(lm), method="full", learning_rate=3e-3, max_steps=12, eval_steps=4, max_seq_len=64, dropout=0.0)
     # The same global batch of 8: 8 in one process, 4 in each of two.
     one = parse_recipe(
-        {"name": "one", "runs_dir": str(tmp_path / "runs1"), "data": {"path": "d.jsonl"}, "train": {**section, "per_device_train_batch_size": 8}}
+        {
+            "name": "one",
+            "runs_dir": str(tmp_path / "runs1"),
+            "data": {"path": "d.jsonl"},
+            "train": {**section, "per_device_train_batch_size": 8},
+        }
     )
     cwd = os.getcwd()
     os.chdir(tmp_path)
@@ -189,7 +194,9 @@ def test_each_strategy_writes_a_config_accelerate_reads(tmp_path, strategy):
     assert "accelerate launch --config_file" in path.read_text().splitlines()[1]
     loaded = load_config_from_file(str(path))  # Accelerate's own reader: an unknown key is an error there
     assert loaded.num_processes == 8 and loaded.mixed_precision == "bf16"
-    assert str(loaded.distributed_type).endswith({"ddp": "MULTI_GPU", "fsdp2": "FSDP", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED"}[strategy])
+    assert str(loaded.distributed_type).endswith(
+        {"ddp": "MULTI_GPU", "fsdp2": "FSDP", "zero2": "DEEPSPEED", "zero3": "DEEPSPEED"}[strategy]
+    )
     if strategy.startswith("zero"):
         ds = loaded.deepspeed_config
         assert (ds["zero_stage"], ds["gradient_accumulation_steps"], ds["gradient_clipping"]) == (int(strategy[-1]), 4, 0.5)
@@ -206,3 +213,34 @@ def test_a_config_that_cannot_work_is_refused_with_every_reason():
     with pytest.raises(RecipeError, match="--cpu goes with --strategy ddp only"):
         accelerate_config("fsdp2", TrainConfig(), 2, cpu=True)
     assert accelerate_config("ddp", TrainConfig(), 2, cpu=True)["mixed_precision"] == "no"
+
+
+FAILING_ON_RANK_0 = """
+import sys
+from curatune.distributed import from_main, end_group
+from curatune.errors import InputError
+
+def work():
+    raise InputError("data.jsonl line 3: no messages")
+
+try:
+    from_main(work)
+except Exception as e:
+    print(f"{type(e).__name__} {getattr(e, 'exit_code', None)}: {e}")
+finally:
+    end_group()
+"""
+
+
+@pytest.mark.slow
+def test_a_failure_on_rank_0_stops_the_others_with_its_message_and_exit_code(tmp_path):
+    (tmp_path / "fail.py").write_text(FAILING_ON_RANK_0)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")])}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", "fail.py"]
+    done = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = sorted(line for line in done.stdout.splitlines() if "data.jsonl" in line)
+    assert lines == [
+        "InputError 3: data.jsonl line 3: no messages",
+        "RankFailed 3: rank 0 failed, so rank 1 stops: data.jsonl line 3: no messages",
+    ]
