@@ -82,6 +82,18 @@ class RankFailed(CuratuneError):
         self.exit_code = exit_code
 
 
+def share(value: T) -> T:
+    """Rank 0's ``value`` on every rank (every rank must call it; the others' values are ignored). Unchanged in one process."""
+    if not launch().distributed:
+        return value
+    start_group()
+    import torch.distributed as dist
+
+    box: list[object] = [value]
+    dist.broadcast_object_list(box, src=0)
+    return cast(T, box[0])
+
+
 def from_main(work: Callable[[], T]) -> T:
     """``work()`` run by rank 0 alone, its result handed to every rank (it must pickle).
 
@@ -91,25 +103,29 @@ def from_main(work: Callable[[], T]) -> T:
     me = launch()
     if not me.distributed:
         return work()
-    start_group()
-    import torch.distributed as dist
-
-    box: list[object] = [None]
+    outcome: tuple = ()
     failure: BaseException | None = None
     if me.is_main:
         try:
-            box = [("ok", work())]
+            outcome = ("ok", work())
         except BaseException as e:  # noqa: BLE001 (every failure, Ctrl-C included, must reach the others)
             failure = e
-            box = [("failed", str(e) or type(e).__name__, getattr(e, "exit_code", 1 if not isinstance(e, KeyboardInterrupt) else 130))]
-    dist.broadcast_object_list(box, src=0)
-    outcome = box[0]
-    assert isinstance(outcome, tuple)
+            outcome = failed(e)
+    outcome = share(outcome)
     if outcome[0] == "failed":
         if failure is not None:
             raise failure
-        raise RankFailed(f"rank 0 failed, so rank {me.rank} stops: {outcome[1]}", outcome[2])
+        raise_failed(outcome)
     return cast(T, outcome[1])
+
+
+def failed(e: BaseException) -> tuple[str, str, int]:
+    """What the other ranks are told of rank 0's failure ``e``: its message and exit code (:func:`raise_failed` raises it)."""
+    return ("failed", str(e) or type(e).__name__, getattr(e, "exit_code", 130 if isinstance(e, KeyboardInterrupt) else 1))
+
+
+def raise_failed(outcome: tuple) -> None:
+    raise RankFailed(f"rank 0 failed, so rank {launch().rank} stops: {outcome[1]}", outcome[2])
 
 
 def sum_over_ranks(values: list[int]) -> list[int]:

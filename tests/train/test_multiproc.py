@@ -23,8 +23,8 @@ from curatune.config.recipe import parse_recipe
 from curatune.config.train import TrainConfig
 from curatune.distributed import Launch, from_main, launch
 from curatune.errors import CuratuneError, RecipeError
-from curatune.staging import lock_file, locked
 from curatune.stages.train import train
+from curatune.staging import lock_file, locked
 from curatune.train.accelerate_config import STRATEGIES, accelerate_config, write_accelerate_config
 
 SRC = Path(curatune.__file__).parents[1]
@@ -134,6 +134,50 @@ def test_the_whole_loop_on_two_processes_curates_evaluates_and_reports_once(tmp_
     assert names == Counter(r.info.run_name for r in mlflow_runs(tmp_path / "runs1")) and max(names.values()) == 1
 
 
+@pytest.mark.slow
+def test_a_search_on_two_processes_prunes_like_one_and_records_each_trial_once(tmp_path):
+    import optuna
+
+    from curatune.stages.tune import default_storage
+
+    lm = build_tiny_lm(tmp_path / "lm", hidden=32, layers=2, initializer_range=0.02)
+    write_jsonl(tmp_path / "d.jsonl", arithmetic(120))
+    train_section = {"model": str(lm), "method": "full", "max_steps": 15, "eval_steps": 5, "per_device_train_batch_size": 4}
+    train_section |= {"max_seq_len": 64, "save_model": False, "loss_rank_top": 0}
+    space = {"learning_rate": {"type": "log_uniform", "low": 1e-3, "high": 1e3}}
+    raw = {"name": "search", "runs_dir": "runs", "data": {"path": "d.jsonl"}, "train": train_section}
+    raw["tune"] = {"space": space, "n_trials": 4, "pruner": "median"}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(raw))
+    # As in test_tune's one-process search: two sensible rates finish first, then two absurd ones meet the median.
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        (tmp_path / "runs" / "search" / "tune").mkdir(parents=True)
+        study = optuna.create_study(storage=default_storage(parse_recipe(raw)), study_name="search", direction="minimize")
+    finally:
+        os.chdir(cwd)
+    for lr in (0.02, 0.05, 300.0, 1000.0):
+        study.enqueue_trial({"learning_rate": lr})
+
+    done = torchrun(["tune", "r.yaml"], tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = optuna.load_study(study_name="search", storage=study._storage).trials
+    assert [t.state.name for t in trials] == ["COMPLETE", "COMPLETE", "PRUNED", "PRUNED"]
+    tune_dir = tmp_path / "runs" / "search" / "tune"
+    for t in trials:
+        summary = tmp_path / t.user_attrs["folder"] / "summary.json"
+        if t.state.name == "COMPLETE":
+            assert json.loads(summary.read_text())["processes"] == 2
+        else:  # stopped on both ranks at the same evaluation, its folder marked by rank 0
+            assert t.user_attrs["steps"] < 15 and not summary.exists() and (summary.parent / "pruned.json").is_file()
+    assert (tune_dir / "best_recipe.yaml").is_file()
+    rows = (tune_dir / "trials.csv").read_text().splitlines()
+    assert len(rows) == 5
+    names = Counter(r.info.run_name for r in mlflow_runs(tmp_path / "runs"))
+    assert sum(names.values()) == 5 and max(names.values()) == 1  # the search and its four trials, each once
+    assert done.stdout.count("trial 3") == 1
+
+
 # ---- the pieces, fast ---------------------------------------------------------------------------------------------
 
 
@@ -165,7 +209,7 @@ def test_only_rank_0_takes_the_run_folders_lock(tmp_path, monkeypatch):
         assert lock_file(folder).exists()
 
 
-def test_learning_rate_auto_and_tune_refuse_to_start_on_several_processes(tmp_path, monkeypatch):
+def test_learning_rate_auto_and_tune_in_worker_processes_refuse_to_start_on_several_processes(tmp_path, monkeypatch):
     from curatune.stages.tune import tune
 
     write_jsonl(tmp_path / "d.jsonl", arithmetic(20))
@@ -176,12 +220,12 @@ def test_learning_rate_auto_and_tune_refuse_to_start_on_several_processes(tmp_pa
             "runs_dir": str(tmp_path / "runs"),
             "data": {"path": str(tmp_path / "d.jsonl")},
             "train": {"learning_rate": "auto"},
-            "tune": {"space": {"lora_r": {"type": "categorical", "choices": [4, 8]}}},
+            "tune": {"space": {"lora_r": {"type": "categorical", "choices": [4, 8]}}, "n_jobs": 2},
         }
     )
     with pytest.raises(RecipeError, match="range test runs in one process.*curatune lr-find RECIPE"):
         train(r, track=False, echo=lambda s: None)
-    with pytest.raises(RecipeError, match="tune runs its trials in processes of its own"):
+    with pytest.raises(RecipeError, match="tune.n_jobs is 2.*every process trains each trial together. Set tune.n_jobs: 1"):
         tune(r, track=False)
 
 

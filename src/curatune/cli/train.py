@@ -86,7 +86,8 @@ def tune(
     with exit_on_error():
         recipe = load_recipe(recipe_path, set_ or [])
         result = run_tune(recipe, echo=echo, track=not no_tracking, verbose=verbose)
-    print_tuned(result)
+    if is_main():  # under accelerate launch or torchrun, rank 0 reports for all
+        print_tuned(result)
 
 
 def ui(

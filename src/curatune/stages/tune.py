@@ -32,6 +32,7 @@ from ..train.run import TrainingInterrupted, TrainResult
 from ..train.tune.objective import Objective
 from ..train.tune.outputs import TuneResult, best_trial, write_outputs, write_trials_csv
 from ..train.tune.parent_run import end_parent_run, log_parent_results, start_parent_run
+from ..train.tune.ranks import Leader, follow_trials
 from ..train.tune.study import (
     Search,
     check_same_settings,
@@ -88,17 +89,31 @@ def tune(
                 "    tune:\n      space:\n        learning_rate: {type: log_uniform, low: 1.0e-5, high: 1.0e-3}"
             ]
         )
-    if launch().distributed:
+    run = RunFolder.of(recipe.runs_dir, recipe.name)
+    me = launch()
+    if not me.distributed:
+        with run.lock():
+            return _tune(recipe, tc, run, echo, track, extra_callbacks, verbose)
+    # Under accelerate launch or torchrun: rank 0 searches, every rank trains each trial (see train/tune/ranks.py).
+    if tc.n_jobs != 1:
         raise RecipeError(
             [
-                f"tune runs its trials in processes of its own (tune.n_jobs), and this is one of {launch().world_size} processes "
-                "(accelerate launch or torchrun). Run `curatune tune RECIPE` without the launcher, then train its best recipe under it: "
-                "accelerate launch -m curatune train runs/<name>/tune/best_recipe.yaml"
+                f"tune.n_jobs is {tc.n_jobs}, and this is one of {me.world_size} processes (accelerate launch or torchrun): under a "
+                "launcher every process trains each trial together. Set tune.n_jobs: 1, or run tune without the launcher."
             ]
         )
-    run = RunFolder.of(recipe.runs_dir, recipe.name)
-    with run.lock():
-        return _tune(recipe, tc, run, echo, track, extra_callbacks, verbose)
+    trainer = TrialTrainer(run.tune, recipe.data, recipe.runs_dir, str(recipe.name), track)
+    if not me.is_main:
+        return follow_trials(trainer)
+    leader = Leader(trainer)
+    try:
+        with run.lock():
+            result = _tune(recipe, tc, run, echo, track, extra_callbacks, verbose, leader)
+    except BaseException as e:
+        leader.fail(e)
+        raise
+    leader.end(result)
+    return result
 
 
 def _tune(
@@ -109,6 +124,7 @@ def _tune(
     track: bool,
     extra_callbacks: list[TrainerCallback] | None,
     verbose: bool,
+    leader: Leader | None = None,
 ) -> TuneResult:
     folder = run.tune
     base = original = recipe.train or TrainConfig()
@@ -137,7 +153,7 @@ def _tune(
             storage,
             study.study_name,
             str(recipe.name),
-            TrialTrainer(folder, recipe.data, recipe.runs_dir, str(recipe.name), track),
+            leader or TrialTrainer(folder, recipe.data, recipe.runs_dir, str(recipe.name), track),
             store_dir=Path(recipe.runs_dir) if track else None,
             verbose=verbose,
         )
