@@ -102,7 +102,7 @@ def main() -> None:
     results: dict[str, list[dict]] = {label: [] for label, _, _ in rows}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
-        model = model_folder(args.model, tmp)
+        model = model_folder(args.model, tmp) if args.model == "tiny" else "default"  # the recipe's name for the packaged SmolLM2
         data = tmp / "train.jsonl"
         data.write_text("".join(json.dumps(r) + "\n" for r in conversations(args.examples)))
         paths = {label: recipe(tmp, model, data, args, processes, f"row{i}") for i, (label, processes, _) in enumerate(rows)}
