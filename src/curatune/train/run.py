@@ -23,6 +23,8 @@ all (the key, the skip, the resume) is the train stage's (:mod:`curatune.stages.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,7 +81,7 @@ def train(
     """
     t0 = time.perf_counter()
     me = launch()  # under a launch of several processes every rank trains; rank 0 alone writes and tracks
-    p = prepare(config, data, folder.preflight if me.is_main else None, echo)
+    p = prepare(config, data, folder.preflight if me.is_main else Path(os.devnull), echo)
     built = build_trainer(p, folder.checkpoints, folder.metrics, echo, tracking is not None, extra_callbacks or [])
     trainer, report = built.trainer, p.report
     tracked = _start_tracking(tracking, config, fingerprint) if tracking else None
@@ -101,12 +103,12 @@ def train(
             ) from e
         train_seconds = time.perf_counter() - train_start
         if me.distributed:
-            built.counter.add_other_ranks()
-            if config.save_model:
-                trainer.save_model(str(folder.model))  # every rank: FSDP and ZeRO-3 gather the weights; rank 0 writes them
+            p = _after_ranks_trained(p, built, folder, echo)
             if not me.is_main:
                 return TrainResult(folder.root, {}, preflight=report, trainer=trainer)
         summary = _finish(p, built, output, train_seconds, folder, echo)
+        summary["processes"] = me.world_size
+        summary["model_dir"] = str(folder.model) if config.save_model else None  # saved by every rank when sharded
         summary["seconds_total"] = round(time.perf_counter() - t0, 1)
         summary["data"] = {
             "train": [str(p) for p in data.paths],
@@ -155,11 +157,9 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     rank_start = time.perf_counter()
     ranked: list[dict] = []
-    if config.rank_losses and not _sharded(trainer):
+    if config.rank_losses:
         losses = (classifier_losses if data.task == "classification" else example_losses)(model, train_rows, pad)
         ranked = write_losses([r["id"] for r in train_rows], losses, folder.losses)
-    elif config.rank_losses:
-        echo("losses not ranked: the weights are sharded over the processes (FSDP or ZeRO-3); rank them in one process")
     rank_seconds = time.perf_counter() - rank_start
     plot_curves(
         folder.metrics,
@@ -169,7 +169,7 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         watcher.warnings,
         title=f"{config.method} fine-tuning of {config.model}",
     )
-    if config.save_model and not launch().distributed:  # with several processes, every rank saved it (train())
+    if config.save_model:
         model.save_pretrained(folder.model)
         loaded.tokenizer.save_pretrained(folder.model)
     evals = [{"step": e.step, "train_loss": e.train_loss, "eval_loss": e.eval_loss} for e in watcher.points]
@@ -197,7 +197,6 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         "tokens_per_second": round(tokens["processed_tokens"] / train_seconds, 1) if train_seconds else None,
         "estimated_seconds": report.budget.get("estimated_seconds"),
         "highest_loss_examples": ranked[: config.loss_rank_top],
-        "processes": launch().world_size,
         "model_dir": str(folder.model) if config.save_model else None,
     }
     echo(
@@ -207,8 +206,24 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
     return summary
 
 
+def _after_ranks_trained(p: Prepared, built: Built, folder: TrainFolder, echo: Echo) -> Prepared:
+    """After training on several processes (every rank calls it): the token counts summed over the ranks; under FSDP or
+    ZeRO-3 the model gathered and saved by every rank together (rank 0 writes it), and the per-example losses left
+    unranked, since rank 0 alone cannot run sharded weights. What follows (:func:`_finish`) is rank 0's, as in one process.
+    """
+    built.counter.add_other_ranks()
+    config = p.config
+    if not _sharded(built.trainer):
+        return p  # DDP: every rank holds the whole model, and rank 0 saves and ranks as one process does
+    if config.save_model:
+        built.trainer.save_model(str(folder.model))
+    if config.rank_losses:
+        echo("losses not ranked: the weights are sharded over the processes (FSDP or ZeRO-3); rank them in one process")
+    return dataclasses.replace(p, config=config.model_copy(update={"save_model": False, "rank_losses": False}))
+
+
 def _sharded(trainer) -> bool:
-    """Weights split over the ranks (FSDP, ZeRO-3): rank 0 alone cannot run the model to rank the losses."""
+    """Weights split over the ranks (FSDP, ZeRO-3): rank 0 alone cannot run the model."""
     if getattr(trainer, "is_fsdp_enabled", False):
         return True
     plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None) if getattr(trainer, "is_deepspeed_enabled", False) else None

@@ -36,9 +36,8 @@ class Prepared:
     eval_steps: int
 
 
-def prepare(config: TrainConfig, data: TrainData, preflight: Path | None, echo: Echo = print) -> Prepared:
-    """Load the model, tokenise and check the examples, plan the steps; write the checks to ``preflight`` (a JSON file; None:
-    nowhere, on the ranks of a launch that do not write)."""
+def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = print) -> Prepared:
+    """Load the model, tokenise and check the examples, plan the steps; write the checks to ``preflight`` (a JSON file)."""
     loaded = load_model(config, data.task, data.labels)
     model, tokenizer = loaded.model, loaded.tokenizer
     report, val_report = Preflight(), Preflight()
@@ -87,10 +86,10 @@ def prepare(config: TrainConfig, data: TrainData, preflight: Path | None, echo: 
         evaluations=evaluations,
     )
     report.budget.update(_memory_line(config, loaded, train_rows))
-    if preflight is not None:
-        preflight.parent.mkdir(parents=True, exist_ok=True)
-        checks = {"train": report.to_dict(), "val": val_report.to_dict(), "val_source": data.val_source}
-        preflight.write_bytes(orjson.dumps(checks, option=orjson.OPT_INDENT_2))
+    preflight.parent.mkdir(parents=True, exist_ok=True)
+    preflight.write_bytes(
+        orjson.dumps({"train": report.to_dict(), "val": val_report.to_dict(), "val_source": data.val_source}, option=orjson.OPT_INDENT_2)
+    )
     for line in report.lines():
         echo(line)
     return Prepared(config, data, loaded, train_rows, val_rows, report, val_report, eval_steps)
