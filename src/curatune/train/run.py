@@ -206,30 +206,6 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
     return summary
 
 
-def _after_ranks_trained(p: Prepared, built: Built, folder: TrainFolder, echo: Echo) -> Prepared:
-    """After training on several processes (every rank calls it): the token counts summed over the ranks; under FSDP or
-    ZeRO-3 the model gathered and saved by every rank together (rank 0 writes it), and the per-example losses left
-    unranked, since rank 0 alone cannot run sharded weights. What follows (:func:`_finish`) is rank 0's, as in one process.
-    """
-    built.counter.add_other_ranks()
-    config = p.config
-    if not _sharded(built.trainer):
-        return p  # DDP: every rank holds the whole model, and rank 0 saves and ranks as one process does
-    if config.save_model:
-        built.trainer.save_model(str(folder.model))
-    if config.rank_losses:
-        echo("losses not ranked: the weights are sharded over the processes (FSDP or ZeRO-3); rank them in one process")
-    return dataclasses.replace(p, config=config.model_copy(update={"save_model": False, "rank_losses": False}))
-
-
-def _sharded(trainer) -> bool:
-    """Weights split over the ranks (FSDP, ZeRO-3): rank 0 alone cannot run the model."""
-    if getattr(trainer, "is_fsdp_enabled", False):
-        return True
-    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None) if getattr(trainer, "is_deepspeed_enabled", False) else None
-    return plugin is not None and plugin.zero_stage == 3
-
-
 def _start_tracking(tracking: Tracking, config: TrainConfig, fingerprint: dict) -> dict:
     import mlflow
 
@@ -268,3 +244,27 @@ def _log_results(tracked: dict, summary: dict, folder: TrainFolder, config: Trai
     if config.save_model and folder.model.is_dir():
         mlflow.log_artifacts(str(folder.model), "model")
     return tracked
+
+
+def _after_ranks_trained(p: Prepared, built: Built, folder: TrainFolder, echo: Echo) -> Prepared:
+    """After training on several processes (every rank calls it): the token counts summed over the ranks; under FSDP or
+    ZeRO-3 the model gathered and saved by every rank together (rank 0 writes it), and the per-example losses left
+    unranked, since rank 0 alone cannot run sharded weights. What follows (:func:`_finish`) is rank 0's, as in one process.
+    """
+    built.counter.add_other_ranks()
+    config = p.config
+    if not _sharded(built.trainer):
+        return p  # DDP: every rank holds the whole model, and rank 0 saves and ranks as one process does
+    if config.save_model:
+        built.trainer.save_model(str(folder.model))
+    if config.rank_losses:
+        echo("losses not ranked: the weights are sharded over the processes (FSDP or ZeRO-3); rank them in one process")
+    return dataclasses.replace(p, config=config.model_copy(update={"save_model": False, "rank_losses": False}))
+
+
+def _sharded(trainer) -> bool:
+    """Weights split over the ranks (FSDP, ZeRO-3): rank 0 alone cannot run the model."""
+    if getattr(trainer, "is_fsdp_enabled", False):
+        return True
+    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None) if getattr(trainer, "is_deepspeed_enabled", False) else None
+    return plugin is not None and plugin.zero_stage == 3
