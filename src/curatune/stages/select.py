@@ -8,7 +8,7 @@ steps left on them, are what is selected from.
 
 The defaults keep the task mix (issue 18): the budget is spread over task clusters of the
 instruction embeddings (``stratify: task``), records are ranked by their score's percentile
-within their answer-length bucket (``length_buckets: 5``), a record with a defect is never
+within their answer-length bucket (``length_buckets: 20``), a record with a defect is never
 selected, and Deita's rule skips near copies. The instructions are embedded once (cut to
 ``max_chars``), and that one pass serves both the clusters and the diversity rule.
 
@@ -42,7 +42,7 @@ def selection_recipe(
     name: str | None = None,
     overrides: list[str] | None = None,
     extra_steps: list[dict[str, Any]] | None = None,
-    length_buckets: int = 5,
+    length_buckets: int = 20,
     clusters: int = 0,
     fields: str = "prompt",
     max_chars: int = 512,

@@ -53,7 +53,7 @@ from ..phases import phase
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Verdict
-from .composition import Seen, cluster_name, composition
+from .composition import Seen, composition
 from .tasks import answer_words, auto_clusters, has_input, instruction_verb, rank_within_length, task_clusters
 
 NO_STRATUM = ""
@@ -235,14 +235,19 @@ class BudgetSelect(EmbeddingStep):
         return np.asarray(sorted(rows, key=key), dtype=np.int64)
 
     def _strata(self, emb: np.ndarray, seen: list[Seen]) -> tuple[list[str], np.ndarray | None]:
-        """Each record's stratum, and its task cluster when stratifying by task."""
+        """Each record's stratum, and its task cluster when stratifying by task.
+
+        By task, a stratum is a task cluster, split by whether the record has an input: the selection
+        then holds each cluster and the share with an input in the pool's proportions (less the
+        defects). The answer-length mix is kept by the ranking (``length_buckets``), not by strata.
+        """
         if self.stratify != "task":
             return [s.stratum for s in seen], None
         k = self.clusters or auto_clusters(len(seen))
         with phase(f"finding {k} task clusters", total=None):
             labels = task_clusters(emb, k, self.seed)
         self._cluster = labels
-        return [f"task {c}" for c in labels.tolist()], labels
+        return [f"task {c}" + (" with input" if s.with_input else "") for c, s in zip(labels.tolist(), seen)], labels
 
     def decide_all(self, emb: np.ndarray) -> None:
         seen = self._seen()
@@ -280,9 +285,10 @@ class BudgetSelect(EmbeddingStep):
                 "too_similar": sum(1 for r, _, _ in skipped if r not in selected),
                 "lowest_chosen_rank_value": round(min(ranked), 4) if ranked else None,
             }
-            if clusters is not None:
-                entry["name"] = cluster_name(Counter(seen[r].verb for r in rows))
             per_stratum[s or "all"] = entry
+        if clusters is not None:
+            # Hundreds of cluster x input x length strata: the composition's clusters say what matters.
+            per_stratum = {"count": len(per_stratum), "filled_for_diversity": sum(e["filled_for_diversity"] for e in per_stratum.values())}
         mask = np.ones(n, dtype=bool)
         mask[list(self._verdict)] = False
         self._summary.update(
