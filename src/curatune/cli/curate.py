@@ -60,8 +60,8 @@ def select(
 ):
     """Keep the best BUDGET records, spread over the pool's task types, without near copies or defects; every other
     record is in the ledger with its reason, and artifacts/selection.json compares the selection with the pool."""
+    from ..stages.select import estimated_records, selection_recipe
     from ..stages.select import select as run_select
-    from ..stages.select import selection_recipe
 
     with exit_on_error():
         if budget <= 0:
@@ -77,7 +77,7 @@ def select(
             name=name,
             overrides=overrides,
         )
-        with progress_bar("reading and scoring") as advance, showing_phases(phase_bar):
+        with progress_bar("reading and scoring", total=estimated_records(recipe)) as advance, showing_phases(phase_bar):
             result = run_select(recipe, force=force, progress=advance)
     if result.skipped:
         print_skipped(result.run_dir)

@@ -7,7 +7,7 @@ The verbs call the library and hand its results here; nothing in this module dec
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -43,21 +43,8 @@ def echo_err(text: str) -> None:
     console.print(text, highlight=False)
 
 
-@contextmanager
-def progress_bar(description: str, total: int | None = None):
-    """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal. With a total, an ETA."""
-    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    if total is not None:
-        columns += [TextColumn("eta"), TimeRemainingColumn()]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as p:
-        task = p.add_task(description, total=total)
-        yield lambda n=1: p.advance(task, n)
-
-
-@contextmanager
-def phase_bar(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
-    """A progress bar with an ETA for one phase of a run (embedding, clustering, IFD); see curation/phases.py."""
-    columns = [
+def _columns() -> tuple:
+    return (
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -65,10 +52,37 @@ def phase_bar(description: str, total: int | None = None) -> Iterator[Callable[[
         TimeElapsedColumn(),
         TextColumn("eta"),
         TimeRemainingColumn(),
-    ]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as p:
-        task = p.add_task(description, total=total)
-        yield lambda n=1: p.advance(task, n)
+    )
+
+
+_live: list[Progress] = []  # the progress display on screen (rich shows one at a time): phases add their bars to it
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal. With a total, an ETA.
+
+    Opened while another bar is on screen, it is a second row of that display (rich draws one display at a time).
+    """
+    if _live:
+        task = _live[-1].add_task(description, total=total)
+        try:
+            yield lambda n=1: _live[-1].advance(task, n)
+        finally:
+            _live[-1].remove_task(task)
+        return
+    with Progress(*_columns(), console=console, transient=True, disable=not console.is_terminal) as p:
+        _live.append(p)
+        try:
+            task = p.add_task(description, total=total)
+            yield lambda n=1: p.advance(task, n)
+        finally:
+            _live.pop()
+
+
+def phase_bar(description: str, total: int | None = None) -> AbstractContextManager[Callable[[int], None]]:
+    """A progress bar with an ETA for one phase of a run (embedding, clustering, IFD); see curation/phases.py."""
+    return progress_bar(description, total)
 
 
 @contextmanager

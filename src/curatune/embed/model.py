@@ -83,12 +83,15 @@ def load_embedder(model: str = DEFAULT_MODEL, batch_size: int = 64, cache: bool 
             "sentence-transformers model (for example one saved with model.save(PATH)), or leave it at 'default' "
             "for the packaged all-MiniLM-L6-v2."
         )
-    from sentence_transformers import SentenceTransformer
-
-    st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    loaded: list = []
 
     def encode(texts: list[str]) -> np.ndarray:
-        return st.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+        # The model is loaded on the first text the cache does not hold: a rerun over cached texts loads nothing.
+        if not loaded:
+            from sentence_transformers import SentenceTransformer
+
+            loaded.append(SentenceTransformer(str(path), device="cpu", local_files_only=True))
+        return loaded[0].encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
 
     key = _model_key(path)
     return Embedder(encode, key, batch_size=batch_size, cache=cache)

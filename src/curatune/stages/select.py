@@ -22,8 +22,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from ..config.recipe import Recipe, apply_overrides, parse_recipe
-from ..errors import RecipeError
+from ..curation.read.files import expand_inputs
+from ..errors import CuratuneError, RecipeError
 from ..run_folder import MAX_NAME_CHARS, kept_records_of, name_from_path
 from .curate import CurateResult, curate
 
@@ -95,6 +98,27 @@ def expand_step_overrides(steps: list[dict[str, Any]], overrides: list[str]) -> 
             item = f"curate.steps.{where[0]}.{param}={item.split('=', 1)[1]}"
         out.append(item)
     return out
+
+
+def estimated_records(recipe: Recipe) -> int | None:
+    """How many records the selection will read, cheaply (for the progress bar's ETA): lines of JSONL files, items
+    of a JSON array; None when some input is of another kind or cannot be read."""
+    total = 0
+    try:
+        for path in expand_inputs(recipe.data.path):
+            if path.suffix == ".jsonl":
+                with open(path, "rb") as f:
+                    total += sum(chunk.count(b"\n") for chunk in iter(lambda: f.read(1 << 20), b""))
+            elif path.suffix == ".json" and path.stat().st_size < 1 << 30:
+                rows = orjson.loads(path.read_bytes())
+                if not isinstance(rows, list):
+                    return None
+                total += len(rows)
+            else:
+                return None
+    except (OSError, orjson.JSONDecodeError, CuratuneError):
+        return None
+    return total
 
 
 def select(recipe: Recipe, force: bool = False, progress: Callable[[int], None] | None = None) -> CurateResult:
