@@ -59,23 +59,32 @@ _live: list[Progress] = []  # the progress display on screen (rich shows one at 
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None = None) -> Iterator[Callable[[int], None]]:
+def progress_bar(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
     """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal. With a total, an ETA.
 
     Opened while another bar is on screen, it is a second row of that display (rich draws one display at a time).
     """
     if _live:
-        task = _live[-1].add_task(description, total=total)
+        live = _live[-1]
+        task = live.add_task(description, total=total)
+
+        def advance_row(n: int = 1) -> None:
+            live.advance(task, n)
+
         try:
-            yield lambda n=1: _live[-1].advance(task, n)
+            yield advance_row
         finally:
             _live[-1].remove_task(task)
         return
     with Progress(*_columns(), console=console, transient=True, disable=not console.is_terminal) as p:
         _live.append(p)
         try:
-            task = p.add_task(description, total=total)
-            yield lambda n=1: p.advance(task, n)
+            main = p.add_task(description, total=total)
+
+            def advance(n: int = 1) -> None:
+                p.advance(main, n)
+
+            yield advance
         finally:
             _live.pop()
 

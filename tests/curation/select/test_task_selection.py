@@ -157,3 +157,11 @@ def test_instruction_verb():
     assert instruction_verb(chat("a", "Rewrite this sentence.\n\nHe go home.", "He goes home.")) == "rewrite"
     assert instruction_verb(chat("b", "  'Classify' the following.", "A.")) == "classify"
     assert instruction_verb(chat("c", "123", "A.")) == ""
+
+
+def test_length_buckets_never_split_one_word_count():
+    # 30 one-word answers are more than a bucket's share (25 of 100): they get a bucket of their own, and the
+    # ten two-word answers start the next one (quantile edges would have put both in one bucket).
+    words = np.array([1] * 30 + [2] * 10 + list(range(3, 63)), dtype=float)
+    b = length_buckets(words, 4)
+    assert set(b[:30]) == {0} and set(b[30:40]) == {1} and b.max() == 3

@@ -20,7 +20,7 @@ embeddings found by k-means (:mod:`.tasks`), in proportion to their sizes
 Two rules keep the selection's mix close to the pool's:
 
 - ``length_buckets`` (above 1): records are ranked by their score's percentile
-  *within their answer-length bucket* (quantiles of answer words), written as
+  *within their answer-length bucket* (about equal counts of answer words), written as
   ``<score_key>_in_length``; a score that grows with answer length (as
   ``quality`` does) then cannot fill the budget with the longest answers.
 - ``exclude_defects``: a record that ``score.quality`` found a defect in
@@ -42,7 +42,7 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Literal, cast
+from typing import Annotated, Any, Literal, cast
 
 import numpy as np
 import xxhash
@@ -151,6 +151,7 @@ class BudgetSelect(EmbeddingStep):
     """
 
     reasons = ("defective", "too_similar", "over_budget")
+    _cluster: np.ndarray | None = None  # each record's task cluster, when stratifying by task
 
     def __init__(
         self,
@@ -221,7 +222,8 @@ class BudgetSelect(EmbeddingStep):
         scores = np.array([np.nan if s.score is None else s.score for s in seen], dtype=np.float64)
         if self.length_buckets > 1:
             words = np.array([s.words for s in seen], dtype=np.float64)
-            return rank_within_length(scores, words, self.length_buckets, self.ascending)
+            tiebreak = np.array([xxhash.xxh64_intdigest(i.encode(), seed=self.seed) for i in self._ids], dtype=np.uint64)
+            return rank_within_length(scores, words, self.length_buckets, self.ascending, tiebreak)
         return -scores if self.ascending else scores
 
     def _order(self, rows: list[int], value: np.ndarray) -> np.ndarray:
@@ -253,7 +255,7 @@ class BudgetSelect(EmbeddingStep):
         seen = self._seen()
         n = len(self._ids)
         self._verdict: dict[int, Verdict] = {}
-        self._cluster: np.ndarray | None = None
+        self._cluster = None
         self._value = np.zeros(0)
         self._summary: dict = {"input": n}
         if n == 0:
@@ -269,7 +271,7 @@ class BudgetSelect(EmbeddingStep):
                 continue
             strata.setdefault(s, []).append(r)
         quota = allocate({s: len(rows) for s, rows in strata.items()}, self.target(n))
-        per_stratum = {}
+        per_stratum: dict[str, Any] = {}
         for s, rows in sorted(strata.items(), key=lambda kv: (len(kv[0]), kv[0])):
             order = self._order(rows, value)
             chosen, skipped = deita_select(emb, order, quota[s], self.max_similarity)

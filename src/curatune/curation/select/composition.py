@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -63,7 +64,7 @@ def composition(seen: list[Seen], selected: np.ndarray, clusters: np.ndarray | N
     """Pool against selection: lengths, inputs, defects, first verbs and task clusters (``selected``: a boolean mask)."""
     pool = seen
     chosen = [s for s, keep in zip(seen, selected.tolist()) if keep]
-    out = {"pool": _side(pool), "selected": _side(chosen)}
+    out: dict[str, Any] = {"pool": _side(pool), "selected": _side(chosen)}
     n_pool, n_sel = len(pool), max(1, len(chosen))
     verbs_pool = Counter(s.verb for s in pool)
     verbs_sel = Counter(s.verb for s in chosen)
@@ -75,7 +76,7 @@ def composition(seen: list[Seen], selected: np.ndarray, clusters: np.ndarray | N
             v, {"pool": round(verbs_pool[v] / n_pool, 4) if n_pool else 0.0, "selected": round(verbs_sel[v] / n_sel, 4)}
         )
     if clusters is not None and n_pool:
-        rows = []
+        rows: list[dict[str, Any]] = []
         for c in range(int(clusters.max()) + 1 if len(clusters) else 0):
             members = np.flatnonzero(clusters == c)
             if not len(members):

@@ -9,7 +9,7 @@ Two pieces the budget selector uses to keep a pool's mix of tasks:
 - :func:`instruction_verb`: the first word of the instruction, lower-cased ("rewrite",
   "classify", "generate"): a second, readable view of the task mix for the report.
 - :func:`rank_within_length`: a score's percentile rank among records whose answers are of
-  about the same length (quantile buckets of answer words). Quality heuristics reward long
+  about the same length (buckets of about equal counts of answer words). Quality heuristics reward long
   answers (the longest-answer selector is a strong baseline for that reason, Zhao et al. 2024,
   "Long is more for alignment"); ranked inside its length bucket, a short answer that is the
   best of the short ones ranks as high as the best long one, so a selection keeps the pool's
@@ -72,17 +72,36 @@ def task_clusters(emb: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 
 def length_buckets(words: np.ndarray, buckets: int) -> np.ndarray:
-    """Bucket of each record (0..buckets-1) by answer words: quantile edges, so the buckets hold about equal counts."""
+    """Bucket of each record (0..buckets-1 at most) by answer words, about equal counts, never splitting one word count.
+
+    Distinct word counts are taken shortest first into a bucket until it holds ``len(words) / buckets``
+    records. Quantile edges would put one-word and two-word answers together wherever one-word answers
+    are fewer than a bucket's share, and a score that grows with length then ranks every one-word
+    answer at the bottom of that bucket (on Alpaca: 483 one-word answers, none selected).
+    """
     if buckets <= 1 or len(words) == 0:
         return np.zeros(len(words), dtype=np.int64)
-    edges = np.unique(np.quantile(words, np.linspace(0, 1, buckets + 1)[1:-1]))
-    return np.searchsorted(edges, words, side="right").astype(np.int64)
+    values, counts = np.unique(words, return_counts=True)
+    size = len(words) / buckets
+    of_value = np.empty(len(values), dtype=np.int64)
+    bucket, filled = 0, 0
+    for i, c in enumerate(counts.tolist()):
+        if filled >= size and bucket < buckets - 1:
+            bucket, filled = bucket + 1, 0
+        of_value[i] = bucket
+        filled += c
+    return of_value[np.searchsorted(values, words)]
 
 
-def rank_within_length(scores: np.ndarray, words: np.ndarray, buckets: int, ascending: bool = False) -> np.ndarray:
+def rank_within_length(
+    scores: np.ndarray, words: np.ndarray, buckets: int, ascending: bool = False, tiebreak: np.ndarray | None = None
+) -> np.ndarray:
     """Each score's percentile rank (0 worst, 1 best) among the scored records of its answer-length bucket.
 
-    ``scores`` holds NaN for unscored records (they get NaN back). Ties share their mean rank.
+    ``scores`` holds NaN for unscored records (they get NaN back). Ties share their mean rank, or, with
+    ``tiebreak`` (one number per record, e.g. a seeded hash of its id), are ordered by it: short answers
+    often tie (every two-word answer gets the same quality), and mean ranks would put them all at the
+    middle of their bucket, below the best of any bucket without ties, so a selection would lose them.
     """
     out = np.full(len(scores), np.nan)
     bucket = length_buckets(words, buckets)
@@ -91,7 +110,12 @@ def rank_within_length(scores: np.ndarray, words: np.ndarray, buckets: int, asce
         if len(rows) == 0:
             continue
         values = scores[rows] if not ascending else -scores[rows]
-        out[rows] = (_average_ranks(values) - 0.5) / len(rows)
+        if tiebreak is None:
+            ranks = _average_ranks(values)
+        else:
+            ranks = np.empty(len(rows))
+            ranks[np.lexsort((tiebreak[rows], values))] = np.arange(1, len(rows) + 1)
+        out[rows] = (ranks - 0.5) / len(rows)
     return out
 
 
