@@ -293,6 +293,10 @@ class BudgetSelect(EmbeddingStep):
             per_stratum = {"count": len(per_stratum), "filled_for_diversity": sum(e["filled_for_diversity"] for e in per_stratum.values())}
         mask = np.ones(n, dtype=bool)
         mask[list(self._verdict)] = False
+        if clusters is None and emb.ndim == 2 and emb.shape[1] and n >= 4:
+            # Not stratified by task: the clusters are still found, for the report (what the selection did to the mix).
+            with phase("finding task clusters for the report", total=None):
+                clusters = task_clusters(emb, self.clusters or auto_clusters(n), self.seed)
         self._summary.update(
             {
                 "budget": self.target(n),
