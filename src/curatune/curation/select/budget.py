@@ -6,13 +6,14 @@ embedding is within ``max_similarity`` cosine of a record already chosen, so
 that the budget is not spent on many versions of one example. When the
 similarity rule leaves the budget short, the skipped records fill it, the
 one farthest from everything chosen first (k-center greedy), so a request for
-N records returns N whenever the data has N.
+N records returns N whenever the data has N records without defects.
 
 ``score_key`` names a score in ``meta["scores"]`` written by an earlier step
-(``score.quality`` by default; ``score.ifd`` writes ``ifd``, for which lower
-is easier, so ``ascending: true``). Records without the score rank last;
-with no scores at all the order is a seeded shuffle (pure diversity).
-``stratify`` splits the budget over the values of ``label``, ``language``
+(``score.quality`` by default; ``score.ifd`` writes ``ifd``: higher is harder,
+and Cherry LLM keeps the highest, the default order; ``ascending: true`` takes
+the easiest). Records without the score rank last; with no scores at all the
+order is a seeded shuffle (pure diversity). The similarity rule applies inside
+a stratum. ``stratify`` splits the budget over the values of ``label``, ``language``
 (``meta["language"]``), any ``meta`` key, or ``task``: clusters of the
 embeddings found by k-means (:mod:`.tasks`), in proportion to their sizes
 (largest remainder), and selects inside each.
@@ -266,7 +267,11 @@ class BudgetSelect(EmbeddingStep):
         for r, s in enumerate(stratum_of):
             if self.exclude_defects and seen[r].defects:
                 self._verdict[r] = Drop(
-                    "defective", seen[r].defects, 0, detail=f"{seen[r].defects} defect(s) found by score.quality: see its flags"
+                    "defective",
+                    seen[r].defects,
+                    0,
+                    detail=f"{seen[r].defects} defect(s) found by score.quality: a placeholder input or answer, a refusal, "
+                    "a truncated answer, the question repeated, a missing input, or a duplicate or safety flag",
                 )
                 continue
             strata.setdefault(s, []).append(r)
@@ -289,7 +294,7 @@ class BudgetSelect(EmbeddingStep):
             }
             per_stratum[s or "all"] = entry
         if clusters is not None:
-            # Hundreds of cluster x input x length strata: the composition's clusters say what matters.
+            # About a hundred cluster x input strata: the composition's clusters say what matters.
             per_stratum = {"count": len(per_stratum), "filled_for_diversity": sum(e["filled_for_diversity"] for e in per_stratum.values())}
         mask = np.ones(n, dtype=bool)
         mask[list(self._verdict)] = False
