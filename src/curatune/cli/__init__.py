@@ -21,7 +21,7 @@ import typer
 
 from ..errors import EXIT_INTERNAL, CuratuneError
 from . import curate, data, evaluate, loop, split, train
-from .render import console
+from .render import console, show_library_progress
 
 app = typer.Typer(
     name="curatune",
@@ -92,6 +92,7 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    show_library_progress()
     try:
         app()
     except CuratuneError as e:

@@ -6,6 +6,7 @@ The verbs call the library and hand its results here; nothing in this module dec
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -31,6 +33,25 @@ if TYPE_CHECKING:
 
 console = Console(stderr=True, soft_wrap=True)  # never break a path or a message mid-line
 out = Console(soft_wrap=True)
+
+
+class _ConsoleLogHandler(logging.Handler):
+    """Library progress lines (the ``curatune`` logger: label-error folds, decontamination) on stderr, dimmed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            console.print(f"[dim]{escape(self.format(record))}[/]", highlight=False)
+        except Exception:  # a log line must never end a run
+            self.handleError(record)
+
+
+def show_library_progress(level: int = logging.INFO) -> None:
+    """Route the ``curatune`` logger to stderr once: long phases inside the library report there (issue 15)."""
+    log = logging.getLogger("curatune")
+    if not any(isinstance(h, _ConsoleLogHandler) for h in log.handlers):
+        log.addHandler(_ConsoleLogHandler())
+    log.setLevel(level)
+    log.propagate = False
 
 
 def echo(text: str) -> None:
