@@ -123,3 +123,26 @@ def test_sigterm_leaves_no_partial_folder(tmp_path):
     )
     assert proc.returncode not in (0, -signal.SIGTERM), proc.stderr  # it stopped, and not killed where it stood
     assert sorted(p.name for p in runs.iterdir() if not p.name.endswith(".lock")) == []
+
+
+def test_long_phases_report_their_progress(tmp_path):
+    from contextlib import contextmanager
+
+    from curatune.curation.phases import showing_phases
+
+    shown: dict[str, list] = {}
+
+    @contextmanager
+    def record(description, total):
+        shown[description] = [total, 0]
+
+        def advance(n=1):
+            shown[description][1] += n
+
+        yield advance
+
+    data = write_pool(tmp_path / "pool.json")
+    with showing_phases(record):
+        select(selection_recipe(str(data), 10, name="s", overrides=[f"runs_dir={tmp_path / 'runs'}", "select.clusters=3"]))
+    # The embedding phase knows its total (so a bar can show an ETA) and reaches it; clustering is a spinner.
+    assert shown == {"embedding 61 texts": [61, 61], "finding 3 task clusters": [None, 0]}
