@@ -133,6 +133,8 @@ class RayExecutor:
         self._blob_ref: Any = None
         self._key = ""
         self._set_up: set[int] = set()
+        # What crossed between the driver and the cluster: bytes of records sent, of results back (for bench_ray).
+        self.records = self.bytes_out = self.bytes_back = 0
 
     def start(self, plan: Plan) -> None:
         try:
@@ -195,6 +197,8 @@ class RayExecutor:
         import ray.data
 
         items = [{"index": i, "records": pack([row(r) for r in batch])} for i, batch in enumerate(window)]
+        self.records += sum(len(b) for b in window)
+        self.bytes_out += sum(len(it["records"]) for it in items)
         ds: Any = ray.data.from_items(items, override_num_blocks=min(len(items), 4 * self.workers))
         heavy = any(heavy_setup(ps.step) for ps in p.segment) or any(heavy_setup(g) for g in p.prepare)
         if heavy:
@@ -210,6 +214,7 @@ class RayExecutor:
             ds = ds.map_batches(_SegmentFn(self._key, self._blob_ref, p.index), batch_size=1, batch_format="numpy")
         for out in ds.iter_rows():
             i = int(out["index"])
+            self.bytes_back += len(out["changed"]) + len(out["verdicts"]) + len(out["counts"])
             sent = window[i]
             back = unpack(out["changed"])
             rest = pickle.loads(out["verdicts"])
