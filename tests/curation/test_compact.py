@@ -88,3 +88,14 @@ def test_exact_dedup_keeps_the_planted_keepers():
     assert [d for _, _, d, _ in first[30:]] == [f"r{i}" for i in range(30)]
     longest = _verdicts(ExactDedup(keep="longest"), recs)
     assert sum(a == "drop" for a, *_ in longest) == 30
+
+
+def test_spilled_columns_are_the_columns():
+    data = np.arange(30_000, dtype=np.uint64).reshape(3000, 10) * np.uint64(2654435761)
+    buf = SpillBuffer(1000)
+    for row in data:
+        buf.append(row.tobytes())
+    cols = buf.columns(np.uint64, (3000, 10))
+    cols.chunk_bytes = 800  # many chunks, the last one short
+    assert cols.shape == (3000, 10) and all(np.array_equal(cols[:, j], data[:, j]) for j in range(10))
+    buf.close()

@@ -15,6 +15,7 @@ Each answers exactly what the dict, list or bytearray it replaces answers (tests
 
 from __future__ import annotations
 
+import os
 import tempfile
 from array import array
 from typing import IO, Any
@@ -130,7 +131,7 @@ class SpillBuffer:
     ``view(dtype, shape)`` reads it all back as a numpy array: the memory itself, or a read-only map of the file.
     """
 
-    def __init__(self, limit: int = 256 << 20, spill_dir: str | None = None) -> None:
+    def __init__(self, limit: int = 64 << 20, spill_dir: str | None = None) -> None:
         self.limit = limit
         self.spill_dir = spill_dir
         self._mem = bytearray()
@@ -160,6 +161,15 @@ class SpillBuffer:
             return np.empty(shape, dtype=dtype)
         return np.memmap(self._file, dtype=dtype, mode="r", shape=shape)
 
+    def columns(self, dtype: Any, shape: tuple[int, int]) -> Any:
+        """The buffer as a ``(rows, cols)`` matrix whose columns are read whole (``m[:, j]``): the array in memory, or,
+        spilled, a reader that takes one column from the file in chunks (memory: the column and one chunk, where a
+        memory map would have brought the whole file into this process's resident pages)."""
+        if self._file is None:
+            return self.view(dtype, shape)
+        self._file.flush()
+        return FileColumns(self._file.fileno(), np.dtype(dtype), shape)
+
     def close(self) -> None:
         """Free the memory and remove the file (a view taken before stays readable until it is dropped)."""
         if self._file is not None:
@@ -167,3 +177,24 @@ class SpillBuffer:
             self._file = None
         self._mem = bytearray()
         self.size = 0
+
+
+class FileColumns:
+    """A row-major ``(rows, cols)`` matrix in a file, read a column at a time (``m[:, j]``) in chunks of rows."""
+
+    def __init__(self, fd: int, dtype: np.dtype, shape: tuple[int, int], chunk_bytes: int = 16 << 20) -> None:
+        self.fd, self.dtype, self.shape, self.chunk_bytes = fd, dtype, shape, chunk_bytes
+
+    def __getitem__(self, key: tuple[slice, int]) -> np.ndarray:
+        rows, j = key
+        if rows != slice(None):
+            raise IndexError("FileColumns reads whole columns only: m[:, j]")
+        n, cols = self.shape
+        row_bytes = cols * self.dtype.itemsize
+        per = max(1, self.chunk_bytes // row_bytes)
+        out = np.empty(n, dtype=self.dtype)
+        for start in range(0, n, per):
+            count = min(per, n - start)
+            chunk = os.pread(self.fd, count * row_bytes, start * row_bytes)
+            out[start : start + count] = np.frombuffer(chunk, dtype=self.dtype).reshape(count, cols)[:, j]
+        return out

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import orjson
@@ -106,9 +106,9 @@ class MinHashDedup(GlobalStep):
         )
         self._reset()
 
-    # Bytes of band hashes, and of signatures, kept in memory; past it they go to a temporary file (read back
-    # memory-mapped by finish): the only state that grows with the data beyond the ids and 8 bytes a record.
-    spill_bytes = 256 << 20
+    # Bytes of band hashes, and of signatures, kept in memory; past it they go to a temporary file (finish reads the
+    # bands back a column at a time, and maps the signatures): the state that grows with the data beyond the ids.
+    spill_bytes = 64 << 20
 
     def _reset(self) -> None:
         self._band_buf = SpillBuffer(self.spill_bytes)  # bands x uint64 per record
@@ -166,7 +166,7 @@ class MinHashDedup(GlobalStep):
             return  # nothing observed since the last finish: its verdicts stand
         ids, rank_buf = self._ids, self._rank
         band_buf, sig_buf = self._band_buf, self._sig_buf
-        band_matrix = band_buf.view(np.uint64, (n, self._b))
+        band_matrix = band_buf.columns(np.uint64, (n, self._b))  # (read a band at a time: candidate_pairs)
         sigs = sig_buf.view(np.uint16, (n, self.num_perm))
         # decide only needs the verdicts: the collected state is freed when finish returns.
         self._band_buf, self._sig_buf = SpillBuffer(self.spill_bytes), SpillBuffer(self.spill_bytes)
@@ -178,7 +178,7 @@ class MinHashDedup(GlobalStep):
             band_buf.close()
             sig_buf.close()
 
-    def _cluster(self, ids: IdTable, rank_buf: array, band_matrix: np.ndarray, sigs: np.ndarray) -> None:
+    def _cluster(self, ids: IdTable, rank_buf: array, band_matrix: Any, sigs: np.ndarray) -> None:
         self._verdicts, self._clusters = {}, []
         a, b = candidate_pairs(band_matrix)
         ok = estimated_jaccard(sigs, a, b) >= self.threshold
