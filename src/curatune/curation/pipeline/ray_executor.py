@@ -196,9 +196,10 @@ class RayExecutor:
     def _run_window(self, p: Pass, window: list[list[Record]]) -> Iterator[BatchResult]:
         import ray.data
 
-        items = [{"index": i, "records": pack([row(r) for r in batch])} for i, batch in enumerate(window)]
+        payloads = [pack([row(r) for r in batch]) for batch in window]
+        items = [{"index": i, "records": payload} for i, payload in enumerate(payloads)]
         self.records += sum(len(b) for b in window)
-        self.bytes_out += sum(len(it["records"]) for it in items)
+        self.bytes_out += sum(len(payload) for payload in payloads)
         ds: Any = ray.data.from_items(items, override_num_blocks=min(len(items), 4 * self.workers))
         heavy = any(heavy_setup(ps.step) for ps in p.segment) or any(heavy_setup(g) for g in p.prepare)
         if heavy:
