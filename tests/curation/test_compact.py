@@ -90,7 +90,7 @@ def test_exact_dedup_keeps_the_planted_keepers():
     assert sum(a == "drop" for a, *_ in longest) == 30
 
 
-def test_spilled_columns_are_the_columns():
+def test_spilled_columns_and_rows_read_back_the_matrix():
     data = np.arange(30_000, dtype=np.uint64).reshape(3000, 10) * np.uint64(2654435761)
     buf = SpillBuffer(1000)
     for row in data:
@@ -98,4 +98,7 @@ def test_spilled_columns_are_the_columns():
     cols = buf.columns(np.uint64, (3000, 10))
     cols.chunk_bytes = 800  # many chunks, the last one short
     assert cols.shape == (3000, 10) and all(np.array_equal(cols[:, j], data[:, j]) for j in range(10))
+    rows = buf.rows(np.uint64, (3000, 10))
+    picked = np.array([2999, 0, 17, 17, 1500])
+    assert np.array_equal(rows[picked], data[picked])
     buf.close()

@@ -170,6 +170,14 @@ class SpillBuffer:
         self._file.flush()
         return FileColumns(self._file.fileno(), np.dtype(dtype), shape)
 
+    def rows(self, dtype: Any, shape: tuple[int, int]) -> Any:
+        """The buffer as a ``(rows, cols)`` matrix indexed by arrays of row numbers (``m[idx]``): the array in memory, or,
+        spilled, a reader that takes just those rows from the file."""
+        if self._file is None:
+            return self.view(dtype, shape)
+        self._file.flush()
+        return FileRows(self._file.fileno(), np.dtype(dtype), shape)
+
     def close(self) -> None:
         """Free the memory and remove the file (a view taken before stays readable until it is dropped)."""
         if self._file is not None:
@@ -198,3 +206,17 @@ class FileColumns:
             chunk = os.pread(self.fd, count * row_bytes, start * row_bytes)
             out[start : start + count] = np.frombuffer(chunk, dtype=self.dtype).reshape(count, cols)[:, j]
         return out
+
+
+class FileRows:
+    """A row-major ``(rows, cols)`` matrix in a file, read by arrays of row numbers (``m[idx]``), one read per row."""
+
+    def __init__(self, fd: int, dtype: np.dtype, shape: tuple[int, int]) -> None:
+        self.fd, self.dtype, self.shape = fd, dtype, shape
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        cols = self.shape[1]
+        row_bytes = cols * self.dtype.itemsize
+        fd = self.fd
+        data = b"".join([os.pread(fd, row_bytes, i * row_bytes) for i in np.asarray(idx, dtype=np.int64).tolist()])
+        return np.frombuffer(data, dtype=self.dtype).reshape(-1, cols)

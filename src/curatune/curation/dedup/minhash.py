@@ -107,7 +107,7 @@ class MinHashDedup(GlobalStep):
         self._reset()
 
     # Bytes of band hashes, and of signatures, kept in memory; past it they go to a temporary file (finish reads the
-    # bands back a column at a time, and maps the signatures): the state that grows with the data beyond the ids.
+    # bands back a column at a time, and the signatures of candidate pairs only): what grows with the data beyond the ids.
     spill_bytes = 64 << 20
 
     def _reset(self) -> None:
@@ -167,7 +167,7 @@ class MinHashDedup(GlobalStep):
         ids, rank_buf = self._ids, self._rank
         band_buf, sig_buf = self._band_buf, self._sig_buf
         band_matrix = band_buf.columns(np.uint64, (n, self._b))  # (read a band at a time: candidate_pairs)
-        sigs = sig_buf.view(np.uint16, (n, self.num_perm))
+        sigs = sig_buf.rows(np.uint16, (n, self.num_perm))  # (only the rows of candidate pairs are read)
         # decide only needs the verdicts: the collected state is freed when finish returns.
         self._band_buf, self._sig_buf = SpillBuffer(self.spill_bytes), SpillBuffer(self.spill_bytes)
         self._ids, self._rank = IdTable(), array("d")
@@ -178,7 +178,7 @@ class MinHashDedup(GlobalStep):
             band_buf.close()
             sig_buf.close()
 
-    def _cluster(self, ids: IdTable, rank_buf: array, band_matrix: Any, sigs: np.ndarray) -> None:
+    def _cluster(self, ids: IdTable, rank_buf: array, band_matrix: Any, sigs: Any) -> None:
         self._verdicts, self._clusters = {}, []
         a, b = candidate_pairs(band_matrix)
         ok = estimated_jaccard(sigs, a, b) >= self.threshold
