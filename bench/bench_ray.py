@@ -21,6 +21,7 @@ MinHash dedup (what keeps per-record state).
     python bench/bench_ray.py throughput --n 1000000 --data words --recipe dedup
     python bench/bench_ray.py memory --sizes 100000 1000000 4000000 --data words --recipe dedup
     python bench/bench_ray.py memory --sizes 100000 400000 --data noisy --recipe default --src /work/main/src
+    python bench/bench_ray.py exact-speed      # dedup.exact's observe + decide (PYTHONPATH=<other tree>/src to compare)
 """
 
 from __future__ import annotations
@@ -200,6 +201,25 @@ def memory(args: argparse.Namespace) -> None:
         prev = r
 
 
+def exact_speed(args: argparse.Namespace) -> None:
+    """``dedup.exact``'s observe and decide in this process over 200,000 records (10% repeats): best of 3."""
+    from curatune.curation.dedup.exact import ExactDedup
+    from curatune.curation.record import Record
+
+    rng = random.Random(0)
+    recs = [Record(f"id-{i}", text=f"text {rng.randrange(180_000)}") for i in range(200_000)]
+    best = []
+    for _ in range(3):
+        step = ExactDedup()
+        prepared = [step.prepare(r) for r in recs]
+        t0 = time.perf_counter()
+        for r, p in zip(recs, prepared):
+            step.observe(r, p)
+            step.decide(r)
+        best.append(time.perf_counter() - t0)
+    print(f"dedup.exact observe + decide, 200,000 records: best of 3 {min(best):.3f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -209,6 +229,7 @@ def main() -> None:
     m = sub.add_parser("memory")
     m.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     m.add_argument("--src", default=None)
+    sub.add_parser("exact-speed")
     c = sub.add_parser("_memory_child")
     c.add_argument("path")
     c.add_argument("--n", type=int)
@@ -216,7 +237,7 @@ def main() -> None:
         p.add_argument("--data", choices=("noisy", "words"), default="words")
         p.add_argument("--recipe", choices=("default", "dedup"), default="dedup")
     args = ap.parse_args()
-    {"throughput": throughput, "memory": memory, "_memory_child": memory_child}[args.cmd](args)
+    {"throughput": throughput, "memory": memory, "exact-speed": exact_speed, "_memory_child": memory_child}[args.cmd](args)
 
 
 if __name__ == "__main__":
