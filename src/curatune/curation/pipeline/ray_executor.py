@@ -149,9 +149,9 @@ class RayExecutor:
             ) from e
         if not ray.is_initialized():
             if self.address:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
             else:
-                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
             self._started_ray = True
         ctx = ray.data.DataContext.get_current()
         ctx.execution_options.preserve_order = True  # results in input order: exact dedup keeps the first copy
