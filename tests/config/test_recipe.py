@@ -38,7 +38,10 @@ def test_unknown_keys_at_every_level_with_suggestions():
             "Unknown key 'nmae'. Did you mean 'name'? Allowed here: name, runs_dir, data, curate, split, train, eval, tune.",
             f"Unknown key 'data.pth'. Did you mean 'path'? Allowed here: {DATA_KEYS}.",
             f"Unknown key 'data.formt'. Did you mean 'format'? Allowed here: {DATA_KEYS}.",
-            "Unknown key 'curate.workerz'. Did you mean 'workers'? Allowed here: steps, workers, batch_size, output_format.",
+            (
+                "Unknown key 'curate.workerz'. Did you mean 'workers'? Allowed here: steps, workers, batch_size, executor, address, "
+                "output_format."
+            ),
             "curate.steps.0 (filter.min_length): filter.min_length has no parameter 'min_char'. Did you mean 'min_chars'? Its parameters: "
             "min_chars.",
             "curate.steps.0 (filter.min_length): Unknown key 'on_fial'. Did you mean 'on_fail'? (drop or flag)",
@@ -149,6 +152,8 @@ def test_resolved_recipe_has_every_default_and_loads_back_to_the_same_key(tmp_pa
             ],
             "workers": "auto",
             "batch_size": 256,
+            "executor": "local",
+            "address": None,
             "output_format": "curatune",
         },
     }

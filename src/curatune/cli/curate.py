@@ -22,13 +22,24 @@ def curate(
     decontaminate_against: Annotated[
         list[str] | None, typer.Option(help="Evaluation/test files (or globs): drop records sharing a 13-word span with them.")
     ] = None,
+    executor: Annotated[
+        str | None, typer.Option(help="Where the per-record steps run: local, or ray (Ray Data). Default: the recipe's curate.executor.")
+    ] = None,
+    address: Annotated[
+        str | None, typer.Option(help="With --executor ray: the Ray cluster to join (auto, ray://host:10001); none starts a local one.")
+    ] = None,
 ):
     """Clean, filter and deduplicate a dataset into a run folder with a full ledger."""
     from ..config.recipe import command_recipe
     from ..stages.curate import curate as run_curate
 
+    overrides = list(set_ or [])
+    if executor is not None:
+        overrides.append(f"curate.executor={executor}")
+    if address is not None:
+        overrides.append(f"curate.address={address}")
     with exit_on_error():
-        recipe = command_recipe(target, set_, name, runs_dir, decontaminate_against)
+        recipe = command_recipe(target, overrides or None, name, runs_dir, decontaminate_against)
         with progress_bar("curating") as advance:
             result = run_curate(recipe, force=force, progress=advance)
     if result.skipped:

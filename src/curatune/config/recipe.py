@@ -125,6 +125,11 @@ class CurateConfig(Strict):
     """Worker processes for the per-record steps; ``auto`` uses every core (at most 8)."""
     batch_size: int = Field(256, ge=1)
     """Records per batch handed to a worker."""
+    executor: Literal["local", "ray"] = "local"
+    """Where the per-record steps run: ``local`` (this machine: this process or ``workers`` processes) or ``ray`` (Ray Data on a
+    Ray cluster: a local one of ``workers`` CPUs, or the one at ``address``). The same steps, ledger and kept set either way."""
+    address: str | None = None
+    """With ``executor: ray``, the cluster to join (``auto``, ``ray://host:10001``, ``host:6379``); none: start a local one."""
     output_format: str = "curatune"
     """Format of ``data/kept.jsonl``: ``curatune`` (lossless records), ``messages`` (chat JSONL), ``original``, or a format name."""
 

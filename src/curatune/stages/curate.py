@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 
 from ..config.recipe import CURATION_SECTIONS, Recipe, default_steps_for, recipe_to_yaml
-from ..curation.pipeline import Pipeline, PipelineResult, PipelineStep, worker_count
+from ..curation.pipeline import Executor, Pipeline, PipelineResult, PipelineStep, worker_count
+from ..curation.pipeline.ray_executor import RayExecutor
 from ..curation.read.records import RecordReader
 from ..curation.registry import build_step
 from ..curation.write.run_sink import RunSink
@@ -40,6 +41,14 @@ def resolve(recipe: Recipe) -> Recipe:
 
 def build_pipeline_steps(recipe: Recipe) -> list[PipelineStep]:
     return [PipelineStep(build_step(sc.step, sc.params), sc.on_fail) for sc in recipe.curate.steps or []]
+
+
+def build_executor(recipe: Recipe) -> Executor | None:
+    """The executor ``curate.executor`` names: None for the local one (the pipeline's default), or a Ray executor."""
+    cfg = recipe.curate
+    if cfg.executor == "ray":
+        return RayExecutor(workers=worker_count(cfg.workers), address=cfg.address)
+    return None
 
 
 def run_key(recipe_yaml: str, inputs: list[Path], run: RunFolder | None = None) -> StageKey:
@@ -82,7 +91,13 @@ def _curate_into(
         new = RunFolder(folder)
         sink = RunSink(new.root, recipe.curate.output_format)
         steps = build_pipeline_steps(recipe)
-        pipeline = Pipeline(steps, workers=worker_count(recipe.curate.workers), batch_size=recipe.curate.batch_size, spool_dir=new.root)
+        pipeline = Pipeline(
+            steps,
+            workers=worker_count(recipe.curate.workers),
+            batch_size=recipe.curate.batch_size,
+            spool_dir=new.root,
+            executor=build_executor(recipe),
+        )
         t0 = time.time()
         try:
             result = pipeline.run(reader, sink, progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from array import array
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,7 @@ import orjson
 import xxhash
 
 from ...errors import RecipeError
+from ..compact import HashIndex, IdTable
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
@@ -84,9 +86,37 @@ class ExactDedup(GlobalStep):
         self._reset()
 
     def _reset(self) -> None:
-        self._keeper: dict[int, tuple[str, float]] = {}  # hash -> (kept id, its rank: length or score)
-        self._groups: dict[int, list[str]] = {}  # hash -> every id, only for groups of 2 or more
+        # One group per distinct text, in flat arrays (about 40 bytes and the kept id's length per group, where
+        # dicts of tuples took about 250): its hash's low 64 bits -> the group, the high 64 bits, the kept id, its rank.
+        self._index = HashIndex()
+        self._collided: dict[int, int] = {}  # 128-bit hash -> group, for texts whose low 64 bits another text has
+        self._hi = array("Q")
+        self._kept_ids = IdTable()  # the group's first record
+        self._rank = array("d")  # the kept record's length or score (keep=longest|quality)
+        self._moved: dict[int, str] = {}  # group -> a later record kept in the first one's place (keep=longest|quality)
+        self._groups: dict[int, list[str]] = {}  # group -> every id, only for groups of 2 or more
         self._dropped: dict[str, str] = {}  # id -> the id kept in its place (observe with keep=first, else finish)
+
+    def _group(self, h: int) -> tuple[int, bool]:
+        """The group of a 128-bit hash, and whether it is new."""
+        lo, hi = h & 0xFFFFFFFFFFFFFFFF, h >> 64
+        g = self._index.get(lo)
+        if g is not None and self._hi[g] == hi:
+            return g, False
+        if g is not None:  # another text with the same low 64 bits (about once in 10^10 pairs): the full hash decides
+            other = self._collided.get(h)
+            if other is not None:
+                return other, False
+            self._collided[h] = g = len(self._hi)
+        else:
+            g = len(self._hi)
+            self._index.put(lo, g)
+        self._hi.append(hi)
+        return g, True
+
+    def _kept_id(self, g: int) -> str:
+        moved = self._moved.get(g)
+        return self._kept_ids[g] if moved is None else moved
 
     def _hash(self, rec: Record) -> tuple[int, int]:
         text = dedup_text(rec, self.fields)
@@ -100,16 +130,20 @@ class ExactDedup(GlobalStep):
     def observe(self, rec: Record, prepared) -> None:
         h, n = prepared if prepared is not None else self._hash(rec)
         rank = record_score(rec, self.score_key) if self.keep == "quality" else n
-        kept = self._keeper.get(h)
-        if kept is None:
-            self._keeper[h] = (rec.id, rank)
+        g, new = self._group(h)
+        if new:
+            self._kept_ids.append(rec.id)
+            if self.keep != "first":
+                self._rank.append(rank)
             return
-        self._groups.setdefault(h, [kept[0]]).append(rec.id)
+        kept_id = self._kept_id(g)
+        self._groups.setdefault(g, [kept_id]).append(rec.id)
         if self.keep == "first":
-            self._dropped[rec.id] = kept[0]  # final: the first record of a group stays whatever comes later
+            self._dropped[rec.id] = kept_id  # final: the first record of a group stays whatever comes later
         # Strictly greater: on a tie the earlier record stays, so the choice does not depend on luck.
-        elif rank > kept[1]:
-            self._keeper[h] = (rec.id, rank)
+        elif rank > self._rank[g]:
+            self._moved[g] = rec.id
+            self._rank[g] = rank
 
     def decides_on_observe(self) -> bool:
         return self.keep == "first"
@@ -118,7 +152,7 @@ class ExactDedup(GlobalStep):
         # Verdicts by id (ids are unique within a run), so that decide() need not normalise and hash each record
         # again. With keep=first, observe() wrote them already: the first of a group is its keeper from the start.
         if self.keep != "first":
-            self._dropped = {i: kept for h, ids in self._groups.items() for kept in (self._keeper[h][0],) for i in ids if i != kept}
+            self._dropped = {i: kept for g, ids in self._groups.items() for kept in (self._kept_id(g),) for i in ids if i != kept}
 
     def decide(self, rec: Record) -> Verdict:
         kept_id = self._dropped.get(rec.id)
@@ -132,7 +166,7 @@ class ExactDedup(GlobalStep):
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / "exact_duplicate_clusters.jsonl"
         with open(path, "wb") as f:
-            for h, ids in self._groups.items():
-                kept = self._keeper[h][0]
+            for g, ids in self._groups.items():
+                kept = self._kept_id(g)
                 f.write(orjson.dumps({"kept": kept, "duplicates": [i for i in ids if i != kept]}, option=orjson.OPT_APPEND_NEWLINE))
         return [f"artifacts/{path.name}"]

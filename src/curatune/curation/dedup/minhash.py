@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from array import array
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import orjson
 from pydantic import Field
 
 from ...errors import RecipeError
+from ..compact import IdTable, SpillBuffer
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
@@ -105,10 +106,14 @@ class MinHashDedup(GlobalStep):
         )
         self._reset()
 
+    # Bytes of band hashes, and of signatures, kept in memory; past it they go to a temporary file (finish reads the
+    # bands back a column at a time, and the signatures of candidate pairs only): what grows with the data beyond the ids.
+    spill_bytes = 64 << 20
+
     def _reset(self) -> None:
-        self._band_buf = bytearray()  # bands x uint64 per record
-        self._sig_buf = bytearray()  # num_perm x uint16 per record
-        self._ids: list[str] = []
+        self._band_buf = SpillBuffer(self.spill_bytes)  # bands x uint64 per record
+        self._sig_buf = SpillBuffer(self.spill_bytes)  # num_perm x uint16 per record
+        self._ids = IdTable()
         self._rank = array("d")  # length or score, for keep=longest|quality
         self._verdicts: dict[str, tuple[str, float]] = {}
         self._clusters: list[dict] = []
@@ -116,8 +121,12 @@ class MinHashDedup(GlobalStep):
     def __getstate__(self) -> dict:
         # Workers need the parameters, not the collected state.
         state = dict(self.__dict__)
-        state.update(_band_buf=bytearray(), _sig_buf=bytearray(), _ids=[], _rank=array("d"), _verdicts={}, _clusters=[])
+        state.update(_band_buf=None, _sig_buf=None, _ids=None, _rank=array("d"), _verdicts={}, _clusters=[])
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._band_buf, self._sig_buf, self._ids = SpillBuffer(self.spill_bytes), SpillBuffer(self.spill_bytes), IdTable()
 
     # ---- per record, in the workers -----------------------------------------------------------
     def signature(self, text: str) -> np.ndarray:
@@ -143,8 +152,8 @@ class MinHashDedup(GlobalStep):
     # ---- in the main process --------------------------------------------------------------------
     def observe(self, rec: Record, prepared) -> None:
         bands, sig, n = prepared if prepared is not None else self.prepare(rec)
-        self._band_buf += bands
-        self._sig_buf += sig
+        self._band_buf.append(bands)
+        self._sig_buf.append(sig)
         self._ids.append(rec.id)
         if self.keep == "longest":
             self._rank.append(n)
@@ -156,12 +165,21 @@ class MinHashDedup(GlobalStep):
         if n == 0:
             return  # nothing observed since the last finish: its verdicts stand
         ids, rank_buf = self._ids, self._rank
-        band_matrix = np.frombuffer(self._band_buf, dtype=np.uint64).reshape(n, self._b)
-        sigs = np.frombuffer(self._sig_buf, dtype=np.uint16).reshape(n, self.num_perm)
+        band_buf, sig_buf = self._band_buf, self._sig_buf
+        band_matrix = band_buf.columns(np.uint64, (n, self._b))  # (read a band at a time: candidate_pairs)
+        sigs = sig_buf.rows(np.uint16, (n, self.num_perm))  # (only the rows of candidate pairs are read)
         # decide only needs the verdicts: the collected state is freed when finish returns.
-        self._band_buf, self._sig_buf, self._ids, self._rank = bytearray(), bytearray(), [], array("d")
-        self._verdicts, self._clusters = {}, []
+        self._band_buf, self._sig_buf = SpillBuffer(self.spill_bytes), SpillBuffer(self.spill_bytes)
+        self._ids, self._rank = IdTable(), array("d")
+        try:
+            self._cluster(ids, rank_buf, band_matrix, sigs)
+        finally:
+            del band_matrix, sigs
+            band_buf.close()
+            sig_buf.close()
 
+    def _cluster(self, ids: IdTable, rank_buf: array, band_matrix: Any, sigs: Any) -> None:
+        self._verdicts, self._clusters = {}, []
         a, b = candidate_pairs(band_matrix)
         ok = estimated_jaccard(sigs, a, b) >= self.threshold
         nodes, labels = clusters(a[ok], b[ok])  # nodes: ascending record indices

@@ -5,7 +5,8 @@
 - :mod:`.passes`: the pass runner: batches in, the global steps' observe and decide, the spool
   between passes, results out to the :class:`Sink` (:mod:`.sink`).
 - :mod:`.executor`: the :class:`Executor` interface the pass runner hands each pass's batches to;
-  :mod:`.local`: the local executor (this process or a pool of worker processes).
+  :mod:`.local`: the local executor (this process or a pool of worker processes); :mod:`.ray_executor`: Ray Data
+  on a Ray cluster (``curate.executor: ray``; imported only where it is used, Ray being optional).
 - :mod:`.segment`: one segment's streaming steps on one batch, as every executor runs it.
 - :mod:`.stats`: per-step stats, per-batch counts, the run's totals and result.
 """

@@ -12,6 +12,7 @@ import xxhash
 
 from ...errors import CuratuneError, InputError
 from .. import jsoncodec
+from ..compact import HashIndex
 from ..formats import Format, RowProblem, detect_format, get_format
 from ..pairs.build import PairRule
 from ..record import Record
@@ -157,7 +158,7 @@ class _Ids:
     """
 
     def __init__(self) -> None:
-        self._hashes: set[int] = set()
+        self._hashes = HashIndex()  # a set of 64-bit hashes in flat arrays (about 32 bytes each, a set of ints 70)
         self._lines: dict[str, bytearray] = {}  # prefix -> bit per line that holds its generated id
         self._last: tuple[str, int] = ("", 0)  # the last id hashed, and its hash (claim follows taken)
 

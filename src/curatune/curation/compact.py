@@ -1,0 +1,222 @@
+"""Compact per-record state for the steps that must remember every record (dedup, unique ids): issue 19.
+
+Python objects cost far more than the data they hold (a 12-character id is a 61-byte ``str``, a
+64-bit int 32 bytes, a dict entry about 100 bytes with its key and value), and a curation of
+millions of records keeps a few of them per record. These hold the same data in flat buffers:
+
+- :class:`IdTable`: strings by ordinal, their UTF-8 bytes end to end (``len + 8`` bytes each).
+- :class:`HashIndex`: 64-bit keys to integers (or a set of keys) by open addressing over two arrays (about 32 bytes a key
+  at the worst load), where a ``dict`` of ints takes about 100.
+- :class:`SpillBuffer`: a growing byte buffer that moves to an unnamed temporary file past a bound,
+  and is read back as a (memory-mapped) numpy array.
+
+Each answers exactly what the dict, list or bytearray it replaces answers (tests/curation/test_compact.py).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from array import array
+from typing import IO, Any
+
+import numpy as np
+
+_EMPTY = 0  # a slot's value: 0 is empty, ordinal + 1 otherwise
+
+
+class IdTable:
+    """Strings by ordinal (``append`` gives the ordinal), stored as one bytes buffer and end offsets."""
+
+    __slots__ = ("_buf", "_ends")
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+        self._ends = array("Q")
+
+    def append(self, s: str) -> int:
+        self._buf += s.encode("utf-8", "surrogatepass")
+        self._ends.append(len(self._buf))
+        return len(self._ends) - 1
+
+    def __getitem__(self, i: int) -> str:
+        ends = self._ends
+        start = ends[i - 1] if i else 0
+        return self._buf[start : ends[i]].decode("utf-8", "surrogatepass")
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    def nbytes(self) -> int:
+        return len(self._buf) + 8 * len(self._ends)
+
+
+class HashIndex:
+    """A map from 64-bit keys to non-negative integers (``get``, ``put``), or a set of keys (``add``, ``in``).
+
+    Linear probing over a power-of-two table at most half full: ``keys`` (uint64) and ``vals`` (the
+    value + 1; 0 marks an empty slot). Keys should be hashes (their low bits pick the slot).
+    """
+
+    __slots__ = ("_keys", "_vals", "_mask", "_n")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        size = 1 << max(4, (2 * capacity - 1).bit_length())
+        self._keys = array("Q", bytes(8 * size))
+        self._vals = array("Q", bytes(8 * size))
+        self._mask = size - 1
+        self._n = 0
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __bool__(self) -> bool:
+        return self._n > 0
+
+    def get(self, key: int) -> int | None:
+        """The value of ``key``, or None."""
+        keys, vals, mask = self._keys, self._vals, self._mask
+        i = key & mask
+        while True:
+            v = vals[i]
+            if v == _EMPTY:
+                return None
+            if keys[i] == key:
+                return v - 1
+            i = (i + 1) & mask
+
+    def __contains__(self, key: int) -> bool:
+        return self.get(key) is not None
+
+    def put(self, key: int, value: int) -> None:
+        """Map ``key`` (not there yet) to ``value`` (>= 0)."""
+        keys, vals, mask = self._keys, self._vals, self._mask
+        i = key & mask
+        while vals[i] != _EMPTY:
+            i = (i + 1) & mask
+        keys[i] = key
+        vals[i] = value + 1
+        self._n += 1
+        if 2 * self._n > mask + 1:
+            self._grow()
+
+    def add(self, key: int) -> bool:
+        """As a set: add ``key``; True when it was not there."""
+        if self.get(key) is not None:
+            return False
+        self.put(key, 0)
+        return True
+
+    def _grow(self) -> None:
+        old_keys, old_vals = np.frombuffer(self._keys, dtype=np.uint64), np.frombuffer(self._vals, dtype=np.uint64)
+        used = np.flatnonzero(old_vals)
+        order = used
+        size = 2 * (self._mask + 1)
+        keys, vals, mask = array("Q", bytes(8 * size)), array("Q", bytes(8 * size)), size - 1
+        for key, v in zip(old_keys[order].tolist(), old_vals[order].tolist()):
+            i = key & mask
+            while vals[i] != _EMPTY:
+                i = (i + 1) & mask
+            keys[i] = key
+            vals[i] = v
+        self._keys, self._vals, self._mask = keys, vals, mask
+
+    def nbytes(self) -> int:
+        return 16 * (self._mask + 1)
+
+
+class SpillBuffer:
+    """Bytes appended in order: in memory up to ``limit`` bytes, then in an unnamed temporary file (gone when closed).
+
+    ``view(dtype, shape)`` reads it all back as a numpy array: the memory itself, or a read-only map of the file.
+    """
+
+    def __init__(self, limit: int = 64 << 20, spill_dir: str | None = None) -> None:
+        self.limit = limit
+        self.spill_dir = spill_dir
+        self._mem = bytearray()
+        self._file: IO[bytes] | None = None
+        self.size = 0
+
+    @property
+    def spilled(self) -> bool:
+        return self._file is not None
+
+    def append(self, data: bytes) -> None:
+        self.size += len(data)
+        if self._file is not None:
+            self._file.write(data)
+            return
+        self._mem += data
+        if len(self._mem) > self.limit:
+            self._file = tempfile.TemporaryFile(dir=self.spill_dir, prefix="curatune-spill-")
+            self._file.write(self._mem)
+            self._mem = bytearray()
+
+    def view(self, dtype: Any, shape: tuple[int, ...]) -> np.ndarray:
+        if self._file is None:
+            return np.frombuffer(self._mem, dtype=dtype).reshape(shape)
+        self._file.flush()
+        if self.size == 0:
+            return np.empty(shape, dtype=dtype)
+        return np.memmap(self._file, dtype=dtype, mode="r", shape=shape)
+
+    def columns(self, dtype: Any, shape: tuple[int, int]) -> Any:
+        """The buffer as a ``(rows, cols)`` matrix whose columns are read whole (``m[:, j]``): the array in memory, or,
+        spilled, a reader that takes one column from the file in chunks (memory: the column and one chunk, where a
+        memory map would have brought the whole file into this process's resident pages)."""
+        if self._file is None:
+            return self.view(dtype, shape)
+        self._file.flush()
+        return FileColumns(self._file.fileno(), np.dtype(dtype), shape)
+
+    def rows(self, dtype: Any, shape: tuple[int, int]) -> Any:
+        """The buffer as a ``(rows, cols)`` matrix indexed by arrays of row numbers (``m[idx]``): the array in memory, or,
+        spilled, a reader that takes just those rows from the file."""
+        if self._file is None:
+            return self.view(dtype, shape)
+        self._file.flush()
+        return FileRows(self._file.fileno(), np.dtype(dtype), shape)
+
+    def close(self) -> None:
+        """Free the memory and remove the file (a view taken before stays readable until it is dropped)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        self._mem = bytearray()
+        self.size = 0
+
+
+class FileColumns:
+    """A row-major ``(rows, cols)`` matrix in a file, read a column at a time (``m[:, j]``) in chunks of rows."""
+
+    def __init__(self, fd: int, dtype: np.dtype, shape: tuple[int, int], chunk_bytes: int = 16 << 20) -> None:
+        self.fd, self.dtype, self.shape, self.chunk_bytes = fd, dtype, shape, chunk_bytes
+
+    def __getitem__(self, key: tuple[slice, int]) -> np.ndarray:
+        rows, j = key
+        if rows != slice(None):
+            raise IndexError("FileColumns reads whole columns only: m[:, j]")
+        n, cols = self.shape
+        row_bytes = cols * self.dtype.itemsize
+        per = max(1, self.chunk_bytes // row_bytes)
+        out = np.empty(n, dtype=self.dtype)
+        for start in range(0, n, per):
+            count = min(per, n - start)
+            chunk = os.pread(self.fd, count * row_bytes, start * row_bytes)
+            out[start : start + count] = np.frombuffer(chunk, dtype=self.dtype).reshape(count, cols)[:, j]
+        return out
+
+
+class FileRows:
+    """A row-major ``(rows, cols)`` matrix in a file, read by arrays of row numbers (``m[idx]``), one read per row."""
+
+    def __init__(self, fd: int, dtype: np.dtype, shape: tuple[int, int]) -> None:
+        self.fd, self.dtype, self.shape = fd, dtype, shape
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        cols = self.shape[1]
+        row_bytes = cols * self.dtype.itemsize
+        fd = self.fd
+        data = b"".join([os.pread(fd, row_bytes, i * row_bytes) for i in np.asarray(idx, dtype=np.int64).tolist()])
+        return np.frombuffer(data, dtype=self.dtype).reshape(-1, cols)

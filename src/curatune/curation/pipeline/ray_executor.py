@@ -1,0 +1,224 @@
+"""The Ray executor: a pass's batches as Ray Data ``map_batches`` work on a Ray cluster (issue 19).
+
+Implements :class:`~.executor.Executor`, beside the local executor it must equal: the same
+:func:`~.segment.run_segment` runs on the same batches, and the results come back in input order, so
+the pass runner writes the same ledger, kept and dropped records as with the local executor.
+
+How a pass runs:
+
+- The driver (this process) reads the input and cuts it into the runner's batches, as the local
+  executor does. Each batch becomes one row of a Ray Dataset (its records as orjson rows, as the local
+  executor's worker processes get them); a *window* of batches is one Dataset, so that reading here
+  and the work on the cluster overlap and the object store holds a bounded number of records.
+- One ``map_batches`` runs the whole segment (every streaming step of the pass fused into one
+  function) on each row and adds the result columns: the rows of the records a step changed, each
+  record's events, drop flag and prepared state for the global steps, and the counts. Nothing is
+  dropped on the cluster: every record comes back with its verdicts, and the runner writes the ledger.
+- A segment whose steps have a costly ``setup`` (a model, a tokenizer, fastText) runs in an actor
+  pool (``map_batches`` with a callable class, ``concurrency=workers``, one GPU each with ``gpus``);
+  the others as tasks, each Ray worker process setting the steps up once and keeping them for every
+  later task of the run.
+- The global steps (dedup, selection) observe, finish and decide on the driver, fed the compact state
+  their ``prepare_batch`` made on the cluster (a 128-bit hash, MinHash band hashes and a 16-bit
+  signature): their memory on the driver is what grows with the data (see the README).
+
+``ray`` is an optional dependency (``pip install curatune[ray]``); it is imported when a run starts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import pickle
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ...errors import RecipeError
+from ..jsoncodec import pack, unpack
+from ..record import Record
+from ..step import GlobalStep, Step
+from .executor import BatchResult
+from .plan import Pass, Plan
+from .rows import row
+from .segment import run_segment
+
+# ---- on the cluster -------------------------------------------------------------------------------
+
+# Per Ray worker process: the passes of the runs it served, by the key of their pickled steps, set up once.
+_SET_UP: dict[str, list[tuple[Any, list[GlobalStep]]]] = {}
+
+
+def _passes(key: str, blob: bytes) -> list[tuple[Any, list[GlobalStep]]]:
+    passes = _SET_UP.get(key)
+    if passes is None:
+        import os
+
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        passes = pickle.loads(blob)
+        for segment, prepare in passes:
+            for ps in segment:
+                ps.step.setup()
+            for g in prepare:
+                g.setup()
+        _SET_UP.clear()  # one run's steps at a time in a worker
+        _SET_UP[key] = passes
+    return passes
+
+
+def _run_rows(passes: list[tuple[Any, list[GlobalStep]]], pass_index: int, batch: dict[str, Any]) -> dict[str, Any]:
+    """The segment on each row (one runner batch) of a Ray batch: the result columns."""
+    segment, prepare = passes[pass_index]
+    changed_rows, verdicts, counts = [], [], []
+    for payload in batch["records"]:
+        results, c = run_segment(segment, [Record(*r) for r in unpack(payload)], prepare)
+        # Only changed records travel back (most pass every step untouched): the driver still holds the batch.
+        changed_rows.append(pack([row(rec) if ch else None for (rec, *_), ch in zip(results, c.changed)]))
+        c.changed = []
+        verdicts.append(pickle.dumps([(events, dropped, prepared) for _, events, dropped, prepared in results], protocol=5))
+        counts.append(pickle.dumps(c, protocol=5))
+    return {"index": batch["index"], "changed": changed_rows, "verdicts": verdicts, "counts": counts}
+
+
+class _SegmentFn:
+    """A segment as a ``map_batches`` task function (steps set up once per Ray worker process)."""
+
+    def __init__(self, key: str, blob_ref: Any, pass_index: int):
+        self.key, self.blob_ref, self.pass_index = key, blob_ref, pass_index
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        passes = _SET_UP.get(self.key)
+        if passes is None:
+            import ray
+
+            passes = _passes(self.key, ray.get(self.blob_ref))
+        return _run_rows(passes, self.pass_index, batch)
+
+
+class _SegmentActor:
+    """A segment as a ``map_batches`` actor: steps with a costly setup load once per actor of the pool."""
+
+    def __init__(self, key: str, blob_ref: Any, pass_index: int):
+        import ray
+
+        self.passes = _passes(key, ray.get(blob_ref[0]))
+        self.pass_index = pass_index
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return _run_rows(self.passes, self.pass_index, batch)
+
+
+def heavy_setup(step: Step) -> bool:
+    """True when a step loads something in ``setup`` (its class overrides it): it then runs in an actor pool."""
+    return type(step).setup is not Step.setup
+
+
+# ---- the executor ---------------------------------------------------------------------------------
+
+
+class RayExecutor:
+    """Runs a plan's batches with Ray Data on a Ray cluster: a local one of ``workers`` CPUs, or the one at ``address``.
+
+    ``window``: runner batches per Ray Dataset (records in the object store at once: about
+    ``window x batch_size``). ``gpus``: GPUs per actor for segments with a costly setup (0: CPU).
+    Implements :class:`~.executor.Executor`.
+    """
+
+    def __init__(self, workers: int = 2, address: str | None = None, window: int = 64, gpus: float = 0.0):
+        self.workers = max(1, workers)
+        self.address = address
+        self.window = max(1, window)
+        self.gpus = gpus
+        self._started_ray = False
+        self._blob = b""
+        self._blob_ref: Any = None
+        self._key = ""
+        self._set_up: set[int] = set()
+        # What crossed between the driver and the cluster: bytes of records sent, of results back (for bench_ray).
+        self.records = self.bytes_out = self.bytes_back = 0
+
+    def start(self, plan: Plan) -> None:
+        try:
+            import ray
+            import ray.data
+        except ImportError as e:
+            raise RecipeError(
+                [
+                    "curate.executor is 'ray', but Ray is not installed. Install it with: pip install 'curatune[ray]' "
+                    "(or pip install 'ray[data]')."
+                ]
+            ) from e
+        if not ray.is_initialized():
+            if self.address:
+                ray.init(address=self.address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            else:
+                ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+            self._started_ray = True
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True  # results in input order: exact dedup keeps the first copy
+        ctx.enable_progress_bars = False
+        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        # Pickled before any setup here, as the local executor does: the cluster's workers run their own setup.
+        self._blob = pickle.dumps([(p.segment, p.prepare) for p in plan.passes])
+        self._key = hashlib.blake2b(self._blob, digest_size=16).hexdigest()
+        self._blob_ref = ray.put(self._blob)
+
+    def map_pass(self, p: Pass, batches: Iterable[list[Record]]) -> Iterator[BatchResult]:
+        if not p.has_record_work():
+            return self._here(p, batches)  # nothing per record to ship (a pass between two global steps)
+        return self._on_cluster(p, batches)
+
+    def close(self) -> None:
+        self._blob_ref = None
+        if self._started_ray:
+            import ray
+
+            ray.shutdown()
+            self._started_ray = False
+
+    def _here(self, p: Pass, batches: Iterable[list[Record]]) -> Iterator[BatchResult]:
+        for ps in p.segment:
+            if id(ps.step) not in self._set_up:
+                ps.step.setup()
+                self._set_up.add(id(ps.step))
+        for batch in batches:
+            yield run_segment(p.segment, batch, p.prepare)
+
+    def _on_cluster(self, p: Pass, batches: Iterable[list[Record]]) -> Iterator[BatchResult]:
+        window: list[list[Record]] = []
+        for batch in batches:
+            window.append(batch)
+            if len(window) >= self.window:
+                yield from self._run_window(p, window)
+                window = []
+        if window:
+            yield from self._run_window(p, window)
+
+    def _run_window(self, p: Pass, window: list[list[Record]]) -> Iterator[BatchResult]:
+        import ray.data
+
+        payloads = [pack([row(r) for r in batch]) for batch in window]
+        items = [{"index": i, "records": payload} for i, payload in enumerate(payloads)]
+        self.records += sum(len(b) for b in window)
+        self.bytes_out += sum(len(payload) for payload in payloads)
+        ds: Any = ray.data.from_items(items, override_num_blocks=min(len(items), 4 * self.workers))
+        heavy = any(heavy_setup(ps.step) for ps in p.segment) or any(heavy_setup(g) for g in p.prepare)
+        if heavy:
+            ds = ds.map_batches(
+                _SegmentActor,
+                fn_constructor_args=(self._key, [self._blob_ref], p.index),  # (in a list: Ray would resolve a bare ref)
+                batch_size=1,
+                batch_format="numpy",
+                compute=ray.data.ActorPoolStrategy(size=self.workers),
+                num_gpus=self.gpus or None,
+            )
+        else:
+            ds = ds.map_batches(_SegmentFn(self._key, self._blob_ref, p.index), batch_size=1, batch_format="numpy")
+        for out in ds.iter_rows():
+            i = int(out["index"])
+            self.bytes_back += len(out["changed"]) + len(out["verdicts"]) + len(out["counts"])
+            sent = window[i]
+            back = unpack(out["changed"])
+            rest = pickle.loads(out["verdicts"])
+            counts = pickle.loads(out["counts"])
+            window[i] = []  # the driver's copy is not needed once its results are in
+            yield [(rec if r is None else Record(*r), *res) for rec, r, res in zip(sent, back, rest)], counts

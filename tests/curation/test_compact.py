@@ -1,0 +1,104 @@
+"""The compact state (curation/compact.py) answers what the dict, set, list and bytearray it replaces answer."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from curatune.curation.compact import HashIndex, IdTable, SpillBuffer
+from curatune.curation.dedup.exact import ExactDedup
+from curatune.curation.dedup.minhash import MinHashDedup
+from curatune.curation.record import Record
+
+
+def test_hash_index_equals_a_dict_through_growth_and_collisions():
+    rng = random.Random(0)
+    # Keys sharing their low bits collide in the table's slots; growth re-places them.
+    keys = [rng.getrandbits(64) for _ in range(3000)] + [k << 20 for k in range(1, 500)] + [0, 2**64 - 1]
+    index, ref = HashIndex(capacity=4), {}
+    for v, k in enumerate(keys):
+        if k not in ref:
+            index.put(k, v)
+            ref[k] = v
+    assert len(index) == len(ref)
+    assert all(index.get(k) == v for k, v in ref.items())
+    missing = [rng.getrandbits(64) for _ in range(2000)]
+    assert all((k in index) == (k in ref) for k in missing)
+    as_set = HashIndex()
+    assert not as_set and as_set.add(7) and not as_set.add(7) and 7 in as_set and 8 not in as_set and as_set
+
+
+def test_id_table_gives_back_every_string():
+    ids = ["a", "", "gen-000001", "é:日本", "\udcff surrogate", "x" * 500]
+    table = IdTable()
+    assert [table.append(s) for s in ids] == list(range(len(ids)))
+    assert [table[i] for i in range(len(ids))] == ids and len(table) == len(ids)
+
+
+def test_spill_buffer_reads_back_the_same_bytes_from_memory_or_disk():
+    data = np.arange(10_000, dtype=np.uint64).reshape(1000, 10)
+    for limit in (1 << 30, 800):
+        buf = SpillBuffer(limit)
+        for row in data:
+            buf.append(row.tobytes())
+        assert buf.spilled == (limit == 800)
+        assert np.array_equal(buf.view(np.uint64, (1000, 10)), data)
+        buf.close()
+
+
+def _records() -> list[Record]:
+    rng = random.Random(3)
+    words = [f"w{i}" for i in range(300)]
+    base = [" ".join(rng.choices(words, k=40)) for _ in range(150)]
+    recs = []
+    for i in range(900):
+        text = base[rng.randrange(150)]
+        if i % 3 == 0:  # a near copy: one word changed
+            t = text.split()
+            t[rng.randrange(40)] = "changed"
+            text = " ".join(t)
+        recs.append(Record(f"r{i}", text=text + (" tail" * (i % 4) if i % 5 == 0 else "")))
+    return recs
+
+
+def _verdicts(step, recs):
+    for r in recs:
+        step.observe(r, None)
+    step.finish()
+    return [(v.action, v.reason, v.duplicate_of, v.value) for v in map(step.decide, recs)]
+
+
+def test_minhash_spilled_to_disk_decides_as_in_memory():
+    recs = _records()
+    in_memory = _verdicts(MinHashDedup(), recs)
+    spilling = MinHashDedup()
+    spilling.spill_bytes = 4096
+    spilling._reset()
+    assert _verdicts(spilling, recs) == in_memory
+    assert sum(a == "drop" for a, *_ in in_memory) > 100
+
+
+def test_exact_dedup_keeps_the_planted_keepers():
+    recs = [Record(f"r{i}", text=f"text {i % 10}" + " x" * (i % 7)) for i in range(70)]
+    # 70 records, 70 distinct (i % 10, i % 7) pairs: no duplicate
+    assert all(a == "keep" for a, *_ in _verdicts(ExactDedup(), recs))
+    recs = [Record(f"r{i}", text=f"text {i % 10}" + " x" * (i % 3)) for i in range(60)]  # 30 texts, each twice
+    first = _verdicts(ExactDedup(), recs)
+    assert [d for _, _, d, _ in first[30:]] == [f"r{i}" for i in range(30)]
+    longest = _verdicts(ExactDedup(keep="longest"), recs)
+    assert sum(a == "drop" for a, *_ in longest) == 30
+
+
+def test_spilled_columns_and_rows_read_back_the_matrix():
+    data = np.arange(30_000, dtype=np.uint64).reshape(3000, 10) * np.uint64(2654435761)
+    buf = SpillBuffer(1000)
+    for row in data:
+        buf.append(row.tobytes())
+    cols = buf.columns(np.uint64, (3000, 10))
+    cols.chunk_bytes = 800  # many chunks, the last one short
+    assert cols.shape == (3000, 10) and all(np.array_equal(cols[:, j], data[:, j]) for j in range(10))
+    rows = buf.rows(np.uint64, (3000, 10))
+    picked = np.array([2999, 0, 17, 17, 1500])
+    assert np.array_equal(rows[picked], data[picked])
+    buf.close()
