@@ -30,7 +30,7 @@ from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
 from ..text.linear import LinearModel, tokens
 from ..text.patterns import trie_regex
-from ..text.words import fold, lower_letter_runs, word_bytes_table
+from ..text.words import fold, lower_letter_runs, punct_to_spaces, word_bytes_table
 from ._instruct_text import answers, phrase_sections, sentences
 
 
@@ -119,25 +119,30 @@ _FREQUENT = frozenset(
 
 
 @cache
-def _phrase_keys() -> dict[bytes, frozenset[bytes | None]]:
-    """Two words of each listed phrase, its rarest first (not a function word; not a frequent one if it can): a text
-    that holds no phrase's two words matches no phrase, and the phrase patterns are not run on it. Maps each first
-    word to the second words that go with it (None for a phrase of one word)."""
-    pairs: dict[bytes, set[bytes | None]] = {}
+def _phrase_keys() -> dict[bytes, tuple[frozenset[bytes], ...]]:
+    """The letter runs of each listed phrase, filed under its rarest run (not a function word; not a frequent one if
+    it can): a text that does not hold every run of some phrase matches no phrase, and the phrase patterns are not
+    run on it. Maps each rarest run to the run sets of the phrases filed under it.
+
+    Every run of a phrase, not two of them: on the generator's answers two runs let 11% of answers through to the
+    patterns ("output", "access" and "set" are phrases' only rare words), all of them 1.7% (bench/RESULTS.md, issue 15
+    continued)."""
+    sets: dict[bytes, set[frozenset[bytes]]] = {}
     for phrases in phrase_sections("refusal_phrases.txt").values():
         for p in phrases:
-            runs = p.encode().translate(_LOWER_LETTERS).split()
-            words = [r for r in runs if r not in _FUNCTION] or runs
-            ranked = sorted(set(words), key=lambda r: (r in _FREQUENT, -len(r), r))
-            pairs.setdefault(ranked[0], set()).add(ranked[1] if len(ranked) > 1 else None)
-    return {k: frozenset(v) for k, v in pairs.items()}
+            runs = frozenset(p.encode().translate(_LOWER_LETTERS).split())  # every phrase has a letter
+            rarest = min(runs, key=lambda r: (r in _FUNCTION, r in _FREQUENT, -len(r), r))
+            sets.setdefault(rarest, set()).add(runs)
+    # Smaller sets first: they decide soonest.
+    return {k: tuple(sorted(v, key=len)) for k, v in sets.items()}
 
 
 def _may_match_phrase(runs: frozenset[bytes]) -> bool:
     keys = _phrase_keys()
-    for first in runs.intersection(keys):
-        if any(second is None or second in runs for second in keys[first]):
-            return True
+    for rarest in runs.intersection(keys):
+        for phrase_runs in keys[rarest]:
+            if phrase_runs <= runs:
+                return True
     return False
 
 
@@ -147,8 +152,10 @@ def _pattern_hit(
     """``(reason, phrase, where)`` when a listed phrase starts within ``start_chars`` or the answer is short.
 
     ``runs`` (the text's letter runs, when the caller has them) rule out most texts before any pattern runs:
-    a phrase's words are letter runs of any text it matches (for ASCII text; folding may change others)."""
-    if runs is not None and text.isascii() and not _may_match_phrase(runs):
+    a phrase's words are letter runs of any text it matches. That holds for ASCII text, and for text whose only
+    non-ASCII characters are prose punctuation (curly quotes, dashes: 41% of the generator's answers), which
+    folding turns into no letter; folding may turn other characters into letters ("ﬁ" into "fi")."""
+    if runs is not None and (text.isascii() or punct_to_spaces(text).isascii()) and not _may_match_phrase(runs):
         return None
     short = len(text.split(None, short_words + 1)) <= short_words
     folded = fold(text if short else text[: start_chars + 200])
