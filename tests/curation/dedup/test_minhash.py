@@ -427,3 +427,38 @@ def test_parts_drop_only_members_alike_to_the_kept_record():
     verdicts = run_step(MinHashDedup(part_threshold=0.4), recs)
     assert exact_jaccard(recs[0].response_text, recs[2].response_text, 1) < 0.4
     assert dropped(verdicts) == {"b": "a"}
+
+
+def test_batched_parts_equal_one_record_at_a_time(monkeypatch):
+    """With verify: parts, prepare_batch hashes each word once (the parts' words make the record's n-grams where the
+    record is its prompt and its answer): exactly prepare's bytes, for records of every shape."""
+    import curatune.curation.dedup.shingle as shingle
+
+    monkeypatch.setattr(shingle, "_BLOCK", 64)
+    rng = random.Random(4)
+    vocab = [f"w{i}" for i in range(50)] + ["Straße", "ﬁne", "ÉCOLE", "a,", "b.", "é\u0301", "\u0301x"]
+
+    def t(lo: int = 0, hi: int = 30) -> str:
+        return " ".join(rng.choice(vocab) for _ in range(rng.randint(lo, hi)))
+
+    def msgs(*roles: str) -> list[dict]:
+        return [{"role": r, "content": t()} for r in roles]
+
+    recs = [
+        Record("empty", messages=[]),
+        Record("blank", messages=[{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]),
+        Record("text", text=t(1)),
+        Record("labelled", text=t(1), label="pos"),
+        Record("pair", messages=msgs("user"), chosen=t(1), rejected=t(1)),
+        Record("turns", messages=msgs("user", "assistant", "user", "assistant")),
+        Record("system", messages=msgs("system", "user", "assistant")),
+        Record("answers", messages=msgs("user", "assistant", "assistant")),
+        Record("tool", messages=msgs("user", "tool", "assistant")),
+        Record("long", messages=[{"role": "user", "content": t(150, 200)}, {"role": "assistant", "content": t(150, 200)}]),
+    ]
+    recs += [Record(f"r{i}", messages=msgs("user", "assistant")) for i in range(30)]
+    rng.shuffle(recs)
+    for fields in ("record", "prompt", "response"):
+        for ngram in (1, 3):
+            step = MinHashDedup(ngram=ngram, fields=fields)
+            assert step.prepare_batch(recs) == [step.prepare(r) for r in recs], (fields, ngram)

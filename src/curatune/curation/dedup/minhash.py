@@ -16,7 +16,7 @@ from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
 from .exact import check_keep, dedup_text, record_score
 from .lsh import band_hashes, candidate_pairs, clusters, estimated_jaccard, optimal_bands
-from .shingle import minhash, minhash_rensa, shingle_hashes, word_signatures
+from .shingle import minhash, minhash_rensa, shingle_hashes, signatures_of_word_hashes, word_hashes, word_signatures, words
 
 FP_WEIGHT, FN_WEIGHT = 0.1, 0.9
 
@@ -181,9 +181,71 @@ class MinHashDedup(GlobalStep):
         prompts, answers = zip(*(self.parts(r) for r in recs)) if recs else ((), ())
         p = word_signatures(list(prompts), 1, self.part_perm, self.seed + 1)
         a = word_signatures(list(answers), 1, self.part_perm, self.seed + 1)
+        return self._part_bands_and_small(p, a)
+
+    def _part_bands_and_small(self, p: np.ndarray, a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         k = self.part_perm // 2
-        mixed = np.concatenate((p.reshape(-1, k, 2), a.reshape(-1, k, 2)), axis=2).reshape(len(recs), 2 * self.part_perm)
+        mixed = np.concatenate((p.reshape(-1, k, 2), a.reshape(-1, k, 2)), axis=2).reshape(p.shape[0], 2 * self.part_perm)
         return band_hashes(mixed, k, 4, self.seed + 1), np.concatenate((compact(p), compact(a)), axis=1)
+
+    def _words_are_the_parts(self, rec: Record) -> bool:
+        """The words of the compared text are the prompt's, then the answer's (``dedup_text`` joins them with a line
+        break: a chat record of system and user turns, then assistant turns, without a label or other fields)."""
+        if self.fields != "record":
+            return True
+        if rec.messages is None or rec.text is not None or rec.chosen is not None or rec.rejected is not None or rec.label is not None:
+            return False
+        answered = False
+        for m in rec.messages:
+            role = m["role"]
+            if role == "assistant":
+                answered = True
+            elif role not in ("system", "user") or answered:
+                return False
+        return True
+
+    def _batch_with_parts(self, recs: list[Record]) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+        """``(n-gram signatures, part bands, part small, text lengths)`` of a batch, each word hashed once: the parts'
+        word hashes serve the n-gram signature of every record whose compared text is its two parts
+        (``_words_are_the_parts``); the others are signed from their own text. Equal to ``prepare`` one by one."""
+        n = len(recs)
+        prompts, answers = zip(*(self.parts(r) for r in recs))
+        pw = [words(t) for t in prompts]
+        aw = [words(t) for t in answers]
+        lp = np.fromiter(map(len, pw), dtype=np.int64, count=n)
+        la = np.fromiter(map(len, aw), dtype=np.int64, count=n)
+        h = word_hashes([w for ws in pw for w in ws] + [w for ws in aw for w in ws])
+        total_p = int(lp.sum())
+        hp, ha = h[:total_p], h[total_p:]
+        p = signatures_of_word_hashes(hp, lp, 1, self.part_perm, self.seed + 1)
+        a = signatures_of_word_hashes(ha, la, 1, self.part_perm, self.seed + 1)
+        bands, small = self._part_bands_and_small(p, a)
+
+        fused = np.fromiter(map(self._words_are_the_parts, recs), dtype=bool, count=n)
+        sigs = np.empty((n, self.num_perm), dtype=np.uint32)
+        lengths = [0] * n
+        idx = np.flatnonzero(fused)
+        if idx.size:
+            # Record i's words: its prompt's hashes, then its answer's, gathered from h in one index array.
+            sp = np.concatenate(([0], np.cumsum(lp)[:-1]))[idx]
+            sa = total_p + np.concatenate(([0], np.cumsum(la)[:-1]))[idx]
+            seg_start = np.stack((sp, sa), axis=1).ravel()
+            seg_len = np.stack((lp[idx], la[idx]), axis=1).ravel()
+            gather = np.repeat(seg_start - np.concatenate(([0], np.cumsum(seg_len)[:-1])), seg_len) + np.arange(seg_len.sum())
+            sigs[idx] = signatures_of_word_hashes(h[gather], lp[idx] + la[idx], self.ngram, self.num_perm, self.seed)
+            for i in idx:  # len(dedup_text(...)) without building it: the turns and the line breaks between them
+                if self.fields == "record":
+                    msgs = recs[i].messages or ()
+                    lengths[i] = sum(len(m["content"]) for m in msgs) + max(len(msgs) - 1, 0)
+                else:
+                    lengths[i] = len(prompts[i]) + len(answers[i])
+        rest = np.flatnonzero(~fused)
+        if rest.size:
+            texts = [dedup_text(recs[i], self.fields) for i in rest]
+            sigs[rest] = word_signatures(texts, self.ngram, self.num_perm, self.seed)
+            for i, t in zip(rest, texts):
+                lengths[i] = len(t)
+        return sigs, bands, small, lengths
 
     def prepare(self, rec: Record) -> tuple:
         text = dedup_text(rec, self.fields)
@@ -198,14 +260,15 @@ class MinHashDedup(GlobalStep):
         """``prepare`` of each record, the word-shingle numpy signatures computed for the whole batch at once."""
         if self.shingle != "word" or self.backend != "numpy" or len(recs) < 2:
             return [self.prepare(r) for r in recs]
+        if self._verify == "parts":
+            sigs, pb, ps, lengths = self._batch_with_parts(recs)
+            bands, small = band_hashes(sigs, self._b, self._r, self.seed), compact(sigs)
+            return [(bands[i].tobytes(), small[i].tobytes(), lengths[i], pb[i].tobytes(), ps[i].tobytes()) for i in range(len(recs))]
         texts = [dedup_text(r, self.fields) for r in recs]
         sigs = word_signatures(texts, self.ngram, self.num_perm, self.seed)
         bands = band_hashes(sigs, self._b, self._r, self.seed)
         small = compact(sigs)
-        if self._verify != "parts":
-            return [(bands[i].tobytes(), small[i].tobytes(), len(t)) for i, t in enumerate(texts)]
-        pb, ps = self.part_signatures(recs)
-        return [(bands[i].tobytes(), small[i].tobytes(), len(t), pb[i].tobytes(), ps[i].tobytes()) for i, t in enumerate(texts)]
+        return [(bands[i].tobytes(), small[i].tobytes(), len(t)) for i, t in enumerate(texts)]
 
     # ---- in the main process --------------------------------------------------------------------
     def observe(self, rec: Record, prepared) -> None:
