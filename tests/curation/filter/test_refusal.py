@@ -112,3 +112,22 @@ def test_the_phrase_gate_never_rules_out_a_text_the_patterns_match():
         ]
     for text in texts:
         assert _pattern_hit(text, runs=lower_letter_runs(text)) == _pattern_hit(text), text
+
+
+def test_a_refusal_clause_before_an_answer_is_scored_on_its_own():
+    """ "I can't X, but <answer>": the clause before the contrast is read alone, not diluted by the answer after it."""
+    from curatune.curation.filter.refusal import _model_hit
+
+    answer = "As a text model I am unable to hear audio, but upbeat songs in a major key usually sound cheerful to listeners."
+    p, piece = _model_hit(answer, 2.0)
+    assert piece == "As a text model I am unable to hear audio"
+    assert verdict(TASK, answer) == ("drop", "refusal_model")
+
+
+def test_tasks_that_restate_a_given_text_raise_the_bar():
+    """A rephrased sentence or a support ticket speaks in the writer's voice: "I am not able to" is the text's. The
+    same answer to another task is a refusal (the model's probability here is about 0.65: over 0.6, under 0.95)."""
+    answer = "Regrettably I am not able to reach the network drive from here."
+    assert verdict("Describe what happened.", answer) == ("drop", "refusal_model")
+    assert verdict("Rephrase this sentence: Sadly, the network drive cannot be reached from my desk.", answer) == ("keep", None)
+    assert verdict("Write a support ticket about the network drive.", answer) == ("keep", None)

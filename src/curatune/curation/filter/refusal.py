@@ -100,12 +100,24 @@ def _model_hit(text: str, threshold: float, runs: frozenset[bytes] | None = None
     for s in sentences(text) or [text]:
         if not _may_refuse(s):
             continue
-        p = model.probability(tokens(s))
-        if p > best:
-            best, best_sentence = p, s
-            if p >= threshold:
-                break
+        # The sentence, and its clauses where it has several: a refusal clause joined to an answer ("I can't see the
+        # chart, but in general a rising line means growth") is scored on its own, not diluted by the answer.
+        pieces = [s, *(c for c in _CLAUSE.split(s) if c and c != s)] if _CLAUSE.search(s) else [s]
+        for piece in pieces:
+            if piece is not s and not _may_refuse(piece):
+                continue
+            p = model.probability(tokens(piece))
+            if p > best:
+                best, best_sentence = p, piece
+        if best >= threshold:
+            break
     return best, best_sentence
+
+
+# Where a sentence turns from one clause to another: a contrast ("..., but", "; however", "..., though"), the form of a
+# refusal joined to an answer. Not "so", "since", "and": a clause cut there ("I don't have to risk accidents") is
+# read without what made it no refusal.
+_CLAUSE = re.compile(r"\s*(?:[,;]\s*(?:but|however|though|although|yet)\b|\s+but\b)\s*", re.I)
 
 
 _FUNCTION = frozenset(
@@ -186,11 +198,13 @@ def is_refusal(text: str, threshold: float | None = None) -> bool:
     return refusal_score(text) >= (DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
-DEFAULT_THRESHOLD = 0.8
+DEFAULT_THRESHOLD = 0.6
 
-# Tasks that ask for text in someone's voice: "I can't" and "I'm sorry" there belong to a character or a writer.
+# Tasks that ask for text in someone's voice: "I can't" and "I'm sorry" there belong to a character or a writer; and
+# tasks that restate a given text (rephrase, rewrite, translate, correct...): the answer speaks in the text's voice.
 _PERSONA_TASK = re.compile(
     r"\b(letters?|e-?mails?|dialog(?:ue)?s?|conversations?|story|stories|scripts?|poems?|messages?|notes?|repl(?:y|ies)|"
+    r"tickets?|complaints?|rephrase|rewrite|paraphrase|reword|translate|edit|proofread|correct|convert|transform|"
     r"respond|responses? to|speech|monologue|interview|role[- ]?play|pretend|imagine|in the voice of|customer|"
     r"text messages?|tweets?|posts?|diary|journal|cover letter|reviews?|apolog\w+|excuses?|jokes?|riddles?|lyrics|song)\b",
     re.I,
