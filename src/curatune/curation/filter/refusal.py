@@ -71,7 +71,7 @@ _ALONE = frozenset(
 _WITH_I = frozenset(
     b"ai assistant model chatbot bot program software machine artificial capabilities capability abilities ability capable "
     b"capacity beyond allowed designed programmed equipped physical opinions feelings emotions consciousness cutoff browse "
-    b"guarantee able outside built position access devices licensed visual".split()
+    b"guarantee able outside built position access devices licensed visual preferences preference power".split()
 )
 _FIRST_PERSON = frozenset((b"i", b"me", b"my", b"im"))
 _LOWER_LETTERS = word_bytes_table("abcdefghijklmnopqrstuvwxyz", lower=True)
@@ -103,6 +103,9 @@ def _model_hit(text: str, threshold: float, runs: frozenset[bytes] | None = None
         # The sentence, and its clauses where it has several: a refusal clause joined to an answer ("I can't see the
         # chart, but in general a rising line means growth") is scored on its own, not diluted by the answer.
         pieces = [s, *(c for c in _CLAUSE.split(s) if c and c != s)] if _CLAUSE.search(s) else [s]
+        lead = _CONCESSIVE.match(s)
+        if lead:  # "While I'm not able to hear the song, songs in a minor key sound sad": the opening clause alone
+            pieces.append(lead.group(1))
         for piece in pieces:
             if piece is not s and not _may_refuse(piece):
                 continue
@@ -117,6 +120,7 @@ def _model_hit(text: str, threshold: float, runs: frozenset[bytes] | None = None
 # Where a sentence turns from one clause to another: a contrast ("..., but", "; however", "..., though"), the form of a
 # refusal joined to an answer. Not "so", "since", "and": a clause cut there ("I don't have to risk accidents") is
 # read without what made it no refusal.
+_CONCESSIVE = re.compile(r"((?:although|though|even though|while|whilst)\b[^,]{3,200}),", re.I)
 _CLAUSE = re.compile(r"\s*(?:[,;]\s*(?:but|however|though|although|yet)\b|\s+but\b)\s*", re.I)
 
 
