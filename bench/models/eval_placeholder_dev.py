@@ -16,7 +16,8 @@ def main() -> int:
     missed = [t for want, t in rows if want and placeholder_kind(t) is None]
     wrong = [t for want, t in rows if not want and placeholder_kind(t) is not None]
     positives = sum(1 for want, _ in rows if want)
-    print(f"placeholders caught: {positives - len(missed)}/{positives}; real inputs taken for placeholders: {len(wrong)}/{len(rows) - positives}")
+    print(f"placeholders caught: {positives - len(missed)}/{positives}")
+    print(f"real inputs taken for placeholders: {len(wrong)}/{len(rows) - positives}")
     for t in missed:
         print(f"  missed: {t!r}")
     for t in wrong:
