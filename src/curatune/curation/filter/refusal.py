@@ -241,7 +241,11 @@ class Refusal(Filter):
     Validation (issue 15), on data neither signal was written from: see bench/RESULTS.md for recall and
     precision on bench/heldout (planted refusals, prefixes, closings and inline refusals with phrasings
     curatune never saw, plus correct refusals of harmful prompts) and the counts on alpaca_random_9k and
-    dolly_3k, every flagged record read.
+    dolly_3k, every flagged record read. Issue 15 continued (threshold 0.8 -> 0.6, contrast and concessive
+    clauses scored on their own, restating and ticket tasks under the persona bar), tuned on
+    bench/models/refusal_dev2.jsonl (53 refusals, 31 look-alikes written for it): recall 0.736 -> 0.887, no
+    look-alike flagged; on alpaca_random_9k + dolly_3k 9 records dropped, all refusals (10 before, one a support
+    ticket); the generator's 19,667 records: no verdict changed.
     """
 
     reasons = ("refusal", "ai_disclaimer", "refusal_model")
