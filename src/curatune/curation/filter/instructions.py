@@ -334,7 +334,7 @@ class PlaceholderInput(Filter):
     on reading (precision 1.0 on those; recall is measured on bench/heldout, see bench/RESULTS.md).
     Issue 15 continued, on bench/models/placeholder_inputs_dev.txt (87 placeholders, 19 short real inputs written
     for it): 86 of 87 caught (80 of 87 before: "N\A", notes that the task needs no input), 1 real input taken
-    ("None of the above"; "No" alone no longer is); on alpaca and dolly the same 132 inputs as before.
+    (2 before: "None of the above", and "No", which alone no longer is); on alpaca and dolly the same 132 inputs as before.
     """
 
     reasons = ("placeholder_input",)
