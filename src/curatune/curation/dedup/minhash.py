@@ -61,11 +61,12 @@ class MinHashDedup(GlobalStep):
     in the main process and word signatures of the two parts in the workers.
 
     Validation (issue 15 continued): real Alpaca and Dolly records with edited copies made by a procedure written
-    before tuning (bench/bench_neardup_dev.py, not bench/heldout): recall 0.772 against 0.408 for the 3-gram rule,
-    12 originals dropped as duplicates of other originals against 18 (read: 3 to 4 true duplicates, the rest
-    templated Dolly records such as the instrument classification); ``part_threshold`` 0.65 was chosen there as
-    the lowest value that drops no more originals than the 3-gram rule did and at most 0.1% of the generator's
-    clean records (1 of 1,400). Figures and the variants tried in bench/RESULTS.md.
+    before tuning (bench/bench_neardup_dev.py, not bench/heldout): recall 0.599 against 0.408 for the 3-gram rule
+    (0.861 for copies with 5-10% of their words edited), 6 originals dropped as duplicates of other originals
+    against 18 (read: 3 true duplicates, the others templated Dolly records). ``part_threshold`` 0.75 is the lowest
+    value that drops no more originals than the 3-gram rule did and at most 0.1% of the generator's clean records
+    (15 of 16,000 at 0.75; 247 at 0.65, whose paraphrased siblings share 0.6 of their words). Figures and the
+    variants tried in bench/RESULTS.md.
 
     Workers compute the signatures; the main process keeps ``bands`` uint64 and ``num_perm`` uint16
     values per record (the high 16 bits of each MinHash value: two different values agree by
@@ -89,7 +90,7 @@ class MinHashDedup(GlobalStep):
         seed: int = 1,
         backend: Literal["numpy", "rensa"] = "numpy",
         verify: Literal["parts", "signature"] | None = None,
-        part_threshold: Annotated[float, Field(gt=0, le=1)] = 0.65,
+        part_threshold: Annotated[float, Field(gt=0, le=1)] = 0.75,
         part_perm: Annotated[int, Field(ge=8, le=256)] = 64,
     ):
         self.fields = fields
