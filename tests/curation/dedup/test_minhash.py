@@ -461,3 +461,20 @@ def test_batched_parts_equal_one_record_at_a_time(monkeypatch):
         for ngram in (1, 3):
             step = MinHashDedup(ngram=ngram, fields=fields)
             assert step.prepare_batch(recs) == [step.prepare(r) for r in recs], (fields, ngram)
+
+
+def test_short_answers_keep_the_ngram_rule():
+    """Templated tickets with the same two-word answer: their prompts' word sets are 0.83 alike, their 3-grams 0.55.
+    With answers that short the parts rule would be a prompt-only word-set rule: the 3-gram rule judges instead."""
+    rng = random.Random(11)
+    template = text(rng, 30).split()
+    recs = []
+    for i in range(10):
+        words_i = list(template)
+        for pos in (5, 15, 25):
+            words_i.insert(pos, f"slot{i}x{pos}")
+        recs.append(chat(f"t{i}", " ".join(words_i), "billing / high"))
+    assert exact_jaccard(recs[0].prompt_text, recs[1].prompt_text, 1) > 0.8
+    assert exact_jaccard(recs[0].all_text, recs[1].all_text, 3) < 0.6
+    assert dropped(run_step(MinHashDedup(), recs)) == {}
+    assert len(dropped(run_step(MinHashDedup(short_answer_words=0), recs))) == 9
