@@ -34,6 +34,7 @@ from typing import Any
 import orjson
 import psutil
 
+from .distributed import launch
 from .errors import RecipeError
 
 try:
@@ -60,7 +61,12 @@ def locked(folder: Path, wait: float = 0.0) -> Iterator[None]:
 
     A folder another process holds fails with :class:`FolderBusyError` (after ``wait`` seconds of
     retrying). On taking the lock, what a crashed writer left is repaired first (:func:`recover`).
+    In a launch of several processes the lock is rank 0's, the one that writes (:mod:`curatune.distributed`):
+    the other ranks take none and only read.
     """
+    if not launch().is_main:
+        yield
+        return
     path = lock_file(folder)
     key = os.path.abspath(path)
     if key in _held:

@@ -12,12 +12,14 @@ check. See :mod:`curatune.errors`.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import typer
 
+from ..distributed import end_group
 from ..errors import EXIT_INTERNAL, CuratuneError
 from . import curate, data, evaluate, loop, split, train
 from .render import console, show_library_progress
@@ -48,6 +50,7 @@ VERBS: dict[str, Callable[..., Any]] = {
     "tune": train.tune,
     "ui": train.ui,
     "hw": train.hw,
+    "accelerate-config": train.accelerate_config,
     # evaluation
     "eval": evaluate.eval_,
     "judge": evaluate.judge,
@@ -62,7 +65,31 @@ for _name, _verb in VERBS.items():
     app.command(_name)(_verb)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a scheduler, ``kill``) as an interrupt: staging folders are removed on the way out."""
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated` in this process, so it cleans up as Ctrl-C does.
+
+    Without this, ``timeout 60 curatune select ...`` killed the process where it stood and left its
+    ``.NAME.partial-*`` folder behind. Worker processes forked later inherit the handler; in them it
+    does what SIGTERM does by default (a pool stops its workers with SIGTERM).
+    """
+    main_pid = os.getpid()
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main() -> None:
+    stop_on_sigterm()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -73,6 +100,9 @@ def main() -> None:
     except CuratuneError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False)
         sys.exit(e.exit_code)
+    except Terminated:
+        console.print("terminated")
+        sys.exit(143)
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)
@@ -80,6 +110,8 @@ def main() -> None:
         console.print_exception(max_frames=4)
         console.print("[bold red]This is a bug in curatune[/]; please report it with the command you ran.")
         sys.exit(EXIT_INTERNAL)
+    finally:
+        end_group()  # under accelerate launch or torchrun: the process group let go before exit
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..distributed import is_main
 from ..errors import CuratuneError
 from .render import echo, exit_on_error, fail, out, print_comparison
 
@@ -27,7 +28,8 @@ def run(
     with exit_on_error():
         recipe = load_recipe(recipe_path, set_ or [])
         result = run_loop(recipe, force=force, echo=echo, track=not no_tracking)
-    out.print(f"Run folder: {result.run_dir}; open {result.report}")
+    if is_main():  # under accelerate launch or torchrun, rank 0 reports for all
+        out.print(f"Run folder: {result.run_dir}; open {result.report}")
 
 
 def demo(

@@ -10,6 +10,7 @@ import typer
 
 from ..config.recipe import Recipe
 from ..config.train import COMMAND_BATCH_SIZE, COMMAND_SEQ_LEN, TrainConfig
+from ..distributed import is_main
 from ..errors import CuratuneError, RecipeError
 from ..train.lr_find import DEFAULT_PICK, RangeTestSettings
 from .options import default_of
@@ -33,7 +34,8 @@ def train(
                 [f"{recipe_path} has no train: section. Add one (see examples/train_lora.yaml); `train: {{}}` takes every default."]
             )
         result = run_train(recipe, force=force, echo=echo, track=not no_tracking)
-    print_trained(result)
+    if is_main():  # under accelerate launch or torchrun, rank 0 reports for all
+        print_trained(result)
 
 
 def lr_find(
@@ -84,7 +86,37 @@ def tune(
     with exit_on_error():
         recipe = load_recipe(recipe_path, set_ or [])
         result = run_tune(recipe, echo=echo, track=not no_tracking, verbose=verbose)
-    print_tuned(result)
+    if is_main():  # under accelerate launch or torchrun, rank 0 reports for all
+        print_tuned(result)
+
+
+def accelerate_config(
+    recipe_path: Annotated[str, typer.Argument(metavar="RECIPE", help="A recipe (.yaml); its train: section gives precision and batch.")],
+    strategy: Annotated[str, typer.Option(help="ddp, fsdp2, zero2 or zero3 (DeepSpeed ZeRO stage 2 or 3).")] = "ddp",
+    num_processes: Annotated[
+        int | None, typer.Option(help="Processes in all machines together; default: the GPUs visible here (2 without one).")
+    ] = None,
+    num_machines: Annotated[int, typer.Option(help="Machines the processes are spread over.")] = 1,
+    main_process_ip: Annotated[str | None, typer.Option(help="With several machines: the address of the one of rank 0.")] = None,
+    cpu: Annotated[bool, typer.Option(help="For a machine without GPUs (ddp over gloo, no mixed precision).")] = False,
+    out_path: Annotated[Path, typer.Option("--out", help="Where to write the config.")] = Path("accelerate.yaml"),
+    set_: Annotated[list[str] | None, typer.Option("--set", "-s", help="Override a recipe key: -s train.bf16=false")] = None,
+):
+    """Write an Accelerate config (DDP, FSDP2, DeepSpeed ZeRO-2/3) for training the recipe on several processes or GPUs."""
+    from ..config.recipe import load_recipe
+    from ..train.accelerate_config import accelerate_config as build
+    from ..train.accelerate_config import write_accelerate_config
+
+    with exit_on_error():
+        recipe = load_recipe(recipe_path, set_ or [])
+        if num_processes is None:
+            import torch
+
+            num_processes = torch.cuda.device_count() if torch.cuda.is_available() and not cpu else 2
+        settings = build(strategy, recipe.train or TrainConfig(), num_processes, num_machines, main_process_ip, cpu)
+        path = write_accelerate_config(out_path, settings, recipe_path, strategy)
+    out.print(f"{strategy} on {num_processes} processes: {path}")
+    out.print(f"Launch: accelerate launch --config_file {path} -m curatune train {recipe_path}", highlight=False)
 
 
 def ui(

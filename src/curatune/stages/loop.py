@@ -14,6 +14,9 @@ time: it only reads files.
 Sections a recipe leaves out are stages skipped: without ``train:`` the loop
 stops after the split; without ``split:`` training holds out
 ``train.val_set_size`` itself; without ``eval:`` nothing is evaluated.
+
+Under ``accelerate launch`` or ``torchrun``, rank 0 curates and splits while the others wait, every
+rank trains, and rank 0 alone evaluates and writes the report (:mod:`curatune.distributed`).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.recipe import Recipe
+from ..distributed import from_main, launch
 from ..run_folder import RunFolder
 from .curate import curate
 from .eval import eval_stage
@@ -50,8 +54,25 @@ def run_loop(recipe: Recipe, force: bool = False, echo: Echo = print, track: boo
 
 
 def _run_loop(recipe: Recipe, run: RunFolder, force: bool, echo: Echo, track: bool) -> LoopResult:
-    result = LoopResult(run.root)
+    main = launch().is_main
+    if not main:  # under accelerate launch or torchrun, rank 0 speaks and writes for all (see curatune.distributed)
+        echo, track = _quiet, False
+    # Curation and the split are rank 0's; the others wait for them, then every rank trains.
+    result = from_main(lambda: _data_stages(recipe, run, force, echo))
+    train_data = run.split.splits if recipe.split is not None else run.root
+    if recipe.train is not None:
+        result.stages["train"] = train_stage(recipe, train_data, force, echo, track)
+    if not main:
+        return result
+    if recipe.train is not None and recipe.eval is not None:
+        result.stages["eval"] = eval_stage(recipe.eval, run, force, echo, track)
+    result.report = build_report(run.root)
+    echo(f"report: {result.report}")
+    return result
 
+
+def _data_stages(recipe: Recipe, run: RunFolder, force: bool, echo: Echo) -> LoopResult:
+    result = LoopResult(run.root)
     t0 = time.perf_counter()
     curated = curate(recipe, force=force)
     result.stages["curate"] = {
@@ -64,18 +85,13 @@ def _run_loop(recipe: Recipe, run: RunFolder, force: bool, echo: Echo, track: bo
         f"curate: {curated.stats['input']} in, {curated.stats['kept']} kept, {curated.stats['dropped']} dropped"
         + (" (unchanged, skipped)" if curated.skipped else "")
     )
-
-    train_data = run.root
     if recipe.split is not None:
         result.stages["split"] = split_stage(recipe.split, run, force, echo)
-        train_data = run.split.splits
-    if recipe.train is not None:
-        result.stages["train"] = train_stage(recipe, train_data, force, echo, track)
-        if recipe.eval is not None:
-            result.stages["eval"] = eval_stage(recipe.eval, run, force, echo, track)
-    result.report = build_report(run.root)
-    echo(f"report: {result.report}")
     return result
+
+
+def _quiet(line: str) -> None:
+    pass
 
 
 def train_stage(recipe: Recipe, data: Path, force: bool, echo: Echo, track: bool) -> dict[str, Any]:

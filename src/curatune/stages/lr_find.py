@@ -14,6 +14,8 @@ from typing import Any
 
 from ..config.recipe import DataConfig, Recipe
 from ..config.train import TrainConfig
+from ..distributed import launch
+from ..errors import RecipeError
 from ..run_folder import LrFindFolder, RunFolder
 from ..staging import locked
 from ..train.data import load_train_data
@@ -72,6 +74,14 @@ def _find_rate(
         result = read_result(folder, pick)
         echo(f"Range test unchanged since the last run; reused ({folder.result}). Use --force to run it again.")
         return result
+    if launch().distributed:
+        raise RecipeError(
+            [
+                f"The learning-rate range test runs in one process, and this is one of {launch().world_size} (accelerate launch or "
+                f"torchrun); no finished test with this key is in {folder.root}. Run `curatune lr-find RECIPE` without the launcher "
+                "first (learning_rate: auto then reads its rate), or give train.learning_rate a number."
+            ]
+        )
     return range_test_into(config, data, folder, settings, pick, key.key, echo)
 
 

@@ -6,14 +6,19 @@ finished training with the same key is skipped; one interrupted with the same ke
 last checkpoint; anything else starts afresh in an emptied folder. ``key.json`` is written before
 the first step, so that an interrupted training can be recognised. ``learning_rate: auto`` runs the
 range test first (:mod:`.lr_find`). The training itself is :func:`curatune.train.run.train`.
+
+Under ``accelerate launch`` or ``torchrun`` every process runs this stage: rank 0 decides (skip, resume,
+afresh) and prepares the folder, the others follow its decision (:func:`curatune.distributed.from_main`),
+all train, and rank 0 alone writes what training leaves and logs to MLflow.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import xxhash
@@ -21,10 +26,11 @@ import yaml
 
 from ..config.recipe import DataConfig, Recipe
 from ..config.train import TrainConfig
+from ..distributed import from_main, launch
 from ..models.causal_lm import use_omp_threads
-from ..run_folder import RunFolder, curate_run_containing
+from ..run_folder import RunFolder, TrainFolder, curate_run_containing
 from ..tracking import Tracking
-from ..train.data import load_train_data
+from ..train.data import TrainData, load_train_data
 from ..train.run import TrainResult
 from ..train.run import train as train_model
 from .keys import TRAIN_CODE, StageKey
@@ -68,11 +74,48 @@ def _train_in(
     echo: Echo,
     extra_callbacks: list[TrainerCallback] | None,
 ) -> TrainResult:
+    main = launch().is_main
+    if not main:  # under accelerate launch or torchrun, rank 0 speaks and writes for all (see curatune.distributed)
+        echo, tracking = _quiet, None
     rate_source = None
     if config.learning_rate == "auto":
         config, rate_source = auto_learning_rate(run.lr_find, data_config, config, echo=echo)
     folder = run.train
+    # Every rank reads the same files into the same examples (the split is seeded): nothing to send between them.
     data = load_train_data(data_config.path, config, data_config.format)
+    key, plan = from_main(lambda: _plan(folder, data_config, config, data, force))
+    if plan.skipped:
+        echo(f"Unchanged since the last training; skipped ({folder.root}). Use --force to train again.")
+        return TrainResult(folder.root, plan.summary, skipped=True)
+    use_omp_threads()
+    result = train_model(
+        config,
+        data,
+        folder,
+        fingerprint=plan.fingerprint,
+        resume=plan.resume,
+        tracking=tracking,
+        echo=echo,
+        extra_callbacks=extra_callbacks,
+        summary_extra={"learning_rate": rate_source} if rate_source else None,
+    )
+    if main:
+        key.record(files=key.inputs, curation=plan.fingerprint["curation"])  # again, now with the outputs measured
+    return result
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Rank 0's decision, which every rank follows: skip (with the finished summary), resume, or start afresh."""
+
+    skipped: bool
+    resume: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
+    fingerprint: dict[str, Any] = field(default_factory=dict)
+
+
+def _plan(folder: TrainFolder, data_config: DataConfig, config: TrainConfig, data: TrainData, force: bool) -> tuple[StageKey, _Plan]:
+    """Whether to train, and the folder made ready for it (``key.json`` and ``train.yaml`` written): rank 0's work."""
     key = StageKey.compute(
         "train",
         {"data": data_config.model_dump(mode="json"), "train": config.resolved()},
@@ -82,8 +125,7 @@ def _train_in(
         outputs=[folder.summary],
     )
     if key.finished(force):
-        echo(f"Unchanged since the last training; skipped ({folder.root}). Use --force to train again.")
-        return TrainResult(folder.root, orjson.loads(folder.summary.read_bytes()), skipped=True)
+        return key, _Plan(skipped=True, summary=orjson.loads(folder.summary.read_bytes()))
     resume = not force and key.matches() and any(folder.checkpoints.glob("checkpoint-*"))
     if folder.root.exists() and not resume:
         shutil.rmtree(folder.root)
@@ -91,20 +133,11 @@ def _train_in(
     fingerprint = {"key": key.key, "files": key.inputs, "curation": curation_of(data.paths)}
     key.record(files=key.inputs, curation=fingerprint["curation"])
     folder.config.write_text(yaml.safe_dump(config.resolved(), sort_keys=False), encoding="utf-8")
-    use_omp_threads()
-    result = train_model(
-        config,
-        data,
-        folder,
-        fingerprint=fingerprint,
-        resume=resume,
-        tracking=tracking,
-        echo=echo,
-        extra_callbacks=extra_callbacks,
-        summary_extra={"learning_rate": rate_source} if rate_source else None,
-    )
-    key.record(files=key.inputs, curation=fingerprint["curation"])  # again, now with the outputs measured
-    return result
+    return key, _Plan(skipped=False, resume=resume, fingerprint=fingerprint)
+
+
+def _quiet(line: str) -> None:
+    pass
 
 
 def curation_of(paths: list[Path]) -> dict[str, str] | None:

@@ -23,6 +23,7 @@ from optuna.trial import FrozenTrial, TrialState
 from ..config.recipe import DataConfig, Recipe, recipe_to_yaml
 from ..config.train import TrainConfig
 from ..config.tune import TuneConfig
+from ..distributed import launch
 from ..errors import RecipeError
 from ..run_folder import RunFolder, TuneFolder
 from ..tracking import Tracking
@@ -31,6 +32,7 @@ from ..train.run import TrainingInterrupted, TrainResult
 from ..train.tune.objective import Objective
 from ..train.tune.outputs import TuneResult, best_trial, write_outputs, write_trials_csv
 from ..train.tune.parent_run import end_parent_run, log_parent_results, start_parent_run
+from ..train.tune.ranks import Leader, follow_trials
 from ..train.tune.study import (
     Search,
     check_same_settings,
@@ -88,8 +90,30 @@ def tune(
             ]
         )
     run = RunFolder.of(recipe.runs_dir, recipe.name)
-    with run.lock():
-        return _tune(recipe, tc, run, echo, track, extra_callbacks, verbose)
+    me = launch()
+    if not me.distributed:
+        with run.lock():
+            return _tune(recipe, tc, run, echo, track, extra_callbacks, verbose)
+    # Under accelerate launch or torchrun: rank 0 searches, every rank trains each trial (see train/tune/ranks.py).
+    if tc.n_jobs != 1:
+        raise RecipeError(
+            [
+                f"tune.n_jobs is {tc.n_jobs}, and this is one of {me.world_size} processes (accelerate launch or torchrun): under a "
+                "launcher every process trains each trial together. Set tune.n_jobs: 1, or run tune without the launcher."
+            ]
+        )
+    trainer = TrialTrainer(run.tune, recipe.data, recipe.runs_dir, str(recipe.name), track)
+    if not me.is_main:
+        return follow_trials(trainer)
+    leader = Leader(trainer)
+    try:
+        with run.lock():
+            result = _tune(recipe, tc, run, echo, track, extra_callbacks, verbose, leader)
+    except BaseException as e:
+        leader.fail(e)
+        raise
+    leader.end(result)
+    return result
 
 
 def _tune(
@@ -100,6 +124,7 @@ def _tune(
     track: bool,
     extra_callbacks: list[TrainerCallback] | None,
     verbose: bool,
+    leader: Leader | None = None,
 ) -> TuneResult:
     folder = run.tune
     base = original = recipe.train or TrainConfig()
@@ -128,7 +153,7 @@ def _tune(
             storage,
             study.study_name,
             str(recipe.name),
-            TrialTrainer(folder, recipe.data, recipe.runs_dir, str(recipe.name), track),
+            leader or TrialTrainer(folder, recipe.data, recipe.runs_dir, str(recipe.name), track),
             store_dir=Path(recipe.runs_dir) if track else None,
             verbose=verbose,
         )

@@ -86,7 +86,7 @@ class MetricsLog(TrainerCallback):
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs:
+        if not logs or not state.is_world_process_zero:  # with several processes, every rank logs the same (gathered) numbers
             return
         numbers = {k: float(v) for k, v in logs.items() if isinstance(v, (int, float)) and math.isfinite(v)}
         with self.path.open("ab") as f:
@@ -121,6 +121,12 @@ class TokenCounter:
             "padding_tokens": self.padding,
             "padding_waste": round(self.padding / self.tokens, 4) if self.tokens else 0.0,
         }
+
+    def add_other_ranks(self) -> None:
+        """The counts of every process of a launch summed (every rank must call it): each counted its own batches."""
+        from ..distributed import sum_over_ranks
+
+        self.tokens, self.padding, self.batches = sum_over_ranks([self.tokens, self.padding, self.batches])
 
     def reset(self) -> None:
         self.tokens = self.padding = self.batches = 0

@@ -23,6 +23,8 @@ all (the key, the skip, the resume) is the train stage's (:mod:`curatune.stages.
 
 from __future__ import annotations
 
+import dataclasses
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,6 +35,7 @@ import orjson
 
 from .. import __version__
 from ..config.train import TrainConfig
+from ..distributed import launch
 from ..errors import CuratuneError
 from ..run_folder import TrainFolder
 from ..tracking import Tracking, flat_params, use_store
@@ -77,7 +80,8 @@ def train(
     the summary and in MLflow. ``summary_extra`` is added to ``summary.json`` (where the learning rate came from).
     """
     t0 = time.perf_counter()
-    p = prepare(config, data, folder.preflight, echo)
+    me = launch()  # under a launch of several processes every rank trains; rank 0 alone writes and tracks
+    p = prepare(config, data, folder.preflight if me.is_main else Path(os.devnull), echo)
     built = build_trainer(p, folder.checkpoints, folder.metrics, echo, tracking is not None, extra_callbacks or [])
     trainer, report = built.trainer, p.report
     tracked = _start_tracking(tracking, config, fingerprint) if tracking else None
@@ -97,7 +101,14 @@ def train(
             raise TrainingInterrupted(
                 f"Training was interrupted at step {trainer.state.global_step}. {saved} Run the same command again to resume."
             ) from e
-        summary = _finish(p, built, output, time.perf_counter() - train_start, folder, echo)
+        train_seconds = time.perf_counter() - train_start
+        if me.distributed:
+            p = _after_ranks_trained(p, built, folder, echo)
+            if not me.is_main:
+                return TrainResult(folder.root, {}, preflight=report, trainer=trainer)
+        summary = _finish(p, built, output, train_seconds, folder, echo)
+        summary["processes"] = me.world_size
+        summary["model_dir"] = str(folder.model) if config.save_model else None  # saved by every rank when sharded
         summary["seconds_total"] = round(time.perf_counter() - t0, 1)
         summary["data"] = {
             "train": [str(p) for p in data.paths],
@@ -233,3 +244,27 @@ def _log_results(tracked: dict, summary: dict, folder: TrainFolder, config: Trai
     if config.save_model and folder.model.is_dir():
         mlflow.log_artifacts(str(folder.model), "model")
     return tracked
+
+
+def _after_ranks_trained(p: Prepared, built: Built, folder: TrainFolder, echo: Echo) -> Prepared:
+    """After training on several processes (every rank calls it): the token counts summed over the ranks; under FSDP or
+    ZeRO-3 the model gathered and saved by every rank together (rank 0 writes it), and the per-example losses left
+    unranked, since rank 0 alone cannot run sharded weights. What follows (:func:`_finish`) is rank 0's, as in one process.
+    """
+    built.counter.add_other_ranks()
+    config = p.config
+    if not _sharded(built.trainer):
+        return p  # DDP: every rank holds the whole model, and rank 0 saves and ranks as one process does
+    if config.save_model:
+        built.trainer.save_model(str(folder.model))
+    if config.rank_losses:
+        echo("losses not ranked: the weights are sharded over the processes (FSDP or ZeRO-3); rank them in one process")
+    return dataclasses.replace(p, config=config.model_copy(update={"save_model": False, "rank_losses": False}))
+
+
+def _sharded(trainer) -> bool:
+    """Weights split over the ranks (FSDP, ZeRO-3): rank 0 alone cannot run the model."""
+    if getattr(trainer, "is_fsdp_enabled", False):
+        return True
+    plugin = getattr(trainer.accelerator.state, "deepspeed_plugin", None) if getattr(trainer, "is_deepspeed_enabled", False) else None
+    return plugin is not None and plugin.zero_stage == 3

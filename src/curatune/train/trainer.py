@@ -221,6 +221,8 @@ def build_trainer(
             completion_only_loss=False,
             assistant_only_loss=False,
             dataset_num_proc=None,
+            # Under DDP: a causal LM uses every trainable weight in each step, so the search for unused ones is a wasted pass.
+            ddp_find_unused_parameters=False,
         )
         trainer = SFTTrainer(
             model=loaded.model,

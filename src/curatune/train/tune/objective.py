@@ -15,6 +15,7 @@ from transformers import TrainerCallback
 
 from ...config.train import TrainConfig
 from ...config.tune import TuneConfig
+from ...distributed import launch, share
 from ...errors import InputError, RecipeError
 from ...run_folder import TrainFolder
 from .study import Search, short
@@ -35,7 +36,7 @@ class Objective:
         folder_number = trial.number if retry_of is None else retry_of  # a retry resumes in the failed trial's folder
         folder = search.folder.trial(folder_number).train
         trial.set_user_attr("folder", str(folder.root))
-        pruning = PruneOnEvaluation(trial)
+        pruning = PruneOnEvaluation(trial, shared=launch().distributed)
         tagger = TagTrialRun(search.parent["run_id"], trial.number, search.label) if search.parent else None
         callbacks = [pruning, *self.extra_callbacks, *([tagger] if tagger else [])]
         shown = ", ".join(f"{k}={short(v)}" for k, v in params.items())
@@ -92,11 +93,13 @@ def sample(trial, tc: TuneConfig) -> dict[str, Any]:
 class PruneOnEvaluation(TrainerCallback):
     """Reports each validation loss to the trial; raises ``optuna.TrialPruned`` when the pruner says stop.
 
-    A loss that is not finite prunes at once: the trial has diverged.
+    A loss that is not finite prunes at once: the trial has diverged. ``shared``: under a launch of several
+    processes, the decision is sent to the other ranks (:class:`FollowPruning`), which stop at the same evaluation.
     """
 
-    def __init__(self, trial):
+    def __init__(self, trial, shared: bool = False):
         self.trial = trial
+        self.shared = shared
         self.evaluations = 0
         self.step = 0
         self.last = math.nan
@@ -110,10 +113,23 @@ class PruneOnEvaluation(TrainerCallback):
         self.step, self.last = state.global_step, float(metrics["eval_loss"])
         if math.isfinite(self.last):
             self.trial.report(self.last, self.evaluations)
-        if not math.isfinite(self.last) or self.trial.should_prune():
+        prune = not math.isfinite(self.last) or self.trial.should_prune()
+        if self.shared:
+            share(prune)
+        if prune:
             self.trial.set_user_attr("steps", state.global_step)
             self.trial.set_user_attr("pruned_at_evaluation", self.evaluations)
             raise optuna.TrialPruned(f"pruned at evaluation {self.evaluations} (step {state.global_step}): validation loss {self.last:.4f}")
+
+
+class FollowPruning(TrainerCallback):
+    """On the other ranks of a launch: stop where rank 0's :class:`PruneOnEvaluation` stops (the same evaluations, in step)."""
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        if not metrics or "eval_loss" not in metrics:
+            return
+        if share(False):
+            raise optuna.TrialPruned(f"pruned by rank 0 at step {state.global_step}")
 
 
 class TagTrialRun(TrainerCallback):
