@@ -64,7 +64,7 @@ def planted() -> tuple[list[Record], dict[str, str]]:
 
 def test_planted_near_duplicates_are_dropped_pointing_at_their_original(planted):
     recs, truth = planted
-    step = MinHashDedup()
+    step = MinHashDedup(verify="signature")
     verdicts = run_step(step, recs)
     assert dropped(verdicts) == truth
     for cid in truth:
@@ -211,9 +211,9 @@ def test_pipeline_ledger_rows_and_artifact(planted, tmp_path):
     recs, truth = planted
     for i, r in enumerate(recs):
         r.meta.update(source="planted.jsonl", line=i + 1)
-    step = MinHashDedup()
+    step = MinHashDedup(verify="signature")
     expected_values = {}
-    probe = MinHashDedup()
+    probe = MinHashDedup(verify="signature")
     for cid, oid in truth.items():
         a = np.frombuffer(probe.prepare(next(r for r in recs if r.id == cid))[1], dtype=np.uint16)
         b = np.frombuffer(probe.prepare(next(r for r in recs if r.id == oid))[1], dtype=np.uint16)
@@ -308,8 +308,9 @@ def test_char_shingles_find_copies_differing_by_a_few_characters(typo_copies):
     assert dropped(verdicts) == truth
     for cid, oid in truth.items():
         assert abs(verdicts[cid].value - exact_jaccard(by_id[cid].text, by_id[oid].text, 3, "char")) < 0.12
-    # the same copies are invisible to the default word 3-grams at the same threshold
-    assert dropped(run_step(MinHashDedup(), recs)) == {}
+    # the same copies are invisible to word 3-grams at the same threshold, not to the word sets of verify: parts
+    assert dropped(run_step(MinHashDedup(verify="signature"), recs)) == {}
+    assert dropped(run_step(MinHashDedup(), recs)) == truth
     # and unrelated texts stay apart at the char threshold recommended for dedup (0.85)
     assert dropped(run_step(MinHashDedup(shingle="char", threshold=0.85), recs)) == truth
 
@@ -381,3 +382,99 @@ def test_batched_signatures_equal_one_text_at_a_time(monkeypatch):
         assert step.prepare_batch(recs) == [step.prepare(r) for r in recs]
         sigs = shingle.word_signatures(texts, ngram, 128, 1)
         assert all((sigs[i] == shingle.minhash(shingle_hashes(t, ngram, 1), 128, 1)).all() for i, t in enumerate(texts))
+
+
+# ---- verify: parts (the default for word shingles) ---------------------------------------------------
+
+
+def test_parts_find_copies_with_a_sixth_of_their_words_replaced():
+    """10 of 60 answer words replaced: word 3-gram Jaccard under 0.6, below the 3-gram threshold; the answer's word
+    set is still about 0.7 alike and the prompt's is equal (found at part_threshold 0.65; the default, 0.75, asks for
+    closer copies)."""
+    rng = random.Random(3)
+    originals = [chat(f"o{i}", text(rng, 12), text(rng, 60)) for i in range(30)]
+    copies = [chat(f"c{i}", originals[i].prompt_text, edit(originals[i].response_text, rng, k=10)) for i in range(0, 30, 3)]
+    truth = {f"c{i}": f"o{i}" for i in range(0, 30, 3)}
+    recs = originals + copies
+    by_id = {r.id: r for r in recs}
+    assert all(exact_jaccard(by_id[c].all_text, by_id[o].all_text, 3) < 0.6 for c, o in truth.items())
+    assert dropped(run_step(MinHashDedup(verify="signature"), recs)) == {}
+    verdicts = run_step(MinHashDedup(part_threshold=0.65), recs)
+    assert dropped(verdicts) == truth
+    assert all(verdicts[c].threshold == 0.65 and verdicts[c].value >= 0.65 for c in truth)
+
+
+def test_parts_do_not_merge_records_that_share_a_long_context_but_ask_and_answer_differently():
+    """Dolly-style: one 120-word passage, different questions and answers. The whole records' 3-grams are over 0.7
+    alike (the old rule merged them); the answers are not alike, so verify: parts keeps all."""
+    rng = random.Random(5)
+    passage = text(rng, 120)
+    recs = [chat(f"q{i}", f"{text(rng, 8)}\n\n{passage}", text(rng, 15)) for i in range(4)]
+    assert exact_jaccard(recs[0].all_text, recs[1].all_text, 3) > 0.7
+    assert len(dropped(run_step(MinHashDedup(verify="signature"), recs))) >= 2
+    assert dropped(run_step(MinHashDedup(), recs)) == {}
+
+
+def test_parts_drop_only_members_alike_to_the_kept_record():
+    """A chain a ~ b ~ c where c is not alike to a: b goes (as a's duplicate), c stays."""
+    rng = random.Random(9)
+    prompt = text(rng, 10)
+    a_words = text(rng, 40).split()
+    b_words = a_words[:28] + text(rng, 12).split()  # the last 12 of 40 replaced
+    c_words = b_words[:16] + text(rng, 24).split()  # 12 more
+    recs = [chat("a", prompt, " ".join(a_words)), chat("b", prompt, " ".join(b_words)), chat("c", prompt, " ".join(c_words))]
+    verdicts = run_step(MinHashDedup(part_threshold=0.4), recs)
+    assert exact_jaccard(recs[0].response_text, recs[2].response_text, 1) < 0.4
+    assert dropped(verdicts) == {"b": "a"}
+
+
+def test_batched_parts_equal_one_record_at_a_time(monkeypatch):
+    """With verify: parts, prepare_batch hashes each word once (the parts' words make the record's n-grams where the
+    record is its prompt and its answer): exactly prepare's bytes, for records of every shape."""
+    import curatune.curation.dedup.shingle as shingle
+
+    monkeypatch.setattr(shingle, "_BLOCK", 64)
+    rng = random.Random(4)
+    vocab = [f"w{i}" for i in range(50)] + ["Straße", "ﬁne", "ÉCOLE", "a,", "b.", "é\u0301", "\u0301x"]
+
+    def t(lo: int = 0, hi: int = 30) -> str:
+        return " ".join(rng.choice(vocab) for _ in range(rng.randint(lo, hi)))
+
+    def msgs(*roles: str) -> list[dict]:
+        return [{"role": r, "content": t()} for r in roles]
+
+    recs = [
+        Record("empty", messages=[]),
+        Record("blank", messages=[{"role": "user", "content": ""}, {"role": "assistant", "content": ""}]),
+        Record("text", text=t(1)),
+        Record("labelled", text=t(1), label="pos"),
+        Record("pair", messages=msgs("user"), chosen=t(1), rejected=t(1)),
+        Record("turns", messages=msgs("user", "assistant", "user", "assistant")),
+        Record("system", messages=msgs("system", "user", "assistant")),
+        Record("answers", messages=msgs("user", "assistant", "assistant")),
+        Record("tool", messages=msgs("user", "tool", "assistant")),
+        Record("long", messages=[{"role": "user", "content": t(150, 200)}, {"role": "assistant", "content": t(150, 200)}]),
+    ]
+    recs += [Record(f"r{i}", messages=msgs("user", "assistant")) for i in range(30)]
+    rng.shuffle(recs)
+    for fields in ("record", "prompt", "response"):
+        for ngram in (1, 3):
+            step = MinHashDedup(ngram=ngram, fields=fields)
+            assert step.prepare_batch(recs) == [step.prepare(r) for r in recs], (fields, ngram)
+
+
+def test_short_answers_keep_the_ngram_rule():
+    """Templated tickets with the same two-word answer: their prompts' word sets are 0.83 alike, their 3-grams 0.55.
+    With answers that short the parts rule would be a prompt-only word-set rule: the 3-gram rule judges instead."""
+    rng = random.Random(11)
+    template = text(rng, 30).split()
+    recs = []
+    for i in range(10):
+        words_i = list(template)
+        for pos in (5, 15, 25):
+            words_i.insert(pos, f"slot{i}x{pos}")
+        recs.append(chat(f"t{i}", " ".join(words_i), "billing / high"))
+    assert exact_jaccard(recs[0].prompt_text, recs[1].prompt_text, 1) > 0.8
+    assert exact_jaccard(recs[0].all_text, recs[1].all_text, 3) < 0.6
+    assert dropped(run_step(MinHashDedup(), recs)) == {}
+    assert len(dropped(run_step(MinHashDedup(short_answer_words=0), recs))) == 9

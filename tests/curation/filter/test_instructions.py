@@ -142,7 +142,8 @@ def test_missing_input_detail_and_non_chat():
 @pytest.mark.parametrize(
     "inp",
     ["<none>", "No input needed", "noinputgiven", "N/A.", "n.a.", "--", "{{ context }}", "[TEXT]", "$input", "(empty)",
-     "Not applicable", "There is no input for this task.", "Input:", "  <No Input>  ", "Nothing provided."],
+     "Not applicable", "There is no input for this task.", "Input:", "  <No Input>  ", "Nothing provided.",
+     "N\\A", "No input - the task is self-contained", "The question does not need any input.", "There's no input here."],
 )  # fmt: skip
 def test_placeholder_inputs_are_flagged(inp):
     v = build_step("filter.placeholder_input").keep(alpaca("Suggest a name for a bakery.", "Crumb & Co.", inp))
@@ -160,6 +161,7 @@ def test_placeholder_inputs_are_flagged(inp):
         ("Name the river.", "Anna"),  # a name, not "an" + "na"
         ("Pick an option.", "(a)"),
         ("Sort the numbers.", "<noinput> 8"),  # a number is content
+        ("Classify the reply as positive or negative.", "No."),  # "no" alone answers something
     ],
 )
 def test_real_inputs_are_not_placeholders(instruction, inp):

@@ -79,3 +79,55 @@ def test_refusal_score_and_is_refusal_are_the_steps_judgement_on_one_text():
     assert not is_refusal(ANSWER)
     borderline = "Being a program, I don't get to see the sea."
     assert is_refusal(borderline, threshold=0.999) is False
+
+
+def _refusal_phrases() -> list[str]:
+    from curatune.curation.filter._instruct_text import phrase_sections
+
+    return [p for ps in phrase_sections("refusal_phrases.txt").values() for p in ps]
+
+
+def test_the_phrase_gate_never_rules_out_a_text_the_patterns_match():
+    """_pattern_hit with the text's letter runs (the gated fast path) equals _pattern_hit without them (no gate), on
+    every listed phrase as an answer's start, in curly quotes, after prose punctuation, in capitals, inside words, and
+    with characters that fold to letters (the gate must stand aside for those)."""
+    import random
+
+    from curatune.curation.filter.refusal import _pattern_hit
+    from curatune.curation.text.words import lower_letter_runs
+
+    rng = random.Random(7)
+    texts = []
+    for p in _refusal_phrases():
+        curly = p.replace("'", "\u2019")
+        texts += [
+            p,
+            p.upper() + " to do that.",
+            f"\u201c{curly}\u201d \u2013 said the bot\u2026",
+            f"Well\u00a0{curly}, sorry.",
+            "x" + p + "y",
+            "".join(chr(ord(c) + 0xFEE0) if "a" <= c <= "z" else c for c in p),  # full-width letters: NFKC makes them ASCII
+            f"{ANSWER} {p}",
+            " ".join(rng.sample(p.split(), len(p.split()))),
+        ]
+    for text in texts:
+        assert _pattern_hit(text, runs=lower_letter_runs(text)) == _pattern_hit(text), text
+
+
+def test_a_refusal_clause_before_an_answer_is_scored_on_its_own():
+    """ "I can't X, but <answer>": the clause before the contrast is read alone, not diluted by the answer after it."""
+    from curatune.curation.filter.refusal import _model_hit
+
+    answer = "As a text model I am unable to hear audio, but upbeat songs in a major key usually sound cheerful to listeners."
+    p, piece = _model_hit(answer, 2.0)
+    assert piece == "As a text model I am unable to hear audio"
+    assert verdict(TASK, answer) == ("drop", "refusal_model")
+
+
+def test_tasks_that_restate_a_given_text_raise_the_bar():
+    """A rephrased sentence or a support ticket speaks in the writer's voice: "I am not able to" is the text's. The
+    same answer to another task is a refusal (the model's probability here is about 0.65: over 0.6, under 0.95)."""
+    answer = "Regrettably I am not able to reach the network drive from here."
+    assert verdict("Describe what happened.", answer) == ("drop", "refusal_model")
+    assert verdict("Rephrase this sentence: Sadly, the network drive cannot be reached from my desk.", answer) == ("keep", None)
+    assert verdict("Write a support ticket about the network drive.", answer) == ("keep", None)

@@ -24,7 +24,6 @@ _REFUSAL = "missed: neither the phrase list nor the refusal sentence model (at i
 _REFERENCE = "missed: the deictic reading of filter.missing_input finds no reference to absent material here"
 STILL_MISSED = {
     ("test_refusal_phrasings_absent_from_lists_are_caught", 2): _REFUSAL,
-    ("test_refusal_phrasings_absent_from_lists_are_caught", 4): _REFUSAL,
     ("test_refusal_phrasings_absent_from_lists_are_caught", 5): _REFUSAL,
     ("test_refusal_phrasings_absent_from_lists_are_caught", 7): _REFUSAL,
     ("test_references_to_material_that_is_not_there_are_caught", 0): _REFERENCE,

@@ -142,20 +142,34 @@ def word_signatures(texts: list[str], ngram: int, num_perm: int, seed: int = 1) 
     The same values as one text at a time, computed for a batch with a handful of numpy calls instead of
     a dozen per text: every word of the batch is hashed in one pass, the n-gram hashes of all texts come
     from one strided product over the concatenated word hashes (windows that straddle two texts are left
-    out), and the minimum per text is one ``np.minimum.reduceat`` per block of shingles. Texts shorter
-    than ``ngram`` words (one shingle of what there is) go through :func:`shingle_hashes` one by one.
+    out), and the minimum per text is one ``np.minimum.reduceat`` per block of shingles.
     """
-    out = np.empty((len(texts), num_perm), dtype=np.uint32)
     per_text = [words(t) for t in texts]
     lengths = np.fromiter(map(len, per_text), dtype=np.int64, count=len(texts))
+    h = word_hashes([w for ws in per_text for w in ws])
+    return signatures_of_word_hashes(h, lengths, ngram, num_perm, seed)
+
+
+def word_hashes(toks: list[bytes]) -> np.ndarray:
+    """The uint32 hash of each word (:func:`words` gives them), as :func:`shingle_hashes` hashes them."""
+    return np.fromiter(map(_WORD_HASH, toks), dtype=np.uint32, count=len(toks))
+
+
+def signatures_of_word_hashes(h: np.ndarray, lengths: np.ndarray, ngram: int, num_perm: int, seed: int = 1) -> np.ndarray:
+    """:func:`word_signatures` of texts given as their words' hashes: ``h`` holds text 0's word hashes, then text
+    1's..., ``lengths`` how many each has. Texts shorter than ``ngram`` words (one shingle of what there is; an empty
+    text, one empty shingle) are signed one by one."""
+    out = np.empty((lengths.size, num_perm), dtype=np.uint32)
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])).astype(np.int64)
     short = np.flatnonzero(lengths < max(ngram, 1))
     for k in short:
-        out[k] = minhash(shingle_hashes(texts[k], ngram, seed), num_perm, seed)
+        unit = h[starts[k] : starts[k] + lengths[k]]
+        out[k] = minhash(_ngram_hashes(unit, ngram, seed) if unit.size else _EMPTY, num_perm, seed)
     long_ = np.flatnonzero(lengths >= max(ngram, 1))
     if long_.size == 0:
         return out
-    toks = [w for i in long_ for w in per_text[i]]
-    h = np.fromiter(map(_WORD_HASH, toks), dtype=np.uint32, count=len(toks))
+    if short.size:
+        h = h[np.repeat(lengths >= max(ngram, 1), lengths)]
     lens = lengths[long_]
     offsets = np.concatenate(([0], np.cumsum(lens)[:-1]))
     grams = _ngram_hashes(h, ngram, seed)

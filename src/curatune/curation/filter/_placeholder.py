@@ -56,7 +56,7 @@ def _segment(run: str, vocabulary: frozenset[str]) -> list[str] | None:
     return best[0]
 
 
-_NA = re.compile(r"\bn\s*[/.]\s*a\b\.?")
+_NA = re.compile(r"\bn\s*[/.\\]\s*a\b\.?")  # N/A, n.a., N\A
 
 
 def placeholder_words(text: str, answers: bool = False) -> list[str] | None:
@@ -98,6 +98,8 @@ def placeholder_kind(text: str, answers: bool = False, max_chars: int = 60, max_
     words = placeholder_words(t, answers)
     if not words or len(words) > max_words:
         return None
+    if words == ["no"]:
+        return None  # "No" alone answers something; "No input", "None", "Nothing" say what is missing
     if any(w in markers for w in words):
         return "placeholder_words"
     if t.endswith(":"):

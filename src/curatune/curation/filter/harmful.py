@@ -50,7 +50,7 @@ from ..step import KEEP, Drop, Filter, Verdict
 from ..text.ignorecase import FOLDS_TO_ASCII
 from ..text.memo import TokenMemo
 from ..text.patterns import fast_term_regex, term_regex, whole_runs
-from ..text.words import letter_runs, lower_letter_runs
+from ..text.words import letter_runs, lower_letter_runs, punct_to_spaces
 from ._prose import RESOURCES, texts_of
 
 Category = Literal["violence", "sexual", "hate", "self_harm", "harassment"]
@@ -161,7 +161,9 @@ class Lexicon:
         """The terms matched, the statements matched, and whether the text reads as a discussion (only worked
         out when a topic term matched)."""
         low = text.lower()
-        words = lower_letter_runs(text) if text.isascii() else letter_runs(low)
+        # The cached runs (filter.refusal made them for the answer) serve text whose only non-ASCII is prose
+        # punctuation too (curly apostrophes: 41% of the generator's answers), which lower() leaves without letters.
+        words = lower_letter_runs(text) if text.isascii() or punct_to_spaces(text).isascii() else letter_runs(low)
         found: list[Term] = [t for _, terms in self._memo.hits(words) for t in terms]
         said: list[Statement] = []
         if self._always or not self._first_words.isdisjoint(words):  # one C call rules out most texts

@@ -30,7 +30,7 @@ from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
 from ..text.linear import LinearModel, tokens
 from ..text.patterns import trie_regex
-from ..text.words import fold, lower_letter_runs, word_bytes_table
+from ..text.words import fold, lower_letter_runs, punct_to_spaces, word_bytes_table
 from ._instruct_text import answers, phrase_sections, sentences
 
 
@@ -71,7 +71,7 @@ _ALONE = frozenset(
 _WITH_I = frozenset(
     b"ai assistant model chatbot bot program software machine artificial capabilities capability abilities ability capable "
     b"capacity beyond allowed designed programmed equipped physical opinions feelings emotions consciousness cutoff browse "
-    b"guarantee able outside built position access devices licensed visual".split()
+    b"guarantee able outside built position access devices licensed visual preferences preference power".split()
 )
 _FIRST_PERSON = frozenset((b"i", b"me", b"my", b"im"))
 _LOWER_LETTERS = word_bytes_table("abcdefghijklmnopqrstuvwxyz", lower=True)
@@ -100,12 +100,28 @@ def _model_hit(text: str, threshold: float, runs: frozenset[bytes] | None = None
     for s in sentences(text) or [text]:
         if not _may_refuse(s):
             continue
-        p = model.probability(tokens(s))
-        if p > best:
-            best, best_sentence = p, s
-            if p >= threshold:
-                break
+        # The sentence, and its clauses where it has several: a refusal clause joined to an answer ("I can't see the
+        # chart, but in general a rising line means growth") is scored on its own, not diluted by the answer.
+        pieces = [s, *(c for c in _CLAUSE.split(s) if c and c != s)] if _CLAUSE.search(s) else [s]
+        lead = _CONCESSIVE.match(s)
+        if lead:  # "While I'm not able to hear the song, songs in a minor key sound sad": the opening clause alone
+            pieces.append(lead.group(1))
+        for piece in pieces:
+            if piece is not s and not _may_refuse(piece):
+                continue
+            p = model.probability(tokens(piece))
+            if p > best:
+                best, best_sentence = p, piece
+        if best >= threshold:
+            break
     return best, best_sentence
+
+
+# Where a sentence turns from one clause to another: a contrast ("..., but", "; however", "..., though"), the form of a
+# refusal joined to an answer. Not "so", "since", "and": a clause cut there ("I don't have to risk accidents") is
+# read without what made it no refusal.
+_CONCESSIVE = re.compile(r"((?:although|though|even though|while|whilst)\b[^,]{3,200}),", re.I)
+_CLAUSE = re.compile(r"\s*(?:[,;]\s*(?:but|however|though|although|yet)\b|\s+but\b)\s*", re.I)
 
 
 _FUNCTION = frozenset(
@@ -119,25 +135,30 @@ _FREQUENT = frozenset(
 
 
 @cache
-def _phrase_keys() -> dict[bytes, frozenset[bytes | None]]:
-    """Two words of each listed phrase, its rarest first (not a function word; not a frequent one if it can): a text
-    that holds no phrase's two words matches no phrase, and the phrase patterns are not run on it. Maps each first
-    word to the second words that go with it (None for a phrase of one word)."""
-    pairs: dict[bytes, set[bytes | None]] = {}
+def _phrase_keys() -> dict[bytes, tuple[frozenset[bytes], ...]]:
+    """The letter runs of each listed phrase, filed under its rarest run (not a function word; not a frequent one if
+    it can): a text that does not hold every run of some phrase matches no phrase, and the phrase patterns are not
+    run on it. Maps each rarest run to the run sets of the phrases filed under it.
+
+    Every run of a phrase, not two of them: on the generator's answers two runs let 11% of answers through to the
+    patterns ("output", "access" and "set" are phrases' only rare words), all of them 1.7% (bench/RESULTS.md, issue 15
+    continued)."""
+    sets: dict[bytes, set[frozenset[bytes]]] = {}
     for phrases in phrase_sections("refusal_phrases.txt").values():
         for p in phrases:
-            runs = p.encode().translate(_LOWER_LETTERS).split()
-            words = [r for r in runs if r not in _FUNCTION] or runs
-            ranked = sorted(set(words), key=lambda r: (r in _FREQUENT, -len(r), r))
-            pairs.setdefault(ranked[0], set()).add(ranked[1] if len(ranked) > 1 else None)
-    return {k: frozenset(v) for k, v in pairs.items()}
+            runs = frozenset(p.encode().translate(_LOWER_LETTERS).split())  # every phrase has a letter
+            rarest = min(runs, key=lambda r: (r in _FUNCTION, r in _FREQUENT, -len(r), r))
+            sets.setdefault(rarest, set()).add(runs)
+    # Smaller sets first: they decide soonest.
+    return {k: tuple(sorted(v, key=len)) for k, v in sets.items()}
 
 
 def _may_match_phrase(runs: frozenset[bytes]) -> bool:
     keys = _phrase_keys()
-    for first in runs.intersection(keys):
-        if any(second is None or second in runs for second in keys[first]):
-            return True
+    for rarest in runs.intersection(keys):
+        for phrase_runs in keys[rarest]:
+            if phrase_runs <= runs:
+                return True
     return False
 
 
@@ -147,8 +168,10 @@ def _pattern_hit(
     """``(reason, phrase, where)`` when a listed phrase starts within ``start_chars`` or the answer is short.
 
     ``runs`` (the text's letter runs, when the caller has them) rule out most texts before any pattern runs:
-    a phrase's words are letter runs of any text it matches (for ASCII text; folding may change others)."""
-    if runs is not None and text.isascii() and not _may_match_phrase(runs):
+    a phrase's words are letter runs of any text it matches. That holds for ASCII text, and for text whose only
+    non-ASCII characters are prose punctuation (curly quotes, dashes: 41% of the generator's answers), which
+    folding turns into no letter; folding may turn other characters into letters ("ﬁ" into "fi")."""
+    if runs is not None and (text.isascii() or punct_to_spaces(text).isascii()) and not _may_match_phrase(runs):
         return None
     short = len(text.split(None, short_words + 1)) <= short_words
     folded = fold(text if short else text[: start_chars + 200])
@@ -179,11 +202,13 @@ def is_refusal(text: str, threshold: float | None = None) -> bool:
     return refusal_score(text) >= (DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
-DEFAULT_THRESHOLD = 0.8
+DEFAULT_THRESHOLD = 0.6
 
-# Tasks that ask for text in someone's voice: "I can't" and "I'm sorry" there belong to a character or a writer.
+# Tasks that ask for text in someone's voice: "I can't" and "I'm sorry" there belong to a character or a writer; and
+# tasks that restate a given text (rephrase, rewrite, translate, correct...): the answer speaks in the text's voice.
 _PERSONA_TASK = re.compile(
     r"\b(letters?|e-?mails?|dialog(?:ue)?s?|conversations?|story|stories|scripts?|poems?|messages?|notes?|repl(?:y|ies)|"
+    r"tickets?|complaints?|rephrase|rewrite|paraphrase|reword|translate|edit|proofread|correct|convert|transform|"
     r"respond|responses? to|speech|monologue|interview|role[- ]?play|pretend|imagine|in the voice of|customer|"
     r"text messages?|tweets?|posts?|diary|journal|cover letter|reviews?|apolog\w+|excuses?|jokes?|riddles?|lyrics|song)\b",
     re.I,
@@ -216,7 +241,11 @@ class Refusal(Filter):
     Validation (issue 15), on data neither signal was written from: see bench/RESULTS.md for recall and
     precision on bench/heldout (planted refusals, prefixes, closings and inline refusals with phrasings
     curatune never saw, plus correct refusals of harmful prompts) and the counts on alpaca_random_9k and
-    dolly_3k, every flagged record read.
+    dolly_3k, every flagged record read. Issue 15 continued (threshold 0.8 -> 0.6, contrast and concessive
+    clauses scored on their own, restating and ticket tasks under the persona bar), tuned on
+    bench/models/refusal_dev2.jsonl (53 refusals, 31 look-alikes written for it): recall 0.736 -> 0.887, no
+    look-alike flagged; on alpaca_random_9k + dolly_3k 9 records dropped, all refusals (10 before, one a support
+    ticket); the generator's 19,667 records: no verdict changed.
     """
 
     reasons = ("refusal", "ai_disclaimer", "refusal_model")
