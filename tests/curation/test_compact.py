@@ -102,3 +102,25 @@ def test_spilled_columns_and_rows_read_back_the_matrix():
     picked = np.array([2999, 0, 17, 17, 1500])
     assert np.array_equal(rows[picked], data[picked])
     buf.close()
+
+
+def test_minhash_parts_spilled_to_disk_decides_as_in_memory():
+    # verify: parts keeps its own signatures (prompt's, answer's) in spill buffers too; spilled, they decide the same.
+    rng = random.Random(3)
+    vocab = [f"w{i}" for i in range(400)]
+    recs = []
+    for i in range(600):
+        base = i // 3  # three variants of each prompt/answer, some edited
+        prng = random.Random(base)
+        q = [prng.choice(vocab) for _ in range(12)]
+        a = [prng.choice(vocab) for _ in range(30)]
+        if i % 3 == 2:
+            a[rng.randrange(len(a))] = rng.choice(vocab)
+        recs.append(Record(f"c{i}", messages=[{"role": "user", "content": " ".join(q)}, {"role": "assistant", "content": " ".join(a)}]))
+    in_memory = _verdicts(MinHashDedup(verify="parts"), recs)
+    spilling = MinHashDedup(verify="parts")
+    spilling.spill_bytes = 2048
+    spilling._reset()
+    assert _verdicts(spilling, recs) == in_memory
+    assert spilling._part_sig_buf.size == 0  # freed after finish
+    assert sum(a == "drop" for a, *_ in in_memory) >= 300
