@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import orjson
+import pytest
 from typer.testing import CliRunner
 
 from curatune.cli import app
@@ -36,3 +44,46 @@ def test_report_of_a_run_with_malformed_lines(tmp_path):
     assert result.exit_code == 0, result.output
     page = (tmp_path / "runs" / "r" / "report.html").read_text()
     assert "bad_json" in page and "invalid_utf8" in page
+
+
+def _children_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user) its child processes have used so far: the workers, and multiprocessing's resource tracker."""
+    ticks = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            try:
+                ticks += int(Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()[11])
+            except (FileNotFoundError, ProcessLookupError):
+                pass
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads worker processes from /proc (Linux)")
+def test_ctrl_c_with_two_workers_exits_130_and_leaves_nothing(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) while two workers curate: exit 130 within seconds, no partial folder.
+
+    Before the fix a worker died of the SIGINT with its batch, and the pool's close() waited for that batch forever.
+    """
+    answers = [f"Answer {i}: the river stone sits by the garden window, {'quite ' * (i % 7)}yellow." for i in range(20000)]
+    data = write_data(tmp_path / "d.jsonl", answers)
+    recipe = tmp_path / "r.yaml"
+    recipe.write_text(f"name: r\nruns_dir: {tmp_path / 'runs'}\ndata:\n  path: {data}\ncurate:\n  workers: 2\n  batch_size: 256\n")
+    code = "import sys; from curatune.cli import main; sys.argv[0] = 'curatune'; main()"
+    proc = subprocess.Popen([sys.executable, "-c", code, "curate", str(recipe)], start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        # Ctrl-C once the workers are set up (about a CPU second each) and busy with batches.
+        while _children_cpu_seconds(proc.pid) < 4 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert proc.poll() is None, "the run ended before Ctrl-C: give it more records"
+        os.killpg(proc.pid, signal.SIGINT)
+        sent = time.monotonic()
+        out, _ = proc.communicate(timeout=30)
+        assert time.monotonic() - sent < 15, out.decode()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, out.decode()
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.endswith(".lock")) == []  # no run, no .r.partial-*
