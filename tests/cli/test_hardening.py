@@ -30,9 +30,7 @@ def write_data(path, answers, extra: bytes = b""):
 
 def curate(tmp_path, data, name="r", steps="    - step: filter.min_length\n      min_chars: 3\n"):
     recipe = tmp_path / f"{name}.yaml"
-    recipe.write_text(
-        f"name: {name}\nruns_dir: {tmp_path / 'runs'}\ndata:\n  path: {data}\ncurate:\n  workers: 1\n  steps:\n{steps}"
-    )
+    recipe.write_text(f"name: {name}\nruns_dir: {tmp_path / 'runs'}\ndata:\n  path: {data}\ncurate:\n  workers: 1\n  steps:\n{steps}")
     return runner.invoke(app, ["curate", str(recipe)])
 
 
@@ -70,7 +68,8 @@ def test_ctrl_c_with_two_workers_exits_130_and_leaves_nothing(tmp_path):
     recipe = tmp_path / "r.yaml"
     recipe.write_text(f"name: r\nruns_dir: {tmp_path / 'runs'}\ndata:\n  path: {data}\ncurate:\n  workers: 2\n  batch_size: 256\n")
     code = "import sys; from curatune.cli import main; sys.argv[0] = 'curatune'; main()"
-    proc = subprocess.Popen([sys.executable, "-c", code, "curate", str(recipe)], start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    argv = [sys.executable, "-c", code, "curate", str(recipe)]
+    proc = subprocess.Popen(argv, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 60
         # Ctrl-C once the workers are set up (about a CPU second each) and busy with batches.
