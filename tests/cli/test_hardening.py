@@ -86,3 +86,16 @@ def test_ctrl_c_with_two_workers_exits_130_and_leaves_nothing(tmp_path):
             proc.wait()
     assert proc.returncode == 130, out.decode()
     assert sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.endswith(".lock")) == []  # no run, no .r.partial-*
+
+
+def test_square_brackets_in_paths_and_messages_are_printed(tmp_path, monkeypatch):
+    """rich took "[x]" in "runs/dir[x]" for a style tag and printed "runs/dir"; errors lost their brackets too."""
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "dir[x]"
+    folder.mkdir()
+    write_data(folder / "d.jsonl", ["a fine answer"])
+    result = runner.invoke(app, ["curate", "dir[x]", "-s", "curate.steps=[]"])
+    assert result.exit_code == 0, result.output
+    assert "Run folder: runs/dir[x]" in result.output
+    missing = runner.invoke(app, ["explain", "runs/dir[x]", "id[7]"])
+    assert missing.exit_code == 3 and "id[7]" in flat(missing)

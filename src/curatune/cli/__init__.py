@@ -20,7 +20,7 @@ import typer
 
 from ..errors import EXIT_INTERNAL, CuratuneError
 from . import curate, data, evaluate, loop, split, train
-from .render import console
+from .render import console, styled
 
 app = typer.Typer(
     name="curatune",
@@ -70,14 +70,14 @@ def main() -> None:
     try:
         app()
     except CuratuneError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        console.print(styled("error:", "bold red", str(e)), highlight=False)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)
     except Exception:
         console.print_exception(max_frames=4)
-        console.print("[bold red]This is a bug in curatune[/]; please report it with the command you ran.")
+        console.print(styled("This is a bug in curatune;", "bold red", "please report it with the command you ran."))
         sys.exit(EXIT_INTERNAL)
 
 

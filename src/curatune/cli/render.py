@@ -6,6 +6,8 @@ The verbs call the library and hand its results here; nothing in this module dec
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,14 +17,29 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import CuratuneError
 
 if TYPE_CHECKING:
     from ..curation.step import Step
 
-console = Console(stderr=True, soft_wrap=True)  # never break a path or a message mid-line
-out = Console(soft_wrap=True)
+def _width(stream) -> int | None:
+    """The terminal's width; when the output goes to a file or a pipe, wide enough that no table cuts a cell."""
+    if "COLUMNS" in os.environ or stream.isatty():
+        return None  # rich reads COLUMNS, or asks the terminal
+    return 200
+
+
+# No rich markup: paths, ids and messages hold square brackets ("runs/dir[x]", "a[1].jsonl") that rich would take
+# for style tags and drop. Styles are given as Text styles instead.
+console = Console(stderr=True, soft_wrap=True, markup=False, width=_width(sys.stderr))  # never break a path or a message mid-line
+out = Console(soft_wrap=True, markup=False, width=_width(sys.stdout))
+
+
+def styled(label: str, style: str, rest: str) -> Text:
+    """``label`` in ``style``, then ``rest`` as written."""
+    return Text.assemble((label, style), " ", rest)
 
 
 def echo(text: str) -> None:
@@ -56,7 +73,7 @@ def spinner(text: str) -> Iterator[None]:
 
 def fail(e: CuratuneError) -> NoReturn:
     """Print the error and leave with its exit code (2 usage, 3 input, 4 consistency)."""
-    console.print(f"[bold red]error:[/] {e}", highlight=False)
+    console.print(styled("error:", "bold red", str(e)), highlight=False)
     raise typer.Exit(e.exit_code)
 
 
@@ -123,8 +140,9 @@ def print_skipped(run_dir: Path) -> None:
 
 def print_curate_summary(stats: dict, run_dir: Path) -> None:
     out.print(
-        f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], "
-        f"[red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s"
+        Text.from_markup(
+            f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], [red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s"
+        )
     )
     if stats["read_problems"]:
         out.print(f"Rows that could not be read: {stats['read_problems']}")
@@ -145,7 +163,7 @@ def print_trained(result) -> None:
     s = result.summary
     if not result.skipped:
         for w in s["overfitting_warnings"][:5]:
-            out.print(f"[yellow]overfitting (step {w['step']}):[/] {w['message']}", highlight=False)
+            out.print(styled(f"overfitting (step {w['step']}):", "yellow", w["message"]), highlight=False)
         if s["highest_loss_examples"]:
             worst = ", ".join(f"{r['id']} ({r['loss']:.2f})" for r in s["highest_loss_examples"][:5])
             out.print(f"highest-loss training examples: {worst}  (all in {result.train_dir / 'losses.jsonl'})", highlight=False)
@@ -161,8 +179,10 @@ def print_lr_found(result) -> None:
         f"{len(result.curve.lrs)} steps, {result.curve.lrs[0]:.1e} to {result.curve.lrs[-1]:.1e} (stopped at {stop})", highlight=False
     )
     out.print(
-        f"[bold]suggested learning rate: {result.learning_rate:.2e}[/] ({result.pick}); "
-        f"steepest descent {s.steepest:.2e}, minimum / 10 {s.min_div_10:.2e}",
+        Text.assemble(
+            (f"suggested learning rate: {result.learning_rate:.2e}", "bold"),
+            f" ({result.pick}); steepest descent {s.steepest:.2e}, minimum / 10 {s.min_div_10:.2e}",
+        ),
         highlight=False,
     )
     out.print(
@@ -178,7 +198,8 @@ def print_tuned(result) -> None:
     out.print(f"{counts}; {s['steps_trained']} optimiser steps in {s['seconds']:.0f} s", highlight=False)
     if s["best"]:
         values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["best"]["params"].items())
-        out.print(f"[bold]best: trial {s['best']['number']}, validation loss {s['best']['value']:.4f}[/]: {values}", highlight=False)
+        best = f"best: trial {s['best']['number']}, validation loss {s['best']['value']:.4f}"
+        out.print(Text.assemble((best, "bold"), f": {values}"), highlight=False)
         out.print(f"Best recipe: {result.best_recipe}  (curatune train {result.best_recipe})", highlight=False)
     out.print(f"Report: {result.folder / 'report.md'}  (trials.csv, optimization_history.png, param_importances.png)", highlight=False)
     if s.get("mlflow"):
@@ -242,11 +263,14 @@ def print_evaluation(report, labels: dict[str, str]) -> None:
             highlight=False,
         )
     for note in report.notes:
-        out.print(f"[yellow]note:[/] {note}", highlight=False)
+        out.print(styled("note:", "yellow", note), highlight=False)
     for row in report.examples[:3]:
         out.print(
-            f"[bold]{row['id']}[/] {row['prompt'][:200]!r}\n  reference: {row['reference'][:200]!r}\n"
-            f"  base:      {row['base'][:200]!r}\n  tuned:     {row['tuned'][:200]!r}",
+            Text.assemble(
+                (str(row["id"]), "bold"),
+                f" {row['prompt'][:200]!r}\n  reference: {row['reference'][:200]!r}\n"
+                f"  base:      {row['base'][:200]!r}\n  tuned:     {row['tuned'][:200]!r}",
+            ),
             highlight=False,
         )
     out.print(f"Eval folder: {report.out_dir}  (summary.md, metrics.json, generations.jsonl)", highlight=False)
