@@ -24,6 +24,7 @@ from ..errors import CuratuneError
 if TYPE_CHECKING:
     from ..curation.step import Step
 
+
 def _width(stream) -> int | None:
     """The terminal's width; when the output goes to a file or a pipe, wide enough that no table cuts a cell."""
     if "COLUMNS" in os.environ or stream.isatty():
@@ -141,7 +142,8 @@ def print_skipped(run_dir: Path) -> None:
 def print_curate_summary(stats: dict, run_dir: Path) -> None:
     out.print(
         Text.from_markup(
-            f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], [red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s"
+            f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], "
+            f"[red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s"
         )
     )
     if stats["read_problems"]:
