@@ -303,9 +303,14 @@ def print_judgments(result) -> None:
 
 
 def print_comparison(comparison: dict[str, Any], section: dict[str, Any]) -> None:
+    from ..stages.compare import funnel_line
+
     table = Table("metric", *section["runs"], section["difference_label"] or "difference")
     for row in section["rows"]:
         table.add_row(row["metric"], *row["cells"], row["difference"])
     out.print(table)
     for r in comparison["runs"]:
-        out.print(f"{r['name']}: {r['funnel']} settings {r['settings']} training {r['training']}", highlight=False)
+        settings = ", ".join(f"{k} {v}" for k, v in r["settings"].items() if v is not None)
+        out.print(f"{r['name']}: {funnel_line(r)}" + (f"; {settings}" if settings else ""), highlight=False)
+    for note in section.get("notes", []):
+        out.print(styled("note:", "yellow", note), highlight=False)
