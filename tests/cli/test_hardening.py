@@ -99,3 +99,33 @@ def test_square_brackets_in_paths_and_messages_are_printed(tmp_path, monkeypatch
     assert "Run folder: runs/dir[x]" in result.output
     missing = runner.invoke(app, ["explain", "runs/dir[x]", "id[7]"])
     assert missing.exit_code == 3 and "id[7]" in flat(missing)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"  # a zombie has exited (its parent, init here, has not reaped it yet)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads process states from /proc (Linux)")
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)])
+def test_ui_server_and_its_workers_stop_with_us(sig, code):
+    """`curatune ui` killed with SIGTERM left the MLflow server and its workers holding the port: the whole group goes now."""
+    server = "import subprocess, time; w = subprocess.Popen(['sleep', '120']); print(w.pid, flush=True); time.sleep(120)"
+    parent = f"import sys; from curatune.cli.process import run_group; sys.exit(run_group([sys.executable, '-c', {server!r}], grace=5))"
+    proc = subprocess.Popen([sys.executable, "-c", parent], stdout=subprocess.PIPE, text=True)
+    try:
+        worker = int(proc.stdout.readline())  # the server's worker: a grandchild, in the server's process group
+        assert _alive(worker)
+        proc.send_signal(sig)  # to the parent alone, as `kill PID` does
+        assert proc.wait(timeout=15) == code
+        deadline = time.monotonic() + 10
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not _alive(worker)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

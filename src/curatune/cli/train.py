@@ -13,6 +13,7 @@ from ..config.train import COMMAND_BATCH_SIZE, COMMAND_SEQ_LEN, TrainConfig
 from ..errors import CuratuneError, RecipeError
 from ..train.lr_find import DEFAULT_PICK, RangeTestSettings
 from .options import default_of
+from .process import run_group
 from .render import echo, exit_on_error, fail, out, print_lr_found, print_memory, print_trained, print_tuned
 
 
@@ -92,8 +93,6 @@ def ui(
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
 ):
     """Open the MLflow UI on the local tracking store (runs/mlflow.db)."""
-    import subprocess
-
     from ..tracking import artifact_root, default_tracking_uri
 
     db = Path(runs_dir) / "mlflow.db"
@@ -112,7 +111,7 @@ def ui(
         "--port",
         str(port),
     ]
-    raise typer.Exit(subprocess.call(cmd))
+    raise typer.Exit(run_group(cmd))  # the server and its workers stop with us, on Ctrl-C and on SIGTERM
 
 
 def hw(
