@@ -210,7 +210,7 @@ def print_tuned(result) -> None:
         )
 
 
-def print_memory(arch, device, estimates: list, fits) -> None:
+def print_memory(arch, device, estimates: list, fits, note: str | None = None) -> None:
     """``curatune hw``'s table: GiB per training step of each mode, and whether it fits ``device``."""
     gib = lambda n: f"{n / 2**30:.2f}"  # noqa: E731
     out.print(
@@ -231,12 +231,14 @@ def print_memory(arch, device, estimates: list, fits) -> None:
         title="GiB per training step; fits? keeps a 10% margin",
     )
     for e in estimates:
-        verdict = "[green]fits[/]" if fits(e, device) else "[red]does not fit[/]"
+        verdict = Text("fits", "green") if fits(e, device) else Text("does not fit", "red")
         trained = f"{e.trainable_parameters / 1e6:,.1f}M"
         table.add_row(e.mode, trained, gib(e.weights), gib(e.gradients), gib(e.optimizer_states), gib(e.activations), gib(e.total), verdict)
     out.print(table)
     for e in estimates:
         out.print(f"{e.mode}: {e.assumptions}", highlight=False)
+    if note:
+        out.print(styled("note:", "yellow", note), highlight=False)
 
 
 # ---- evaluation ---------------------------------------------------------------------------------

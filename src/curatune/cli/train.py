@@ -127,7 +127,9 @@ def hw(
     lora_dropout: Annotated[float, typer.Option(help="LoRA dropout; above 0 it costs activation memory.")] = default_of(
         TrainConfig, "lora_dropout"
     ),
-    dtype: Annotated[str, typer.Option(help="bf16 or fp32 weights and activations.")] = "bf16",
+    dtype: Annotated[
+        str, typer.Option(help="bf16 or fp32 weights and activations; auto: as training runs (bf16 on a GPU, fp32 on the CPU).")
+    ] = "auto",
     optimizer: Annotated[str, typer.Option(help="adamw, adamw_8bit or sgd.")] = "adamw",
     gradient_checkpointing: Annotated[
         bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")
@@ -138,8 +140,11 @@ def hw(
     import json
     from dataclasses import asdict
 
-    from ..train.memory import MODES, describe_model, estimate_memory, fits, visible_device
+    from ..train.memory import MODES, describe_model, estimate_memory, fits, lora_note, training_dtype, visible_device
 
+    device = visible_device()
+    if dtype == "auto":
+        dtype = training_dtype(device)
     with exit_on_error():
         arch = describe_model(model)
         estimates = [
@@ -156,13 +161,15 @@ def hw(
             )
             for mode in MODES
         ]
-    device = visible_device()
+    note = lora_note(estimates)
     if as_json:
         payload = {
             "model": arch.to_dict(),
             "device": asdict(device),
+            "dtype": dtype,
             "estimates": [{**e.to_dict(), "fits": fits(e, device)} for e in estimates],
+            "notes": [note] if note else [],
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    print_memory(arch, device, estimates, fits)
+    print_memory(arch, device, estimates, fits, note)
