@@ -38,7 +38,7 @@ from ..run_folder import TrainFolder
 from ..tracking import Tracking, flat_params, use_store
 from .curves import plot_curves
 from .data import TrainData
-from .loss_rank import classifier_losses, example_losses, write_losses
+from .loss_rank import classifier_losses, example_losses, trained_tokens, write_losses
 from .preflight import Preflight
 from .trainer import Built, Prepared, build_trainer, prepare
 
@@ -147,8 +147,11 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
     rank_start = time.perf_counter()
     ranked: list[dict] = []
     if config.rank_losses:
-        losses = (classifier_losses if data.task == "classification" else example_losses)(model, train_rows, pad)
-        ranked = write_losses([r["id"] for r in train_rows], losses, folder.losses)
+        ids = [r["id"] for r in train_rows]
+        if data.task == "classification":
+            ranked = write_losses(ids, classifier_losses(model, train_rows, pad), folder.losses)
+        else:
+            ranked = write_losses(ids, example_losses(model, train_rows, pad), folder.losses, trained_tokens(train_rows))
     rank_seconds = time.perf_counter() - rank_start
     plot_curves(
         folder.metrics,
