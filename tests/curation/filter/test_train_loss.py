@@ -44,7 +44,7 @@ def test_missing_or_broken_file_names_the_fix(tmp_path):
 
 
 def test_short_correct_answers_are_not_the_worst(tmp_path):
-    """Ranked by mean loss per token, short correct answers ("cmptr" -> "computer") came first; ranked for their length, planted wrong ones."""
+    """By mean loss per token, short correct answers ("cmptr" -> "computer") came first; for their length, the planted wrong ones do."""
     import random
 
     from curatune.train.loss_rank import write_losses
