@@ -129,3 +129,18 @@ def test_ui_server_and_its_workers_stop_with_us(sig, code):
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_steps_reads_at_80_columns_without_rst(monkeypatch):
+    """`curatune steps` was a five-column table cut at 80 columns ("clean.whitesp…", a word per line), with ``rst`` markup."""
+    from curatune.cli import render
+    from curatune.curation.registry import all_steps
+
+    monkeypatch.setattr(render.out, "_width", 80)
+    result = runner.invoke(app, ["steps"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert "``" not in result.output and ":class:" not in result.output and ":func:" not in result.output
+    names = {line.split()[0] for line in lines if line and not line.startswith(" ")}
+    assert names == set(all_steps())  # every name whole, at the start of its block

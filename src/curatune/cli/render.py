@@ -7,7 +7,9 @@ The verbs call the library and hand its results here; nothing in this module dec
 from __future__ import annotations
 
 import os
+import re
 import sys
+import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -115,21 +117,38 @@ def print_formats(formats) -> None:
     out.print(table)
 
 
+_RST_ROLE = re.compile(r":[a-z]+:`~?\.*([^`]+)`")  # :class:`~.x.Step` -> Step's path (shortened below)
+_RST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def plain_text(doc: str) -> str:
+    """A docstring's reStructuredText made plain for a terminal: ``x`` -> x, :func:`~.a.b` -> b."""
+    doc = _RST_ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], doc)
+    return _RST_LITERAL.sub(r"\1", doc)
+
+
 def print_steps(classes: dict[str, type[Step]]) -> None:
-    """Each step's kind, parameters with their defaults (or ``(required)``), reasons and first docstring line."""
+    """Each step: name and kind, its summary (the docstring's first line), parameters with defaults, reasons.
+
+    A block per step, not a table: five columns of a table at 80 characters cut names and wrap every summary
+    to a word per line.
+    """
     import inspect
 
     from ..curation.step import init_params
 
-    table = Table("step", "kind", "parameters", "reasons", "summary")
-    for name, cls in classes.items():
+    for i, (name, cls) in enumerate(classes.items()):
         sig = inspect.signature(cls.__init__).parameters
         params = ", ".join(
             f"{p}={sig[p].default!r}" if sig[p].default is not inspect.Parameter.empty else f"{p} (required)" for p in init_params(cls)
         )
-        summary = (cls.__doc__ or "").strip().split("\n")[0]
-        table.add_row(name, cls.kind, params, ", ".join(cls.reasons), summary)
-    out.print(table)
+        summary = plain_text((cls.__doc__ or "").strip().split("\n")[0])
+        if i:
+            out.print()
+        out.print(Text.assemble((name, "bold"), f"  ({cls.kind})"), highlight=False)
+        for line, style in ((summary, ""), (f"parameters: {params or 'none'}", "dim"), (f"reasons: {', '.join(cls.reasons)}", "dim")):
+            wrapped = textwrap.fill(line, width=max(40, out.width), initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+            out.print(Text(wrapped, style=style), highlight=False)
 
 
 # ---- curation -------------------------------------------------------------------------------
