@@ -144,3 +144,52 @@ def test_steps_reads_at_80_columns_without_rst(monkeypatch):
     assert "``" not in result.output and ":class:" not in result.output and ":func:" not in result.output
     names = {line.split()[0] for line in lines if line and not line.startswith(" ")}
     assert names == set(all_steps())  # every name whole, at the start of its block
+
+
+def test_library_noise_is_silenced_here_and_in_child_processes():
+    """peft's is_gradient_checkpointing FutureWarning, MLflow's INFO lines and the libraries' progress bars, on every train."""
+    code = (
+        "import os, warnings; from curatune.cli import quiet_libraries; quiet_libraries(); "
+        "warnings.warn('`is_gradient_checkpointing` is deprecated and will be removed in v6.', FutureWarning); "
+        "import subprocess, sys; subprocess.run([sys.executable, '-c', "
+        "\"import warnings; warnings.warn('`is_gradient_checkpointing` is deprecated', FutureWarning)\"]); "
+        "print(os.environ['MLFLOW_LOGGING_LEVEL'], os.environ['HF_DATASETS_DISABLE_PROGRESS_BARS'])"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.split() == ["WARNING", "1"]
+    assert "is_gradient_checkpointing" not in done.stderr  # neither from this process nor from its child
+
+
+def test_training_shows_progress_between_evaluations():
+    """On a CPU the first evaluation can be minutes away: a line every PROGRESS_EVERY_SECONDS until then."""
+    from types import SimpleNamespace
+
+    from curatune.train.trainer import _ProgressEcho
+
+    now = [0.0]
+    lines: list[str] = []
+    cb = _ProgressEcho(lines.append, every=30, clock=lambda: now[0])
+    state = SimpleNamespace(global_step=0, max_steps=100, log_history=[{"loss": 2.5, "step": 5}])
+    cb.on_train_begin(None, state, None)
+    for step in range(1, 100):
+        now[0] += 1.0  # one step a second
+        state.global_step = step
+        cb.on_step_end(None, state, None)
+    assert len(lines) == 3  # at 30, 60 and 90 s
+    assert lines[0] == "step 30/100 (30%), 30 s so far, about 70 s left; training loss 2.5000"
+
+
+@pytest.mark.parametrize(("rows", "batch", "accumulation", "epochs"), [(181, 8, 4, 1), (180, 8, 4, 2.5), (17, 4, 1, 1), (5, 8, 4, 3)])
+def test_budget_counts_the_steps_the_trainer_runs(rows, batch, accumulation, epochs):
+    """The budget line rounded the last, short group of batches down: 5 steps promised where the Trainer ran 6."""
+    import math
+
+    from curatune.config.train import TrainConfig
+    from curatune.train.preflight import steps_for
+
+    config = TrainConfig(per_device_train_batch_size=batch, gradient_accumulation_steps=accumulation, num_train_epochs=epochs)
+    per_epoch, total = steps_for(rows, config)
+    batches = math.ceil(rows / batch)
+    # transformers' Trainer (_inner_training_loop): len_dataloader // accumulation + (a remainder), at least 1
+    trainer = max(batches // accumulation + int(batches % accumulation > 0), 1)
+    assert (per_epoch, total) == (trainer, math.ceil(epochs * trainer))

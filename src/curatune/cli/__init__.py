@@ -62,11 +62,36 @@ for _name, _verb in VERBS.items():
     app.command(_name)(_verb)
 
 
+# What the libraries print that a user cannot act on: progress bars of their inner steps (datasets' maps, transformers'
+# weight loading and GGUF conversion, interleaved from parallel processes), MLflow's INFO lines on every run, and
+# peft's use of a transformers name deprecated for v6. Our own lines say what each long phase is doing.
+_LIBRARY_ENV = {
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+}
+_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
+
+
+def quiet_libraries() -> None:
+    """Silence the libraries' noise here and in the processes we start (the settings travel in the environment)."""
+    import warnings
+
+    for key, value in _LIBRARY_ENV.items():
+        os.environ.setdefault(key, value)
+    warnings.filterwarnings("ignore", message=_DEPRECATION, category=FutureWarning)
+    if "is_gradient_checkpointing" not in os.environ.get("PYTHONWARNINGS", ""):
+        extra = f"ignore:{_DEPRECATION}:FutureWarning"
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), extra]))
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    quiet_libraries()
     try:
         app()
     except CuratuneError as e:

@@ -186,8 +186,11 @@ def print_trained(result) -> None:
         for w in s["overfitting_warnings"][:5]:
             out.print(styled(f"overfitting (step {w['step']}):", "yellow", w["message"]), highlight=False)
         if s["highest_loss_examples"]:
-            worst = ", ".join(f"{r['id']} ({r['loss']:.2f})" for r in s["highest_loss_examples"][:5])
-            out.print(f"highest-loss training examples: {worst}  (all in {result.train_dir / 'losses.jsonl'})", highlight=False)
+            worst = ", ".join(
+                f"{r['id']} (loss {r['loss']:.2f}" + (f", {r['score']:+.1f} sd for its length)" if "tokens" in r else ")")
+                for r in s["highest_loss_examples"][:5]
+            )
+            out.print(f"worst-fitted training examples: {worst}  (all in {result.train_dir / 'losses.jsonl'})", highlight=False)
     out.print(f"Training folder: {result.train_dir}  (curves.png, summary.json; the model is in model/)")
     if s.get("mlflow"):
         out.print(f"MLflow run {s['mlflow']['run_id']} in {s['mlflow']['uri']}  (browse: curatune ui)", highlight=False)

@@ -192,7 +192,8 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         "model_dir": str(folder.model) if config.save_model else None,
     }
     echo(
-        f"trained {state.global_step} steps in {train_seconds:.0f} s; best validation loss {state.best_metric} at step {best_step}"
+        f"trained {state.global_step} steps in {train_seconds:.0f} s"
+        + (f"; best validation loss {state.best_metric:.4f} at step {best_step}" if state.best_metric is not None else "")
         + (" (stopped early)" if stopped_early else "")
     )
     return summary
