@@ -193,3 +193,20 @@ def test_budget_counts_the_steps_the_trainer_runs(rows, batch, accumulation, epo
     # transformers' Trainer (_inner_training_loop): len_dataloader // accumulation + (a remainder), at least 1
     trainer = max(batches // accumulation + int(batches % accumulation > 0), 1)
     assert (per_epoch, total) == (trainer, math.ceil(epochs * trainer))
+
+
+def test_a_killed_training_attempt_is_counted_to_its_last_checkpoint(tmp_path):
+    """kill -9 leaves a start and no end: its time counts up to the checkpoint the next attempt resumes from."""
+    from curatune.train.run import _attempts_begin, _attempts_summary
+
+    log = tmp_path / "attempts.jsonl"
+    checkpoint = tmp_path / "checkpoints" / "checkpoint-40"
+    checkpoint.mkdir(parents=True)
+    started = checkpoint.stat().st_mtime - 100.0
+    log.write_bytes(orjson.dumps({"started": started, "from_step": 0}) + b"\n")
+    earlier = _attempts_begin(log, checkpoint)
+    assert [(a["from_step"], a["at_step"], a["ended"]) for a in earlier] == [(0, 40, "killed")]
+    assert earlier[0]["seconds"] == pytest.approx(100.0, abs=0.01)
+    summary = _attempts_summary(earlier, 30.0, 40, 60)
+    assert summary["train_seconds"] == pytest.approx(130.0, abs=0.01) and summary["interrupted"] and summary["resumed_from_step"] == 40
+    assert _attempts_begin(log, None) == [] and len(log.read_bytes().splitlines()) == 1  # a fresh start forgets them

@@ -196,6 +196,12 @@ def test_interrupted_training_leaves_a_checkpoint_and_resumes_from_it(tmp_path, 
     res = train(r, track=False, echo=lines.append)
     assert any("Resuming from" in line and "checkpoint-7" in line for line in lines)
     assert res.summary["steps"] == 12
+    # summary.json tells of the interruption, and times both attempts (it counted only the resumed one).
+    s = json.loads((res.train_dir / "summary.json").read_text())
+    assert s["interrupted"] is True and s["resumed_from_step"] == 7
+    assert [(a["from_step"], a["at_step"], a["ended"]) for a in s["attempts"]] == [(0, 7, "interrupted"), (7, 12, "finished")]
+    assert s["train_seconds"] == pytest.approx(sum(a["seconds"] for a in s["attempts"]), abs=0.02)
+    assert s["train_seconds"] > s["train_seconds_last_attempt"] > 0
 
 
 def test_dropout_sets_every_dropout_key_the_config_has(tmp_path, lm):

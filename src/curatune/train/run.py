@@ -90,14 +90,18 @@ def train(
         last = _last_checkpoint(folder.checkpoints) if resume else None
         if last:
             echo(f"Resuming from {last}")
+        earlier = _attempts_begin(folder.attempts, last)
         try:
             output = trainer.train(resume_from_checkpoint=str(last) if last else None)
         except KeyboardInterrupt as e:
             saved = _save_emergency_checkpoint(trainer)
+            _attempt_end(folder.attempts, "interrupted", trainer.state.global_step, time.perf_counter() - train_start)
             raise TrainingInterrupted(
                 f"Training was interrupted at step {trainer.state.global_step}. {saved} Run the same command again to resume."
             ) from e
-        summary = _finish(p, built, output, time.perf_counter() - train_start, folder, echo)
+        this = time.perf_counter() - train_start
+        summary = _finish(p, built, output, this, folder, echo)
+        summary.update(_attempts_summary(earlier, this, _checkpoint_step(last), summary["steps"]))
         summary["seconds_total"] = round(time.perf_counter() - t0, 1)
         summary["data"] = {
             "train": [str(p) for p in data.paths],
@@ -115,6 +119,57 @@ def train(
             import mlflow
 
             mlflow.end_run("FINISHED" if folder.summary.is_file() else "FAILED")
+
+
+# ---- attempts: an interrupted training resumed is one training, timed whole ------------------------
+
+
+def _checkpoint_step(checkpoint: Path | None) -> int:
+    return int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
+
+
+def _attempts_begin(path: Path, resumed_from: Path | None) -> list[dict]:
+    """The earlier attempts of this training (none when it starts afresh), and this one's start, recorded.
+
+    An attempt with a start and no end was killed (kill -9, a lost machine): its time is counted up to its last
+    checkpoint, the work the resumed attempt builds on.
+    """
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines()] if resumed_from and path.is_file() else []
+    attempts: list[dict] = []
+    for row in rows:
+        if "started" in row:
+            attempts.append({"started": row["started"], "from_step": row["from_step"], "ended": "killed", "seconds": None})
+        elif attempts:
+            attempts[-1].update(ended=row["ended"], at_step=row["at_step"], seconds=row["seconds"])
+    for a in attempts:
+        if a["seconds"] is None:  # killed: until its last checkpoint's time, where the next attempt took over
+            a["seconds"] = round(max(0.0, resumed_from.stat().st_mtime - a["started"]), 2) if resumed_from else 0.0
+            a["at_step"] = _checkpoint_step(resumed_from)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = orjson.dumps({"started": time.time(), "from_step": _checkpoint_step(resumed_from)}) + b"\n"
+    if resumed_from:
+        with path.open("ab") as f:
+            f.write(start)
+    else:
+        path.write_bytes(start)
+    return attempts
+
+
+def _attempt_end(path: Path, ended: str, step: int, seconds: float) -> None:
+    with path.open("ab") as f:
+        f.write(orjson.dumps({"ended": ended, "at_step": step, "seconds": round(seconds, 2)}) + b"\n")
+
+
+def _attempts_summary(earlier: list[dict], this_seconds: float, from_step: int, steps: int) -> dict[str, Any]:
+    """summary.json's account of the attempts: train_seconds over all of them, and how each ended."""
+    attempts = [*earlier, {"from_step": from_step, "at_step": steps, "ended": "finished", "seconds": round(this_seconds, 2)}]
+    return {
+        "train_seconds": round(sum(a["seconds"] for a in attempts), 2),
+        "train_seconds_last_attempt": round(this_seconds, 2),
+        "interrupted": len(attempts) > 1,
+        "resumed_from_step": from_step or None,
+        "attempts": [{k: a[k] for k in ("from_step", "at_step", "ended", "seconds")} for a in attempts],
+    }
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
