@@ -105,16 +105,13 @@ def length_adjusted(losses: list[float], tokens: list[int]) -> tuple[list[float]
 
 def write_losses(ids: list[str], losses: list[float], path: Path, tokens: list[int] | None = None) -> list[dict]:
     """``losses.jsonl``, worst first (by length-adjusted ``score`` where ``tokens`` are given, else by loss); the rows."""
-    if tokens is None:
-        scores, expected = list(losses), [None] * len(losses)
-    else:
-        scores, expected = length_adjusted(losses, tokens)
+    scores, expected = (list(losses), list(losses)) if tokens is None else length_adjusted(losses, tokens)
     order = sorted(range(len(ids)), key=lambda i: -scores[i])
     rows = []
     for rank, i in enumerate(order, 1):
         row: dict = {"rank": rank, "id": ids[i], "score": round(scores[i], 4), "loss": round(losses[i], 5)}
         if tokens is not None:
-            row.update(tokens=tokens[i], expected=round(float(expected[i] or 0.0), 5))
+            row.update(tokens=tokens[i], expected=round(expected[i], 5))
         rows.append(row)
     path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in rows))
     return rows
