@@ -153,10 +153,10 @@ def test_library_noise_is_silenced_here_and_in_child_processes():
         "warnings.warn('`is_gradient_checkpointing` is deprecated and will be removed in v6.', FutureWarning); "
         "import subprocess, sys; subprocess.run([sys.executable, '-c', "
         "\"import warnings; warnings.warn('`is_gradient_checkpointing` is deprecated', FutureWarning)\"]); "
-        "print(os.environ['MLFLOW_LOGGING_LEVEL'], os.environ['HF_DATASETS_DISABLE_PROGRESS_BARS'])"
+        "print(os.environ['MLFLOW_LOGGING_LEVEL'], os.environ['HF_DATASETS_DISABLE_PROGRESS_BARS'], os.environ['TQDM_DISABLE'])"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0 and done.stdout.split() == ["WARNING", "1"]
+    assert done.returncode == 0 and done.stdout.split() == ["WARNING", "1", "1"]
     assert "is_gradient_checkpointing" not in done.stderr  # neither from this process nor from its child
 
 

@@ -70,6 +70,7 @@ _LIBRARY_ENV = {
     "HF_HUB_DISABLE_PROGRESS_BARS": "1",
     "TRANSFORMERS_VERBOSITY": "error",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "TQDM_DISABLE": "1",  # plain tqdm bars (transformers' GGUF conversion), one per parallel process
 }
 _DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
 
