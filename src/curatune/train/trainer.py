@@ -39,7 +39,10 @@ class Prepared:
 
 def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = print) -> Prepared:
     """Load the model, tokenise and check the examples, plan the steps; write the checks to ``preflight`` (a JSON file)."""
+    start = time.perf_counter()
+    echo(f"loading {config.model} for {config.method} fine-tuning")  # a GGUF file takes a while to convert, with no bar
     loaded = load_model(config, data.task, data.labels)
+    echo(f"loaded in {time.perf_counter() - start:.0f} s: {loaded.total_params:,} parameters, {loaded.trainable_params:,} trained")
     model, tokenizer = loaded.model, loaded.tokenizer
     report, val_report = Preflight(), Preflight()
     report.read_problems = [{"source": r.source, "line": r.line, "reason": r.reason, "detail": r.detail} for r in data.rejects]
