@@ -9,6 +9,7 @@ characters, as it takes minutes beyond.
 
     python bench/bench_unicode.py                        # 1k .. 1M characters
     python bench/bench_unicode.py --sizes 1000 10000     # a quick check
+    python bench/bench_unicode.py --agreement 3000       # how often the linear count equals difflib's
 """
 
 from __future__ import annotations
@@ -49,11 +50,56 @@ def measure(fn, *args) -> tuple[float, float, object]:
     return seconds, peak / 2**20, out
 
 
+SENTENCES = [
+    "The Mona Lisa doesn’t have eyebrows.", "café résumé naïve", "À bientôt, l'été est là", "It costs £100 — or €120…",
+    "Größe über Straße", "Ångström façade", "“Quoted” text ‘here’", "日本語のテキストです", "Привет, как дела?",
+    "Ελληνικά κείμενα", "emoji 😀 here", "señor niño año", "œuvre cœur", "ça va très bien", "1–2 °C ± 3",
+]  # fmt: skip
+
+
+def agreement(cases: int, seed: int = 0) -> None:
+    """How often the linear count equals difflib's, on generated repairs: mojibake (ftfy) and NFC of NFD text."""
+    import unicodedata
+
+    import ftfy
+
+    rng = random.Random(seed)
+    pairs = []
+    for _ in range(cases):
+        text = " ".join(rng.choice(SENTENCES) for _ in range(rng.randint(1, 12)))
+        if rng.random() < 0.3:
+            text = text.replace(" ", "")
+        bad = text.encode("utf-8").decode(rng.choice(["cp1252", "latin-1"]), errors="replace")
+        if rng.random() < 0.5:
+            cut = rng.randint(0, len(text))
+            bad = text[:cut] + text[cut:].encode("utf-8").decode("cp1252", errors="replace")
+        fixed = ftfy.fix_text(bad, _FTFY)
+        if fixed != bad:
+            pairs.append(("mojibake", " " in text, bad, fixed))
+        nfd = unicodedata.normalize("NFD", fixed)
+        if nfd != fixed:
+            pairs.append(("NFC", " " in text, nfd, fixed))
+    print("| repair | text | pairs | equal counts | spans (difflib) | spans (linear) |")
+    print("|---|---|---:|---:|---:|---:|")
+    for kind in ("mojibake", "NFC"):
+        for spaced in (True, False):
+            chosen = [(a, b) for k, s, a, b in pairs if k == kind and s == spaced]
+            plain = [changed_spans_plain(a, b) for a, b in chosen]
+            fast = [changed_spans(a, b) for a, b in chosen]
+            same = sum(p == f for p, f in zip(plain, fast))
+            label = "with spaces" if spaced else "no spaces"
+            print(f"| {kind} | {label} | {len(chosen):,} | {same:,} ({same / max(1, len(chosen)):.1%}) | {sum(plain):,} | {sum(fast):,} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 3_000, 10_000, 100_000, 1_000_000])
     ap.add_argument("--plain-max", type=int, default=5_000, help="run the old difflib count up to this many characters")
+    ap.add_argument("--agreement", type=int, metavar="N", help="instead: compare the two counts on N generated repairs")
     args = ap.parse_args()
+    if args.agreement:
+        agreement(args.agreement)
+        return
     import ftfy
 
     step = UnicodeRepair()
