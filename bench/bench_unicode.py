@@ -10,6 +10,7 @@ characters, as it takes minutes beyond.
     python bench/bench_unicode.py                        # 1k .. 1M characters
     python bench/bench_unicode.py --sizes 1000 10000     # a quick check
     python bench/bench_unicode.py --agreement 3000       # how often the linear count equals difflib's
+    python bench/bench_unicode.py --shared-data ../shared/data   # the same on real text
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import argparse
 import random
 import time
 import tracemalloc
+from pathlib import Path
 
 from curatune.curation.clean.unicode import _FTFY, UnicodeRepair
 from curatune.curation.text.diff import changed_spans, changed_spans_plain
@@ -91,14 +93,51 @@ def agreement(cases: int, seed: int = 0) -> None:
             print(f"| {kind} | {label} | {len(chosen):,} | {same:,} ({same / max(1, len(chosen)):.1%}) | {sum(plain):,} | {sum(fast):,} |")
 
 
+def agreement_on_shared_data(folder: Path) -> None:
+    """The same comparison on real text (not used to choose the walk): every text field with a non-ASCII character
+    of dolly_3k.json, alpaca_random_9k.json and imdb_train_10k.jsonl, made mojibake (cp1252), and made NFD."""
+    import json
+    import unicodedata
+
+    import ftfy
+
+    texts = []
+    for name in ("dolly_3k.json", "alpaca_random_9k.json"):
+        for r in json.loads((folder / name).read_text(encoding="utf-8")):
+            texts += [r[k] for k in ("instruction", "input", "output") if r.get(k) and not r[k].isascii()]
+    for line in (folder / "imdb_train_10k.jsonl").read_text(encoding="utf-8").splitlines():
+        t = json.loads(line).get("text", "")
+        texts += [t] if t and not t.isascii() else []
+    print(f"{len(texts):,} texts, {sum(map(len, texts)):,} characters")
+    print("| repair | pairs | equal counts | spans (difflib) | spans (linear) |")
+    print("|---|---:|---:|---:|---:|")
+    for kind in ("mojibake", "NFC"):
+        plain, fast = [], []
+        for t in texts:
+            if kind == "mojibake":
+                a = t.encode("utf-8").decode("cp1252", errors="replace")
+                b = ftfy.fix_text(a, _FTFY)
+            else:
+                a, b = unicodedata.normalize("NFD", t), t
+            if a != b:
+                plain.append(changed_spans_plain(a, b))
+                fast.append(changed_spans(a, b))
+        same = sum(p == f for p, f in zip(plain, fast))
+        print(f"| {kind} | {len(plain):,} | {same:,} ({same / max(1, len(plain)):.1%}) | {sum(plain):,} | {sum(fast):,} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[1_000, 3_000, 10_000, 100_000, 1_000_000])
     ap.add_argument("--plain-max", type=int, default=5_000, help="run the old difflib count up to this many characters")
+    ap.add_argument("--shared-data", type=Path, metavar="DIR", help="instead: the comparison on the texts of ../shared/data")
     ap.add_argument("--agreement", type=int, metavar="N", help="instead: compare the two counts on N generated repairs")
     args = ap.parse_args()
     if args.agreement:
         agreement(args.agreement)
+        return
+    if args.shared_data:
+        agreement_on_shared_data(args.shared_data)
         return
     import ftfy
 
