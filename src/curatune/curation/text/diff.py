@@ -23,6 +23,7 @@ import re
 _TOKENS = re.compile(r"\s*\S+\s*")  # words with their spaces: distinct tokens keep the word diff near-linear
 
 WINDOW = 32  # characters looked ahead in each text for the end of a changed span
+ALONE = 2  # the steps a match of one character alone counts further (a later real resumption wins over it)
 CUT_RUN = 4  # the texts are cut only inside runs of at least this many equal characters (a short run may be by chance)
 PIECE = 400  # a differing piece up to this length (both sides together) is counted by the reference
 
@@ -96,25 +97,26 @@ def _alignment(old: str, new: str) -> list[tuple[int, int, int]]:
 def _resync(old: str, new: str, i: int, j: int) -> tuple[int, int]:
     """The nearest (p, q) past (i, j), fewest characters skipped in all, where the texts agree again or both end.
 
-    Nearest: least ``(p - i) + (q - j)``, with ``p - i`` and ``q - j`` at most ``WINDOW``; between equals, the
-    most even skip (``Ã©t`` against ``ét`` resumes at the ``t``s, not at a later ``Ã`` in the new text); then least p.
+    Nearest: least ``(p - i) + (q - j)`` (plus ``ALONE`` for a lone equal character), with ``p - i`` and ``q - j``
+    at most ``WINDOW``; between equals, one that is not alone, then the most even skip (``Ã©t`` against ``ét`` resumes at the ``t``s, not at a later ``Ã`` in the new text); then least p.
     When there is none, the walk moves ``WINDOW`` characters on in both.
     """
     n, m = len(old), len(new)
     best: tuple[int, int] | None = None
-    key = (2 * WINDOW + 1, 0)
+    key = (3 * WINDOW + 1, 0, 0)
     if n - i <= WINDOW and m - j <= WINDOW:
-        best, key = (n, m), ((n - i) + (m - j), abs((n - i) - (m - j)))
+        best, key = (n, m), ((n - i) + (m - j), 0, abs((n - i) - (m - j)))
     q_end = min(m, j + WINDOW + 1)
     for p in range(i, min(n, i + WINDOW + 1)):
         if p - i > key[0]:  # (p - i is a lower bound of a later candidate's key)
             break
         q = new.find(old[p], j, q_end)  # the first place the character is in the window: the nearest for this p
         if q >= 0 and (p, q) != (i, j):
-            # A match of one character alone (the next ones differ) counts as one step further: a base letter of
-            # "e\u0301" finds the "e" of a later word sooner than the real resumption after the accent.
+            # A match of one character alone (the next ones differ) counts ALONE steps further: the base letter of
+            # "e\u0301" finds the "e" of the next syllable ("matine\u0301e" against "matinée") sooner than the
+            # real resumption after the accent.
             alone = p + 1 < n and q + 1 < m and old[p + 1] != new[q + 1]
-            k = ((p - i) + (q - j) + alone, abs((p - i) - (q - j)))
+            k = ((p - i) + (q - j) + ALONE * alone, alone, abs((p - i) - (q - j)))
             if k < key:
                 best, key = (p, q), k
     return best if best is not None else (min(n, i + WINDOW), min(m, j + WINDOW))
