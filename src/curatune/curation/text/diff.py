@@ -98,7 +98,8 @@ def _resync(old: str, new: str, i: int, j: int) -> tuple[int, int]:
     """The nearest (p, q) past (i, j), fewest characters skipped in all, where the texts agree again or both end.
 
     Nearest: least ``(p - i) + (q - j)`` (plus ``ALONE`` for a lone equal character), with ``p - i`` and ``q - j``
-    at most ``WINDOW``; between equals, one that is not alone, then the most even skip (``Ã©t`` against ``ét`` resumes at the ``t``s, not at a later ``Ã`` in the new text); then least p.
+    at most ``WINDOW``; between equals, one that is not alone, then the most even skip (``Ã©t`` against ``ét``
+    resumes at the ``t``s, not at a later ``Ã`` in the new text); then least p.
     When there is none, the walk moves ``WINDOW`` characters on in both.
     """
     n, m = len(old), len(new)
