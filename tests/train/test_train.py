@@ -309,7 +309,7 @@ def test_train_command_reads_the_recipe_and_its_overrides(tmp_path, lm):
     )
     result = CliRunner().invoke(app, ["train", str(recipe_file), "-s", "train.learning_rate=0.005", "--no-tracking"])
     assert result.exit_code == 0, result.output
-    assert "highest-loss training examples" in result.output and "Training folder:" in result.output
+    assert "worst-fitted training examples" in result.output and "Training folder:" in result.output
     assert yaml.safe_load((tmp_path / "runs" / "cli" / "train" / "train.yaml").read_text())["learning_rate"] == 0.005
     missing = CliRunner().invoke(app, ["train", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
