@@ -210,3 +210,19 @@ def test_a_killed_training_attempt_is_counted_to_its_last_checkpoint(tmp_path):
     summary = _attempts_summary(earlier, 30.0, 40, 60)
     assert summary["train_seconds"] == pytest.approx(130.0, abs=0.01) and summary["interrupted"] and summary["resumed_from_step"] == 40
     assert _attempts_begin(log, None) == [] and len(log.read_bytes().splitlines()) == 1  # a fresh start forgets them
+
+
+def test_tables_are_not_cut_when_piped(tmp_path, monkeypatch):
+    """Piped, rich drew tables 80 columns wide: two rows of the curate table read "filter.goph..."."""
+    import io
+
+    from curatune.cli import render
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert render._width(io.StringIO()) == 200  # not a terminal: wide enough for any table
+    data = write_data(tmp_path / "d.jsonl", ["a fine answer to the question", "another fine answer to it"])
+    steps = "".join(f"    - step: {s}\n" for s in ("filter.placeholder_answer", "filter.gopher_repetition", "filter.gopher_quality"))
+    result = curate(tmp_path, data, steps=steps)
+    assert result.exit_code == 0, result.output
+    assert all(name in result.output for name in ("filter.placeholder_answer", "filter.gopher_repetition", "filter.gopher_quality"))
+    assert "…" not in result.output
