@@ -220,6 +220,7 @@ def test_tables_are_not_cut_when_piped(tmp_path, monkeypatch):
 
     monkeypatch.delenv("COLUMNS", raising=False)
     assert render._width(io.StringIO()) == 200  # not a terminal: wide enough for any table
+    monkeypatch.setattr(render.out, "_width", render._width(io.StringIO()))  # (xdist workers run with COLUMNS=80)
     data = write_data(tmp_path / "d.jsonl", ["a fine answer to the question", "another fine answer to it"])
     steps = "".join(f"    - step: {s}\n" for s in ("filter.placeholder_answer", "filter.gopher_repetition", "filter.gopher_quality"))
     result = curate(tmp_path, data, steps=steps)
