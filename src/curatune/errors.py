@@ -10,6 +10,7 @@ Exit codes (documented in the README):
   2  bad usage or an impossible recipe (unknown key, bad value, missing step)
   3  an input file that cannot be read (missing, unreadable, unknown type)
   4  the run finished but its own consistency check failed (input != kept + dropped)
+  5  ``split --check`` found duplicates across the splits (leakage), so that a CI job can gate on it
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ EXIT_INTERNAL = 1
 EXIT_USAGE = 2
 EXIT_INPUT = 3
 EXIT_INCONSISTENT = 4
+EXIT_LEAKAGE = 5
 
 
 class CuratuneError(Exception):

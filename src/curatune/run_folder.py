@@ -164,6 +164,7 @@ class TrainFolder:
     model = _At("model")
     summary = _At("summary.json", doc="Written last: a training folder without it did not finish.")
     pruned = _At("pruned.json", doc="A tune trial the pruner stopped: why and when.")
+    attempts = _At("attempts.jsonl", doc="Each start of the training, and how it ended (interrupted, killed); summary.json counts all.")
 
 
 @dataclass(frozen=True)

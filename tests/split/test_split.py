@@ -312,7 +312,7 @@ def test_cli_check_finds_the_leaks(tmp_path, planted):
         write_labelled(tmp_path / f"{name}.jsonl", recs)
         paths.append(str(tmp_path / f"{name}.jsonl"))
     result = runner.invoke(app, ["split", "--check", *paths, "--out", str(tmp_path)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 5, result.output  # leaks found: a CI job can gate on it (it was 0)
     assert f"{len(expected)} cross-split duplicate pairs" in flat(result) and "train ~ val" in flat(result)
     assert orjson.loads((tmp_path / "leakage.json").read_bytes())["total_pairs"] == len(expected)
 

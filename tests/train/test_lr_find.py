@@ -13,7 +13,7 @@ from curatune.config.recipe import parse_recipe
 from curatune.errors import RecipeError
 from curatune.stages.lr_find import lr_find
 from curatune.stages.train import train
-from curatune.train.lr_find import Curve, RangeTestSettings, range_test, suggest
+from curatune.train.lr_find import Curve, RangeTestSettings, cannot_tell, range_test, suggest
 
 
 @pytest.fixture(scope="module")
@@ -93,6 +93,19 @@ def test_suggestions_on_a_known_curve():
     rising = [1.0 + i for i in range(len(lrs))]
     s = suggest(Curve(lrs, rising, rising, diverged=True))
     assert s.steepest_index == -1 and s.steepest == s.min_div_10 == pytest.approx(1e-7)
+    # ... and that is below the first rate tried: refused, never suggested.
+    reason = cannot_tell(Curve(lrs, rising, rising, diverged=True), s, RangeTestSettings(start_lr=1e-6, end_lr=1.0, num_steps=61))
+    assert reason is not None and "below the tested range" in reason and "lower start_lr" in reason
+    assert cannot_tell(Curve(lrs, losses, losses, diverged=True), suggest(Curve(lrs, losses, losses, True)), RangeTestSettings()) is None
+
+
+def test_a_test_too_short_to_tell_is_refused_with_the_reason(tmp_path, lm):
+    """12 steps from 1e-7 suggested 1e-8 ("Use it"): below its own start, from a curve shorter than the smoothing's lag."""
+    data = write_jsonl(tmp_path / "d.jsonl", arithmetic(200))
+    r = recipe(tmp_path, data, model=str(lm), method="full", per_device_train_batch_size=8, max_seq_len=64)
+    with pytest.raises(RecipeError, match=r"too short to tell: 12 steps ran.* at least 27 are needed.* raise num_steps"):
+        lr_find(r, RangeTestSettings(num_steps=12), echo=lambda s: None)
+    assert not (tmp_path / "runs" / "lr" / "lr_find" / "lr_find.json").exists()  # nothing a rerun would reuse
 
 
 def test_impossible_settings_say_what_to_change():

@@ -159,3 +159,22 @@ def test_packaged_smollm2_has_135m_parameters():
     arch = describe_model("default")
     assert arch.parameters == pytest.approx(134.5e6, rel=0.01)
     assert (arch.num_layers, arch.hidden_size, arch.num_kv_heads) == (30, 576, 3)
+
+
+def test_hw_on_the_cpu_assumes_fp32_and_says_why_lora_can_cost_more(tiny_llama, monkeypatch):
+    """hw assumed bf16 on the CPU, where training runs in fp32, and showed LoRA above full without a word."""
+    from curatune.train import memory
+
+    monkeypatch.setattr(memory, "visible_device", lambda: Device("cpu (RAM)", 2**40, 2**40))
+    result = runner.invoke(app, ["hw", str(tiny_llama), "--seq-len", "2048", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["dtype"] == "fp32"
+    full, lora = report["estimates"][0], report["estimates"][1]
+    assert full["weights"] == 4 * report["model"]["parameters"] and "fp32 weights" in full["assumptions"]
+    assert lora["total"] > full["total"]  # a tiny model on long sequences: the adapters' saved inputs outweigh the optimizer
+    assert len(report["notes"]) == 1 and "each adapted layer keeps a copy of its input" in report["notes"][0]
+    table = runner.invoke(app, ["hw", str(tiny_llama), "--seq-len", "2048"])
+    assert "note: LoRA needs more than full fine-tuning here" in " ".join(table.output.split())
+    monkeypatch.setattr(memory, "visible_device", lambda: Device("cuda:0 H100", 2**40, 2**40))
+    assert json.loads(runner.invoke(app, ["hw", str(tiny_llama), "--json"]).output)["dtype"] == "bf16"

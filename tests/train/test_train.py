@@ -53,7 +53,8 @@ def test_full_fine_tuning_lowers_validation_loss_and_ranks_every_example(tmp_pat
     assert len(evals) == 4 and evals[-1] < evals[0] * 0.8
     losses = [json.loads(line) for line in (res.train_dir / "losses.jsonl").read_text().splitlines()]
     assert len(losses) == 180 == res.summary["train_examples"]  # 10% held out
-    assert [x["loss"] for x in losses] == sorted((x["loss"] for x in losses), reverse=True)
+    assert [x["score"] for x in losses] == sorted((x["score"] for x in losses), reverse=True)  # worst for its length first
+    assert all(x["tokens"] >= 1 and x["expected"] > 0 for x in losses)
     assert (res.train_dir / "curves.png").stat().st_size > 5000
     assert (res.train_dir / "model" / "model.safetensors").is_file()
     pre = json.loads((res.train_dir / "preflight.json").read_text())
@@ -195,6 +196,12 @@ def test_interrupted_training_leaves_a_checkpoint_and_resumes_from_it(tmp_path, 
     res = train(r, track=False, echo=lines.append)
     assert any("Resuming from" in line and "checkpoint-7" in line for line in lines)
     assert res.summary["steps"] == 12
+    # summary.json tells of the interruption, and times both attempts (it counted only the resumed one).
+    s = json.loads((res.train_dir / "summary.json").read_text())
+    assert s["interrupted"] is True and s["resumed_from_step"] == 7
+    assert [(a["from_step"], a["at_step"], a["ended"]) for a in s["attempts"]] == [(0, 7, "interrupted"), (7, 12, "finished")]
+    assert s["train_seconds"] == pytest.approx(sum(a["seconds"] for a in s["attempts"]), abs=0.02)
+    assert s["train_seconds"] > s["train_seconds_last_attempt"] > 0
 
 
 def test_dropout_sets_every_dropout_key_the_config_has(tmp_path, lm):
@@ -302,7 +309,7 @@ def test_train_command_reads_the_recipe_and_its_overrides(tmp_path, lm):
     )
     result = CliRunner().invoke(app, ["train", str(recipe_file), "-s", "train.learning_rate=0.005", "--no-tracking"])
     assert result.exit_code == 0, result.output
-    assert "highest-loss training examples" in result.output and "Training folder:" in result.output
+    assert "worst-fitted training examples" in result.output and "Training folder:" in result.output
     assert yaml.safe_load((tmp_path / "runs" / "cli" / "train" / "train.yaml").read_text())["learning_rate"] == 0.005
     missing = CliRunner().invoke(app, ["train", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "does not exist" in missing.output

@@ -176,7 +176,7 @@ def test_cli_lr_find_then_tune_print_the_suggestion_and_the_best_recipe(tmp_path
     recipe = tmp_path / "recipe.yaml"
     recipe.write_text(yaml.safe_dump(raw(tmp_path, data, lm, n_trials=1)))
     runner = CliRunner()
-    found = runner.invoke(app, ["lr-find", str(recipe), "--num-steps", "10", "--start-lr", "1e-5", "--end-lr", "1"])
+    found = runner.invoke(app, ["lr-find", str(recipe), "--num-steps", "30", "--start-lr", "1e-5", "--end-lr", "1"])
     assert found.exit_code == 0, found.output
     text = " ".join(found.output.split())
     assert "suggested learning rate:" in text and "lr_find.png" in text

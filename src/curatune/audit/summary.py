@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .html import problem_counts
 
@@ -28,7 +29,7 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
     formats = ", ".join(sorted(set(report["formats"].values())))
     kinds = ", ".join(f"{k} {_n(v)}" for k, v in report["kinds"].items())
     what = f" ({kinds}; format {formats})" if report["records"] else ""
-    console.print(f"[bold]{_n(report['records'])}[/] records{what} audited in {report['seconds']:.1f}s", highlight=False)
+    console.print(Text.assemble((_n(report["records"]), "bold"), f" records{what} audited in {report['seconds']:.1f}s"), highlight=False)
 
     problems = Table("problem", "records", "first locations", title="Problems", title_justify="left", width=width)
     problems.columns[2].overflow = "fold"
@@ -75,10 +76,10 @@ def print_summary(report: dict[str, Any], console: Console) -> None:
             t.add_row(role, top, _n(langs["short"].get(role, 0)), _n(langs["uncertain"].get(role, 0)))
         console.print(t)
     if report.get("languages_skipped"):
-        console.print(f"[yellow]Languages skipped:[/] {report['languages_skipped']}", highlight=False)
+        console.print(Text.assemble(("Languages skipped:", "yellow"), f" {report['languages_skipped']}"), highlight=False)
     preview = report.get("preview") or {}
     if "error" in preview:
-        console.print(f"[yellow]Curation preview failed:[/] {preview['error']}", highlight=False)
+        console.print(Text.assemble(("Curation preview failed:", "yellow"), f" {preview['error']}"), highlight=False)
     elif preview.get("steps"):
         t = Table(
             "step",

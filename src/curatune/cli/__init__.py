@@ -22,7 +22,7 @@ import typer
 from ..distributed import end_group
 from ..errors import EXIT_INTERNAL, CuratuneError
 from . import curate, data, evaluate, loop, split, train
-from .render import console, show_library_progress
+from .render import console, show_library_progress, styled
 
 app = typer.Typer(
     name="curatune",
@@ -65,6 +65,31 @@ for _name, _verb in VERBS.items():
     app.command(_name)(_verb)
 
 
+# What the libraries print that a user cannot act on: progress bars of their inner steps (datasets' maps, transformers'
+# weight loading and GGUF conversion, interleaved from parallel processes), MLflow's INFO lines on every run, and
+# peft's use of a transformers name deprecated for v6. Our own lines say what each long phase is doing.
+_LIBRARY_ENV = {
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "TRANSFORMERS_VERBOSITY": "error",
+    "MLFLOW_LOGGING_LEVEL": "WARNING",
+    "TQDM_DISABLE": "1",  # plain tqdm bars (transformers' GGUF conversion), one per parallel process
+}
+_DEPRECATION = r"`is_gradient_checkpointing` is deprecated"
+
+
+def quiet_libraries() -> None:
+    """Silence the libraries' noise here and in the processes we start (the settings travel in the environment)."""
+    import warnings
+
+    for key, value in _LIBRARY_ENV.items():
+        os.environ.setdefault(key, value)
+    warnings.filterwarnings("ignore", message=_DEPRECATION, category=FutureWarning)
+    if "is_gradient_checkpointing" not in os.environ.get("PYTHONWARNINGS", ""):
+        extra = f"ignore:{_DEPRECATION}:FutureWarning"
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [os.environ.get("PYTHONWARNINGS"), extra]))
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``timeout``, a scheduler, ``kill``) as an interrupt: staging folders are removed on the way out."""
 
@@ -94,11 +119,12 @@ def main() -> None:
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    quiet_libraries()
     show_library_progress()
     try:
         app()
     except CuratuneError as e:
-        console.print(f"[bold red]error:[/] {e}", highlight=False)
+        console.print(styled("error:", "bold red", str(e)), highlight=False)
         sys.exit(e.exit_code)
     except Terminated:
         console.print("terminated")
@@ -108,7 +134,7 @@ def main() -> None:
         sys.exit(130)
     except Exception:
         console.print_exception(max_frames=4)
-        console.print("[bold red]This is a bug in curatune[/]; please report it with the command you ran.")
+        console.print(styled("This is a bug in curatune;", "bold red", "please report it with the command you ran."))
         sys.exit(EXIT_INTERNAL)
     finally:
         end_group()  # under accelerate launch or torchrun: the process group let go before exit

@@ -7,6 +7,10 @@ The verbs call the library and hand its results here; nothing in this module dec
 from __future__ import annotations
 
 import logging
+import os
+import re
+import sys
+import textwrap
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -14,7 +18,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -25,14 +28,30 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import CuratuneError
 
 if TYPE_CHECKING:
     from ..curation.step import Step
 
-console = Console(stderr=True, soft_wrap=True)  # never break a path or a message mid-line
-out = Console(soft_wrap=True)
+
+def _width(stream) -> int | None:
+    """The terminal's width; when the output goes to a file or a pipe, wide enough that no table cuts a cell."""
+    if "COLUMNS" in os.environ or stream.isatty():
+        return None  # rich reads COLUMNS, or asks the terminal
+    return 200
+
+
+# No rich markup: paths, ids and messages hold square brackets ("runs/dir[x]", "a[1].jsonl") that rich would take
+# for style tags and drop. Styles are given as Text styles instead.
+console = Console(stderr=True, soft_wrap=True, markup=False, width=_width(sys.stderr))  # never break a path or a message mid-line
+out = Console(soft_wrap=True, markup=False, width=_width(sys.stdout))
+
+
+def styled(label: str, style: str, rest: str) -> Text:
+    """``label`` in ``style``, then ``rest`` as written."""
+    return Text.assemble((label, style), " ", rest)
 
 
 class _ConsoleLogHandler(logging.Handler):
@@ -40,7 +59,7 @@ class _ConsoleLogHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
-            console.print(f"[dim]{escape(self.format(record))}[/]", highlight=False)
+            console.print(Text(self.format(record), style="dim"), highlight=False)
         except Exception:  # a log line must never end a run
             self.handleError(record)
 
@@ -127,7 +146,7 @@ def spinner(text: str) -> Iterator[None]:
 
 def fail(e: CuratuneError) -> NoReturn:
     """Print the error and leave with its exit code (2 usage, 3 input, 4 consistency)."""
-    console.print(f"[bold red]error:[/] {e}", highlight=False)
+    console.print(styled("error:", "bold red", str(e)), highlight=False)
     raise typer.Exit(e.exit_code)
 
 
@@ -168,21 +187,38 @@ def print_formats(formats) -> None:
     out.print(table)
 
 
+_RST_ROLE = re.compile(r":[a-z]+:`~?\.*([^`]+)`")  # :class:`~.x.Step` -> Step's path (shortened below)
+_RST_LITERAL = re.compile(r"``(.+?)``")
+
+
+def plain_text(doc: str) -> str:
+    """A docstring's reStructuredText made plain for a terminal: ``x`` -> x, :func:`~.a.b` -> b."""
+    doc = _RST_ROLE.sub(lambda m: m.group(1).rsplit(".", 1)[-1], doc)
+    return _RST_LITERAL.sub(r"\1", doc)
+
+
 def print_steps(classes: dict[str, type[Step]]) -> None:
-    """Each step's kind, parameters with their defaults (or ``(required)``), reasons and first docstring line."""
+    """Each step: name and kind, its summary (the docstring's first line), parameters with defaults, reasons.
+
+    A block per step, not a table: five columns of a table at 80 characters cut names and wrap every summary
+    to a word per line.
+    """
     import inspect
 
     from ..curation.step import init_params
 
-    table = Table("step", "kind", "parameters", "reasons", "summary")
-    for name, cls in classes.items():
+    for i, (name, cls) in enumerate(classes.items()):
         sig = inspect.signature(cls.__init__).parameters
         params = ", ".join(
             f"{p}={sig[p].default!r}" if sig[p].default is not inspect.Parameter.empty else f"{p} (required)" for p in init_params(cls)
         )
-        summary = (cls.__doc__ or "").strip().split("\n")[0]
-        table.add_row(name, cls.kind, params, ", ".join(cls.reasons), summary)
-    out.print(table)
+        summary = plain_text((cls.__doc__ or "").strip().split("\n")[0])
+        if i:
+            out.print()
+        out.print(Text.assemble((name, "bold"), f"  ({cls.kind})"), highlight=False)
+        for line, style in ((summary, ""), (f"parameters: {params or 'none'}", "dim"), (f"reasons: {', '.join(cls.reasons)}", "dim")):
+            wrapped = textwrap.fill(line, width=max(40, out.width), initial_indent="  ", subsequent_indent="  ", break_on_hyphens=False)
+            out.print(Text(wrapped, style=style), highlight=False)
 
 
 # ---- curation -------------------------------------------------------------------------------
@@ -194,8 +230,10 @@ def print_skipped(run_dir: Path) -> None:
 
 def print_curate_summary(stats: dict, run_dir: Path) -> None:
     out.print(
-        f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], "
-        f"[red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s"
+        Text.from_markup(
+            f"[bold]{stats['input']}[/] records in, [green]{stats['kept']} kept[/], "
+            f"[red]{stats['dropped']} dropped[/] in {stats['seconds']:.1f}s"
+        )
     )
     if stats["read_problems"]:
         out.print(f"Rows that could not be read: {stats['read_problems']}")
@@ -248,10 +286,13 @@ def print_trained(result) -> None:
     s = result.summary
     if not result.skipped:
         for w in s["overfitting_warnings"][:5]:
-            out.print(f"[yellow]overfitting (step {w['step']}):[/] {w['message']}", highlight=False)
+            out.print(styled(f"overfitting (step {w['step']}):", "yellow", w["message"]), highlight=False)
         if s["highest_loss_examples"]:
-            worst = ", ".join(f"{r['id']} ({r['loss']:.2f})" for r in s["highest_loss_examples"][:5])
-            out.print(f"highest-loss training examples: {worst}  (all in {result.train_dir / 'losses.jsonl'})", highlight=False)
+            worst = ", ".join(
+                f"{r['id']} (loss {r['loss']:.2f}" + (f", {r['score']:+.1f} sd for its length)" if "tokens" in r else ")")
+                for r in s["highest_loss_examples"][:5]
+            )
+            out.print(f"worst-fitted training examples: {worst}  (all in {result.train_dir / 'losses.jsonl'})", highlight=False)
     out.print(f"Training folder: {result.train_dir}  (curves.png, summary.json; the model is in model/)")
     if s.get("mlflow"):
         out.print(f"MLflow run {s['mlflow']['run_id']} in {s['mlflow']['uri']}  (browse: curatune ui)", highlight=False)
@@ -264,8 +305,10 @@ def print_lr_found(result) -> None:
         f"{len(result.curve.lrs)} steps, {result.curve.lrs[0]:.1e} to {result.curve.lrs[-1]:.1e} (stopped at {stop})", highlight=False
     )
     out.print(
-        f"[bold]suggested learning rate: {result.learning_rate:.2e}[/] ({result.pick}); "
-        f"steepest descent {s.steepest:.2e}, minimum / 10 {s.min_div_10:.2e}",
+        Text.assemble(
+            (f"suggested learning rate: {result.learning_rate:.2e}", "bold"),
+            f" ({result.pick}); steepest descent {s.steepest:.2e}, minimum / 10 {s.min_div_10:.2e}",
+        ),
         highlight=False,
     )
     out.print(
@@ -281,7 +324,8 @@ def print_tuned(result) -> None:
     out.print(f"{counts}; {s['steps_trained']} optimiser steps in {s['seconds']:.0f} s", highlight=False)
     if s["best"]:
         values = ", ".join(f"{k}={v:.3g}" if isinstance(v, float) else f"{k}={v}" for k, v in s["best"]["params"].items())
-        out.print(f"[bold]best: trial {s['best']['number']}, validation loss {s['best']['value']:.4f}[/]: {values}", highlight=False)
+        best = f"best: trial {s['best']['number']}, validation loss {s['best']['value']:.4f}"
+        out.print(Text.assemble((best, "bold"), f": {values}"), highlight=False)
         out.print(f"Best recipe: {result.best_recipe}  (curatune train {result.best_recipe})", highlight=False)
     out.print(f"Report: {result.folder / 'report.md'}  (trials.csv, optimization_history.png, param_importances.png)", highlight=False)
     if s.get("mlflow"):
@@ -290,7 +334,7 @@ def print_tuned(result) -> None:
         )
 
 
-def print_memory(arch, device, estimates: list, fits) -> None:
+def print_memory(arch, device, estimates: list, fits, note: str | None = None) -> None:
     """``curatune hw``'s table: GiB per training step of each mode, and whether it fits ``device``."""
     gib = lambda n: f"{n / 2**30:.2f}"  # noqa: E731
     out.print(
@@ -311,12 +355,14 @@ def print_memory(arch, device, estimates: list, fits) -> None:
         title="GiB per training step; fits? keeps a 10% margin",
     )
     for e in estimates:
-        verdict = "[green]fits[/]" if fits(e, device) else "[red]does not fit[/]"
+        verdict = Text("fits", "green") if fits(e, device) else Text("does not fit", "red")
         trained = f"{e.trainable_parameters / 1e6:,.1f}M"
         table.add_row(e.mode, trained, gib(e.weights), gib(e.gradients), gib(e.optimizer_states), gib(e.activations), gib(e.total), verdict)
     out.print(table)
     for e in estimates:
         out.print(f"{e.mode}: {e.assumptions}", highlight=False)
+    if note:
+        out.print(styled("note:", "yellow", note), highlight=False)
 
 
 # ---- evaluation ---------------------------------------------------------------------------------
@@ -345,11 +391,14 @@ def print_evaluation(report, labels: dict[str, str]) -> None:
             highlight=False,
         )
     for note in report.notes:
-        out.print(f"[yellow]note:[/] {note}", highlight=False)
+        out.print(styled("note:", "yellow", note), highlight=False)
     for row in report.examples[:3]:
         out.print(
-            f"[bold]{row['id']}[/] {row['prompt'][:200]!r}\n  reference: {row['reference'][:200]!r}\n"
-            f"  base:      {row['base'][:200]!r}\n  tuned:     {row['tuned'][:200]!r}",
+            Text.assemble(
+                (str(row["id"]), "bold"),
+                f" {row['prompt'][:200]!r}\n  reference: {row['reference'][:200]!r}\n"
+                f"  base:      {row['base'][:200]!r}\n  tuned:     {row['tuned'][:200]!r}",
+            ),
             highlight=False,
         )
     out.print(f"Eval folder: {report.out_dir}  (summary.md, metrics.json, generations.jsonl)", highlight=False)
@@ -380,9 +429,14 @@ def print_judgments(result) -> None:
 
 
 def print_comparison(comparison: dict[str, Any], section: dict[str, Any]) -> None:
+    from ..stages.compare import funnel_line
+
     table = Table("metric", *section["runs"], section["difference_label"] or "difference")
     for row in section["rows"]:
         table.add_row(row["metric"], *row["cells"], row["difference"])
     out.print(table)
     for r in comparison["runs"]:
-        out.print(f"{r['name']}: {r['funnel']} settings {r['settings']} training {r['training']}", highlight=False)
+        settings = ", ".join(f"{k} {v}" for k, v in r["settings"].items() if v is not None)
+        out.print(f"{r['name']}: {funnel_line(r)}" + (f"; {settings}" if settings else ""), highlight=False)
+    for note in section.get("notes", []):
+        out.print(styled("note:", "yellow", note), highlight=False)

@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from ..config.split import SplitCommand
+from ..errors import EXIT_LEAKAGE
 from .options import default_of
 from .render import echo, exit_on_error, out, progress_bar
 
@@ -46,7 +47,9 @@ def split(
     to: Annotated[
         str, typer.Option("--to", help="Format of the split files: messages (chat JSONL), curatune (lossless), original, ...")
     ] = default_of(SplitCommand, "to"),
-    check: Annotated[bool, typer.Option("--check", help="Check existing splits for leakage instead of making new ones.")] = False,
+    check: Annotated[
+        bool, typer.Option("--check", help="Check existing splits for leakage instead of making new ones; exit 5 if any is found.")
+    ] = False,
 ):
     """Split data into train/val/test with no duplicate cluster across splits, or --check existing splits for leakage."""
     from ..split import summary
@@ -75,3 +78,5 @@ def split(
             written = f"{', '.join(str(p) for p in made.files.values())} and {made.report_path}"
     if written:
         out.print(f"Wrote {written}")
+    if check and checked.report.total:
+        raise typer.Exit(EXIT_LEAKAGE)  # for a CI job to gate on; the pairs are listed above and in leakage.json

@@ -14,6 +14,7 @@ from ..distributed import is_main
 from ..errors import CuratuneError, RecipeError
 from ..train.lr_find import DEFAULT_PICK, RangeTestSettings
 from .options import default_of
+from .process import run_group
 from .render import echo, exit_on_error, fail, out, print_lr_found, print_memory, print_trained, print_tuned
 
 
@@ -124,8 +125,6 @@ def ui(
     port: Annotated[int, typer.Option(help="Port for the MLflow UI.")] = 5000,
 ):
     """Open the MLflow UI on the local tracking store (runs/mlflow.db)."""
-    import subprocess
-
     from ..tracking import artifact_root, default_tracking_uri
 
     db = Path(runs_dir) / "mlflow.db"
@@ -144,7 +143,7 @@ def ui(
         "--port",
         str(port),
     ]
-    raise typer.Exit(subprocess.call(cmd))
+    raise typer.Exit(run_group(cmd))  # the server and its workers stop with us, on Ctrl-C and on SIGTERM
 
 
 def hw(
@@ -160,7 +159,9 @@ def hw(
     lora_dropout: Annotated[float, typer.Option(help="LoRA dropout; above 0 it costs activation memory.")] = default_of(
         TrainConfig, "lora_dropout"
     ),
-    dtype: Annotated[str, typer.Option(help="bf16 or fp32 weights and activations.")] = "bf16",
+    dtype: Annotated[
+        str, typer.Option(help="bf16 or fp32 weights and activations; auto: as training runs (bf16 on a GPU, fp32 on the CPU).")
+    ] = "auto",
     optimizer: Annotated[str, typer.Option(help="adamw, adamw_8bit or sgd.")] = "adamw",
     gradient_checkpointing: Annotated[
         bool, typer.Option("--gradient-checkpointing/--no-gradient-checkpointing", help="Recompute activations in the backward pass.")
@@ -171,8 +172,11 @@ def hw(
     import json
     from dataclasses import asdict
 
-    from ..train.memory import MODES, describe_model, estimate_memory, fits, visible_device
+    from ..train.memory import MODES, describe_model, estimate_memory, fits, lora_note, training_dtype, visible_device
 
+    device = visible_device()
+    if dtype == "auto":
+        dtype = training_dtype(device)
     with exit_on_error():
         arch = describe_model(model)
         estimates = [
@@ -189,13 +193,15 @@ def hw(
             )
             for mode in MODES
         ]
-    device = visible_device()
+    note = lora_note(estimates)
     if as_json:
         payload = {
             "model": arch.to_dict(),
             "device": asdict(device),
+            "dtype": dtype,
             "estimates": [{**e.to_dict(), "fits": fits(e, device)} for e in estimates],
+            "notes": [note] if note else [],
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    print_memory(arch, device, estimates, fits)
+    print_memory(arch, device, estimates, fits, note)

@@ -79,8 +79,11 @@ def funnel(run: RunFolder) -> dict | None:
             action, reason = key.split(":", 1)
             if action == "drop":
                 rows.append({"step": s["step"], "reason": reason, "n": n})
-    if stats.get("read_problems"):
-        rows.insert(0, {"step": "read", "reason": "unreadable row", "n": stats["read_problems"]})
+    # stats.json counts read problems per reason ({"bad_json": 3}); older runs wrote one number.
+    problems = stats.get("read_problems") or {}
+    if isinstance(problems, int):
+        problems = {"unreadable row": problems}
+    rows[:0] = [{"step": "read", "reason": reason, "n": n} for reason, n in problems.items()]
     flagged = [
         {"step": s["step"], "reason": k.split(":", 1)[1], "n": n}
         for s in stats["steps"]

@@ -6,6 +6,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from .leakage import KINDS, LeakageReport
 
@@ -16,8 +17,10 @@ EXAMPLE_PAIRS = 10
 def print_split(report: dict[str, Any], console: Console) -> None:
     c = report["clusters"]
     console.print(
-        f"[bold]{report['records']:,}[/] records split (seed {report['seed']}); "
-        f"{c['records_in_them']:,} of them in {c['with_duplicates']:,} duplicate clusters kept whole (largest {c['largest']})",
+        Text.from_markup(
+            f"[bold]{report['records']:,}[/] records split (seed {report['seed']}); "
+            f"{c['records_in_them']:,} of them in {c['with_duplicates']:,} duplicate clusters kept whole (largest {c['largest']})"
+        ),
         highlight=False,
     )
     dist = report["distribution"]
@@ -45,7 +48,7 @@ def print_split(report: dict[str, Any], console: Console) -> None:
 def print_leakage(report: LeakageReport, console: Console) -> None:
     sizes = ", ".join(f"{n} {k:,}" for n, k in report.sizes.items())
     colour = "red" if report.total else "green"
-    console.print(f"[bold {colour}]{report.total:,}[/] cross-split duplicate pairs ({sizes})", highlight=False)
+    console.print(Text.assemble((f"{report.total:,}", f"bold {colour}"), f" cross-split duplicate pairs ({sizes})"), highlight=False)
     kinds = [k for k in KINDS if k != "semantic" or report.settings.get("semantic_threshold") is not None]
     table = Table("splits", *kinds, "total")
     for (a, b), counts in report.counts.items():

@@ -2,10 +2,13 @@
 
 For each run: its data funnel (records in, kept), its training settings and
 outcome, and its fine-tuned model's per-example scores on the held-out set
-(``eval/generations.jsonl``). Runs evaluated on the same examples are compared
-pairwise against the first run with a paired bootstrap over the examples
-they share, which is the ablation that says whether curation paid: the same
-training on raw data and on curated data.
+(``eval/generations.jsonl``). Each run's figures are the ones its own evaluation
+wrote (``eval/metrics.json``: chrF over the corpus, the loss over every answer
+token), so that compare and the run's report agree; a metric that file lacks is
+the mean of the per-example scores. Runs evaluated on the same examples are compared
+pairwise against the first run with a paired bootstrap over the per-example scores
+of the examples they share, which is the ablation that says whether curation paid:
+the same training on raw data and on curated data.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ class RunView:
     settings: dict[str, Any] = field(default_factory=dict)
     training: dict[str, Any] = field(default_factory=dict)
     scores: dict[str, dict[str, float]] = field(default_factory=dict)  # example id -> metric -> value (tuned model)
+    evaluated: dict[str, dict[str, float]] = field(default_factory=dict)  # eval/metrics.json: metric -> the tuned model's interval
 
 
 def load_run(path: str | Path) -> RunView:
@@ -69,6 +73,11 @@ def load_run(path: str | Path) -> RunView:
             "stopped_early": summary.get("stopped_early"),
             "train_examples": summary.get("train_examples"),
         }
+    metrics = read_json(run.eval.metrics) or {}
+    for name, m in (metrics.get("metrics") or {}).items():
+        tuned = m.get("tuned") if isinstance(m, dict) else None
+        if name in METRICS and isinstance(tuned, dict) and tuned.get("estimate") is not None:
+            view.evaluated[name] = {k: tuned[k] for k in ("estimate", "low", "high")}
     gens = run.eval.generations
     if gens.is_file():
         for line in gens.read_bytes().splitlines():
@@ -87,12 +96,14 @@ def compare_runs(paths: Sequence[str | Path], seed: int = 0) -> dict[str, Any]:
     first = views[0]
     out: dict[str, Any] = {"runs": [], "pairs": []}
     for v in views:
-        means = {}
+        means: dict[str, dict[str, Any]] = {}
         for metric in METRICS:
             values = [s[metric] for s in v.scores.values() if metric in s]
-            if values:
+            if metric in v.evaluated:
+                means[metric] = {**v.evaluated[metric], "source": "eval/metrics.json"}
+            elif values:
                 ci = bootstrap_ci(values, seed=seed)
-                means[metric] = {"estimate": ci.estimate, "low": ci.low, "high": ci.high}
+                means[metric] = {"estimate": ci.estimate, "low": ci.low, "high": ci.high, "source": "mean of eval/generations.jsonl"}
         out["runs"].append(
             {
                 "name": v.name,
@@ -143,17 +154,41 @@ def report_section(comparison: dict[str, Any]) -> dict[str, Any]:
             diff = f"{_fmt(d['difference'])} [{_fmt(d['low'])}, {_fmt(d['high'])}]"
             v = verdict({"low": d["low"], "high": d["high"]}, d["higher_is_better"])
         rows.append({"metric": metric.replace("_", " "), "cells": cells, "difference": diff, "verdict": v})
-    funnel = "; ".join(
-        f"{r['name']}: {r['funnel'].get('input', '?')} records in, {r['funnel'].get('kept', '?')} kept, "
-        f"{r['training'].get('train_examples', '?')} trained on"
-        for r in runs
-        if r["funnel"]
-    )
-    label = f"{pair['b']} − {pair['a']} (paired)" if pair else ""
+    funnel = "; ".join(f"{r['name']}: {funnel_line(r)}" for r in runs)
+    label = f"{pair['b']} − {pair['a']} (paired, per example)" if pair else ""
+    notes = []
+    for p in comparison["pairs"]:
+        if not p["shared_examples"]:
+            notes.append(
+                f"{p['a']} and {p['b']} share no evaluated example (ids in eval/generations.jsonl): no paired difference. "
+                "Evaluate both on the same test file to compare them example by example."
+            )
+    if any(r["metrics"].get(m, {}).get("source") == "eval/metrics.json" for r in runs for m in METRICS):
+        notes.append(
+            "Each run's figures are its own eval/metrics.json (chrF over the corpus, loss over every answer token); "
+            "the paired difference is over per-example scores, so it need not equal the difference of the figures."
+        )
     return {
         "runs": [r["name"] for r in runs],
         "rows": rows,
         "difference_label": label,
         "examples": pair["shared_examples"] if pair else 0,
         "funnel": funnel,
+        "notes": notes,
     }
+
+
+def funnel_line(run: dict[str, Any]) -> str:
+    """One run's data and training in words: records in, kept, dropped, trained on, steps."""
+    f, t = run["funnel"], run["training"]
+    parts = []
+    if f:
+        parts.append(f"{f['input']:,} records in, {f['kept']:,} kept, {f['dropped']:,} dropped")
+    else:
+        parts.append("not curated here (no stats.json)")
+    if t:
+        trained = f"trained on {t['train_examples']:,} examples" if t.get("train_examples") is not None else "trained"
+        parts.append(f"{trained}, {t.get('steps', '?')} steps" + (", stopped early" if t.get("stopped_early") else ""))
+    else:
+        parts.append("not trained here (no train/summary.json)")
+    return ", ".join(parts)

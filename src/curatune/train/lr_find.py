@@ -186,6 +186,9 @@ def lr_find(
         accumulation=config.gradient_accumulation_steps,
     )
     suggestion = suggest(curve, settings.skip_start)
+    problem = cannot_tell(curve, suggestion, settings)
+    if problem:
+        raise RecipeError([f"lr-find cannot suggest a learning rate: {problem}"])
     result = LRFindResult(
         folder.root, curve, suggestion, settings, pick, planned, time.perf_counter() - t0, key=key, trainer=trainer, notes=notes
     )
@@ -295,6 +298,33 @@ def suggest(curve: Curve, skip_start: float = 0.1) -> Suggestion:
     slope = np.gradient(smoothed, np.log10(lrs))
     steepest = first + int(np.argmin(slope[first : lowest + 1]))
     return Suggestion(float(lrs[steepest]), min_div_10, float(lrs[lowest]), steepest, lowest)
+
+
+def cannot_tell(curve: Curve, suggestion: Suggestion, settings: RangeTestSettings) -> str | None:
+    """Why the curve cannot give a rate (with the setting to change), or None.
+
+    A suggestion is never outside the tested range: a minimum in the range's first decade would give
+    ``min_div_10`` below ``start_lr``, a rate the test never tried (12 steps suggested 1e-8 from a start of 1e-7).
+    And the smoothed loss lags the loss by about ``beta / (1 - beta)`` steps: a test not several times that
+    long shows the smoothing's start, not the loss's minimum.
+    """
+    lag = settings.beta / (1 - settings.beta)
+    needed = math.ceil(round(3 * lag, 6))  # (0.9 / 0.1 is 9.000000000000002)
+    points = len(curve.lrs)
+    if points < needed:
+        ran = f"{points} steps ran" + (" before the loss diverged" if curve.diverged else "")
+        return (
+            f"the test is too short to tell: {ran}, and the smoothed loss lags the loss by about {lag:.0f} steps "
+            f"(beta {settings.beta:g}), so at least {needed} are needed. Fix: raise num_steps (100 is usual), give the "
+            "training more data or epochs, or lower beta"
+        )
+    if suggestion.min_div_10 < curve.lrs[0]:
+        return (
+            f"the lowest loss came at {suggestion.min_loss_lr:.2g}, within a factor of ten of the first rate tried "
+            f"({curve.lrs[0]:.2g}): the rate to train with is below the tested range. Fix: lower start_lr "
+            f"(to {curve.lrs[0] / 100:.0e}, say), or check that the loss falls at all (the data, the model)"
+        )
+    return None
 
 
 def write_result(result: LRFindResult, folder: LrFindFolder) -> None:

@@ -407,6 +407,29 @@ def visible_device() -> Device:
     return Device("cpu (RAM)", mem.total, mem.available)
 
 
+def training_dtype(device: Device) -> str:
+    """The dtype training uses on ``device``: bf16 on a GPU, fp32 on the CPU (the trainer runs CPU steps in fp32)."""
+    return "bf16" if device.name.startswith("cuda") else "fp32"
+
+
+def lora_note(estimates: list[MemoryEstimate]) -> str | None:
+    """Why LoRA needs more memory than full fine-tuning, when it does (it looks like a mistake otherwise)."""
+    by_mode = {e.mode: e for e in estimates}
+    full, lora = by_mode.get("full"), by_mode.get("lora")
+    if full is None or lora is None or lora.total <= full.total:
+        return None
+    gib = lambda n: f"{n / 2**30:.2f} GiB"  # noqa: E731
+    saved = (full.weights + full.gradients + full.optimizer_states) - (lora.weights + lora.gradients + lora.optimizer_states)
+    extra = lora.activations - full.activations
+    return (
+        f"LoRA needs more than full fine-tuning here: it saves {gib(saved)} of weights, gradients and optimizer states, but its "
+        f"activations are {gib(extra)} more, because each adapted layer keeps a copy of its input for the adapter's "
+        "backward pass (and, with lora_dropout above 0, the dropped-out copy and its mask). Activations grow with "
+        "seq_len x batch_size and the saving with the model's size: LoRA wins on larger models, on shorter or fewer "
+        "sequences, with --lora-dropout 0, or with --gradient-checkpointing."
+    )
+
+
 def fits(estimate: MemoryEstimate, device: Device, margin: float = 0.10) -> bool:
     """Whether the estimate, plus ``margin`` for what it does not count, fits the device's free memory."""
     return estimate.total * (1 + margin) <= device.free_bytes

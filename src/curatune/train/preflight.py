@@ -254,8 +254,13 @@ def budget(
 
 
 def steps_for(n_train: int, config: TrainConfig, packed_rows: int | None = None) -> tuple[int, int]:
-    """(optimizer steps per epoch, total steps) as the Trainer will count them."""
+    """(optimizer steps per epoch, total steps) as the Trainer will count them.
+
+    The Trainer takes an optimiser step on the last, short group of batches too: ceil(batches / accumulation).
+    Rounding that down made the budget line promise fewer steps than were run.
+    """
     rows = packed_rows if packed_rows is not None else n_train
-    per_epoch = max(1, math.ceil(rows / config.per_device_train_batch_size) // config.gradient_accumulation_steps)
+    batches = math.ceil(rows / config.per_device_train_batch_size)
+    per_epoch = max(1, math.ceil(batches / config.gradient_accumulation_steps))
     total = config.max_steps if config.max_steps > 0 else math.ceil(per_epoch * config.num_train_epochs)
     return per_epoch, total

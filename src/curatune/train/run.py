@@ -41,7 +41,7 @@ from ..run_folder import TrainFolder
 from ..tracking import Tracking, flat_params, use_store
 from .curves import plot_curves
 from .data import TrainData
-from .loss_rank import classifier_losses, example_losses, write_losses
+from .loss_rank import classifier_losses, example_losses, trained_tokens, write_losses
 from .preflight import Preflight
 from .trainer import Built, Prepared, build_trainer, prepare
 
@@ -94,19 +94,23 @@ def train(
         last = _last_checkpoint(folder.checkpoints) if resume else None
         if last:
             echo(f"Resuming from {last}")
+        earlier = _attempts_begin(folder.attempts, last) if me.is_main else []  # rank 0 alone writes the run folder
         try:
             output = trainer.train(resume_from_checkpoint=str(last) if last else None)
         except KeyboardInterrupt as e:
             saved = _save_emergency_checkpoint(trainer)
+            if me.is_main:
+                _attempt_end(folder.attempts, "interrupted", trainer.state.global_step, time.perf_counter() - train_start)
             raise TrainingInterrupted(
                 f"Training was interrupted at step {trainer.state.global_step}. {saved} Run the same command again to resume."
             ) from e
-        train_seconds = time.perf_counter() - train_start
+        this = time.perf_counter() - train_start
         if me.distributed:
             p = _after_ranks_trained(p, built, folder, echo)
             if not me.is_main:
                 return TrainResult(folder.root, {}, preflight=report, trainer=trainer)
-        summary = _finish(p, built, output, train_seconds, folder, echo)
+        summary = _finish(p, built, output, this, folder, echo)
+        summary.update(_attempts_summary(earlier, this, _checkpoint_step(last), summary["steps"]))
         summary["processes"] = me.world_size
         summary["model_dir"] = str(folder.model) if config.save_model else None  # saved by every rank when sharded
         summary["seconds_total"] = round(time.perf_counter() - t0, 1)
@@ -126,6 +130,57 @@ def train(
             import mlflow
 
             mlflow.end_run("FINISHED" if folder.summary.is_file() else "FAILED")
+
+
+# ---- attempts: an interrupted training resumed is one training, timed whole ------------------------
+
+
+def _checkpoint_step(checkpoint: Path | None) -> int:
+    return int(checkpoint.name.rsplit("-", 1)[-1]) if checkpoint else 0
+
+
+def _attempts_begin(path: Path, resumed_from: Path | None) -> list[dict]:
+    """The earlier attempts of this training (none when it starts afresh), and this one's start, recorded.
+
+    An attempt with a start and no end was killed (kill -9, a lost machine): its time is counted up to its last
+    checkpoint, the work the resumed attempt builds on.
+    """
+    rows = [orjson.loads(line) for line in path.read_bytes().splitlines()] if resumed_from and path.is_file() else []
+    attempts: list[dict] = []
+    for row in rows:
+        if "started" in row:
+            attempts.append({"started": row["started"], "from_step": row["from_step"], "ended": "killed", "seconds": None})
+        elif attempts:
+            attempts[-1].update(ended=row["ended"], at_step=row["at_step"], seconds=row["seconds"])
+    for a in attempts:
+        if a["seconds"] is None:  # killed: until its last checkpoint's time, where the next attempt took over
+            a["seconds"] = round(max(0.0, resumed_from.stat().st_mtime - a["started"]), 2) if resumed_from else 0.0
+            a["at_step"] = _checkpoint_step(resumed_from)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    start = orjson.dumps({"started": time.time(), "from_step": _checkpoint_step(resumed_from)}) + b"\n"
+    if resumed_from:
+        with path.open("ab") as f:
+            f.write(start)
+    else:
+        path.write_bytes(start)
+    return attempts
+
+
+def _attempt_end(path: Path, ended: str, step: int, seconds: float) -> None:
+    with path.open("ab") as f:
+        f.write(orjson.dumps({"ended": ended, "at_step": step, "seconds": round(seconds, 2)}) + b"\n")
+
+
+def _attempts_summary(earlier: list[dict], this_seconds: float, from_step: int, steps: int) -> dict[str, Any]:
+    """summary.json's account of the attempts: train_seconds over all of them, and how each ended."""
+    attempts = [*earlier, {"from_step": from_step, "at_step": steps, "ended": "finished", "seconds": round(this_seconds, 2)}]
+    return {
+        "train_seconds": round(sum(a["seconds"] for a in attempts), 2),
+        "train_seconds_last_attempt": round(this_seconds, 2),
+        "interrupted": len(attempts) > 1,
+        "resumed_from_step": from_step or None,
+        "attempts": [{k: a[k] for k in ("from_step", "at_step", "ended", "seconds")} for a in attempts],
+    }
 
 
 def _last_checkpoint(folder: Path) -> Path | None:
@@ -158,8 +213,11 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
     rank_start = time.perf_counter()
     ranked: list[dict] = []
     if config.rank_losses:
-        losses = (classifier_losses if data.task == "classification" else example_losses)(model, train_rows, pad)
-        ranked = write_losses([r["id"] for r in train_rows], losses, folder.losses)
+        ids = [r["id"] for r in train_rows]
+        if data.task == "classification":
+            ranked = write_losses(ids, classifier_losses(model, train_rows, pad), folder.losses)
+        else:
+            ranked = write_losses(ids, example_losses(model, train_rows, pad), folder.losses, trained_tokens(train_rows))
     rank_seconds = time.perf_counter() - rank_start
     plot_curves(
         folder.metrics,
@@ -200,7 +258,8 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         "model_dir": str(folder.model) if config.save_model else None,
     }
     echo(
-        f"trained {state.global_step} steps in {train_seconds:.0f} s; best validation loss {state.best_metric} at step {best_step}"
+        f"trained {state.global_step} steps in {train_seconds:.0f} s"
+        + (f"; best validation loss {state.best_metric:.4f} at step {best_step}" if state.best_metric is not None else "")
         + (" (stopped early)" if stopped_early else "")
     )
     return summary

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,10 @@ class Prepared:
 
 def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = print) -> Prepared:
     """Load the model, tokenise and check the examples, plan the steps; write the checks to ``preflight`` (a JSON file)."""
+    start = time.perf_counter()
+    echo(f"loading {config.model} for {config.method} fine-tuning")  # a GGUF file takes a while to convert, with no bar
     loaded = load_model(config, data.task, data.labels)
+    echo(f"loaded in {time.perf_counter() - start:.0f} s: {loaded.total_params:,} parameters, {loaded.trainable_params:,} trained")
     model, tokenizer = loaded.model, loaded.tokenizer
     report, val_report = Preflight(), Preflight()
     report.read_problems = [{"source": r.source, "line": r.line, "reason": r.reason, "detail": r.detail} for r in data.rejects]
@@ -240,15 +244,41 @@ def build_trainer(
     return Built(trainer, watcher, counter, early)
 
 
-class _ProgressEcho:
-    """One line per evaluation: step, training loss, validation loss."""
+PROGRESS_EVERY_SECONDS = 30.0
 
-    def __new__(cls, echo: Echo):
+
+class _ProgressEcho:
+    """One line per evaluation (step, validation loss), and between evaluations a line every ``every`` seconds.
+
+    On a CPU the first evaluation can be many minutes away: without the periodic line a newcomer sees nothing move.
+    """
+
+    def __new__(cls, echo: Echo, every: float = PROGRESS_EVERY_SECONDS, clock=time.monotonic):
         from transformers import TrainerCallback
 
         class ProgressEcho(TrainerCallback):
+            def __init__(self):
+                self.start = self.last = clock()
+
+            def on_train_begin(self, args, state, control, **kwargs):
+                self.start = self.last = clock()
+
+            def on_step_end(self, args, state, control, **kwargs):
+                now = clock()
+                if now - self.last < every or state.global_step >= state.max_steps:
+                    return
+                self.last = now
+                done = state.global_step / max(1, state.max_steps)
+                left = (now - self.start) * (1 - done) / done if done else 0.0
+                loss = next((h["loss"] for h in reversed(state.log_history) if "loss" in h), None)
+                echo(
+                    f"step {state.global_step}/{state.max_steps} ({done:.0%}), {now - self.start:.0f} s so far, about {left:.0f} s left"
+                    + (f"; training loss {loss:.4f}" if loss is not None else "")
+                )
+
             def on_log(self, args, state, control, logs=None, **kwargs):
                 if logs and "eval_loss" in logs:
+                    self.last = clock()
                     echo(f"step {state.global_step}/{state.max_steps}: validation loss {logs['eval_loss']:.4f}")
 
         return ProgressEcho()

@@ -10,7 +10,6 @@ legitimate French, German, code or emoji text comes out unchanged.
 
 from __future__ import annotations
 
-import difflib
 import re
 import unicodedata
 from typing import Literal
@@ -20,6 +19,7 @@ import ftfy
 from ..record import Record
 from ..registry import register
 from ..step import Edit, Mapper
+from ..text.diff import changed_spans as _changed_spans
 from ..text.mojibake import ftfy_may_change
 from ..text.paths import text_fields
 
@@ -91,26 +91,6 @@ def _strip_invisible(text: str) -> tuple[str, int, int]:
         return "\n" if ch in _LINE_CONTROLS else ""
 
     return _SUSPECT.sub(replace, text), controls, invisible
-
-
-_TOKENS = re.compile(r"\s*\S+\s*")  # words with their spaces: distinct tokens keep the diff near-linear
-
-
-def _changed_spans(old: str, new: str) -> int:
-    """How many separate spans differ between two versions of a text.
-
-    A character-level diff of a whole message is quadratic and cost more than
-    the repair itself, so words are diffed first and characters only inside
-    the words that changed.
-    """
-    a, b = _TOKENS.findall(old), _TOKENS.findall(new)
-    spans = 0
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
-        if op == "equal":
-            continue
-        inner = difflib.SequenceMatcher(None, "".join(a[i1:i2]), "".join(b[j1:j2]), autojunk=False).get_opcodes()
-        spans += sum(1 for o in inner if o[0] != "equal")
-    return spans
 
 
 @register("clean.unicode")

@@ -5,9 +5,13 @@ model (``runs/<name>/train/losses.jsonl``, highest loss first). The examples
 a model still cannot fit after training are disproportionately wrong ones:
 mislabelled classes, wrong answers, answers to another question. This step
 reads that file and fails the worst of the records it lists (the loss is the
-ledger's value): the top ``top_fraction`` of the listed losses, or any loss
+ledger's value): the top ``top_fraction`` of the listed scores, or any loss
 above ``max_loss``. Records the file does not list (new data, the validation
 part) pass unscored.
+
+The ranking is by each row's ``score``: its loss against those of examples of about
+its length (see ``train/loss_rank.py``; a short correct answer has a high mean loss
+per token only because it is short); a file without scores ranks by ``loss``.
 
 Use it with ``on_fail: flag`` first: a high loss is evidence, not proof; read
 the flagged records (``curatune explain``) before dropping them.
@@ -27,7 +31,8 @@ from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
 
 
-def read_losses(path: Path) -> dict[str, float]:
+def read_losses(path: Path) -> dict[str, tuple[float, float]]:
+    """id -> (score, loss) of each row; the score is the loss where the file has none."""
     if not path.is_file():
         raise InputError(
             f"'{path}' does not exist. It is written by curatune train (runs/NAME/train/losses.jsonl); train first or fix "
@@ -37,7 +42,8 @@ def read_losses(path: Path) -> dict[str, float]:
     for n, line in enumerate(path.read_bytes().splitlines(), 1):
         try:
             row = orjson.loads(line)
-            out[str(row["id"])] = float(row["loss"])
+            loss = float(row["loss"])
+            out[str(row["id"])] = (float(row.get("score", loss)), loss)
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             raise InputError(
                 f"{path}:{n}: expected a JSON object with 'id' and 'loss' ({e}). The file should be a losses.jsonl written by curatune "
@@ -59,13 +65,17 @@ class TrainLoss(Filter):
         self.top_fraction = top_fraction
         self.max_loss = max_loss
         self._by_id = read_losses(Path(losses))
-        ranked = sorted(self._by_id.values(), reverse=True)
+        ranked = sorted((score for score, _ in self._by_id.values()), reverse=True)
         n_top = int(len(ranked) * top_fraction)
-        cut = ranked[n_top - 1] if n_top else float("inf")
-        self._threshold = min(cut, max_loss) if max_loss is not None else cut
+        self._cut = ranked[n_top - 1] if n_top else float("inf")
 
     def keep(self, rec: Record) -> Verdict:
-        loss = self._by_id.get(rec.id)
-        if loss is None or loss < self._threshold:
+        found = self._by_id.get(rec.id)
+        if found is None:
             return KEEP
-        return Drop("high_train_loss", value=round(loss, 4), threshold=round(self._threshold, 4))
+        score, loss = found
+        if score >= self._cut:
+            return Drop("high_train_loss", value=round(score, 4), threshold=round(self._cut, 4), detail=f"loss {loss:.4g}")
+        if self.max_loss is not None and loss > self.max_loss:
+            return Drop("high_train_loss", value=round(loss, 4), threshold=self.max_loss, detail="over max_loss")
+        return KEEP

@@ -13,6 +13,7 @@ import itertools
 import multiprocessing as mp
 import os
 import pickle
+import signal
 from collections import deque
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -35,6 +36,9 @@ _WORKER_PASSES: list[tuple[tuple[PipelineStep, ...], list[GlobalStep]]] = []
 
 def _worker_init(blob: bytes) -> None:
     global _WORKER_PASSES
+    # Ctrl-C reaches every process of the terminal's group: the main process alone handles it (and
+    # terminates the pool). A worker that died of it would lose its batch, and the pool waited for it forever.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # two torch threads on two busy cores crawl
     _WORKER_PASSES = pickle.loads(blob)
     for segment, _ in _WORKER_PASSES:
@@ -112,6 +116,7 @@ class LocalExecutor:
         self._blob = b""
         self._set_up: set[int] = set()
         self._caller_gc: tuple[int, ...] | None = None
+        self._pending: deque[tuple[Any, list[Record]]] = deque()  # batches sent to the pool, results not taken yet
 
     def start(self, plan: Plan) -> None:
         # This process allocates as the workers do (records, events, ledger columns): the same collector
@@ -142,9 +147,15 @@ class LocalExecutor:
     def close(self) -> None:
         try:
             if self.pool is not None:
-                self.pool.close()
+                if self._pending:
+                    # The run stopped part way (Ctrl-C, an error): batches still in the workers are not wanted,
+                    # and close() + join() would wait for every one of them.
+                    self.pool.terminate()
+                else:
+                    self.pool.close()
                 self.pool.join()
                 self.pool = None
+                self._pending.clear()
         finally:
             if self._caller_gc is not None:
                 gc.unfreeze()
@@ -159,7 +170,7 @@ class LocalExecutor:
             yield run_segment(segment, batch, prepare)
 
     def _in_workers(self, p: Pass, batches: Iterable[list[Record]]) -> Iterator[BatchResult]:
-        pending: deque[tuple[Any, list[Record]]] = deque()
+        pending = self._pending
         for batch in batches:
             self._start_pool()
             pending.append((self.pool.apply_async(_worker_run, (p.index, _encode_batch(batch))), batch))
