@@ -28,7 +28,8 @@ def sums(n: int, seed: int = 0) -> list[dict]:
     for i in range(n):
         a, b = rng.randrange(10), rng.randrange(10)
         wrong = (a + b + rng.randrange(1, 9)) % 19
-        out.append({"id": f"p{seed}-{i}", "prompt": [{"role": "user", "content": f"{a}+{b}"}], "chosen": [{"role": "assistant", "content": str(a + b)}],
+        out.append({"id": f"p{seed}-{i}", "prompt": [{"role": "user", "content": f"{a}+{b}"}],
+                    "chosen": [{"role": "assistant", "content": str(a + b)}],
                     "rejected": [{"role": "assistant", "content": f"no {wrong}"}]})  # fmt: skip
     return out
 
@@ -67,7 +68,8 @@ def test_preflight_lists_pairs_over_max_seq_len_per_side_and_drops_those_with_no
     res = train(recipe(tmp_path / "d", data, **base), track=False, echo=lambda s: None)
     pre = json.loads((res.train_dir / "preflight.json").read_text())["train"]
     assert sorted(t["id"] for t in pre["too_long"]) == ["p0-0", "p0-1"] and res.summary["train_examples"] == 18
-    assert pre["too_long"][0]["tokens"]["chosen"] > 48 >= pre["too_long"][0]["tokens"]["rejected"] or pre["too_long"][1]["tokens"]["chosen"] > 48
+    long_answer = next(t for t in pre["too_long"] if t["id"] == "p0-0")
+    assert long_answer["tokens"]["chosen"] > 48 >= long_answer["tokens"]["rejected"]  # each side measured
     res = train(recipe(tmp_path / "t", data, on_too_long="truncate", **base), track=False, echo=lambda s: None)
     pre = json.loads((res.train_dir / "preflight.json").read_text())["train"]
     assert pre["no_trained"] == ["p0-1"] and res.summary["train_examples"] == 19  # the long answer is cut, the long prompt left out

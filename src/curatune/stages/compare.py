@@ -24,9 +24,20 @@ from ..evaluate.metrics import bootstrap_ci, paired_bootstrap_diff
 from ..report.build import _fmt, read_json, verdict
 from ..run_folder import RunFolder
 
-# Per-example metrics compared, and whether higher is better.
-METRICS = {"exact_match": True, "token_f1": True, "chrf": True, "rougeL": True, "loss": False}
+# Per-example metrics compared, and whether higher is better. The last three are a preference run's, on held-out pairs
+# (curatune.evaluate.pairs): the reward margin against the base, its sign, and whether the model finds chosen more likely.
+METRICS = {
+    "exact_match": True,
+    "token_f1": True,
+    "chrf": True,
+    "rougeL": True,
+    "loss": False,
+    "reward_margin": True,
+    "reward_accuracy": True,
+    "preference_accuracy": True,
+}
 SETTINGS = (
+    "task",
     "method",
     "learning_rate",
     "num_train_epochs",
@@ -36,6 +47,7 @@ SETTINGS = (
     "dropout",
     "weight_decay",
     "packing",
+    "beta",
 )
 
 
@@ -68,6 +80,7 @@ def load_run(path: str | Path) -> RunView:
             "best_eval_loss": summary.get("best_eval_loss"),
             "stopped_early": summary.get("stopped_early"),
             "train_examples": summary.get("train_examples"),
+            **({"train_pairs": summary["train_pairs"]} if summary.get("train_pairs") else {}),
         }
     gens = run.eval.generations
     if gens.is_file():

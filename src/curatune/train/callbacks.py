@@ -120,8 +120,9 @@ class PreferenceWatcher(OverfitWatcher):
             self._warn(
                 state.global_step,
                 "margin_falling",
-                f"the validation reward margin fell for {self.rising} evaluations ({window[0].eval_margin:.3f} -> {window[-1].eval_margin:.3f}) "
-                f"while the training margin rose ({window[0].train_margin:.3f} -> {window[-1].train_margin:.3f}): overfitting",
+                f"the validation reward margin fell for {self.rising} evaluations "
+                f"({window[0].eval_margin:.3f} -> {window[-1].eval_margin:.3f}) while the training margin rose "
+                f"({window[0].train_margin:.3f} -> {window[-1].train_margin:.3f}): overfitting",
             )
 
 

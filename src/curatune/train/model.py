@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -105,6 +104,7 @@ def start_model(spec: str, trust_remote_code: bool = False):
         raise InputError(f"start_from: cannot load the model of '{given}' ({type(e).__name__}: {e}).") from e
     tokenizer = load_tokenizer(str(folder.model))
     return model, tokenizer, str(folder.model), base_model
+
 
 def _causal_lm(config: TrainConfig):
     from transformers import AutoModelForCausalLM

@@ -50,7 +50,9 @@ def trl_rows(examples: list[PairExample], task: str) -> list[dict[str, Any]]:
             for side, answer in ex.answers.items():
                 rows.append({"prompt": ex.prompt, "completion": [_assistant(answer)], "label": side == "chosen"})
         else:
-            rows.append({"prompt": ex.prompt, "chosen": [_assistant(ex.answers["chosen"])], "rejected": [_assistant(ex.answers["rejected"])]})
+            rows.append(
+                {"prompt": ex.prompt, "chosen": [_assistant(ex.answers["chosen"])], "rejected": [_assistant(ex.answers["rejected"])]}
+            )
     return rows
 
 

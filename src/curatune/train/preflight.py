@@ -308,7 +308,9 @@ def prepare_pairs(records: list[Record], tokenizer, config: TrainConfig, report:
                 {"id": r.id, "problem": "the prompt renders differently alone than before the answer: the answer's start is trained"}
             )
         if ex.longest > config.max_seq_len:
-            report.too_long.append({"id": ex.id, "tokens": {side: ex.tokens(side) for side in ex.answers}, "prompt_tokens": ex.prompt_tokens})
+            report.too_long.append(
+                {"id": ex.id, "tokens": {side: ex.tokens(side) for side in ex.answers}, "prompt_tokens": ex.prompt_tokens}
+            )
             if config.on_too_long == "drop":
                 continue
             if ex.prompt_tokens >= config.max_seq_len:

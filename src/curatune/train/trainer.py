@@ -18,8 +18,8 @@ from ..errors import InputError
 from .data import TrainData
 from .memory import describe_model, estimate_memory
 from .model import load_model
-from .preflight import PairExample, Preflight, budget, prepare_classification, prepare_pairs, prepare_sft, steps_for
 from .preference import build_preference_trainer, trl_rows
+from .preflight import PairExample, Preflight, budget, prepare_classification, prepare_pairs, prepare_sft, steps_for
 
 Echo = Callable[[str], None]
 
