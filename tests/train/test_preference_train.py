@@ -111,3 +111,43 @@ def test_preference_records_with_the_wrong_task_are_refused_with_the_fix(tmp_pat
     data = write_jsonl(tmp_path / "kto.jsonl", unpaired)
     with pytest.raises(InputError, match="10 records .* are unpaired KTO examples .* Set train.task: kto"):
         train(recipe(tmp_path / "b", data, model=str(lm), task="dpo"), track=False, echo=lambda s: None)
+
+
+@pytest.mark.parametrize("task", ["orpo", "simpo"])
+def test_reference_free_tasks_train_through_trl_experimental_trainers(tmp_path, lm, task):
+    data = write_jsonl(tmp_path / "pairs.jsonl", sums(60))
+    r = recipe(tmp_path, data, model=str(lm), task=task, method="full", learning_rate=5e-3, max_steps=10, eval_steps=5,
+               per_device_train_batch_size=8, max_seq_len=64, warmup_ratio=0.0, rank_losses=True)  # fmt: skip
+    s = train(r, track=False, echo=lambda s: None).summary
+    assert s["task"] == task and s["steps"] == 10
+    losses = [e["eval_loss"] for e in s["evaluations"]]
+    assert len(losses) == 2 and losses[1] < losses[0]
+    # Measured against the start model (a frozen copy kept for it), though no reference is in these losses: any sign.
+    assert s["train_pairs"]["pairs"] == 54 and s["train_pairs"]["reward_margin"] != 0
+
+
+def test_start_from_trains_the_supervised_runs_merged_model_and_saves_it_whole(tmp_path, lm):
+    import torch
+    from safetensors.torch import load_file
+
+    sft_data = write_jsonl(
+        tmp_path / "sft.jsonl", [{"id": f"c{i}", "messages": [p["prompt"][0], p["chosen"][0]]} for i, p in enumerate(sums(40))]
+    )
+    sft = parse_recipe({"name": "sft", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(sft_data)},
+                        "train": {"model": str(lm), "method": "lora", "learning_rate": 5e-2, "max_steps": 5, "per_device_train_batch_size": 8,
+                                  "val_set_size": 0.0, "rank_losses": False, "lora_dropout": 0.0}})  # fmt: skip
+    sft_dir = train(sft, track=False, echo=lambda s: None).train_dir.parent
+    data = write_jsonl(tmp_path / "pairs.jsonl", sums(16))
+    # A learning rate of ~0: the model trained is the model started from, so what is saved is the supervised run's merged model.
+    r = recipe(tmp_path, data, start_from=str(sft_dir), method="lora", learning_rate=1e-12, max_steps=1, per_device_train_batch_size=8,
+               val_set_size=0.0)  # fmt: skip
+    res = train(r, track=False, echo=lambda s: None)
+    assert res.summary["model"] == str(lm) and res.summary["start_from"] == str(sft_dir)
+    assert not (res.train_dir / "model" / "adapter_config.json").exists()
+    saved = load_file(res.train_dir / "model" / "model.safetensors")
+    base = load_file(lm / "model.safetensors")
+    key = next(k for k in base if "q_proj.weight" in k)
+    assert key in saved and not torch.allclose(saved[key], base[key], atol=1e-4)  # the adapter was merged in
+    assert abs(res.summary["train_pairs"]["reward_margin"]) < 1e-3  # and it is the reference: no margin yet
+    with pytest.raises(InputError, match="is not a finished training"):
+        train(recipe(tmp_path / "x", data, start_from=str(tmp_path / "nowhere")), track=False, echo=lambda s: None)
