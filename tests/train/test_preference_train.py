@@ -135,7 +135,8 @@ def test_start_from_trains_the_supervised_runs_merged_model_and_saves_it_whole(t
     )
     sft = parse_recipe({"name": "sft", "runs_dir": str(tmp_path / "runs"), "data": {"path": str(sft_data)},
                         "train": {"model": str(lm), "method": "lora", "learning_rate": 5e-2, "max_steps": 5,
-                                  "per_device_train_batch_size": 8, "val_set_size": 0.0, "rank_losses": False, "lora_dropout": 0.0}})  # fmt: skip
+                                  "per_device_train_batch_size": 8, "val_set_size": 0.0, "rank_losses": False,
+                                  "lora_dropout": 0.0}})  # fmt: skip
     sft_dir = train(sft, track=False, echo=lambda s: None).train_dir.parent
     data = write_jsonl(tmp_path / "pairs.jsonl", sums(16))
     # A learning rate of ~0: the model trained is the model started from, so what is saved is the supervised run's merged model.
