@@ -152,3 +152,24 @@ def test_start_from_trains_the_supervised_runs_merged_model_and_saves_it_whole(t
     assert abs(res.summary["train_pairs"]["reward_margin"]) < 1e-3  # and it is the reference: no margin yet
     with pytest.raises(InputError, match="is not a finished training"):
         train(recipe(tmp_path / "x", data, start_from=str(tmp_path / "nowhere")), track=False, echo=lambda s: None)
+
+
+def test_an_interrupted_dpo_training_resumes_from_its_checkpoint(tmp_path, lm):
+    from transformers import TrainerCallback
+
+    from curatune.train.run import TrainingInterrupted
+
+    class Interrupt(TrainerCallback):
+        def on_step_end(self, args, state, control, **kwargs):
+            if state.global_step == 3:
+                raise KeyboardInterrupt
+
+    data = write_jsonl(tmp_path / "pairs.jsonl", sums(40))
+    r = recipe(tmp_path, data, model=str(lm), method="lora", learning_rate=5e-3, max_steps=6, eval_steps=2, per_device_train_batch_size=4,
+               max_seq_len=64, rank_losses=False)  # fmt: skip
+    with pytest.raises(TrainingInterrupted, match="interrupted at step 3.*checkpoint of step 3"):
+        train(r, track=False, echo=lambda s: None, extra_callbacks=[Interrupt()])
+    lines: list[str] = []
+    res = train(r, track=False, echo=lines.append)
+    assert any("Resuming from" in line and "checkpoint-3" in line for line in lines)
+    assert res.summary["steps"] == 6 and [e["step"] for e in res.summary["evaluations"]] == [4, 6]
