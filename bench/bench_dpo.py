@@ -7,21 +7,25 @@
    - *curatune*: ``curatune train`` with ``task: dpo`` and the same settings (its pair preflight through
      the chat template, callbacks, curves, the pair rewards after training; MLflow on).
    Throughput is processed tokens per second of the training loop, both counted the same way (the data
-   collator wrapped by the same counter); curatune's end-to-end wall time is reported beside it.
+   collator wrapped by the same counter); curatune's end-to-end wall time is reported beside it. Only
+   pairs whose both sides fit ``--max-len`` through the chat template are drawn, so both train on the
+   same tokens (curatune drops a longer pair, TRL truncates it). ``--model tiny``: a tiny random Llama
+   (hidden 64, 4 layers, byte-level tokenizer) built here, for a machine too busy for SmolLM2.
    Target: curatune at most 5% slower.
 2. Curated against raw. The pairs ``bench/bench_pairs.py`` writes (``--pairs``, default bench/out/pairs):
    ``raw_pairs.jsonl`` (clean pairs and planted defective ones), ``curated_pairs.jsonl`` (what the default
    preference recipe kept of them) and ``val_pairs.jsonl`` (held-out clean pairs of other prompts, never
    curated or tuned on). ``--train-pairs`` pairs are drawn (seeded) from the raw set and from the curated
-   set, and the packaged SmolLM2-135M-Instruct is trained on each with DPO (LoRA, CPU). On the first
+   set (among the pairs whose sides fit ``--max-len``), and the packaged SmolLM2-135M-Instruct is trained
+   on each with DPO (LoRA, CPU). On the first
    ``--val-pairs`` held-out pairs, with curatune's evaluation (:mod:`curatune.evaluate.pairs`): the
    share where the model finds the chosen answer more likely (before: the base; after: each tuned model),
    and the reward accuracy and margin of each tuned model against the base (0 before, by definition).
    Intervals: 95% bootstrap over the held-out pairs; curated - raw is paired on the same pairs.
 
     .venv/bin/python bench/bench_pairs.py                                   # writes bench/out/pairs (about 1 minute)
-    .venv/bin/python bench/bench_dpo.py                                     # small: a few minutes on a busy 2-core machine
-    .venv/bin/python bench/bench_dpo.py --train-pairs 800 --epochs 1 --val-pairs 300 --steps 20 --rounds 3   # the full run
+    .venv/bin/python bench/bench_dpo.py --model tiny --steps 20 --rounds 3 --train-pairs 16 --val-pairs 40 --max-len 128 --lr 5e-4
+    .venv/bin/python bench/bench_dpo.py --steps 20 --rounds 3 --train-pairs 800 --val-pairs 300   # the full run, SmolLM2 throughout
 """
 
 from __future__ import annotations
@@ -77,14 +81,34 @@ def settings(args) -> dict:
     )
 
 
-LORA = dict(lora_r=16, lora_alpha=32, lora_dropout=0.05, lora_top_layers=8)
-"""The demo's LoRA (adapters in the top 8 of SmolLM2's 30 layers: the backward pass stops there, about twice as fast on CPU)."""
+LORA = dict(lora_r=16, lora_alpha=32, lora_dropout=0.05)
+TOP_LAYERS = 8
+"""The demo's LoRA: adapters in the top 8 layers (of SmolLM2's 30: the backward pass stops there, about twice as fast on CPU)."""
+
+
+def model_spec(kind: str, tmp: Path) -> str:
+    if kind == "tiny":
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+        from tiny_models import build_tiny_lm
+
+        return str(build_tiny_lm(tmp / "tiny", hidden=64, layers=4, initializer_range=0.02))
+    return "default"
+
+
+def fitting(records: list, spec: str, max_len: int) -> list:
+    """The pairs whose both sides fit ``max_len`` tokens through the model's chat template (curatune's pair preflight)."""
+    from curatune.models.causal_lm import resolve_causal_lm
+    from curatune.models.tokenizer import load_tokenizer
+    from curatune.train.preflight import pair_example
+
+    tok = load_tokenizer(resolve_causal_lm(spec)[1])
+    return [r for r in records if pair_example(tok, r).longest <= max_len]
 
 
 # ---- 1. overhead ---------------------------------------------------------------------------------
 
 
-def run_bare(records: list, args, tmp: Path) -> dict:
+def run_bare(records: list, spec: str, args, tmp: Path) -> dict:
     """The script a TRL user writes: conversational pairs, DPOTrainer, LoRA through peft_config."""
     from datasets import Dataset
     from peft import LoraConfig
@@ -95,13 +119,13 @@ def run_bare(records: list, args, tmp: Path) -> dict:
     from curatune.models.tokenizer import load_tokenizer
     from curatune.train.callbacks import TokenCounter
 
-    folder, tok_spec = resolve_causal_lm("default")
+    folder, tok_spec = resolve_causal_lm(spec)
     tok = load_tokenizer(tok_spec)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype="float32")
     n_layers = model.config.num_hidden_layers
     lora = LoraConfig(r=16, lora_alpha=32, lora_dropout=0.05, task_type="CAUSAL_LM",
                       target_modules=["down_proj", "gate_proj", "k_proj", "o_proj", "q_proj", "up_proj", "v_proj"],
-                      layers_to_transform=list(range(n_layers - LORA["lora_top_layers"], n_layers)))  # fmt: skip
+                      layers_to_transform=list(range(max(0, n_layers - TOP_LAYERS), n_layers)))  # fmt: skip
     s = settings(args)
     cfg = DPOConfig(
         output_dir=str(tmp / "bare"),
@@ -134,7 +158,7 @@ def run_bare(records: list, args, tmp: Path) -> dict:
     return {"tokens": counter.tokens, "train_seconds": seconds, "tokens_per_second": counter.tokens / seconds}
 
 
-def run_curatune(data: Path, args, tmp: Path, name: str, *, steps: int | None, epochs: float = 1.0, track: bool = True,
+def run_curatune(data: Path, spec: str, args, tmp: Path, name: str, *, steps: int | None, epochs: float = 1.0, track: bool = True,
                  rank: bool = False, val: Path | None = None) -> dict:  # fmt: skip
     from curatune.config.recipe import parse_recipe
     from curatune.stages.train import train
@@ -145,7 +169,8 @@ def run_curatune(data: Path, args, tmp: Path, name: str, *, steps: int | None, e
             "runs_dir": str(tmp / "runs"),
             "data": {"path": str(data)},
             "train": {
-                "model": "default", "task": "dpo", "method": "lora", **LORA, "beta": 0.1, "max_seq_len": args.max_len,
+                "model": spec, "task": "dpo", "method": "lora", **LORA, "lora_top_layers": TOP_LAYERS if spec == "default" else 4,
+                "beta": 0.1, "max_seq_len": args.max_len,
                 "max_steps": steps if steps else -1, "num_train_epochs": epochs, "eval_steps": max(1, (steps or 10) // 10),
                 "rank_losses": rank, "save_model": True,
                 **({"val_data": str(val)} if val else {"val_set_size": 0.0}),
@@ -171,21 +196,22 @@ def overhead(records: list, args) -> dict:
     import torch
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    rows = random.Random(0).sample(records, min(len(records), args.batch * args.steps))
     bare, ours = [], []
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
+        spec = model_spec(args.model, tmp)
+        rows = random.Random(0).sample(fitting(records[:5000], spec, args.max_len), args.batch * args.steps)
         data = write_pairs(rows, tmp / "pairs.jsonl")
         for i in range(args.rounds):
-            bare.append(run_bare(rows, args, tmp))
-            ours.append(run_curatune(data, args, tmp, f"o{i}", steps=args.steps))
+            bare.append(run_bare(rows, spec, args, tmp))
+            ours.append(run_curatune(data, spec, args, tmp, f"o{i}", steps=args.steps))
             print(
                 f"round {i}: bare {bare[-1]['tokens_per_second']:.0f} tok/s, curatune {ours[-1]['tokens_per_second']:.0f} tok/s", flush=True
             )
     b = statistics.median(r["tokens_per_second"] for r in bare)
     c = statistics.median(r["tokens_per_second"] for r in ours)
     return {
-        "steps": args.steps, "batch": args.batch, "rounds": args.rounds, "max_len": args.max_len,
+        "model": args.model, "steps": args.steps, "batch": args.batch, "rounds": args.rounds, "max_len": args.max_len,
         "threads": int(os.environ["OMP_NUM_THREADS"]),
         "tokens_per_step_bare": bare[0]["tokens"] / args.steps, "tokens_per_step_curatune": ours[0]["tokens"] / args.steps,
         "bare_tokens_per_second": round(b, 1), "curatune_tokens_per_second": round(c, 1), "slowdown": round(1 - c / b, 4),
@@ -226,7 +252,7 @@ def curated_vs_raw(args) -> dict:
     from curatune.evaluate.metrics import bootstrap_ci, paired_bootstrap_diff
 
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
-    sets = {"raw": read_pairs(args.pairs / "raw_pairs.jsonl"), "curated": read_pairs(args.pairs / "curated_pairs.jsonl")}
+    sets = {name: fitting(read_pairs(args.pairs / f"{name}_pairs.jsonl"), "default", args.max_len) for name in ("raw", "curated")}
     val = read_pairs(args.pairs / "val_pairs.jsonl")[: args.val_pairs]
     truth = {}
     if (args.pairs / "truth.jsonl").is_file():
@@ -239,11 +265,11 @@ def curated_vs_raw(args) -> dict:
             drawn = random.Random(args.seed).sample(records, min(args.train_pairs, len(records)))
             planted = sum(1 for r in drawn if truth.get(r.id, "clean") != "clean")
             t0 = time.perf_counter()
-            run = run_curatune(write_pairs(drawn, tmp / f"{name}.jsonl"), args, tmp, name, steps=None, epochs=args.epochs, track=False,
-                               rank=True)  # fmt: skip
+            run = run_curatune(write_pairs(drawn, tmp / f"{name}.jsonl"), "default", args, tmp, name, steps=None, epochs=args.epochs,
+                               track=False, rank=True)  # fmt: skip
             runs[name] = run["run"]
             s = run["summary"]
-            results["sets"][name] = {"available": len(records), "drawn": len(drawn), "planted_defects_drawn": planted,
+            results["sets"][name] = {"fitting_max_len": len(records), "drawn": len(drawn), "planted_defects_drawn": planted,
                                      "trained_pairs": s["train_examples"], "steps": s["steps"],
                                      "train_reward_accuracy": s["train_pairs"]["reward_accuracy"],
                                      "train_reward_margin": s["train_pairs"]["reward_margin"],
@@ -278,6 +304,7 @@ def curated_vs_raw(args) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pairs", type=Path, default=OUT / "pairs", help="bench_pairs.py's output folder")
+    ap.add_argument("--model", choices=["default", "tiny"], default="default", help="overhead: the model (curated vs raw: SmolLM2)")
     ap.add_argument("--steps", type=int, default=6, help="overhead: steps per run")
     ap.add_argument("--rounds", type=int, default=2, help="overhead: bare/curatune pairs of runs")
     ap.add_argument("--batch", type=int, default=4)
