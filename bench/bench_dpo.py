@@ -263,7 +263,7 @@ def curated_vs_raw(args) -> dict:
         tmp = Path(d)
         for name, records in sets.items():
             drawn = random.Random(args.seed).sample(records, min(args.train_pairs, len(records)))
-            planted = sum(1 for r in drawn if truth.get(r.id, "clean") != "clean")
+            planted = sum(1 for r in drawn if truth.get(r.id, "clean") not in ("clean", "harmful_ok"))  # harmful_ok: a correct pair
             t0 = time.perf_counter()
             run = run_curatune(write_pairs(drawn, tmp / f"{name}.jsonl"), "default", args, tmp, name, steps=None, epochs=args.epochs,
                                track=False, rank=True)  # fmt: skip
