@@ -25,7 +25,7 @@ def test_select_budget_from_data_and_from_a_run_folder(tmp_path):
     selection = [e for e in ledger if e["step"] == "select.budget"]
     read_drops = [e for e in ledger if e["step"] == "read"]
     assert len(selection) + len(read_drops) == stats["dropped"]
-    assert {e["reason"] for e in selection} <= {"too_similar", "over_budget"}
+    assert {e["reason"] for e in selection} <= {"defective", "too_similar", "over_budget"}
     assert all(e["duplicate_of"] for e in selection if e["reason"] == "too_similar")
     summary = json.loads((run / "artifacts" / "selection.json").read_text())
     assert summary["selected"] == 50 and summary["budget"] == 50

@@ -12,6 +12,7 @@ check. See :mod:`curatune.errors`.
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -20,7 +21,7 @@ import typer
 
 from ..errors import EXIT_INTERNAL, CuratuneError
 from . import curate, data, evaluate, loop, split, train
-from .render import console
+from .render import console, show_library_progress
 
 app = typer.Typer(
     name="curatune",
@@ -62,16 +63,44 @@ for _name, _verb in VERBS.items():
     app.command(_name)(_verb)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, a scheduler, ``kill``) as an interrupt: staging folders are removed on the way out."""
+
+
+def stop_on_sigterm() -> None:
+    """Turn SIGTERM into :class:`Terminated` in this process, so it cleans up as Ctrl-C does.
+
+    Without this, ``timeout 60 curatune select ...`` killed the process where it stood and left its
+    ``.NAME.partial-*`` folder behind. Worker processes forked later inherit the handler; in them it
+    does what SIGTERM does by default (a pool stops its workers with SIGTERM).
+    """
+    main_pid = os.getpid()
+
+    def handler(signum: int, frame: Any) -> None:
+        if os.getpid() != main_pid:
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+            return
+        raise Terminated()
+
+    signal.signal(signal.SIGTERM, handler)
+
+
 def main() -> None:
+    stop_on_sigterm()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    show_library_progress()
     try:
         app()
     except CuratuneError as e:
         console.print(f"[bold red]error:[/] {e}", highlight=False)
         sys.exit(e.exit_code)
+    except Terminated:
+        console.print("terminated")
+        sys.exit(143)
     except KeyboardInterrupt:
         console.print("interrupted")
         sys.exit(130)

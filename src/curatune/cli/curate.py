@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import orjson
 import typer
 
+from ..curation.phases import showing_phases
 from ..errors import RecipeError
-from .render import exit_on_error, out, print_curate_summary, print_skipped, progress_bar
+from .render import exit_on_error, out, phase_bar, print_curate_summary, print_selection, print_skipped, progress_bar
 
 
 def curate(
@@ -38,40 +40,51 @@ def select(
     data: Annotated[str, typer.Argument(help="The data (file, glob, folder) or a finished curate run folder.")],
     budget: Annotated[float, typer.Option(help="Records to keep: a count (5000) or a fraction of the input (0.2).")],
     score_key: Annotated[
-        str, typer.Option(help="Score to rank by: 'quality' (computed), or a score already in meta.scores (e.g. ifd).")
+        str,
+        typer.Option(
+            help="Score to rank by: 'quality' (computed), 'ifd' (computed with the packaged small LM), or a score in meta.scores."
+        ),
     ] = "quality",
-    stratify: Annotated[str | None, typer.Option(help="Split the budget over label, language or a meta key.")] = None,
+    stratify: Annotated[
+        str, typer.Option(help="Spread the budget over 'task' (clusters of the instructions), label, language, a meta key, or 'none'.")
+    ] = "task",
     max_similarity: Annotated[float, typer.Option(help="Skip a candidate this similar (cosine) to a chosen record.")] = 0.9,
     embed_model: Annotated[str, typer.Option(help="Sentence-transformers folder; default: packaged all-MiniLM-L6-v2.")] = "default",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", "-s", help="Override a key: -s select.length_buckets=0, -s quality.w_length=0, -s curate.workers=1"),
+    ] = None,
     name: Annotated[str | None, typer.Option(help="Run name (folder under runs/).")] = None,
     runs_dir: Annotated[str | None, typer.Option(help="Where run folders go.")] = None,
     force: Annotated[bool, typer.Option(help="Run even if an identical run already exists.")] = False,
 ):
-    """Keep the best BUDGET records that are not near copies of each other; every other record is in the ledger with its score."""
+    """Keep the best BUDGET records, spread over the pool's task types, without near copies or defects; every other
+    record is in the ledger with its reason, and artifacts/selection.json compares the selection with the pool."""
+    from ..stages.select import estimated_records, selection_recipe
     from ..stages.select import select as run_select
-    from ..stages.select import selection_recipe
 
     with exit_on_error():
         if budget <= 0:
             raise RecipeError(["--budget must be a count (5000) or a fraction between 0 and 1 (0.2)."])
-        overrides = [f"runs_dir={runs_dir}"] if runs_dir else []
+        overrides = ([f"runs_dir={runs_dir}"] if runs_dir else []) + list(set_ or [])
         recipe = selection_recipe(
             data,
             budget,
             score_key=score_key,
-            stratify=stratify,
+            stratify=None if stratify.lower() == "none" else stratify,
             max_similarity=max_similarity,
             model=embed_model,
             name=name,
             overrides=overrides,
         )
-        with progress_bar("selecting") as advance:
+        with progress_bar("reading and scoring", total=estimated_records(recipe)) as advance, showing_phases(phase_bar):
             result = run_select(recipe, force=force, progress=advance)
     if result.skipped:
         print_skipped(result.run_dir)
     print_curate_summary(result.stats, result.run_dir)
     summary = result.run_dir / "artifacts" / "selection.json"
     if summary.is_file():
+        print_selection(orjson.loads(summary.read_bytes()))
         out.print(f"Selection summary: {summary}")
 
 

@@ -6,14 +6,24 @@ The verbs call the library and hand its results here; nothing in this module dec
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from ..errors import CuratuneError
@@ -23,6 +33,25 @@ if TYPE_CHECKING:
 
 console = Console(stderr=True, soft_wrap=True)  # never break a path or a message mid-line
 out = Console(soft_wrap=True)
+
+
+class _ConsoleLogHandler(logging.Handler):
+    """Library progress lines (the ``curatune`` logger: label-error folds, decontamination) on stderr, dimmed."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            console.print(f"[dim]{escape(self.format(record))}[/]", highlight=False)
+        except Exception:  # a log line must never end a run
+            self.handleError(record)
+
+
+def show_library_progress(level: int = logging.INFO) -> None:
+    """Route the ``curatune`` logger to stderr once: long phases inside the library report there (issue 15)."""
+    log = logging.getLogger("curatune")
+    if not any(isinstance(h, _ConsoleLogHandler) for h in log.handlers):
+        log.addHandler(_ConsoleLogHandler())
+    log.setLevel(level)
+    log.propagate = False
 
 
 def echo(text: str) -> None:
@@ -35,13 +64,55 @@ def echo_err(text: str) -> None:
     console.print(text, highlight=False)
 
 
+def _columns() -> tuple:
+    return (
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
+    )
+
+
+_live: list[Progress] = []  # the progress display on screen (rich shows one at a time): phases add their bars to it
+
+
 @contextmanager
-def progress_bar(description: str, total: int | None = None):
-    """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal."""
-    columns = [SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
-    with Progress(*columns, console=console, transient=True, disable=not console.is_terminal) as p:
-        task = p.add_task(description, total=total)
-        yield lambda n=1: p.advance(task, n)
+def progress_bar(description: str, total: int | None = None) -> Iterator[Callable[..., None]]:
+    """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal. With a total, an ETA.
+
+    Opened while another bar is on screen, it is a second row of that display (rich draws one display at a time).
+    """
+    if _live:
+        live = _live[-1]
+        task = live.add_task(description, total=total)
+
+        def advance_row(n: int = 1) -> None:
+            live.advance(task, n)
+
+        try:
+            yield advance_row
+        finally:
+            _live[-1].remove_task(task)
+        return
+    with Progress(*_columns(), console=console, transient=True, disable=not console.is_terminal) as p:
+        _live.append(p)
+        try:
+            main = p.add_task(description, total=total)
+
+            def advance(n: int = 1) -> None:
+                p.advance(main, n)
+
+            yield advance
+        finally:
+            _live.pop()
+
+
+def phase_bar(description: str, total: int | None = None) -> AbstractContextManager[Callable[[int], None]]:
+    """A progress bar with an ETA for one phase of a run (embedding, clustering, IFD); see curation/phases.py."""
+    return progress_bar(description, total)
 
 
 @contextmanager
@@ -136,6 +207,38 @@ def print_curate_summary(stats: dict, run_dir: Path) -> None:
         table.add_row(s["step"], str(s["seen"]), str(s["dropped"]), str(s["flagged"]), str(s["modified"]), f"{s['seconds']:.2f}", reasons)
     out.print(table)
     out.print(f"Run folder: {run_dir}  (see one record's history: curatune explain {run_dir} ID)")
+
+
+def print_selection(summary: dict) -> None:
+    """The selection against its pool: answer lengths, inputs, defects, first verbs, and the task clusters that lost share."""
+    comp = summary.get("composition")
+    if not comp:
+        return
+    pool, sel = comp["pool"], comp["selected"]
+    table = Table("", "pool", "selected")
+    table.add_row("records", f"{pool['records']:,}", f"{sel['records']:,}")
+    table.add_row("median answer words", f"{pool['answer_words_median']:.0f}", f"{sel['answer_words_median']:.0f}")
+    for key, label in (
+        ("share_under_20_words", "answers under 20 words"),
+        ("share_with_input", "with an input"),
+        ("share_defective", "with a defect"),
+    ):
+        table.add_row(label, f"{pool[key]:.1%}", f"{sel[key]:.1%}")
+    for words in pool["answer_words_histogram"]:
+        table.add_row(
+            f"  answers of {words} words", f"{pool['answer_words_histogram'][words]:.1%}", f"{sel['answer_words_histogram'][words]:.1%}"
+        )
+    for verb, shares in list(comp["verbs"].items())[:8]:
+        table.add_row(f"  instructions starting {verb!r}", f"{shares['pool']:.1%}", f"{shares['selected']:.1%}")
+    out.print(table)
+    clusters = comp.get("clusters")
+    if clusters:
+        lost = comp["clusters_below_a_third"]
+        out.print(
+            f"{len(clusters)} task clusters; {len(lost)} holding 1% or more of the pool fell below a third of their share"
+            + (": " + "; ".join(f"{c['name']} ({c['pool_share']:.1%} -> {c['selected_share']:.1%})" for c in lost) if lost else "."),
+            highlight=False,
+        )
 
 
 # ---- training -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..embed import model as embed_model
 from .dedup.exact import dedup_text
+from .phases import phase
 from .record import Record
 from .step import GlobalStep
 
@@ -43,7 +44,9 @@ class EmbeddingStep(GlobalStep):
         self._extra.append(self.extra_of(rec))
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return embed_model.load_embedder(self.model)(texts)
+        # Loading the model is part of the phase: the first bar appears before the first batch.
+        with phase(f"embedding {len(texts):,} texts", total=len(texts)) as advance:
+            return embed_model.load_embedder(self.model)(texts, advance)
 
     def finish(self) -> None:
         if not hasattr(self, "_ids"):

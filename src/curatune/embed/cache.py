@@ -22,9 +22,12 @@ def text_key(text: str) -> int:
 
 
 class EmbeddingCache:
-    def __init__(self, folder: Path, dim: int | None = None):
+    """Vectors by content key. ``dtype``: how they are stored (float16 for embeddings; ``score.ifd`` keeps float64)."""
+
+    def __init__(self, folder: Path, dim: int | None = None, dtype: type = np.float16):
         self.folder = Path(folder)
         self.dim = dim
+        self.dtype = dtype
         self._index: dict[int, tuple[int, int]] = {}  # key -> (shard number, row)
         self._shards: list[np.ndarray] = []
         self._load()
@@ -53,7 +56,7 @@ class EmbeddingCache:
         if not self._shards:
             return None, missing
         dim = self._shards[0].shape[1]
-        out = np.zeros((len(keys), dim), dtype=np.float32)
+        out: np.ndarray = np.zeros((len(keys), dim), dtype=np.float32 if self.dtype == np.float16 else self.dtype)
         for i, k in enumerate(keys):
             loc = self._index.get(k)
             if loc is not None:
@@ -65,7 +68,7 @@ class EmbeddingCache:
         if not new:
             return
         keys_arr = np.asarray([keys[i] for i in new], dtype=np.uint64)
-        vecs = np.asarray(vectors[new], dtype=np.float16)
+        vecs: np.ndarray = np.asarray(vectors[new], dtype=self.dtype)
         self.folder.mkdir(parents=True, exist_ok=True)
         name = f"shard-{len(self._shards):06d}-{uuid.uuid4().hex[:8]}.npz"  # the random part keeps concurrent writers apart
         tmp = self.folder / (name + f".tmp{os.getpid()}")

@@ -37,12 +37,16 @@ class Embedder:
             return np.zeros((0, 0), dtype=np.float32)
         keys = [text_key(t) for t in texts]
         found, missing = self.cache.get(keys) if self.cache is not None else (None, list(range(len(texts))))
+        if progress and len(missing) < len(texts):
+            progress(len(texts) - len(missing))  # the cached ones, at once
         if missing:
             # Distinct missing texts only: a dataset full of duplicates embeds each text once.
             first: dict[int, int] = {}
             for i in missing:
                 first.setdefault(keys[i], i)
-            todo = list(first.values())
+            # Longest first, so each batch holds texts of about one length: a batch is padded to its
+            # longest text, and in input order one long text pads 63 short ones (3x slower on Alpaca).
+            todo = sorted(first.values(), key=lambda i: -len(texts[i]))
             parts = []
             for start in range(0, len(todo), self.batch_size):
                 batch = [texts[i] for i in todo[start : start + self.batch_size]]
@@ -57,6 +61,8 @@ class Embedder:
             out = found if found is not None else np.zeros((len(texts), fresh.shape[1]), dtype=np.float32)
             for i in missing:
                 out[i] = by_key[keys[i]]
+            if progress:
+                progress(len(missing) - len(todo))  # copies of texts embedded once
             found = out
         assert found is not None, "each text came from the cache or was embedded"
         return _normalise(found)
@@ -77,12 +83,15 @@ def load_embedder(model: str = DEFAULT_MODEL, batch_size: int = 64, cache: bool 
             "sentence-transformers model (for example one saved with model.save(PATH)), or leave it at 'default' "
             "for the packaged all-MiniLM-L6-v2."
         )
-    from sentence_transformers import SentenceTransformer
-
-    st = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+    loaded: list = []
 
     def encode(texts: list[str]) -> np.ndarray:
-        return st.encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
+        # The model is loaded on the first text the cache does not hold: a rerun over cached texts loads nothing.
+        if not loaded:
+            from sentence_transformers import SentenceTransformer
+
+            loaded.append(SentenceTransformer(str(path), device="cpu", local_files_only=True))
+        return loaded[0].encode(texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True, show_progress_bar=False)
 
     key = _model_key(path)
     return Embedder(encode, key, batch_size=batch_size, cache=cache)

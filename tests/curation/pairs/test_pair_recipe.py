@@ -100,7 +100,7 @@ def test_dedup_by_prompt_on_pairs():
 def test_pii_is_found_in_either_side():
     step = build_step("filter.pii", {"types": ["email"]})
     step.setup()
-    (rec,) = pairs(("p", "Contact?", "Use the form.", "Mail jane.doe@example.com"))
+    (rec,) = pairs(("p", "Contact?", "Use the form.", "Mail jane.doe@acmemail.de"))  # example.com is reserved, not personal
     assert step.keep(rec).reason == "pii_email" and "rejected" in step.keep(rec).detail
 
 

@@ -27,6 +27,12 @@ def tiny_dir(tmp_path_factory) -> str:
     return str(build_tiny_lm(tmp_path_factory.mktemp("tiny_lm")))
 
 
+@pytest.fixture(autouse=True)
+def ifd_cache(tmp_path, monkeypatch):
+    """score.ifd caches its scores on disk: each test gets its own cache, never the user's."""
+    monkeypatch.setenv("CURATUNE_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture(scope="module")
 def tiny(tiny_dir):
     return load_lm(tiny_dir)
@@ -255,3 +261,18 @@ if __name__ == "__main__":
     shutil.rmtree(out, ignore_errors=True)
     build_tiny_lm(out, hidden=16, layers=1)
     print(f"wrote {out}")
+
+
+def test_ifd_scores_are_cached_by_content(tiny_dir):
+    records = [chat("Name a primary colour.", "Red is a primary colour.", "a"), chat("Say hi.", "Hello there!", "b")]
+
+    def run(recs):
+        step = build_step("score.ifd", {"model": tiny_dir})
+        sink = ListSink()
+        Pipeline([PipelineStep(step)], workers=1).run(recs, sink)
+        return step, {r.id: r.meta["scores"] for r in sink.kept}
+
+    first, scores = run(records)
+    again, cached = run([chat("Name a primary colour.", "Red is a primary colour.", "a2"), chat("Say hi.", "Hello!", "c")])
+    assert (first.computed, again.computed) == (2, 1)  # only the changed answer is scored again
+    assert cached["a2"] == scores["a"]  # float64 on disk: the same numbers

@@ -108,7 +108,8 @@ class PairRefusal(Filter):
         self.harm_classifier_path = harm_classifier_path
 
     def setup(self) -> None:
-        self._refusal = Refusal(start_chars=self.refusal_start_chars, short_words=self.refusal_short_words)
+        # keep_justified off: whether refusing is right is this check's own question, judged against the prompt below.
+        self._refusal = Refusal(start_chars=self.refusal_start_chars, short_words=self.refusal_short_words, keep_justified=False)
         self._harm = Harmful(
             fields="prompt", threshold=self.harm_threshold, lexicon_path=self.harm_lexicon_path, classifier_path=self.harm_classifier_path
         )

@@ -44,23 +44,30 @@ computed only at answer positions, in chunks, so memory does not grow with
 the vocabulary times the batch. The forward passes are nearly all of the
 time: with the packaged SmolLM2-135M in float32, about one Alpaca record per
 second per core (batching 8 gains about 40% over one at a time; bench/bench_ifd.py),
-so score a sample, or give the step more threads (OMP_NUM_THREADS).
+so score a sample, or give the step more threads (OMP_NUM_THREADS). Scores are cached on disk by
+content (``$CURATUNE_CACHE/ifd/<model>/``): a second run over the same records loads no model.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 from pydantic import Field
 
+from ...embed.cache import EmbeddingCache, text_key
 from ...errors import InputError
 from ...models.causal_lm import resolve_causal_lm, use_omp_threads
-from ...models.tokenizer import DEFAULT, load_tokenizer
+from ...models.packaged import smollm2_gguf
+from ...models.tokenizer import DEFAULT, cache_dir, load_tokenizer
+from ..phases import phase
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
@@ -72,9 +79,8 @@ Prompt = str | list[dict[str, str]]
 # (twice that inside cross_entropy), whatever the batch size.
 _LOGIT_ROWS = 1024
 _DOC_SEPARATOR = "<|endoftext|>"
-# Records a step scores at once: sorted by length within the chunk (less padding) and then
-# forgotten, so memory holds one chunk of texts and the scores, not the dataset.
-_CHUNK = 1024
+# Records scored at once: sorted by length within the chunk (less padding); the progress bar moves per chunk.
+_CHUNK = 256
 
 
 # ---- the model ------------------------------------------------------------------------------
@@ -289,7 +295,9 @@ class IfdScore(GlobalStep):
     ``model``: ``default`` (packaged SmolLM2-135M-Instruct), a folder or a .gguf
     file. ``max_tokens`` caps question + answer; ``batch_size``: sequences per
     forward pass (two per record). Records without an answer get no score.
-    Slow: about one record per second per core. See :mod:`curatune.curation.score.ifd`.
+    ``cache``: scores are kept on disk by content (model, ``max_tokens``, question
+    and answer), so a rerun or another selection over the same records scores
+    nothing twice. Slow: about one record per second per core. See :mod:`curatune.curation.score.ifd`.
     """
 
     reasons = ("ifd_above_max",)
@@ -303,34 +311,61 @@ class IfdScore(GlobalStep):
         max_tokens: Annotated[int, Field(ge=16)] = 512,
         batch_size: Annotated[int, Field(ge=1)] = 8,
         max_ifd: Annotated[float, Field(gt=0)] | None = None,
+        cache: bool = True,
     ):
         self.model = model
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.max_ifd = max_ifd
-        self._pending: list[tuple[str, tuple[list[dict[str, str]], str]]] = []
+        self.cache = cache
+        self._pending: list[tuple[str, int, tuple[list[dict[str, str]], str]]] = []
         self._scores: dict[str, dict[str, float]] = {}
+        self._store: EmbeddingCache | None = None
+        self.computed = 0  # records scored by the model (not found in the cache) by this step
 
-    # The model is loaded on the first chunk of records (never for an empty input) and is not
-    # part of the step's state: load_lm caches it per process.
+    def _cache(self) -> EmbeddingCache | None:
+        if self.cache and self._store is None:
+            self._store = EmbeddingCache(cache_dir() / "ifd" / lm_key(self.model), dim=3, dtype=np.float64)
+        return self._store
+
+    def _key(self, pair: tuple[list[dict[str, str]], str]) -> int:
+        return text_key(json.dumps([self.max_tokens, pair[0], pair[1]], ensure_ascii=False))
+
+    # The model is loaded in finish, only when some record is not in the cache (never for an empty
+    # input), and is not part of the step's state: load_lm caches it per process.
     def observe(self, rec: Record, prepared: Any) -> None:
         pair = answer_pair(rec)
-        if pair is not None:
-            self._pending.append((rec.id, pair))
-            if len(self._pending) >= _CHUNK:
-                self._flush()
+        if pair is None:
+            return
+        key = self._key(pair)
+        store = self._cache()
+        if store is not None:
+            found, missing = store.get([key])
+            if found is not None and not missing:
+                self._scores[rec.id] = _as_scores(found[0])
+                return
+        self._pending.append((rec.id, key, pair))
 
     def finish(self) -> None:
-        self._flush()
-
-    def _flush(self) -> None:
+        """Score the records not in the cache, longest first within chunks, with a progress bar (``phase``)."""
         if not self._pending:
             return
-        ids, pairs = zip(*self._pending)
-        self._pending = []
-        for rid, scores in zip(ids, ifd_scores(pairs, self.model, self.max_tokens, self.batch_size)):
-            if scores is not None:
-                self._scores[rid] = scores
+        pending, self._pending = self._pending, []
+        store = self._cache()
+        with phase(f"IFD of {len(pending):,} records", total=len(pending)) as advance:
+            for start in range(0, len(pending), _CHUNK):
+                chunk = pending[start : start + _CHUNK]
+                scores = ifd_scores([p for _, _, p in chunk], self.model, self.max_tokens, self.batch_size)
+                keys, rows = [], []
+                for (rid, key, _), sc in zip(chunk, scores):
+                    if sc is not None:
+                        self._scores[rid] = sc
+                        keys.append(key)
+                        rows.append([sc["ifd"], sc["answer_ppl"], sc["answer_ppl_alone"]])
+                if store is not None and keys:
+                    store.put(keys, np.asarray(rows, dtype=np.float64))
+                self.computed += len(chunk)
+                advance(len(chunk))
 
     def decide(self, rec: Record) -> Verdict:
         # The pipeline keeps (or drops) this very record object, so scores written here reach the output.
@@ -341,3 +376,15 @@ class IfdScore(GlobalStep):
         if self.max_ifd is not None and scores["ifd"] > self.max_ifd:
             return Drop("ifd_above_max", round(scores["ifd"], 4), self.max_ifd)
         return KEEP
+
+
+def _as_scores(row: np.ndarray) -> dict[str, float]:
+    return {"ifd": float(row[0]), "answer_ppl": float(row[1]), "answer_ppl_alone": float(row[2])}
+
+
+def lm_key(spec: str) -> str:
+    """A cache folder name for a model spec: the spec's name and a hash of its files' sizes and times."""
+    path = smollm2_gguf() if spec in (DEFAULT, "", None) else Path(spec).expanduser()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path] if path.exists() else []
+    stamp = spec + "|" + "|".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+    return f"{path.name}-{hashlib.sha256(stamp.encode()).hexdigest()[:12]}"

@@ -27,7 +27,8 @@ placeholder answer, penalty 1: quality 0), ``refusal`` (refusals and canned AI
 disclaimers, 0.7), ``truncated`` (0.5), ``repeats_question`` (0.5),
 ``missing_input`` (the instruction points at a text, link or file the record
 does not hold, so the answer was written to something the model never sees:
-0.7). Two more come from flags only, left by a curation run whose steps flag
+0.7), ``placeholder_input`` (the input is only "No input", "<noinput>", "N/A":
+0.7, ``filter.placeholder_input``). Two more come from flags only, left by a curation run whose steps flag
 instead of drop: ``duplicate`` (``dedup.exact``, ``dedup.minhash`` or
 ``dedup.semantic`` marked the record as a copy of one that stays, penalty 1) and
 ``unsafe`` (``filter.harmful`` or ``filter.pii``, penalty 1). A selection then
@@ -35,7 +36,8 @@ never spends its budget on a second copy or on a record a safety step objected t
 
 Records without an answer (plain text, labelled text) get no score. The
 score is written as ``quality``, the name ``dedup.exact``'s ``keep: quality``
-reads.
+reads, and the number of defects found as ``defects`` (``select.budget`` does
+not select a record with one).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ from ..filter.fineweb import FineWebQuality
 from ..filter.gopher_quality import GopherQuality
 from ..filter.gopher_repetition import GopherRepetition
 from ..filter.harmful import Harmful
-from ..filter.instructions import MissingInput
+from ..filter.instructions import MissingInput, PlaceholderInput
 from ..filter.ocr import OcrNoise
 from ..filter.ocr import _Scorer as OcrScorer
 from ..filter.pii import PiiFilter
@@ -77,6 +79,7 @@ _DEFECTS: dict[str, tuple[type[Filter], ...]] = {
     "truncated": (TruncatedAnswer,),
     "repeats_question": (RepeatsQuestion,),
     "missing_input": (MissingInput,),
+    "placeholder_input": (PlaceholderInput,),
 }
 # Defects known from a flag only: these steps judge a record against others (dedup) or are costly to run again.
 _FLAG_DEFECTS: dict[str, tuple[str, ...]] = {
@@ -107,7 +110,7 @@ class QualityScore(Scorer):
     noise, absence of repeated word 3-grams), multiplied by ``1 - penalty`` for
     each defect found or flagged: placeholder or empty answer, refusal,
     truncation, an answer repeating the question, an instruction pointing at a
-    missing input; and, from flags only, a duplicate or a harmful or PII
+    missing input or a placeholder input; and, from flags only, a duplicate or a harmful or PII
     finding. Records without an answer
     get no score. The formula: :mod:`curatune.curation.score.quality`.
     """
@@ -125,6 +128,7 @@ class QualityScore(Scorer):
         truncated_penalty: Penalty = 0.5,
         repeats_question_penalty: Penalty = 0.5,
         missing_input_penalty: Penalty = 0.7,
+        placeholder_input_penalty: Penalty = 0.7,
         duplicate_penalty: Penalty = 1.0,
         unsafe_penalty: Penalty = 1.0,
     ):
@@ -139,6 +143,7 @@ class QualityScore(Scorer):
         self.truncated_penalty = truncated_penalty
         self.repeats_question_penalty = repeats_question_penalty
         self.missing_input_penalty = missing_input_penalty
+        self.placeholder_input_penalty = placeholder_input_penalty
         self.duplicate_penalty = duplicate_penalty
         self.unsafe_penalty = unsafe_penalty
         if w_length + w_rules + w_ocr + w_repetition <= 0:
@@ -183,4 +188,4 @@ class QualityScore(Scorer):
         base = sum(w * p[k] for w, k in zip(weights, ("length", "rules", "ocr", "repetition"))) / sum(weights)
         for name in p["defects"]:
             base *= 1.0 - getattr(self, f"{name}_penalty")
-        return {"quality": round(base, 6)}
+        return {"quality": round(base, 6), "defects": float(len(p["defects"]))}
