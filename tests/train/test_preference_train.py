@@ -173,3 +173,22 @@ def test_an_interrupted_dpo_training_resumes_from_its_checkpoint(tmp_path, lm):
     res = train(r, track=False, echo=lines.append)
     assert any("Resuming from" in line and "checkpoint-3" in line for line in lines)
     assert res.summary["steps"] == 6 and [e["step"] for e in res.summary["evaluations"]] == [4, 6]
+
+
+def test_the_watch_warns_when_the_validation_margin_falls_while_trainings_rises():
+    from types import SimpleNamespace
+
+    from curatune.train.callbacks import PreferenceWatcher
+
+    def run(eval_margins: list[float]) -> list[str]:
+        w = PreferenceWatcher(gap=10.0, rising=2)
+        for step, (train_margin, eval_margin) in enumerate(zip([0.1, 0.5, 0.9], eval_margins), start=1):
+            state = SimpleNamespace(global_step=step * 10)
+            w.on_log(None, state, None, logs={"loss": 0.6, "rewards/margins": train_margin})
+            w.on_evaluate(
+                None, state, None, metrics={"eval_loss": 0.6, "eval_rewards/margins": eval_margin, "eval_rewards/accuracies": 0.5}
+            )
+        return [x["kind"] for x in w.warnings]
+
+    assert run([0.3, 0.2, 0.1]) == ["margin_falling"]
+    assert run([0.3, 0.2, 0.25]) == [] and run([0.1, 0.2, 0.3]) == []

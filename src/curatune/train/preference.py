@@ -29,7 +29,7 @@ import orjson
 
 from ..config.train import TrainConfig
 from .loss_rank import example_losses
-from .preflight import PairExample, _render_ids
+from .preflight import PairExample, render_ids
 
 # task -> (module, config class, trainer class)
 TRAINERS = {
@@ -124,7 +124,7 @@ def side_rows(tokenizer, examples: list[PairExample], max_len: int) -> dict[str,
     out: dict[str, list[dict]] = {"chosen": [], "rejected": []}
     for ex in examples:
         for side in ("chosen", "rejected"):
-            ids = _render_ids(tokenizer, [*ex.prompt, _assistant(ex.answers[side])], False)[:max_len]
+            ids = render_ids(tokenizer, [*ex.prompt, _assistant(ex.answers[side])], False)[:max_len]
             out[side].append({"input_ids": ids, "labels": [-100] * ex.prompt_tokens + ids[ex.prompt_tokens :]})
     return out
 

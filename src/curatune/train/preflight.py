@@ -277,6 +277,7 @@ class PairExample:
     answers: dict[str, str]  # side (chosen, rejected) -> answer; one side for an unpaired KTO example
     prompt_tokens: int
     answer_tokens: dict[str, int]
+    prompt_alone_tokens: int  # the prompt rendered with the generation prompt; more than prompt_tokens when the template differs
 
     def tokens(self, side: str) -> int:
         return self.prompt_tokens + self.answer_tokens[side]
@@ -303,7 +304,7 @@ def prepare_pairs(records: list[Record], tokenizer, config: TrainConfig, report:
             report.template_problems.append({"id": r.id, "problem": f"the chat template fails on this record: {e}"})
             continue
         report.examples += 1
-        if ex.prompt_tokens < len(_render_ids(tokenizer, ex.prompt, True)):
+        if ex.prompt_tokens < ex.prompt_alone_tokens:
             report.template_problems.append(
                 {"id": r.id, "problem": "the prompt renders differently alone than before the answer: the answer's start is trained"}
             )
@@ -332,17 +333,17 @@ def prepare_pairs(records: list[Record], tokenizer, config: TrainConfig, report:
 
 def pair_example(tokenizer, record: Record) -> PairExample:
     prompt = [{"role": m["role"], "content": m["content"]} for m in record.messages or ()]
-    prompt_ids = _render_ids(tokenizer, prompt, True)
+    prompt_ids = render_ids(tokenizer, prompt, True)
     answers = {side: a for side, a in (("chosen", record.chosen), ("rejected", record.rejected)) if a is not None}
     prompt_len, full_lengths = len(prompt_ids), {}
     for side, answer in answers.items():
-        full = _render_ids(tokenizer, [*prompt, {"role": "assistant", "content": answer}], False)
+        full = render_ids(tokenizer, [*prompt, {"role": "assistant", "content": answer}], False)
         prompt_len = min(prompt_len, _common_prefix(prompt_ids, full))
         full_lengths[side] = len(full)
-    return PairExample(record.id, prompt, answers, prompt_len, {side: n - prompt_len for side, n in full_lengths.items()})
+    return PairExample(record.id, prompt, answers, prompt_len, {side: n - prompt_len for side, n in full_lengths.items()}, len(prompt_ids))
 
 
-def _render_ids(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
+def render_ids(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
     return tokenizer(render(tokenizer, messages, add_generation_prompt=add_generation_prompt), add_special_tokens=False)["input_ids"]
 
 
