@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 import yaml
 
+from ..config.train import PREFERENCE_TASKS
 from ..errors import InputError
 from ..evaluate.metrics import bootstrap_ci, paired_bootstrap_diff
 from ..report.build import _fmt, read_json, verdict
@@ -74,6 +75,10 @@ def load_run(path: str | Path) -> RunView:
         cfg = yaml.safe_load(run.train.config.read_text(encoding="utf-8"))
         view.settings = {k: cfg.get(k) for k in SETTINGS}
     summary = read_json(run.train.summary)
+    if summary and view.settings:
+        view.settings["task"] = summary.get("task", view.settings.get("task"))  # what task: auto became
+        if view.settings["task"] not in PREFERENCE_TASKS:
+            view.settings.pop("beta", None)  # every train.yaml has it (a default); it means something for a preference task only
     if summary:
         view.training = {
             "steps": summary.get("steps"),
