@@ -160,6 +160,9 @@ class TrainFolder:
     metrics = _At("metrics.jsonl")
     curves = _At("curves.png")
     losses = _At("losses.jsonl")
+    pair_rewards = _At(
+        "pair_rewards.jsonl", doc="A preference training's pairs by their reward margin under the final model, lowest first."
+    )
     checkpoints = _At("checkpoints")
     model = _At("model")
     summary = _At("summary.json", doc="Written last: a training folder without it did not finish.")

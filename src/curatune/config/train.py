@@ -45,6 +45,10 @@ COMMAND_BATCH_SIZE = 1
 """Examples per forward pass that ``curatune hw`` estimates memory for."""
 
 
+PREFERENCE_TASKS = ("dpo", "kto", "orpo", "simpo")
+"""The tasks that train on preference records, through TRL's trainers."""
+
+
 def _alias(name: str, *others: str):
     return AliasChoices(name, *others)
 
@@ -58,12 +62,19 @@ class TrainConfig(BaseModel):
     model: str = "default"
     """The base model: ``default`` (the packaged SmolLM2-135M-Instruct for chat, all-MiniLM-L6-v2 for classification), a folder
     saved with ``save_pretrained``, a ``.gguf`` file, or a hub id already in the local cache."""
-    task: Literal["auto", "sft", "classification"] = "auto"
-    """``sft`` (causal-LM fine-tuning on chat or text records), ``classification`` (labelled records), or ``auto`` from the records."""
+    task: Literal["auto", "sft", "classification", "dpo", "kto", "orpo", "simpo"] = "auto"
+    """``sft`` (causal-LM fine-tuning on chat or text records), ``classification`` (labelled records), a preference task on
+    preference records (``dpo``; ``kto`` for unpaired examples, or pairs split into one desirable and one undesirable example;
+    ``orpo`` and ``simpo``, reference-free, from TRL's experimental trainers), or ``auto`` from the records (pairs: ``dpo``;
+    only unpaired examples: ``kto``)."""
     method: Literal["lora", "full", "freeze"] = "lora"
     """``lora`` (PEFT adapters), ``full`` (every weight), or ``freeze`` (only the top ``train_top_layers`` layers and the head)."""
     train_top_layers: int | None = Field(None, ge=1)
     """With ``method: freeze``: how many of the top transformer layers train (2 when absent)."""
+    start_from: str | None = None
+    """A supervised run to start from: its folder (``runs/NAME``) or its ``train/`` folder. Its trained model (an adapter merged
+    into its base) is the model trained here and, for ``dpo`` and ``kto``, the reference the rewards are measured against. Give
+    this or ``model``, not both."""
     trust_remote_code: bool = False
     """Run model code shipped in the model folder. Off unless you trust the folder."""
 
@@ -139,9 +150,16 @@ class TrainConfig(BaseModel):
     """Adapters in the top N transformer layers only: the backward pass stops there (about twice as fast on CPU), at some cost in
     what the adapter can learn."""
 
+    # ---- preference tasks (dpo, kto, orpo, simpo) -------------------------------------------
+    beta: float = Field(0.1, gt=0)
+    """How far the model may move from the reference: the temperature of the implicit reward ``beta * (log p - log p_ref)``
+    (DPO's and KTO's beta; ORPO's lambda; SimPO's beta, where 2 to 10 is usual)."""
+    simpo_gamma: float = Field(0.5, ge=0)
+    """SimPO's target reward margin (``task: simpo`` only)."""
+
     # ---- watching, ranking and tracking -----------------------------------------------------
     overfit_gap: float = Field(0.5, gt=0)
-    """Warn when validation loss exceeds training loss by this much (nats per token)."""
+    """Warn when validation loss exceeds training loss by this much (nats per token; for a preference task, nats per pair)."""
     rank_losses: bool = True
     """After training, score every training example under the final model (``losses.jsonl``): one forward pass over the training set."""
     loss_rank_top: int = Field(50, ge=0)
@@ -183,7 +201,52 @@ class TrainConfig(BaseModel):
             raise ValueError("bf16 and fp16 are both on; choose one")
         if self.train_top_layers is not None and self.method != "freeze":
             raise ValueError(f"train_top_layers only applies to method: freeze (method is {self.method!r})")
+        problems = self._preference_problems()
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    def problems_for_task(self, task: str) -> list[str]:
+        """What :meth:`_consistent` would say had the recipe named ``task`` (``task: auto`` resolved from the records)."""
+        return self.model_copy(update={"task": task})._preference_problems()
+
+    def _preference_problems(self) -> list[str]:
+        """Keys that mean nothing, or something wrong, for the task asked: every one at once."""
+        problems = []
+        given = self.model_fields_set
+        if self.start_from is not None and "model" in given and self.model != "default":
+            problems.append(
+                f"start_from ({self.start_from!r}) and model ({self.model!r}) both name the model to train; give one (start_from "
+                "reads the base model from the run's train/summary.json)"
+            )
+        if self.start_from is not None and self.task == "classification":
+            problems.append("start_from starts from a chat model's run; task: classification trains a classifier. Leave it out.")
+        if self.task == "auto":
+            return problems  # the records decide the task; load_train_data checks the rest then
+        if self.task not in PREFERENCE_TASKS:
+            for key in ("beta", "simpo_gamma"):
+                if key in given:
+                    problems.append(f"{key} applies to the preference tasks ({', '.join(PREFERENCE_TASKS)}); task is {self.task!r}")
+            return problems
+        if "simpo_gamma" in given and self.task != "simpo":
+            problems.append(f"simpo_gamma applies to task: simpo only (task is {self.task!r})")
+        for key, why in (
+            ("packing", "pairs are scored one sequence per side"),
+            ("train_on_inputs", "a preference loss scores the answers only"),
+            ("neftune_noise_alpha", "NEFTune is a supervised fine-tuning method"),
+        ):
+            if getattr(self, key):
+                problems.append(f"{key} does not apply to task: {self.task} ({why}); leave it out")
+        if self.learning_rate == "auto":
+            problems.append(
+                f"learning_rate: auto runs the range test on the supervised loss, not on task: {self.task}'s; give a number "
+                "(5e-6 to 5e-5 for full fine-tuning, 5e-5 to 5e-4 for LoRA are usual)"
+            )
+        if self.task == "kto" and self.per_device_train_batch_size < 2:
+            problems.append(
+                "task: kto estimates its KL term from the other examples of a batch; per_device_train_batch_size must be at least 2"
+            )
+        return problems
 
     def resolved(self) -> dict:
         """Every field by its own name, defaults written out."""

@@ -44,6 +44,9 @@ LABELS = {
     "macro_precision": "macro precision",
     "macro_recall": "macro recall",
     "macro_f1": "macro F1",
+    "reward_margin": "reward margin (held-out pairs)",
+    "reward_accuracy": "reward accuracy (held-out pairs)",
+    "preference_accuracy": "prefers chosen (held-out pairs)",
 }
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config.train import PREFERENCE_TASKS
 from ..curation.read.load import data_paths, read_all
 from ..curation.record import Record
 from ..errors import CuratuneError, InputError, RecipeError
@@ -43,6 +44,7 @@ from .human import _refuse_to_overwrite_judgments as refuse_to_overwrite_judgmen
 from .loss import answer_losses
 from .metrics import bootstrap_ci, classification_metrics, generation_metrics, paired_bootstrap_diff
 from .models import Contender, EvalTarget, load_contenders, resolve_target
+from .pairs import PairScores, answer_logps, pairs_of
 from .report import EvalReport, MetricComparison, write_report
 from .safety import OutputSafety, count_flags
 
@@ -209,6 +211,8 @@ def _evaluate_generation(
     prompts = [c[:-1] for c in conversations]
     references = [c[-1]["content"] for c in conversations]
     answers, losses = {}, {}
+    pairs = pairs_of(held.records) if target.task in PREFERENCE_TASKS else []
+    pair_logps: dict[str, dict[str, np.ndarray]] = {}
     for contender in (base, tuned):
         echo(
             f"{contender.name}: answering {len(prompts)} prompts (greedy, at most {settings['max_new_tokens']} new tokens) with "
@@ -219,9 +223,17 @@ def _evaluate_generation(
                 model, contender.tokenizer, prompts, settings["max_new_tokens"], settings["batch_size"]
             )
             losses[contender.name] = answer_losses(model, contender.tokenizer, conversations, settings["batch_size"])
+            if pairs:
+                echo(f"{contender.name}: scoring both answers of {len(pairs)} held-out pairs")
+                pair_logps[contender.name] = answer_logps(model, contender.tokenizer, pairs, settings["batch_size"])
     scores = {name: generation_metrics(answers[name], references) for name in answers}
     short = statistics.median(len(r.split()) for r in references) <= SHORT_REFERENCE_WORDS
     metrics = _generation_comparison(scores, losses, answers, references, short, settings["seed"])
+    per_pair: dict[str, dict[str, dict[str, float]]] = {}
+    if pairs:
+        pair_metrics, per_pair = _pair_comparison(PairScores([r.id for r in pairs], pair_logps), float(target.summary.get("beta", 0.1)),
+                                                  settings["seed"])  # fmt: skip
+        metrics.update(pair_metrics)
     ids = [r.id for r in held.records]
     echo("checking every answer for personal data and harmful content")
     safety_check = OutputSafety()
@@ -233,7 +245,9 @@ def _evaluate_generation(
             "reference": references[i],
             "base": answers["base"][i],
             "tuned": answers["tuned"][i],
-            "metrics": {name: _example_metrics(scores[name], losses[name], i) for name in ("base", "tuned")},
+            "metrics": {
+                name: _example_metrics(scores[name], losses[name], i) | per_pair.get(ids[i], {}).get(name, {}) for name in ("base", "tuned")
+            },
             "safety": {name: flags[name][i] for name in ("base", "tuned", "reference")},
         }  # fmt: skip
         for i in range(len(ids))
@@ -271,6 +285,25 @@ def _generation_comparison(scores, losses, answers, references, short: bool, see
     for name in ("rouge1", "rouge2", "rougeL", *(("exact_match", "token_f1") if short else ())):
         metrics[name] = _per_example(scores["base"].per_example[name], scores["tuned"].per_example[name], seed)
     return metrics
+
+
+def _pair_comparison(
+    pairs: PairScores, beta: float, seed: int
+) -> tuple[dict[str, MetricComparison], dict[str, dict[str, dict[str, float]]]]:
+    """The held-out pairs' reward margin, reward accuracy and preference accuracy (:mod:`.pairs`), and each pair's values."""
+    margins = pairs.margins(beta)
+    zeros = np.zeros_like(margins)
+    values = {
+        "reward_margin": (zeros, margins),
+        "reward_accuracy": (zeros, (margins > 0).astype(float)),
+        "preference_accuracy": (pairs.prefers_chosen("base"), pairs.prefers_chosen("tuned")),
+    }
+    metrics = {name: _per_example(base, tuned, seed) for name, (base, tuned) in values.items()}
+    per_pair = {
+        pid: {model: {name: float(v[j][i]) for name, v in values.items()} for j, model in enumerate(("base", "tuned"))}
+        for i, pid in enumerate(pairs.ids)
+    }
+    return metrics, per_pair
 
 
 def _example_metrics(scores, losses, i: int) -> dict[str, Any]:

@@ -151,7 +151,18 @@ def training(run: RunFolder) -> dict | None:
         "curves": image(t.curves),
         "preflight": pre.get("train", {}),
         "highest": summary.get("highest_loss_examples", [])[:10],
+        # a preference training: the rewards on its training pairs, at the best validation step, and the pairs it ranks worst
+        "rewards": summary.get("train_pairs"),
+        "val_rewards": _best_evaluation(summary),
+        "lowest_margin": summary.get("lowest_margin_pairs", [])[:10],
     }
+
+
+def _best_evaluation(summary: dict) -> dict | None:
+    """The evaluation of the best (kept) step, when it measured rewards."""
+    evals = [e for e in summary.get("evaluations") or [] if e.get("eval_reward_accuracy") is not None]
+    best = [e for e in evals if e["step"] == summary.get("best_step")]
+    return (best or evals[-1:] or [None])[0]
 
 
 def lr_find(run: RunFolder) -> dict | None:

@@ -22,14 +22,26 @@ import numpy as np
 import orjson
 import yaml
 
+from ..config.train import PREFERENCE_TASKS
 from ..errors import InputError
 from ..evaluate.metrics import bootstrap_ci, paired_bootstrap_diff
 from ..report.build import _fmt, read_json, verdict
 from ..run_folder import RunFolder
 
-# Per-example metrics compared, and whether higher is better.
-METRICS = {"exact_match": True, "token_f1": True, "chrf": True, "rougeL": True, "loss": False}
+# Per-example metrics compared, and whether higher is better. The last three are a preference run's, on held-out pairs
+# (curatune.evaluate.pairs): the reward margin against the base, its sign, and whether the model finds chosen more likely.
+METRICS = {
+    "exact_match": True,
+    "token_f1": True,
+    "chrf": True,
+    "rougeL": True,
+    "loss": False,
+    "reward_margin": True,
+    "reward_accuracy": True,
+    "preference_accuracy": True,
+}
 SETTINGS = (
+    "task",
     "method",
     "learning_rate",
     "num_train_epochs",
@@ -39,6 +51,7 @@ SETTINGS = (
     "dropout",
     "weight_decay",
     "packing",
+    "beta",
 )
 
 
@@ -66,12 +79,17 @@ def load_run(path: str | Path) -> RunView:
         cfg = yaml.safe_load(run.train.config.read_text(encoding="utf-8"))
         view.settings = {k: cfg.get(k) for k in SETTINGS}
     summary = read_json(run.train.summary)
+    if summary and view.settings:
+        view.settings["task"] = summary.get("task", view.settings.get("task"))  # what task: auto became
+        if view.settings["task"] not in PREFERENCE_TASKS:
+            view.settings.pop("beta", None)  # every train.yaml has it (a default); it means something for a preference task only
     if summary:
         view.training = {
             "steps": summary.get("steps"),
             "best_eval_loss": summary.get("best_eval_loss"),
             "stopped_early": summary.get("stopped_early"),
             "train_examples": summary.get("train_examples"),
+            **({"train_pairs": summary["train_pairs"]} if summary.get("train_pairs") else {}),
         }
     metrics = read_json(run.eval.metrics) or {}
     for name, m in (metrics.get("metrics") or {}).items():

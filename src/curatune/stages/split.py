@@ -51,4 +51,5 @@ def _split_stage(config: SplitConfig, run: RunFolder, force: bool, echo: Echo) -
 
 
 def _is_chat(records: list[Record]) -> bool:
-    return all(r.messages is not None for r in records[:100])
+    # kind, not messages: a preference pair's prompt is messages too, and the messages format would drop its answers
+    return all(r.kind == "chat" for r in records[:100])

@@ -77,6 +77,55 @@ class OverfitWatcher(TrainerCallback):
             self.on_warning(w)
 
 
+@dataclass
+class PreferencePoint:
+    step: int
+    train_margin: float | None
+    eval_margin: float
+    eval_accuracy: float | None
+
+
+@dataclass
+class PreferenceWatcher(OverfitWatcher):
+    """The loss watch of :class:`OverfitWatcher` (a preference loss is in nats per pair), and the rewards on validation pairs.
+
+    Warns (``margin_falling``) when the validation reward margin fell for ``rising`` evaluations in a row while
+    the training margin rose: the model is learning to tell the training pairs apart, not the preference.
+    """
+
+    reward_points: list[PreferencePoint] = field(default_factory=list)
+    _recent_margins: list[float] = field(default_factory=list)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        super().on_log(args, state, control, logs=logs, **kwargs)
+        if logs and "rewards/margins" in logs and "eval_loss" not in logs:
+            self._recent_margins.append(float(logs["rewards/margins"]))
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        super().on_evaluate(args, state, control, metrics=metrics, **kwargs)
+        if not metrics or "eval_rewards/margins" not in metrics:
+            return
+        train = sum(self._recent_margins) / len(self._recent_margins) if self._recent_margins else None
+        self._recent_margins = []
+        accuracy = metrics.get("eval_rewards/accuracies")
+        self.reward_points.append(
+            PreferencePoint(state.global_step, train, float(metrics["eval_rewards/margins"]), None if accuracy is None else float(accuracy))
+        )
+        window = self.reward_points[-(self.rising + 1) :]
+        if len(window) < self.rising + 1 or any(p.train_margin is None for p in window):
+            return
+        val_down = all(b.eval_margin < a.eval_margin for a, b in zip(window, window[1:]))
+        train_up = all(b.train_margin > a.train_margin for a, b in zip(window, window[1:]))  # type: ignore[operator]
+        if val_down and train_up:
+            self._warn(
+                state.global_step,
+                "margin_falling",
+                f"the validation reward margin fell for {self.rising} evaluations "
+                f"({window[0].eval_margin:.3f} -> {window[-1].eval_margin:.3f}) while the training margin rose "
+                f"({window[0].train_margin:.3f} -> {window[-1].train_margin:.3f}): overfitting",
+            )
+
+
 class MetricsLog(TrainerCallback):
     """Every log line to ``metrics.jsonl`` and, when a run is active, to MLflow (step-indexed)."""
 
@@ -108,8 +157,13 @@ class TokenCounter:
 
     def __call__(self, examples):
         batch = self.collator(examples)
-        real = sum(len(e["input_ids"]) for e in examples)
-        processed = int(batch["input_ids"].numel())
+        if "input_ids" in examples[0]:
+            real = sum(len(e["input_ids"]) for e in examples)
+            processed = int(batch["input_ids"].numel())
+        else:  # a preference batch: both sides (and KTO's KL sequences) as rows of their own
+            sequences = [k for k in batch if k.endswith("input_ids") and not k.startswith("prompt")]
+            processed = sum(int(batch[k].numel()) for k in sequences)
+            real = sum(int(batch[k.replace("input_ids", "attention_mask")].sum()) for k in sequences)
         self.tokens += processed
         self.padding += processed - real
         self.batches += 1

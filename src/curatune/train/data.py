@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..config.train import TrainConfig
+from ..config.train import PREFERENCE_TASKS, TrainConfig
 from ..curation.read.load import data_paths, read_all
 from ..curation.read.records import Reject
 from ..curation.record import Record
@@ -58,10 +58,10 @@ def split_folder_files(path: str) -> tuple[Path, Path | None] | None:
 def detect_task(records: list[Record], source: str) -> str:
     kinds = Counter(r.kind for r in records)
     if kinds.get("preference"):
-        raise InputError(
-            f"{source} holds preference pairs (prompt/chosen/rejected); curatune train does supervised fine-tuning and classification. "
-            f"Train on the chosen answers by converting them: curatune convert {source} --to messages"
-        )
+        if len(kinds) > 1:
+            mixed = ", ".join(f"{n} {k}" for k, n in kinds.items())
+            raise InputError(f"{source} mixes preference records with others ({mixed}); curate them apart, or set train.task.")
+        return "kto" if all(r.unpaired for r in records) else "dpo"
     if kinds.get("labelled") and len(kinds) > 1:
         mixed = ", ".join(f"{n} {k}" for k, n in kinds.items())
         raise InputError(
@@ -92,6 +92,18 @@ def load_train_data(data_path: str | list[str], config: TrainConfig, fmt: str = 
     else:
         val_source = "none (val_set_size: 0)"
     task = config.task if config.task != "auto" else detect_task(train, ", ".join(map(str, train_paths)))
+    if task in PREFERENCE_TASKS:
+        check_preference_records(train + val, task, ", ".join(map(str, train_paths)))
+        problems = config.problems_for_task(task)
+        if problems:
+            raise InputError(f"The records make this a {task} training (task: auto), and then: " + "; ".join(problems) + ".")
+    elif any(r.kind == "preference" for r in train):
+        source = ", ".join(map(str, train_paths))
+        raise InputError(
+            f"{source} holds preference records (prompt/chosen/rejected) but train.task is {task}. Set train.task: dpo (or kto, orpo, "
+            f"simpo) to train on the preferences, or train on the chosen answers by converting them: curatune convert {source} --to "
+            "messages"
+        )
     if task == "classification":
         unlabelled = [r.id for r in train + val if r.label is None]
         if unlabelled:
@@ -100,6 +112,29 @@ def load_train_data(data_path: str | list[str], config: TrainConfig, fmt: str = 
                 "a curate step or fix the data."
             )
     return TrainData(train, val, task, train_paths, val_paths, rejects, val_source)
+
+
+def check_preference_records(records: list[Record], task: str, source: str) -> None:
+    """Every record a pair (``dpo``, ``orpo``, ``simpo``), or a pair or an unpaired example (``kto``), with a prompt."""
+    wrong = [r.id for r in records if r.kind != "preference"]
+    if wrong:
+        raise InputError(
+            f"task: {task} trains on preference records (prompt/chosen/rejected); {len(wrong)} records in {source} are not (first: "
+            f"{wrong[0]}). Curate them apart, or set train.task to sft."
+        )
+    no_prompt = [r.id for r in records if not r.messages]
+    if no_prompt:
+        raise InputError(
+            f"{len(no_prompt)} preference records in {source} have no prompt (first: {no_prompt[0]}): a preference is between two "
+            "answers to one prompt. Drop them in curation (pair.empty_side) or give each a prompt."
+        )
+    if task != "kto":
+        unpaired = [r.id for r in records if r.unpaired]
+        if unpaired:
+            raise InputError(
+                f"task: {task} needs pairs (a chosen and a rejected answer); {len(unpaired)} records in {source} are unpaired KTO "
+                f"examples (first: {unpaired[0]}). Set train.task: kto, which trains on both kinds."
+            )
 
 
 def hold_out(records: list[Record], fraction: float, seed: int) -> tuple[list[Record], list[Record]]:

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from ..config.train import TrainConfig
+from ..config.train import PREFERENCE_TASKS, TrainConfig
 from ..errors import InputError, RecipeError
 from ..run_folder import LrFindFolder
 from .data import TrainData
@@ -160,6 +160,11 @@ def lr_find(
 
     ``config``'s learning rate plays no part in the test (the trainer only needs a number there).
     """
+    if data.task in PREFERENCE_TASKS:
+        raise InputError(
+            f"The range test follows the supervised loss as the learning rate grows; task {data.task} trains on another loss, whose "
+            "range test is not validated. Give train.learning_rate (5e-6 to 5e-5 for full fine-tuning, 5e-5 to 5e-4 for LoRA are usual)."
+        )
     t0 = time.perf_counter()
     p = prepare(config, data, folder.preflight, echo)
     trainer = build_trainer(p, folder.checkpoints, folder.metrics, lambda s: None).trainer

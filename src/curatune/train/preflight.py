@@ -264,3 +264,98 @@ def steps_for(n_train: int, config: TrainConfig, packed_rows: int | None = None)
     per_epoch = max(1, math.ceil(batches / config.gradient_accumulation_steps))
     total = config.max_steps if config.max_steps > 0 else math.ceil(per_epoch * config.num_train_epochs)
     return per_epoch, total
+
+
+# ---- preference pairs ------------------------------------------------------------------------
+
+
+@dataclass
+class PairExample:
+    """One preference record through the chat template: the prompt's tokens and each side's answer tokens.
+
+    The answer starts where the prompt rendered with the generation prompt stops being a prefix of the
+    prompt and answer rendered together (as TRL's trainers find it), so the lengths here are theirs.
+    """
+
+    id: str
+    prompt: list[dict[str, str]]
+    answers: dict[str, str]  # side (chosen, rejected) -> answer; one side for an unpaired KTO example
+    prompt_tokens: int
+    answer_tokens: dict[str, int]
+    prompt_alone_tokens: int  # the prompt rendered with the generation prompt; more than prompt_tokens when the template differs
+
+    def tokens(self, side: str) -> int:
+        return self.prompt_tokens + self.answer_tokens[side]
+
+    @property
+    def longest(self) -> int:
+        return max(self.tokens(side) for side in self.answers)
+
+
+def prepare_pairs(records: list[Record], tokenizer, config: TrainConfig, report: Preflight) -> list[PairExample]:
+    """Each preference record rendered through the chat template on both sides, checked for length and for a
+    template that renders the prompt differently alone than before an answer; the usable ones, findings in ``report``.
+
+    Over ``max_seq_len``: ``drop`` leaves the pair out; ``truncate`` keeps its start (TRL's ``keep_start``), and a pair
+    whose prompt alone fills ``max_seq_len`` keeps no answer token, so it is left out and listed (TRL would drop it
+    without a word); ``error`` stops. Every one is listed by id with its tokens per side.
+    """
+    report.too_long_action = config.on_too_long
+    kept = []
+    for r in records:
+        try:
+            ex = pair_example(tokenizer, r)
+        except Exception as e:  # a template that raises on this prompt (a system turn it forbids, a role order)
+            report.template_problems.append({"id": r.id, "problem": f"the chat template fails on this record: {e}"})
+            continue
+        report.examples += 1
+        if ex.prompt_tokens < ex.prompt_alone_tokens:
+            report.template_problems.append(
+                {"id": r.id, "problem": "the prompt renders differently alone than before the answer: the answer's start is trained"}
+            )
+        if ex.longest > config.max_seq_len:
+            report.too_long.append(
+                {"id": ex.id, "tokens": {side: ex.tokens(side) for side in ex.answers}, "prompt_tokens": ex.prompt_tokens}
+            )
+            if config.on_too_long == "drop":
+                continue
+            if ex.prompt_tokens >= config.max_seq_len:
+                report.no_trained.append(ex.id)
+                continue
+        if not all(ex.answer_tokens.values()):
+            report.no_trained.append(ex.id)
+            continue
+        kept.append(ex)
+    if report.too_long and config.on_too_long == "error":
+        first = report.too_long[0]
+        raise InputError(
+            f"{len(report.too_long)} preference records have a side longer than max_seq_len {config.max_seq_len} (first: {first['id']}, "
+            f"{first['tokens']} tokens). Raise train.max_seq_len, drop them in curation (filter.token_length), or set "
+            "train.on_too_long: drop or truncate."
+        )
+    return kept
+
+
+def pair_example(tokenizer, record: Record) -> PairExample:
+    prompt = [{"role": m["role"], "content": m["content"]} for m in record.messages or ()]
+    prompt_ids = render_ids(tokenizer, prompt, True)
+    answers = {side: a for side, a in (("chosen", record.chosen), ("rejected", record.rejected)) if a is not None}
+    prompt_len, full_lengths = len(prompt_ids), {}
+    for side, answer in answers.items():
+        full = render_ids(tokenizer, [*prompt, {"role": "assistant", "content": answer}], False)
+        prompt_len = min(prompt_len, _common_prefix(prompt_ids, full))
+        full_lengths[side] = len(full)
+    return PairExample(record.id, prompt, answers, prompt_len, {side: n - prompt_len for side, n in full_lengths.items()}, len(prompt_ids))
+
+
+def render_ids(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
+    return tokenizer(render(tokenizer, messages, add_generation_prompt=add_generation_prompt), add_special_tokens=False)["input_ids"]
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n

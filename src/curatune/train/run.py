@@ -8,6 +8,7 @@ train/
   metrics.jsonl     every logged number, by step
   curves.png        training and validation loss, best checkpoint and early stop marked
   losses.jsonl      every training example's loss under the final model, highest first
+  pair_rewards.jsonl  (preference tasks, instead) every training pair's reward margin under the final model, lowest first
   checkpoints/      the Trainer's checkpoints (resume from the last after an interruption)
   model/            the best adapter or model, with its tokenizer
   summary.json      what happened: steps, losses, best checkpoint, early stop, warnings, speed, MLflow run
@@ -16,7 +17,8 @@ train/
 The work is transformers', PEFT's and TRL's: causal-LM fine-tuning runs TRL's
 ``SFTTrainer`` on examples tokenised here (with the assistant-token mask
 :mod:`curatune.train.examples` computes from any chat template), and
-classification runs transformers' ``Trainer``. What this module adds is the
+classification runs transformers' ``Trainer``; the preference tasks run TRL's preference
+trainers (:mod:`curatune.train.preference`). What this module adds is the
 checks before, the watching during, and the record after. Whether to train at
 all (the key, the skip, the resume) is the train stage's (:mod:`curatune.stages.train`).
 """
@@ -42,6 +44,7 @@ from ..tracking import Tracking, flat_params, use_store
 from .curves import plot_curves
 from .data import TrainData
 from .loss_rank import classifier_losses, example_losses, trained_tokens, write_losses
+from .preference import pair_rewards, reward_summary, write_pair_rewards
 from .preflight import Preflight
 from .trainer import Built, Prepared, build_trainer, prepare
 
@@ -212,7 +215,11 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     rank_start = time.perf_counter()
     ranked: list[dict] = []
-    if config.rank_losses:
+    preference: dict[str, Any] = {}
+    if p.preference and p.train_pairs is not None:
+        preference = _preference_summary(p, built, folder)
+        ranked = preference.pop("ranked")
+    elif config.rank_losses:
         ids = [r["id"] for r in train_rows]
         if data.task == "classification":
             ranked = write_losses(ids, classifier_losses(model, train_rows, pad), folder.losses)
@@ -225,16 +232,21 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         best_step,
         state.global_step if stopped_early else None,
         watcher.warnings,
-        title=f"{config.method} fine-tuning of {config.model}",
+        title=f"{config.method} {data.task} fine-tuning of {loaded.base_model or config.model}",
     )
     if config.save_model:
-        model.save_pretrained(folder.model)
+        # After start_from, an adapter is on a merged model no folder holds: the model is saved merged, whole.
+        saved = model.merge_and_unload() if config.start_from and hasattr(model, "merge_and_unload") else model
+        saved.save_pretrained(folder.model)
         loaded.tokenizer.save_pretrained(folder.model)
     evals = [{"step": e.step, "train_loss": e.train_loss, "eval_loss": e.eval_loss} for e in watcher.points]
+    for e, r in zip(evals, getattr(watcher, "reward_points", [])):  # a preference training's rewards at each evaluation
+        e.update(eval_reward_margin=r.eval_margin, eval_reward_accuracy=r.eval_accuracy, train_reward_margin=r.train_margin)
     summary = {
         "task": data.task,
         "method": config.method,
-        "model": config.model,
+        "model": loaded.base_model or config.model,
+        **({"start_from": config.start_from} if config.start_from else {}),
         "steps": state.global_step,
         "max_steps": state.max_steps,
         "epochs": round(state.epoch or 0, 3),
@@ -254,7 +266,8 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         "tokens": tokens,
         "tokens_per_second": round(tokens["processed_tokens"] / train_seconds, 1) if train_seconds else None,
         "estimated_seconds": report.budget.get("estimated_seconds"),
-        "highest_loss_examples": ranked[: config.loss_rank_top],
+        **({"lowest_margin_pairs": ranked[: config.loss_rank_top], **preference} if p.preference else {}),
+        **({} if p.preference else {"highest_loss_examples": ranked[: config.loss_rank_top]}),
         "model_dir": str(folder.model) if config.save_model else None,
     }
     echo(
@@ -263,6 +276,44 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
         + (" (stopped early)" if stopped_early else "")
     )
     return summary
+
+
+def _preference_summary(p: Prepared, built: Built, folder: TrainFolder) -> dict[str, Any]:
+    """The training pairs' reward margins under the final model against the reference (``pair_rewards.jsonl``), and the settings."""
+    config, trainer = p.config, built.trainer
+    out: dict[str, Any] = {"beta": config.beta, "reference": _reference_name(p), "ranked": []}
+    if p.data.task == "simpo":
+        out["simpo_gamma"] = config.simpo_gamma
+    if not config.rank_losses or p.train_pairs is None:
+        return out
+    rewards = pair_rewards(trainer.model, lambda: _reference(trainer), p.loaded.tokenizer, p.train_pairs, config.beta, config.max_seq_len)
+    out["ranked"] = write_pair_rewards(rewards, folder.pair_rewards)
+    out["train_pairs"] = reward_summary(rewards)
+    return out
+
+
+def _reference_name(p: Prepared) -> str:
+    start = p.config.start_from or p.config.model
+    return f"{start} (the adapter disabled)" if p.loaded.peft_config is not None else f"{start} (a frozen copy)"
+
+
+def _reference(trainer):
+    """The reference model as a context: the adapter disabled, or the frozen copy the trainer holds."""
+    import contextlib
+
+    ref = getattr(trainer, "ref_model", None) or getattr(trainer, "curatune_reference", None)
+    if ref is not None:
+        return contextlib.nullcontext(ref)
+    model = trainer.model
+
+    @contextlib.contextmanager
+    def disabled():
+        with model.disable_adapter():
+            yield model
+
+    if hasattr(model, "disable_adapter"):
+        return disabled()
+    raise RuntimeError("a preference training with neither a reference model nor an adapter")
 
 
 def _start_tracking(tracking: Tracking, config: TrainConfig, fingerprint: dict) -> dict:
@@ -293,11 +344,13 @@ def _log_results(tracked: dict, summary: dict, folder: TrainFolder, config: Trai
             "stopped_early": float(summary["stopped_early"]),
             "tokens_per_second": summary["tokens_per_second"],
             "padding_waste": summary["tokens"]["padding_waste"],
+            "train_reward_margin": (summary.get("train_pairs") or {}).get("reward_margin"),
+            "train_reward_accuracy": (summary.get("train_pairs") or {}).get("reward_accuracy"),
         }.items()
         if v is not None
     }
     mlflow.log_metrics(final)
-    for path in (folder.config, folder.preflight, folder.curves, folder.losses, folder.metrics):
+    for path in (folder.config, folder.preflight, folder.curves, folder.losses, folder.pair_rewards, folder.metrics):
         if path.is_file():
             mlflow.log_artifact(str(path))
     if config.save_model and folder.model.is_dir():

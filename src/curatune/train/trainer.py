@@ -1,6 +1,7 @@
 """The trainer, built and checked: the model loaded, the examples tokenised and checked, the steps planned
-(:func:`prepare`), then TRL's ``SFTTrainer`` or transformers' ``Trainer`` with curatune's callbacks
-(:func:`build_trainer`). Training (:mod:`.run`) and the range test (:mod:`.lr_find`) both start here.
+(:func:`prepare`), then TRL's ``SFTTrainer`` (or its preference trainers, :mod:`.preference`) or transformers'
+``Trainer`` with curatune's callbacks (:func:`build_trainer`). Training (:mod:`.run`) and the range test
+(:mod:`.lr_find`) both start here.
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ from typing import Any
 
 import orjson
 
-from ..config.train import TrainConfig
+from ..config.train import PREFERENCE_TASKS, TrainConfig
 from ..errors import InputError
 from .data import TrainData
 from .memory import describe_model, estimate_memory
 from .model import load_model
-from .preflight import Preflight, budget, prepare_classification, prepare_sft, steps_for
+from .preference import build_preference_trainer, trl_rows
+from .preflight import PairExample, Preflight, budget, prepare_classification, prepare_pairs, prepare_sft, steps_for
 
 Echo = Callable[[str], None]
 
@@ -35,6 +37,12 @@ class Prepared:
     report: Preflight
     val_report: Preflight
     eval_steps: int
+    train_pairs: list[PairExample] | None = None  # a preference task's checked examples (train_rows are TRL's rows of them)
+    val_pairs: list[PairExample] | None = None
+
+    @property
+    def preference(self) -> bool:
+        return self.data.task in PREFERENCE_TASKS
 
 
 def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = print) -> Prepared:
@@ -46,7 +54,12 @@ def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = 
     model, tokenizer = loaded.model, loaded.tokenizer
     report, val_report = Preflight(), Preflight()
     report.read_problems = [{"source": r.source, "line": r.line, "reason": r.reason, "detail": r.detail} for r in data.rejects]
-    if data.task == "classification":
+    train_pairs = val_pairs = None
+    if data.task in PREFERENCE_TASKS:
+        train_pairs = prepare_pairs(data.train, tokenizer, config, report)
+        val_pairs = prepare_pairs(data.val, tokenizer, config, val_report)
+        train_rows, val_rows = trl_rows(train_pairs, data.task), trl_rows(val_pairs, data.task)
+    elif data.task == "classification":
         label2id = {label: i for i, label in enumerate(data.labels)}
         train_rows = prepare_classification(data.train, tokenizer, config, label2id, report)
         val_rows = prepare_classification(data.val, tokenizer, config, label2id, val_report)
@@ -78,25 +91,32 @@ def prepare(config: TrainConfig, data: TrainData, preflight: Path, echo: Echo = 
     steps_per_epoch, total_steps = steps_for(len(train_rows), config, packed_rows)
     eval_steps = config.eval_steps or max(1, total_steps // 10)
     evaluations = total_steps // eval_steps if val_rows else 0
-    trained = sum(sum(1 for t in r["labels"] if t != -100) for r in train_rows) if data.task == "sft" else len(train_rows)
+    if train_pairs is not None and val_pairs is not None:  # each side is a sequence of its own
+        lengths = [ex.tokens(side) for ex in train_pairs for side in ex.answers]
+        trained = sum(n for ex in train_pairs for n in ex.answer_tokens.values())
+        val_tokens = sum(ex.tokens(side) for ex in val_pairs for side in ex.answers)
+    else:
+        lengths = [len(r["input_ids"]) for r in train_rows]
+        trained = sum(sum(1 for t in r["labels"] if t != -100) for r in train_rows) if data.task == "sft" else len(train_rows)
+        val_tokens = sum(len(r["input_ids"]) for r in val_rows)
     report.budget = budget(
-        [len(r["input_ids"]) for r in train_rows],
+        lengths,
         trained_tokens=trained,
-        val_tokens=sum(len(r["input_ids"]) for r in val_rows),
+        val_tokens=val_tokens,
         total_params=loaded.total_params,
         trainable_params=loaded.trainable_params,
         steps_per_epoch=steps_per_epoch,
         total_steps=total_steps,
         evaluations=evaluations,
     )
-    report.budget.update(_memory_line(config, loaded, train_rows))
+    report.budget.update(_memory_line(config, loaded, lengths))
     preflight.parent.mkdir(parents=True, exist_ok=True)
     preflight.write_bytes(
         orjson.dumps({"train": report.to_dict(), "val": val_report.to_dict(), "val_source": data.val_source}, option=orjson.OPT_INDENT_2)
     )
     for line in report.lines():
         echo(line)
-    return Prepared(config, data, loaded, train_rows, val_rows, report, val_report, eval_steps)
+    return Prepared(config, data, loaded, train_rows, val_rows, report, val_report, eval_steps, train_pairs, val_pairs)
 
 
 def _row(ex) -> dict:
@@ -114,10 +134,10 @@ def _packed_row_count(rows: list[dict], config: TrainConfig) -> int:
     return max(1, -(-total // config.max_seq_len))
 
 
-def _memory_line(config: TrainConfig, loaded, rows: list[dict]) -> dict:
+def _memory_line(config: TrainConfig, loaded, lengths: list[int]) -> dict:
     try:
         arch = describe_model(loaded.model)
-        longest = min(config.max_seq_len, max(len(r["input_ids"]) for r in rows))
+        longest = min(config.max_seq_len, max(lengths))
         mode = "lora" if config.method == "lora" else "full"
         est = estimate_memory(
             arch,
@@ -152,7 +172,7 @@ def build_trainer(
     from datasets import Dataset
     from transformers import EarlyStoppingCallback
 
-    from .callbacks import MetricsLog, OverfitWatcher, TokenCounter
+    from .callbacks import MetricsLog, OverfitWatcher, PreferenceWatcher, TokenCounter
 
     config, data, loaded, train_rows, val_rows, eval_steps = p.config, p.data, p.loaded, p.train_rows, p.val_rows, p.eval_steps
     cuda = torch.cuda.is_available()
@@ -192,16 +212,19 @@ def build_trainer(
         disable_tqdm=True,
         dataloader_num_workers=0,
     )
-    watcher = OverfitWatcher(gap=config.overfit_gap, on_warning=lambda w: echo(f"warning (step {w['step']}): {w['message']}"))
+    warn = lambda w: echo(f"warning (step {w['step']}): {w['message']}")  # noqa: E731
+    watcher = (PreferenceWatcher if p.preference else OverfitWatcher)(gap=config.overfit_gap, on_warning=warn)
     callbacks = [watcher, MetricsLog(metrics_log, mlflow_run=track), _ProgressEcho(echo), *(extra_callbacks or [])]
     early = None
     if has_val and config.early_stopping_patience:
         early = EarlyStoppingCallback(config.early_stopping_patience, config.early_stopping_threshold)
         callbacks.append(early)
     keep = ["input_ids", "labels"]
-    train_ds = Dataset.from_list([{k: r[k] for k in keep} for r in train_rows])
-    val_ds = Dataset.from_list([{k: r[k] for k in keep} for r in val_rows]) if has_val else None
-    if data.task == "classification":
+    if p.preference:
+        trainer = build_preference_trainer(data.task, config, loaded, train_rows, val_rows, common, callbacks)
+    elif data.task == "classification":
+        train_ds = Dataset.from_list([{k: r[k] for k in keep} for r in train_rows])
+        val_ds = Dataset.from_list([{k: r[k] for k in keep} for r in val_rows]) if has_val else None
         from transformers import DataCollatorWithPadding, Trainer, TrainingArguments
 
         args = TrainingArguments(**common)
@@ -217,6 +240,8 @@ def build_trainer(
     else:
         from trl import SFTConfig, SFTTrainer
 
+        train_ds = Dataset.from_list([{k: r[k] for k in keep} for r in train_rows])
+        val_ds = Dataset.from_list([{k: r[k] for k in keep} for r in val_rows]) if has_val else None
         args = SFTConfig(
             **common,
             max_length=config.max_seq_len,
@@ -239,6 +264,9 @@ def build_trainer(
     from transformers.trainer_callback import PrinterCallback
 
     trainer.remove_callback(PrinterCallback)  # it prints every log as a dict; curatune's own lines say what matters
+    if p.preference:  # TRL applied the adapter: count now
+        loaded.trainable_params = sum(q.numel() for q in trainer.model.parameters() if q.requires_grad)
+        loaded.total_params = sum(q.numel() for q in trainer.model.parameters())
     counter = TokenCounter(trainer.data_collator)
     trainer.data_collator = counter
     return Built(trainer, watcher, counter, early)
