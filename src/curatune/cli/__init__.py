@@ -19,7 +19,7 @@ from typing import Any
 import typer
 
 from ..errors import EXIT_INTERNAL, CuratuneError
-from . import curate, data, evaluate, loop, split, train
+from . import ablate, curate, data, evaluate, loop, split, train
 from .render import console
 
 app = typer.Typer(
@@ -55,6 +55,7 @@ VERBS: dict[str, Callable[..., Any]] = {
     "run": loop.run,
     "demo": loop.demo,
     "compare": loop.compare,
+    "ablate": ablate.ablate,
     "reference": loop.reference,
     "report": loop.report,
 }
