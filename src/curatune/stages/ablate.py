@@ -128,6 +128,7 @@ def _ablate(
             "val_data": None,
             "early_stopping_patience": None,
             "packing": True,
+            "eval_steps": steps,
             "rank_losses": False,
             "save_model": True,
         }  # fmt: skip
