@@ -111,6 +111,29 @@ def table(result: dict) -> list[str]:
     return lines
 
 
+def partial(out: Path, direction: str) -> list[str]:
+    """Curated minus random and longest on answer NLL from the arms scored so far (a run cut before its end)."""
+    import numpy as np
+
+    from curatune.evaluate.ablation import ArmValues, seeded_paired_bootstrap
+
+    arms = out / "runs" / f"{direction}-pool" / "arms"
+    scores = {p.parent.name: json.loads(p.read_text()) for p in sorted(arms.glob("*/scores.json"))}
+    if "curated" not in scores:
+        return [f"{direction}: the curated arm is not scored yet"]
+    lines = [f"{direction}: arms scored so far: {', '.join(scores)}"]
+    groups = {"random": [a for a in scores if a.startswith("random-")], "longest": [a for a in scores if a == "longest"]}
+    for ref in scores["curated"]:
+        curated = ArmValues.of([scores["curated"][ref]], "nll")
+        for group, names in groups.items():
+            if names:
+                d = seeded_paired_bootstrap(curated, ArmValues.of([scores[n][ref] for n in names], "nll"), False)
+                other = float(np.mean([ArmValues.of([scores[n][ref]], "nll").estimate() for n in names]))
+                lines.append(f"| {ref} | {group} | {len(names)} | {curated.estimate():.4f} | {other:.4f} | "
+                             f"{d.difference:+.4f} [{d.low:+.4f}, {d.high:+.4f}] | {d.verdict} |")  # fmt: skip
+    return lines
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--direction", choices=["alpaca", "dolly", "both"], default="both")
@@ -129,8 +152,13 @@ def main() -> None:
     p.add_argument("--max-new-tokens", type=int, default=64)
     p.add_argument("--on-overlap", choices=["stop", "drop"], default="drop")
     p.add_argument("--out", default="/tmp/ablate-bench")
+    p.add_argument("--partial", action="store_true", help="only print curated minus random/longest from the arms scored so far")
     args = p.parse_args()
     directions = ["alpaca", "dolly"] if args.direction == "both" else [args.direction]
+    if args.partial:
+        for direction in directions:
+            print("\n".join(partial(Path(args.out), direction)))
+        return
     for direction in directions:
         t0 = time.perf_counter()
         raw = recipe(direction, args)
