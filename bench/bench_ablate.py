@@ -14,7 +14,7 @@ packed rows; the table gives curated minus random and curated minus longest on r
 
 The full run (the issue's figure; hours on 2 cores, minutes on a GPU machine):
 
-    .venv/bin/python bench/bench_ablate.py --pool-size 0 --budget 1000 --steps 250 --batch 8 --seq-len 512 \\
+    .venv/bin/python bench/bench_ablate.py --pool-size 0 --budget 1000 --steps 250 --batch 8 --seq-len 512 --top-layers 0 \\
         --references 300 --holdout 300 --seeds 3 --full --generate --out /tmp/ablate-full
 
 A small version (what fits a shared 2-core machine; every knob below is a flag):
