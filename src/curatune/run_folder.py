@@ -47,6 +47,7 @@ from .staging import FolderBusyError, StagingDir, locked, staged
 
 __all__ = [
     "MAX_NAME_CHARS",
+    "AblationFolder",
     "EvalFolder",
     "FolderBusyError",
     "LrFindFolder",
@@ -263,6 +264,30 @@ class RunFolder:
     @property
     def eval(self) -> EvalFolder:
         return EvalFolder(self.root / "eval")
+
+
+@dataclass(frozen=True)
+class AblationFolder:
+    """``runs/<name>/`` of ``curatune ablate``: the pool, the references, one run folder per arm, the comparison."""
+
+    root: Path
+    pool = _At("pool.jsonl", doc="The pool every arm is drawn from: the data, less the held-out references and what overlaps them.")
+    references = _At("references", doc="The held-out part of the pool (pool-heldout.jsonl), when one is drawn.")
+    stages = _At("stages", doc="The curate and select runs of the curated arm (and of recipe arms), as run folders.")
+    arms = _At("arms")
+    human = _At("human", doc="Blind side-by-side sheets: curated against each other arm.")
+    human_keys = _At("human_keys", doc="Which answer of each sheet is whose (kept out of human/).")
+    result = _At("ablation.json", doc="Arms, budgets, scores and every difference with its interval, written last.")
+    summary = _At("ablation.md")
+    plot = _At("ablation.png")
+    report = _At("report.html")
+
+    def lock(self, wait: float = 0.0) -> AbstractContextManager[None]:
+        return locked(self.root, wait)
+
+    def arm(self, name: str) -> RunFolder:
+        """Arm ``name``'s run folder: ``data.jsonl`` (what it trains on), ``train/``, ``scores.json``."""
+        return RunFolder(self.root / "arms" / check_run_name(name))
 
 
 def kept_records_of(path: str | Path) -> Path | None:

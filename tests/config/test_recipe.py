@@ -35,7 +35,7 @@ def test_unknown_keys_at_every_level_with_suggestions():
     )
     assert sorted(got) == sorted(
         [
-            "Unknown key 'nmae'. Did you mean 'name'? Allowed here: name, runs_dir, data, curate, split, train, eval, tune.",
+            "Unknown key 'nmae'. Did you mean 'name'? Allowed here: name, runs_dir, data, curate, split, train, eval, tune, ablate.",
             f"Unknown key 'data.pth'. Did you mean 'path'? Allowed here: {DATA_KEYS}.",
             f"Unknown key 'data.formt'. Did you mean 'format'? Allowed here: {DATA_KEYS}.",
             (

@@ -21,7 +21,7 @@ import typer
 
 from ..distributed import end_group
 from ..errors import EXIT_INTERNAL, CuratuneError
-from . import curate, data, evaluate, loop, split, train
+from . import ablate, curate, data, evaluate, loop, split, train
 from .render import console, show_library_progress, styled
 
 app = typer.Typer(
@@ -58,6 +58,7 @@ VERBS: dict[str, Callable[..., Any]] = {
     "run": loop.run,
     "demo": loop.demo,
     "compare": loop.compare,
+    "ablate": ablate.ablate,
     "reference": loop.reference,
     "report": loop.report,
 }

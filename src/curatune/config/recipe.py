@@ -34,6 +34,7 @@ from ..curation.registry import all_steps, get_step_class, param_problems
 from ..curation.step import init_params
 from ..errors import RecipeError
 from ..run_folder import check_run_name, name_from_path, run_name_problem
+from .ablate import AblateConfig
 from .eval import EvalConfig
 from .split import SplitConfig
 from .train import TrainConfig
@@ -152,6 +153,8 @@ class Recipe(Strict):
     """How ``curatune run`` evaluates the fine-tuned model against its base (``curatune eval``)."""
     tune: TuneConfig | None = None
     """What ``curatune tune`` searches, starting from ``train:``; see :mod:`curatune.config.tune`."""
+    ablate: AblateConfig | None = None
+    """Which arms ``curatune ablate`` trains and on which references it compares them; see :mod:`curatune.config.ablate`."""
 
     @field_validator("name")
     @classmethod

@@ -235,7 +235,7 @@ def evaluation(run: RunFolder) -> dict | None:
     }
 
 
-def render_report(run: RunFolder, compare: dict | None = None, title: str | None = None) -> str:
+def render_report(run: RunFolder, compare: dict | None = None, title: str | None = None, ablation: dict | None = None) -> str:
     """The page of a run folder: every section whose stage left its files, and ``compare`` (a comparison's rows) on top."""
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
     env.filters["num"] = lambda v: (
@@ -254,8 +254,23 @@ def render_report(run: RunFolder, compare: dict | None = None, title: str | None
         training=training(run),
         evaluation=evaluation(run),
         compare=compare,
+        ablation=ablation_section(ablation) if ablation else None,
         snippet=snippet,
     )
+
+
+def ablation_section(result: dict) -> dict | None:
+    """``curatune ablate``'s result (``ablation.json``, with ``plot_path``) as the report's rows and plot."""
+    from .ablation import arm_rows, comparison_rows
+
+    b = result["budget"]
+    return {
+        "budget_line": f"Every arm trained {b['steps']} optimizer steps of {b['rows_per_step']} packed rows of up to {b['max_seq_len']} "
+        f"tokens; held equal: {b['held_equal']}. Intervals: 95% paired bootstrap over the references and each arm's seeds.",
+        "plot": image(Path(result["plot_path"])) if result.get("plot_path") else None,
+        "comparisons": comparison_rows(result) or [{"": "no comparison"}],
+        "arms": arm_rows(result),
+    }
 
 
 def _fmt(v: Any) -> str:

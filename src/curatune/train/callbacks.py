@@ -154,6 +154,10 @@ class TokenCounter:
         self.tokens = 0
         self.padding = 0
         self.batches = 0
+        # Tokens of each batch in the order the batches were made. The loader makes one batch ahead of the
+        # one trained on (accelerate looks ahead for the end of the data), and evaluation batches pass here
+        # too, so ``processed_tokens`` counts more than the optimizer saw; see :meth:`stepped_tokens`.
+        self.sizes: list[int] = []
 
     def __call__(self, examples):
         batch = self.collator(examples)
@@ -167,7 +171,12 @@ class TokenCounter:
         self.tokens += processed
         self.padding += processed - real
         self.batches += 1
+        self.sizes.append(processed)
         return batch
+
+    def stepped_tokens(self, batches: int) -> int:
+        """Tokens of the first ``batches`` batches: what the optimizer trained on when no evaluation batch came between them."""
+        return sum(self.sizes[:batches])
 
     def summary(self) -> dict:
         return {
@@ -184,3 +193,4 @@ class TokenCounter:
 
     def reset(self) -> None:
         self.tokens = self.padding = self.batches = 0
+        self.sizes = []

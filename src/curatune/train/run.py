@@ -211,6 +211,8 @@ def _finish(p: Prepared, built: Built, output, train_seconds: float, folder: Tra
     )
     best_step = int(Path(state.best_model_checkpoint).name.split("-")[-1]) if state.best_model_checkpoint else None
     tokens = built.counter.summary()
+    if not p.val_rows:  # no evaluation batch among them: the first steps x accumulation batches are exactly those trained on
+        tokens["trained_batch_tokens"] = built.counter.stepped_tokens(state.global_step * config.gradient_accumulation_steps)
     model = trainer.model
     pad = loaded.tokenizer.pad_token_id if loaded.tokenizer.pad_token_id is not None else 0
     rank_start = time.perf_counter()
