@@ -28,7 +28,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ..curation.dedup.exact import dedup_text, normalise
-from ..curation.dedup.lsh import band_multipliers, estimated_jaccard, optimal_bands
+from ..curation.dedup.lsh import band_multipliers, estimated_jaccard, optimal_bands, sorted_unique
 from ..curation.dedup.minhash import FN_WEIGHT, FP_WEIGHT
 from ..curation.dedup.shingle import minhash, shingle_hashes
 from ..curation.record import Record
@@ -155,7 +155,7 @@ def _cross_pairs_within(bucket: np.ndarray, home: np.ndarray) -> list[tuple[np.n
 def _unique_pairs(a: list[np.ndarray], b: list[np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
     if not a:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    key = np.unique(np.concatenate(a).astype(np.int64) * n + np.concatenate(b).astype(np.int64))
+    key = sorted_unique(np.concatenate(a).astype(np.int64) * n + np.concatenate(b).astype(np.int64))
     return key // n, key % n
 
 

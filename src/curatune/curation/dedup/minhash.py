@@ -16,7 +16,7 @@ from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, GlobalStep, Verdict
 from .exact import check_keep, dedup_text, record_score
-from .lsh import band_hashes, candidate_pairs, clusters, estimated_jaccard, optimal_bands
+from .lsh import band_hashes, candidate_pairs, clusters, estimated_jaccard, optimal_bands, sorted_unique
 from .shingle import minhash, minhash_rensa, shingle_hashes, signatures_of_word_hashes, word_hashes, word_signatures, words
 
 FP_WEIGHT, FN_WEIGHT = 0.1, 0.9
@@ -307,7 +307,7 @@ class MinHashDedup(GlobalStep):
         if self._verify == "parts":
             # verify: parts. Candidates: pairs sharing a band of the n-gram signature or of the part signatures.
             a2, b2 = candidate_pairs(part_bands)
-            key = np.unique(np.concatenate((a * n + b, a2 * n + b2)))
+            key = sorted_unique(np.concatenate((a * n + b, a2 * n + b2)))
             a, b = key // n, key % n
         sim, need = self._scores(a, b, sigs, parts)
         ok = sim >= need
