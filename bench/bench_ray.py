@@ -15,7 +15,8 @@ Records: ``--data noisy`` is curatune.generate's noisy Alpaca set (planted defec
 recipe's input); ``--data words`` is a faster generator for large sizes: 60-word texts from a
 5,000-word vocabulary, 5% exact copies and 5% near copies (3 words changed) of earlier records.
 ``--recipe default`` is the default recipe; ``--recipe dedup`` three light steps then exact and
-MinHash dedup (what keeps per-record state).
+MinHash dedup (what keeps per-record state); MINHASH_VERIFY=signature|parts in the environment
+sets dedup.minhash's verify (the default is parts).
 
     python bench/bench_ray.py throughput --n 100000 --data noisy --recipe default
     python bench/bench_ray.py throughput --n 1000000 --data words --recipe dedup
@@ -44,7 +45,7 @@ DEDUP_STEPS = [
     {"step": "filter.empty_answer"},
     {"step": "filter.min_length", "min_chars": 20},
     {"step": "dedup.exact"},
-    {"step": "dedup.minhash"},
+    {"step": "dedup.minhash", **({"verify": os.environ["MINHASH_VERIFY"]} if os.environ.get("MINHASH_VERIFY") else {})},
 ]
 
 
