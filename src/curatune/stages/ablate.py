@@ -50,7 +50,7 @@ from ..evaluate.run import conversation_of, held_out_records, prompt_text
 from ..report.ablation import plot_ablation, summary_markdown
 from ..run_folder import AblationFolder, RunFolder, name_from_path
 from ..tracking import Tracking, tracked_run
-from .keys import EVAL_CODE, StageKey
+from .keys import EVAL_CODE, StageKey, read_json_object
 from .report import build_report
 from .select import select, selection_recipe
 from .train import train_in
@@ -179,8 +179,8 @@ def _ablate(
             "processed_tokens": _trained_tokens(summary),
             "answer_words_median": _median_answer_words(arm.records),
             "cpu_minutes": {
-                "train": round(_read_json(run.root / "train_time.json").get("cpu_seconds", 0.0) / 60, 2),
-                "score": round(_read_json(run.root / "score_time.json").get("cpu_seconds", 0.0) / 60, 2),
+                "train": round(read_json_object(run.root / "train_time.json").get("cpu_seconds", 0.0) / 60, 2),
+                "score": round(read_json_object(run.root / "score_time.json").get("cpu_seconds", 0.0) / 60, 2),
             },
             "estimates": {ref: _estimates(s) for ref, s in scores[arm.name].items()},
         }
@@ -385,7 +385,7 @@ def _log_arm(arm: Arm, run: RunFolder, scores: Scores, recipe: Recipe) -> None:
     import mlflow
 
     train = recipe.train or TrainConfig()
-    summary = _read_json(run.train.summary)
+    summary = read_json_object(run.train.summary)
     tags = {"curatune.stage": "ablate", "curatune.arm_group": arm.group}
     with tracked_run(train.tracking_uri, recipe.runs_dir, train.experiment, f"{recipe.name}/ablate/{arm.name}", tags=tags):
         mlflow.log_params({"arm": arm.name, "group": arm.group, "seed": str(arm.seed), "records": len(arm.records),
@@ -478,11 +478,3 @@ def _cpu_seconds() -> float:
 def _write_json(path: Path, value: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(orjson.dumps(value, option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        value = orjson.loads(path.read_bytes())
-    except (OSError, orjson.JSONDecodeError):
-        return {}
-    return value if isinstance(value, dict) else {}

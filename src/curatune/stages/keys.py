@@ -140,7 +140,7 @@ class StageKey(NamedTuple):
         """
         if force or self.key_file is None or not self.outputs:
             return not force and self.matches()
-        stored = _read_json(self.key_file)
+        stored = read_json_object(self.key_file)
         if stored.get("key") != self.key:
             return False
         written = stored.get("outputs") or {}
@@ -187,7 +187,8 @@ def _digest(path: Path) -> dict[str, Any]:
     return {"bytes": path.stat().st_size, "xxh3": file_fingerprint(path)}
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """The JSON object in ``path``, or ``{}`` when the file is missing, unreadable or not an object."""
     try:
         value = orjson.loads(path.read_bytes())
     except (OSError, orjson.JSONDecodeError):

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..config.train import TrainConfig
+from ..curation.pairs.similar import shared_start
 from ..curation.record import Record
 from ..errors import InputError
 from .examples import TokenExample, render, to_example, truncate
@@ -343,19 +344,10 @@ def pair_example(tokenizer, record: Record) -> PairExample:
     prompt_len, full_lengths = len(prompt_ids), {}
     for side, answer in answers.items():
         full = render_ids(tokenizer, [*prompt, {"role": "assistant", "content": answer}], False)
-        prompt_len = min(prompt_len, _common_prefix(prompt_ids, full))
+        prompt_len = min(prompt_len, shared_start(prompt_ids, full))
         full_lengths[side] = len(full)
     return PairExample(record.id, prompt, answers, prompt_len, {side: n - prompt_len for side, n in full_lengths.items()}, len(prompt_ids))
 
 
 def render_ids(tokenizer, messages: list[dict[str, str]], add_generation_prompt: bool) -> list[int]:
     return tokenizer(render(tokenizer, messages, add_generation_prompt=add_generation_prompt), add_special_tokens=False)["input_ids"]
-
-
-def _common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n

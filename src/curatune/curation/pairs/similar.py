@@ -9,6 +9,7 @@ the short tail where they part (often "stop here" against "go on": length, again
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
 from difflib import SequenceMatcher
 from typing import Annotated
 
@@ -71,8 +72,8 @@ class SameAnswers(Filter):
         return KEEP
 
 
-def shared_start(a: list[str], b: list[str]) -> int:
-    """How many leading words two word lists share."""
+def shared_start(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """How many leading items (words, token ids) two sequences share."""
     n = 0
     for x, y in zip(a, b):
         if x != y:
