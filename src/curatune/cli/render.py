@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -103,7 +104,9 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
     """A rich progress bar on stderr; yields ``advance(n)``. Silent when stderr is not a terminal. With a total, an ETA.
 
     Opened while another bar is on screen, it is a second row of that display (rich draws one display at a time).
+    The description is text, not markup: "[curated] step 3/60" shows its brackets.
     """
+    description = escape(description)
     if _live:
         live = _live[-1]
         task = live.add_task(description, total=total)
@@ -140,7 +143,7 @@ def spinner(text: str) -> Iterator[None]:
     if not console.is_terminal:
         yield
         return
-    with console.status(text, spinner="dots"):
+    with console.status(escape(text), spinner="dots"):
         yield
 
 
