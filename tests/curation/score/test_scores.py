@@ -146,6 +146,27 @@ def test_ifd_equals_hand_computation(tiny):
     assert got["ifd"] != pytest.approx(1.0, abs=1e-3)  # the random model does tell the two apart
 
 
+def test_device_auto_is_the_cpu_here_and_scores_equal(tiny_dir, monkeypatch):
+    """``device: auto`` picks a GPU only when torch sees one; on the CPU the scores are the CPU's, and a device
+    the model really moves to (here ``cpu`` named explicitly) gives the same scores as the spec loaded plainly."""
+    import torch
+
+    from curatune.curation.score.ifd import resolve_device
+
+    assert resolve_device("cuda:1") == "cuda:1" and resolve_device("cpu") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert resolve_device("auto") == "cpu"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert resolve_device("auto") == "cuda"
+    monkeypatch.undo()
+    pairs = [("Name a primary colour.", "Red is a primary colour."), ("2+2?", "4")]
+    plain = ifd_scores(pairs, load_lm(tiny_dir))
+    named = ifd_scores(pairs, tiny_dir, device="cpu")
+    assert load_lm(tiny_dir, "cpu").model.device.type == "cpu"
+    for a, b in zip(plain, named):
+        assert a == pytest.approx(b, rel=1e-6)
+
+
 def test_batched_equals_unbatched(tiny):
     pairs = [
         ("Name a primary colour.", "Red."),

@@ -94,9 +94,21 @@ class CausalLM:
     tokenizer: Any
 
 
-@functools.lru_cache(maxsize=1)
-def load_lm(spec: str = DEFAULT) -> CausalLM:
-    """The model for ``spec``: ``default`` (packaged SmolLM2-135M-Instruct), a .gguf file, a folder, or a cached hub id."""
+def resolve_device(device: str) -> str:
+    """``auto``: the first GPU when torch sees one, else ``cpu``; any other value (``cpu``, ``cuda:1``) as given."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+@functools.lru_cache(maxsize=2)
+def load_lm(spec: str = DEFAULT, device: str = "cpu") -> CausalLM:
+    """The model for ``spec``: ``default`` (packaged SmolLM2-135M-Instruct), a .gguf file, a folder, or a cached hub id.
+
+    On ``device`` (a torch device name), in float32 there too, so scores match the CPU's to rounding and the
+    cache (keyed by model and text, not device) serves both."""
     from transformers import AutoModelForCausalLM
 
     folder, tok_spec = resolve_causal_lm(spec)
@@ -109,6 +121,8 @@ def load_lm(spec: str = DEFAULT) -> CausalLM:
         ) from e
     model.eval()
     _check_head(model, spec)
+    if device != "cpu":
+        model.to(device)  # type: ignore[arg-type]  # transformers types .to by its wrapper
     return CausalLM(model, load_tokenizer(tok_spec))
 
 
@@ -216,6 +230,7 @@ def mean_nll(lm: CausalLM, seqs: Sequence[Scored], batch_size: int = 8) -> list[
 
     use_omp_threads()
     model = lm.model
+    device = model.device
     head = model.get_output_embeddings()
     pad = lm.tokenizer.pad_token_id if lm.tokenizer.pad_token_id is not None else 0
     order = sorted(range(len(seqs)), key=lambda i: len(seqs[i].ids), reverse=True)
@@ -237,9 +252,9 @@ def mean_nll(lm: CausalLM, seqs: Sequence[Scored], batch_size: int = 8) -> list[
                 rows += [r] * s.n
                 cols += range(first - 1, len(s.ids) - 1)  # the positions that predict them
                 targets += s.ids[first:]
-            hidden = model.base_model(input_ids=ids, attention_mask=mask).last_hidden_state
-            picked = hidden[torch.tensor(rows), torch.tensor(cols)]
-            target = torch.tensor(targets)
+            hidden = model.base_model(input_ids=ids.to(device), attention_mask=mask.to(device)).last_hidden_state
+            picked = hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)]
+            target = torch.tensor(targets, device=device)
             nll = torch.cat(
                 [
                     F.cross_entropy(head(picked[c : c + _LOGIT_ROWS]).float(), target[c : c + _LOGIT_ROWS], reduction="none")
@@ -254,17 +269,21 @@ def mean_nll(lm: CausalLM, seqs: Sequence[Scored], batch_size: int = 8) -> list[
 
 
 def ifd_scores(
-    pairs: Sequence[tuple[Prompt, str]], model: str | CausalLM = DEFAULT, max_tokens: int = 512, batch_size: int = 8
+    pairs: Sequence[tuple[Prompt, str]],
+    model: str | CausalLM = DEFAULT,
+    max_tokens: int = 512,
+    batch_size: int = 8,
+    device: str = "cpu",
 ) -> list[dict[str, float] | None]:
     """IFD of each ``(question, answer)`` pair: ``{"ifd", "answer_ppl", "answer_ppl_alone"}``, or None without answer tokens.
 
     ``question`` is a string (one user turn) or chat messages; ``batch_size`` counts
     sequences per forward pass (two per pair); ``model`` is a spec
-    for :func:`load_lm` or a loaded :class:`CausalLM`. Usable without a pipeline.
+    for :func:`load_lm` (loaded on ``device``) or a loaded :class:`CausalLM`. Usable without a pipeline.
     """
     if not pairs:
         return []
-    lm = model if isinstance(model, CausalLM) else load_lm(model)
+    lm = model if isinstance(model, CausalLM) else load_lm(model, resolve_device(device))
     encoded = encode_pairs(lm.tokenizer, pairs, max_tokens)
     todo = [e for e in encoded if e is not None]
     # Both sequences of every pair in one list: one sort by length, fuller batches.
@@ -297,7 +316,9 @@ class IfdScore(GlobalStep):
     forward pass (two per record). Records without an answer get no score.
     ``cache``: scores are kept on disk by content (model, ``max_tokens``, question
     and answer), so a rerun or another selection over the same records scores
-    nothing twice. Slow: about one record per second per core. See :mod:`curatune.curation.score.ifd`.
+    nothing twice. Slow on a CPU: about one record per second per core; ``device: auto`` (the default) scores
+    on the first GPU when torch sees one (this step runs in the main process, never in forked workers).
+    See :mod:`curatune.curation.score.ifd`.
     """
 
     reasons = ("ifd_above_max",)
@@ -312,8 +333,10 @@ class IfdScore(GlobalStep):
         batch_size: Annotated[int, Field(ge=1)] = 8,
         max_ifd: Annotated[float, Field(gt=0)] | None = None,
         cache: bool = True,
+        device: str = "auto",
     ):
         self.model = model
+        self.device = device
         self.max_tokens = max_tokens
         self.batch_size = batch_size
         self.max_ifd = max_ifd
@@ -355,7 +378,7 @@ class IfdScore(GlobalStep):
         with phase(f"IFD of {len(pending):,} records", total=len(pending)) as advance:
             for start in range(0, len(pending), _CHUNK):
                 chunk = pending[start : start + _CHUNK]
-                scores = ifd_scores([p for _, _, p in chunk], self.model, self.max_tokens, self.batch_size)
+                scores = ifd_scores([p for _, _, p in chunk], self.model, self.max_tokens, self.batch_size, self.device)
                 keys, rows = [], []
                 for (rid, key, _), sc in zip(chunk, scores):
                     if sc is not None:
