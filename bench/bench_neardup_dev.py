@@ -23,6 +23,13 @@ main process would (prepare_batch in batches of 1,024, observe, finish, decide).
 
     .venv/bin/python bench/bench_neardup_dev.py                          # the default step
     .venv/bin/python bench/bench_neardup_dev.py -p verify=signature      # the 3-gram rule alone (before)
+    .venv/bin/python bench/bench_neardup_dev.py --generator              # and the generator's clean records dropped
+    .venv/bin/python bench/bench_neardup_dev.py --cost 50000             # CPU µs a record: prepare, observe, finish
+
+``--generator`` also runs the step alone on bench_curation.py's file (``generate_noisy(n=20000, defect_rate=0.2,
+seed=0)``) and counts the records planted as clean that it drops (the rule of issue 15: at most 0.1% of them), and
+the planted near and exact duplicates it finds (dropped as a duplicate of their original), with ``--show`` of the
+clean drops.
 """
 
 from __future__ import annotations
@@ -146,15 +153,79 @@ def run(recs: list[Record], params: dict) -> tuple[dict[str, str], float]:
     return dropped, time.process_time() - t0
 
 
+def generator_check(params: dict, show: int) -> None:
+    import tempfile
+
+    import orjson
+
+    from curatune.curation.read.records import read_records
+    from curatune.generate import generate_noisy, truth_path_for
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "noisy.jsonl"
+        generate_noisy(path, n=20000, defect_rate=0.2, fmt="alpaca", seed=0)
+        truth = [orjson.loads(x) for x in truth_path_for(path).read_bytes().splitlines()]
+        recs = [r for r in read_records([str(path)], "auto") if isinstance(r, Record)]
+    dropped, cpu = run(recs, params)
+    by_id = {r.id: r for r in recs}
+    clean = [t["id"] for t in truth if t["defect"] == "clean"]
+    clean_dropped = [i for i in clean if i in dropped]
+    found = {}
+    for kind in ("near_duplicate", "exact_duplicate"):
+        items = [t for t in truth if t["defect"] == kind]
+        found[kind] = f"{sum(dropped.get(t['id']) == t['duplicate_of'] for t in items)}/{len(items)}"
+    print(f"generator (20,000, seed 0), {cpu:.1f} s CPU: clean dropped {len(clean_dropped)} of {len(clean):,}; found {found}")
+    for i in random.Random(0).sample(clean_dropped, min(show, len(clean_dropped))):
+        a, b = by_id[i].all_text[:240], by_id[dropped[i]].all_text[:240]
+        print(f"--- clean {i} dropped as a duplicate of {dropped[i]}\n  A: {a!r}\n  B: {b!r}")
+
+
+def cost(n: int, params: dict) -> None:
+    """CPU µs a record of the step's three phases on the generator's records (the best of 3): ``prepare_batch`` (the
+    workers), ``observe`` and ``finish`` (the main process). Run it with another tree's src first on PYTHONPATH to
+    compare versions (the step's interface is all it uses)."""
+    import tempfile
+
+    from curatune.curation.read.records import read_records
+    from curatune.generate import generate_noisy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "noisy.jsonl"
+        generate_noisy(path, n=n, defect_rate=0.2, fmt="alpaca", seed=0)
+        recs = [r for r in read_records([str(path)], "auto") if isinstance(r, Record)]
+    best = [float("inf")] * 3
+    for _ in range(3):
+        step = build_step("dedup.minhash", params)
+        step.setup()
+        t0 = time.process_time()
+        prepared = [p for i in range(0, len(recs), 1024) for p in step.prepare_batch(recs[i : i + 1024])]
+        t1 = time.process_time()
+        for r, p in zip(recs, prepared):
+            step.observe(r, p)
+        t2 = time.process_time()
+        step.finish()
+        t3 = time.process_time()
+        best = [min(b, x) for b, x in zip(best, (t1 - t0, t2 - t1, t3 - t2))]
+    per = [1e6 * b / len(recs) for b in best]
+    print(f"| {len(recs):,} records | prepare_batch {per[0]:.1f} | observe {per[1]:.1f} | finish {per[2]:.1f} | total {sum(per):.1f} µs |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--copies", type=int, default=1200)
     ap.add_argument("--show", type=int, default=12, help="extra drops to print")
     ap.add_argument("-p", action="append", default=[], help="a dedup.minhash parameter, key=value (YAML value)")
+    ap.add_argument("--generator", action="store_true", help="also count the generator's clean records dropped")
+    ap.add_argument("--cost", type=int, metavar="N", help="only the CPU cost a record on N generator records")
     args = ap.parse_args()
     import yaml
 
     params = {k: yaml.safe_load(v) for k, v in (p.split("=", 1) for p in args.p)}
+    if args.cost:
+        cost(args.cost, params)
+        return 0
+    if args.generator:
+        generator_check(params, args.show)
     recs, copy_of, how = build(args.copies)
     by_id = {r.id: r for r in recs}
     dropped, cpu = run(recs, params)
