@@ -50,35 +50,13 @@ def main() -> int:
     ap.add_argument("--C", type=float, default=0.5)
     ap.add_argument("--min-weight", type=float, default=0.05)
     ap.add_argument("--threshold", type=float, default=0.8)
+    ap.add_argument("--broad-positives", type=int, default=0, help="refusals from refusal_data.broad_positives (round 6)")
+    ap.add_argument("--broad-negatives", type=int, default=0, help="look-alikes from refusal_data.broad_negatives (round 6)")
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
 
-    pos = refusal_data.positives(args.positives, seed=1)
-    neg = (
-        refusal_data.real_negatives(args.imdb, args.mrpc, seed=1)
-        + refusal_data.HARD_NEGATIVES * 5
-        + refusal_data.topic_negatives(2500, seed=1)
-    )
-    texts, y = pos + neg, np.array([1] * len(pos) + [0] * len(neg))
-    tr, te = train_test_split(np.arange(len(texts)), test_size=0.2, random_state=0, stratify=y)
-    vec = DictVectorizer()
-    x = vec.fit_transform(featurize(texts))
-    clf = LogisticRegression(C=args.C, max_iter=3000, class_weight="balanced")
-    clf.fit(x[tr], y[tr])
-    names = vec.get_feature_names_out()
-    weights = {str(n): round(float(w), 4) for n, w in zip(names, clf.coef_[0]) if abs(w) >= args.min_weight}
-    model = LinearModel(float(clf.intercept_[0]), weights, NGRAM)
-    # The threshold filter.refusal uses (DEFAULT_THRESHOLD): chosen from the dev answers and the false-positive
-    # check below, not from the training fold (its templates are too easy to say anything about the threshold).
+    model, weights, _, (n_pos, n_neg) = train(args)
     threshold = args.threshold
-    probs = np.array([model.probability(tokens(texts[i])) for i in te])
-    neg_fpr = float(np.mean(probs[y[te] == 0] >= threshold))
-    print(
-        f"features kept {len(weights)} of {len(names)}; "
-        f"training-fold recall {np.mean(probs[y[te] == 1] >= threshold):.3f}, false-positive rate {neg_fpr:.4f}"
-    )
-    model = LinearModel(model.bias, weights, NGRAM, threshold)
-
     dev = [json.loads(line) for line in (Path(__file__).parent / "refusal_dev.jsonl").read_text().splitlines() if line.strip()]
     for label in (True, False):
         rows = [d for d in dev if d["refusal"] is label]
@@ -100,13 +78,50 @@ def main() -> int:
             "ngram": NGRAM,
             "bias": round(model.bias, 4),
             "threshold": round(threshold, 4),
-            "training": {"positives": len(pos), "negatives": len(neg), "C": args.C, "min_weight": args.min_weight},
+            "training": {
+                "positives": n_pos,
+                "negatives": n_neg,
+                "broad_positives": args.broad_positives,
+                "broad_negatives": args.broad_negatives,
+                "C": args.C,
+                "min_weight": args.min_weight,
+            },
             "top_features": [f for f, _ in top],
             "weights": dict(sorted(weights.items())),
         }
         OUT.write_text(json.dumps(data, indent=0, ensure_ascii=False) + "\n", encoding="utf-8")
         print(f"wrote {OUT} ({OUT.stat().st_size // 1024} KiB)")
     return 0
+
+
+def train(args: argparse.Namespace) -> tuple[LinearModel, dict[str, float], list[str], tuple[int, int]]:
+    """Fit the model on the training sentences ``args`` asks for; print its figures on the held-back fifth."""
+    pos = refusal_data.positives(args.positives, seed=1) + refusal_data.broad_positives(args.broad_positives, seed=1)
+    neg = (
+        refusal_data.real_negatives(args.imdb, args.mrpc, seed=1)
+        + refusal_data.HARD_NEGATIVES * 5
+        + refusal_data.topic_negatives(2500, seed=1)
+        + refusal_data.broad_negatives(args.broad_negatives, seed=1)
+    )
+    texts, y = pos + neg, np.array([1] * len(pos) + [0] * len(neg))
+    tr, te = train_test_split(np.arange(len(texts)), test_size=0.2, random_state=0, stratify=y)
+    vec = DictVectorizer()
+    x = vec.fit_transform(featurize(texts))
+    clf = LogisticRegression(C=args.C, max_iter=3000, class_weight="balanced")
+    clf.fit(x[tr], y[tr])
+    names = [str(n) for n in vec.get_feature_names_out()]
+    weights = {n: round(float(w), 4) for n, w in zip(names, clf.coef_[0]) if abs(w) >= args.min_weight}
+    model = LinearModel(float(clf.intercept_[0]), weights, NGRAM)
+    # The threshold filter.refusal uses (DEFAULT_THRESHOLD): chosen from the dev answers and the false-positive
+    # check below, not from the training fold (its templates are too easy to say anything about the threshold).
+    threshold = args.threshold
+    probs = np.array([model.probability(tokens(texts[i])) for i in te])
+    neg_fpr = float(np.mean(probs[y[te] == 0] >= threshold))
+    print(
+        f"features kept {len(weights)} of {len(names)}; "
+        f"training-fold recall {np.mean(probs[y[te] == 1] >= threshold):.3f}, false-positive rate {neg_fpr:.4f}"
+    )
+    return LinearModel(model.bias, weights, NGRAM, threshold), weights, names, (len(pos), len(neg))
 
 
 def max_sentence_probability(model: LinearModel, text: str) -> float:
