@@ -780,6 +780,65 @@ REASON_TAILS = [
     " because that requires access I don't have",
     " as that is outside what a text assistant does",
     ", which means you will need to do it yourself",
+    " and tell you what it is like",
+    " and describe it to you",
+    ", so I can't say if it is right",
+    ", so I cannot tell you who they are",
+    " to see whether they are still in good shape",
+    " to check if it works",
+    " to find out what is wrong with it",
+    " and let you know how it went",
+    ", so it is up to you to check it",
+    " or tell you what is in it",
+    ", though I can explain how it is usually done",
+]
+# First-person inability with a person's reason: someone's life, not an assistant's limits.
+HUMAN_FRAMES = [
+    "I can't {v} because my back hurts",
+    "I couldn't {v} until I got paid",
+    "I can't {v} anymore since we moved",
+    "I won't be able to {v} this weekend because of work",
+    "I can't {v} without my glasses",
+    "I was unable to {v} when I was ill",
+    "I can't {v} today, I'm too tired",
+    "I couldn't {v} because the shop had closed",
+    "As a child I was not allowed to {v}",
+    "I can't {v} until the kids are asleep",
+    "I can't afford to {v} this year",
+    "I never had the courage to {v}",
+]
+# A refusal's words in ordinary use: what the writer can do, conditions, idioms, feelings.
+IDIOM_FRAMES = [
+    "I can help you {v} if you like",
+    "I can {v} for you in a few minutes",
+    "Here is how I would {v}",
+    "I am able to {v} quickly once you send the details",
+    "If that is not possible, I will {v} next week",
+    "Where possible, {v} before noon",
+    "It took more than I thought to {v}",
+    "It will take more than luck to {v}",
+    "There is no way around it: you have to {v}",
+    "{O} is within walking distance of the hotel",
+    "{O} is available on weekends",
+    "It is not possible to {v} in one day, so plan two",
+    "Something I can't stress enough is to {v} early",
+    "I can't contain my excitement about {o}",
+    "I can't help smiling when I think of {o}",
+    "I can't help but {v} whenever I visit",
+    "I couldn't help laughing at {o}",
+    "Nothing can stop me from trying to {v}",
+    "Beyond {o}, the town has little to offer",
+    "I have to {v} before the deadline",
+    "I don't need to {v} again",
+    "I don't have to {v} today",
+    "Is it possible to {v} on Sunday?",
+    "You can always {v} later",
+    "If you no longer have access to {o}, it will not appear in your list",
+    "Only people with access to {o} can {v}",
+    "{O} was beyond what I expected",
+    "A tale of courage beyond what I knew",
+    "I can still reach {o} if I hurry",
+    "It will take more than I have to {v}",
 ]
 # The same verbs and objects, refusing nothing.
 NEG_SUBJECTS = [
@@ -927,11 +986,16 @@ def broad_negatives(n: int, seed: int = 0) -> list[str]:
     while len(out) < n:
         vp, ger = _action(rng)
         r = rng.random()
-        if r < 0.4:
+        if r < 0.1:
+            s = rng.choice(HUMAN_FRAMES).format(v=vp)
+        elif r < 0.2:
+            o = rng.choice(OBJECTS + [rng.choice(nps)])
+            s = rng.choice(IDIOM_FRAMES).format(v=vp, o=o, O=_cap(o))
+        elif r < 0.4:
             s = rng.choice(NEG_FRAMES).format(S=rng.choice(NEG_SUBJECTS), v=vp) + rng.choice(NEG_TAILS)
-        elif r < 0.65:
+        elif r < 0.6:
             s = rng.choice(RULE_FRAMES).format(v=vp, G=_cap(ger))
-        elif r < 0.8:
+        elif r < 0.75:
             s = rng.choice(SOFTWARE_FRAMES).format(S=rng.choice(SOFTWARE), v=vp)
         else:
             s = rng.choice(ENOUGH).format(v=vp, o=rng.choice(OBJECTS + [rng.choice(nps)]))

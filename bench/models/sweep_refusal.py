@@ -29,8 +29,15 @@ HERE = Path(__file__).resolve().parent
 SHARED = HERE.parents[2] / "shared" / "data"
 INSTRUCTION = "Please help with the following request."
 BASE = {"positives": 6000, "imdb": 12000, "mrpc": 4000, "C": 0.5, "min_weight": 0.05, "threshold": 0.8}
-# name: (training arguments over BASE, model_threshold); "shipped" is the model in resources/ as it is.
-VARIANTS: dict[str, tuple[dict | None, float]] = {
+# Words a variant adds to the gate's sets (``_may_refuse``: refusal.py's gate is p3-speed's to change; these variants
+# measure what the gate costs, they are not shipped).
+GATE_WORDS = {
+    "_WITH_I": b"way means reach available possible something within".split(),
+    "_FIRST_PERSON": [b"myself"],
+}
+# name: (training arguments over BASE, model_threshold[, gate words added]); "shipped" is the model in resources/ as
+# it is.
+VARIANTS: dict[str, tuple] = {
     "shipped": (None, 0.6),
     "retrained as before": ({}, 0.6),
     "broad 6k+6k": ({"broad_positives": 6000, "broad_negatives": 6000}, 0.6),
@@ -39,6 +46,13 @@ VARIANTS: dict[str, tuple[dict | None, float]] = {
     "broad 10k+10k": ({"broad_positives": 10000, "broad_negatives": 10000}, 0.6),
     "broad 6k+12k": ({"broad_positives": 6000, "broad_negatives": 12000}, 0.6),
     "broad 6k+6k C1": ({"broad_positives": 6000, "broad_negatives": 6000, "C": 1.0}, 0.6),
+    "broad 6k+6k nofunc": ({"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}, 0.6),
+    "broad 6k+6k nofunc t0.5": ({"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}, 0.5),
+    "broad 6k+6k nofunc t0.7": ({"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}, 0.7),
+    "broad 6k+9k nofunc": ({"broad_positives": 6000, "broad_negatives": 9000, "no_function_unigrams": True}, 0.6),
+    "shipped + gate words": (None, 0.6, GATE_WORDS),
+    "broad 6k+6k nofunc + gate words": ({"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}, 0.6, GATE_WORDS),
+    "broad 6k+9k nofunc + gate words": ({"broad_positives": 6000, "broad_negatives": 9000, "no_function_unigrams": True}, 0.6, GATE_WORDS),
 }
 
 
@@ -93,13 +107,16 @@ def main() -> int:
     args = ap.parse_args()
     print("| variant | dev | FP | dev2 | FP | dev3 | FP | real drops |\n|---|---:|---:|---:|---:|---:|---:|---:|")
     shipped = refusal.refusal_model()
-    for name, (params, threshold) in VARIANTS.items():
+    sets = {k: getattr(refusal, k) for k in GATE_WORDS}
+    for name, (params, threshold, *gate) in VARIANTS.items():
         if args.only and name not in args.only:
             continue
+        for k, v in sets.items():
+            setattr(refusal, k, v | frozenset(gate[0][k]) if gate else v)
         if params is None:
             model = shipped
         else:
-            ns = argparse.Namespace(**{**BASE, "broad_positives": 0, "broad_negatives": 0, **params})
+            ns = argparse.Namespace(**{**BASE, "broad_positives": 0, "broad_negatives": 0, "no_function_unigrams": False, **params})
             model = train_refusal.train(ns)[0]
         refusal.refusal_model = _fixed(model)  # the step reads the module's name at each call
         step = build_step("filter.refusal", {"model_threshold": threshold})

@@ -2,8 +2,11 @@
 
 A logistic regression on word 1-3-gram presence (curatune.curation.text.linear: the same features at run
 time) over single sentences: refusals and canned AI disclaimers written for it (refusal_data.py) against
-sentences of IMDB reviews, MRPC news and hand-written hard negatives. Training data and provenance:
-bench/models/refusal_data.py. Weights under ``--min-weight`` are dropped so the file stays small and
+sentences of IMDB reviews, MRPC news and hand-written hard negatives; since round 6 of issue 15 also "broad"
+sentences (refusal frames crossed with varied verbs and objects read from MRPC and IMDB, and the same verbs and
+objects in sentences that refuse nothing), with function words ("it", "and", "of") counted only inside n-grams.
+Training data and provenance: bench/models/refusal_data.py. Variants and their figures: bench/models/sweep_refusal.py
+and bench/RESULTS.md ("Issue 15 (round 6)"). Weights under ``--min-weight`` are dropped so the file stays small and
 readable. The threshold (0.8, filter.refusal's ``model_threshold``) was chosen from the dev answers and
 the false-positive check below.
 
@@ -38,8 +41,16 @@ OUT = ROOT / "src/curatune/curation/filter/resources/refusal_model.json"
 NGRAM = 3
 
 
-def featurize(texts: list[str]) -> list[dict[str, int]]:
-    return [dict.fromkeys(ngram_features(tokens(t), NGRAM), 1) for t in texts]
+# Function words that count only inside n-grams (--no-function-unigrams): on their own they measure a sentence's
+# length and register (a long review sentence has many "it", "and", "of") more than what it says.
+FUNCTION_UNIGRAMS = frozenset(
+    "the a an it its and of in on at to for with they them their he she his her who which what that this these those "
+    "is are was were be been am so or but as by from if whether there here then than".split()
+)
+
+
+def featurize(texts: list[str], drop: frozenset[str] = frozenset()) -> list[dict[str, int]]:
+    return [dict.fromkeys(ngram_features(tokens(t), NGRAM) - drop, 1) for t in texts]
 
 
 def main() -> int:
@@ -50,8 +61,16 @@ def main() -> int:
     ap.add_argument("--C", type=float, default=0.5)
     ap.add_argument("--min-weight", type=float, default=0.05)
     ap.add_argument("--threshold", type=float, default=0.8)
-    ap.add_argument("--broad-positives", type=int, default=0, help="refusals from refusal_data.broad_positives (round 6)")
-    ap.add_argument("--broad-negatives", type=int, default=0, help="look-alikes from refusal_data.broad_negatives (round 6)")
+    # Round 6 (issue 15): the shipped model adds the broad sentences and drops function-word unigrams;
+    # "--broad-positives 0 --broad-negatives 0 --function-unigrams" retrains the model before it, weight for weight.
+    ap.add_argument("--broad-positives", type=int, default=6000, help="refusals from refusal_data.broad_positives")
+    ap.add_argument("--broad-negatives", type=int, default=6000, help="look-alikes from refusal_data.broad_negatives")
+    ap.add_argument(
+        "--function-unigrams",
+        dest="no_function_unigrams",
+        action="store_false",
+        help="let function words count on their own too (the model before round 6)",
+    )
     ap.add_argument("--dry-run", action="store_true")
     args = ap.parse_args()
 
@@ -83,6 +102,7 @@ def main() -> int:
                 "negatives": n_neg,
                 "broad_positives": args.broad_positives,
                 "broad_negatives": args.broad_negatives,
+                "no_function_unigrams": args.no_function_unigrams,
                 "C": args.C,
                 "min_weight": args.min_weight,
             },
@@ -106,7 +126,7 @@ def train(args: argparse.Namespace) -> tuple[LinearModel, dict[str, float], list
     texts, y = pos + neg, np.array([1] * len(pos) + [0] * len(neg))
     tr, te = train_test_split(np.arange(len(texts)), test_size=0.2, random_state=0, stratify=y)
     vec = DictVectorizer()
-    x = vec.fit_transform(featurize(texts))
+    x = vec.fit_transform(featurize(texts, FUNCTION_UNIGRAMS if args.no_function_unigrams else frozenset()))
     clf = LogisticRegression(C=args.C, max_iter=3000, class_weight="balanced")
     clf.fit(x[tr], y[tr])
     names = [str(n) for n in vec.get_feature_names_out()]
