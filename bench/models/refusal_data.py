@@ -719,7 +719,6 @@ SUBJECT_FRAMES = [
     "an AI like me can't {v}",
     "a text assistant like me has no way to {v}",
     "a program like me cannot {v}",
-    "a language model such as myself is unable to {v}",
     "the system is not able to {v}",
     "this tool has no way to {v}",
     "I am not in a position to {v}",
@@ -764,7 +763,7 @@ ACCESS_FRAMES = [
     "nothing I can do gives me access to {o}",
 ]
 TAILS = [
-    "", "", "", "", " for you", " on your behalf", " from here", " right now", " myself", " in person", " directly",
+    "", "", "", "", " for you", " on your behalf", " right now", " myself", " in person",
     " at the moment", " for you, sorry",
 ]
 REASON_TAILS = [
@@ -839,6 +838,21 @@ IDIOM_FRAMES = [
     "A tale of courage beyond what I knew",
     "I can still reach {o} if I hurry",
     "It will take more than I have to {v}",
+]
+# What AI systems cannot do, said of them in the third person, with what follows from it.
+AI_THIRD_FRAMES = [
+    "{A} cannot {v}, so the engineers added a new module",
+    "{A} is unable to {v}, which researchers are working on",
+    "{A} can't {v} without more training data",
+    "{A} could not {v} until it was retrained",
+    "{A} is not able to {v} in its current version",
+    "{A} cannot {v}, a known limitation of such systems",
+    "Early versions of {a} could not {v}",
+    "Critics argue that {a} will never be able to {v}",
+    "{A} cannot {v}, because it has only ever processed written language",
+    "{A} works only with text, so it cannot {v}",
+    "{A} has no body, so it is unable to {v}",
+    "{A} does not {v}; it generates text that reads as if it did",
 ]
 # The same verbs and objects, refusing nothing.
 NEG_SUBJECTS = [
@@ -979,7 +993,7 @@ def broad_positives(n: int, seed: int = 0) -> list[str]:
 
 def broad_negatives(n: int, seed: int = 0) -> list[str]:
     """The same verbs and objects where nobody refuses: another person's inability, a rule for the reader, a program's
-    limit, praise ("I can't recommend X enough")."""
+    limit, what AI systems cannot do said of them, idioms and feelings ("I can't recommend X enough")."""
     rng = random.Random(seed)
     nps, _ = _read_phrases()
     out: list[str] = []
@@ -991,8 +1005,11 @@ def broad_negatives(n: int, seed: int = 0) -> list[str]:
         elif r < 0.2:
             o = rng.choice(OBJECTS + [rng.choice(nps)])
             s = rng.choice(IDIOM_FRAMES).format(v=vp, o=o, O=_cap(o))
-        elif r < 0.4:
+        elif r < 0.27:
             s = rng.choice(NEG_FRAMES).format(S=rng.choice(NEG_SUBJECTS), v=vp) + rng.choice(NEG_TAILS)
+        elif r < 0.42:
+            a = rng.choice(AI_SUBJECTS)
+            s = rng.choice(AI_THIRD_FRAMES).format(v=vp, A=a, a=a[0].lower() + a[1:] if a[1:2].islower() else a)
         elif r < 0.6:
             s = rng.choice(RULE_FRAMES).format(v=vp, G=_cap(ger))
         elif r < 0.75:

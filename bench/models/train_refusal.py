@@ -41,11 +41,12 @@ OUT = ROOT / "src/curatune/curation/filter/resources/refusal_model.json"
 NGRAM = 3
 
 
-# Function words that count only inside n-grams (--no-function-unigrams): on their own they measure a sentence's
-# length and register (a long review sentence has many "it", "and", "of") more than what it says.
+# Function words that count only inside n-grams (default; --function-unigrams keeps them): on their own they measure
+# a sentence's length and register (a long review sentence has many "and", "of", "the") more than what it says.
+# Pronouns and "was"/"were" stay: who acts and when are what separates "she couldn't book it" from a refusal.
 FUNCTION_UNIGRAMS = frozenset(
-    "the a an it its and of in on at to for with they them their he she his her who which what that this these those "
-    "is are was were be been am so or but as by from if whether there here then than".split()
+    "the a an and of in on at to for with which what that this these those is are be been am so or but as by from if "
+    "whether there here then than".split()
 )
 
 

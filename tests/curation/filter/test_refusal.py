@@ -115,18 +115,24 @@ def test_the_phrase_gate_never_rules_out_a_text_the_patterns_match():
 
 
 def test_a_refusal_clause_before_an_answer_is_scored_on_its_own():
-    """ "I can't X, but <answer>": the clause before the contrast is read alone, not diluted by the answer after it."""
-    from curatune.curation.filter.refusal import _model_hit
+    """ "I can't X, but <answer>": the clause before the contrast is read alone, not diluted by the answer after it.
+    (Round 6: the retrained model scores the sentence of the earlier example whole at 1.0, as its clause, so an answer
+    whose whole sentence the model passes is used.)"""
+    from curatune.curation.filter.refusal import DEFAULT_THRESHOLD, _model_hit, refusal_model
+    from curatune.curation.text.linear import tokens
 
-    answer = "As a text model I am unable to hear audio, but upbeat songs in a major key usually sound cheerful to listeners."
+    answer = "I am unable to hear the recording, but songs in a major key usually sound cheerful to listeners, and the band was popular in the sixties."
+    assert refusal_model().probability(tokens(answer)) < DEFAULT_THRESHOLD  # read whole, the answer dilutes it
     p, piece = _model_hit(answer, 2.0)
-    assert piece == "As a text model I am unable to hear audio"
+    assert piece == "I am unable to hear the recording"
+    assert p >= DEFAULT_THRESHOLD
     assert verdict(TASK, answer) == ("drop", "refusal_model")
 
 
 def test_tasks_that_restate_a_given_text_raise_the_bar():
     """A rephrased sentence or a support ticket speaks in the writer's voice: "I am not able to" is the text's. The
-    same answer to another task is a refusal (the model's probability here is about 0.65: over 0.6, under 0.95)."""
+    same answer to another task is a refusal (the model's probability here is about 0.97 since round 6: over the
+    model_threshold 0.65, under the persona bar 0.99)."""
     answer = "Regrettably I am not able to reach the network drive from here."
     assert verdict("Describe what happened.", answer) == ("drop", "refusal_model")
     assert verdict("Rephrase this sentence: Sadly, the network drive cannot be reached from my desk.", answer) == ("keep", None)

@@ -202,7 +202,7 @@ def is_refusal(text: str, threshold: float | None = None) -> bool:
     return refusal_score(text) >= (DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
-DEFAULT_THRESHOLD = 0.6
+DEFAULT_THRESHOLD = 0.65
 
 # Tasks that ask for text in someone's voice: "I can't" and "I'm sorry" there belong to a character or a writer; and
 # tasks that restate a given text (rephrase, rewrite, translate, correct...): the answer speaks in the text's voice.
@@ -256,7 +256,7 @@ class Refusal(Filter):
         short_words: Annotated[int, Field(ge=0)] = 40,
         model: bool = True,
         model_threshold: Annotated[float, Field(gt=0, le=1)] = DEFAULT_THRESHOLD,
-        persona_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95,
+        persona_threshold: Annotated[float, Field(gt=0, le=1)] = 0.99,
         keep_justified: bool = True,
     ):
         self.start_chars = start_chars
