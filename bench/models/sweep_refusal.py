@@ -35,24 +35,20 @@ GATE_WORDS = {
     "_WITH_I": b"way means reach available possible something within".split(),
     "_FIRST_PERSON": [b"myself"],
 }
-# name: (training arguments over BASE, model_threshold[, gate words added]); "shipped" is the model in resources/ as
-# it is.
+BROAD = {"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}
+# name: (training arguments over BASE or None for the model in resources/ as it is, model_threshold, persona_threshold,
+# gate words added or None).
 VARIANTS: dict[str, tuple] = {
-    "shipped": (None, 0.6),
-    "retrained as before": ({}, 0.6),
-    "broad 6k+6k": ({"broad_positives": 6000, "broad_negatives": 6000}, 0.6),
-    "broad 6k+6k t0.5": ({"broad_positives": 6000, "broad_negatives": 6000}, 0.5),
-    "broad 6k+6k t0.7": ({"broad_positives": 6000, "broad_negatives": 6000}, 0.7),
-    "broad 10k+10k": ({"broad_positives": 10000, "broad_negatives": 10000}, 0.6),
-    "broad 6k+12k": ({"broad_positives": 6000, "broad_negatives": 12000}, 0.6),
-    "broad 6k+6k C1": ({"broad_positives": 6000, "broad_negatives": 6000, "C": 1.0}, 0.6),
-    "broad 6k+6k nofunc": ({"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}, 0.6),
-    "broad 6k+6k nofunc t0.5": ({"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}, 0.5),
-    "broad 6k+6k nofunc t0.7": ({"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}, 0.7),
-    "broad 6k+9k nofunc": ({"broad_positives": 6000, "broad_negatives": 9000, "no_function_unigrams": True}, 0.6),
-    "shipped + gate words": (None, 0.6, GATE_WORDS),
-    "broad 6k+6k nofunc + gate words": ({"broad_positives": 6000, "broad_negatives": 6000, "no_function_unigrams": True}, 0.6, GATE_WORDS),
-    "broad 6k+9k nofunc + gate words": ({"broad_positives": 6000, "broad_negatives": 9000, "no_function_unigrams": True}, 0.6, GATE_WORDS),
+    "main's model (retrained as before), 0.6": ({}, 0.6, 0.95, None),
+    "broad, function unigrams kept, 0.6": ({**BROAD, "no_function_unigrams": False}, 0.6, 0.95, None),
+    "broad, 0.6": (BROAD, 0.6, 0.95, None),
+    "broad, 0.65 (shipped)": (None, 0.65, 0.99, None),
+    "broad, 0.7": (BROAD, 0.7, 0.99, None),
+    "broad, 0.5": (BROAD, 0.5, 0.99, None),
+    "broad 6k+9k, 0.65": ({**BROAD, "broad_negatives": 9000}, 0.65, 0.99, None),
+    "broad, C 0.2, 0.65": ({**BROAD, "C": 0.2}, 0.65, 0.99, None),
+    "main's model + gate words, 0.6": ({}, 0.6, 0.95, GATE_WORDS),
+    "broad, 0.65 + gate words": (BROAD, 0.65, 0.99, GATE_WORDS),
 }
 
 
@@ -108,18 +104,18 @@ def main() -> int:
     print("| variant | dev | FP | dev2 | FP | dev3 | FP | real drops |\n|---|---:|---:|---:|---:|---:|---:|---:|")
     shipped = refusal.refusal_model()
     sets = {k: getattr(refusal, k) for k in GATE_WORDS}
-    for name, (params, threshold, *gate) in VARIANTS.items():
+    for name, (params, threshold, persona, gate) in VARIANTS.items():
         if args.only and name not in args.only:
             continue
         for k, v in sets.items():
-            setattr(refusal, k, v | frozenset(gate[0][k]) if gate else v)
+            setattr(refusal, k, v | frozenset(gate[k]) if gate else v)
         if params is None:
             model = shipped
         else:
             ns = argparse.Namespace(**{**BASE, "broad_positives": 0, "broad_negatives": 0, "no_function_unigrams": False, **params})
             model = train_refusal.train(ns)[0]
         refusal.refusal_model = _fixed(model)  # the step reads the module's name at each call
-        step = build_step("filter.refusal", {"model_threshold": threshold})
+        step = build_step("filter.refusal", {"model_threshold": threshold, "persona_threshold": persona})
         print(row(name, evaluate(step, args.show)), flush=True)
     return 0
 
