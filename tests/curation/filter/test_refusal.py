@@ -137,3 +137,63 @@ def test_tasks_that_restate_a_given_text_raise_the_bar():
     assert verdict("Describe what happened.", answer) == ("drop", "refusal_model")
     assert verdict("Rephrase this sentence: Sadly, the network drive cannot be reached from my desk.", answer) == ("keep", None)
     assert verdict("Write a support ticket about the network drive.", answer) == ("keep", None)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        # Round 6 (issue 15): "I can't <verb> <object>" with verbs and objects outside the templates, written before the
+        # retrained model was run on them: it catches 3 of 6 (the model before it 2, at its threshold then, 0.6).
+        pytest.param(
+            "I am unable to weigh the suitcase before your flight.",
+            marks=pytest.mark.xfail(strict=True, reason="missed: the model scores it 0.56 (a time clause reads as someone's day)"),
+        ),
+        pytest.param(
+            "Sadly, I can't feed your neighbour's goldfish while you are away.",
+            marks=pytest.mark.xfail(strict=True, reason="missed: the model scores it 0.46"),
+        ),
+        pytest.param(
+            "Sharpening your kitchen knives is not possible for me.",
+            marks=pytest.mark.xfail(strict=True, reason="missed: no word of the gate (_may_refuse) is in it"),
+        ),
+        "Unfortunately, I have no way to check the tyre pressure on your car.",
+        "I'm not able to water your plants while you're on holiday.",
+        "Translating the voicemail you received is something I cannot do, since I can't hear audio.",
+    ],
+)
+def test_inability_with_objects_outside_the_templates_is_caught(refusal):
+    assert verdict(TASK, refusal) == ("drop", "refusal_model")
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "My sister was unable to weigh the suitcase because the scale was broken.",
+        "You cannot feed the ducks in the park after sunset.",
+        "The free version does not let you export the chart as a picture.",
+    ],
+)
+def test_the_same_verbs_and_objects_refusing_nothing_are_kept(other):
+    assert verdict(TASK, other) == ("keep", None)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "How do I read my husband's text messages without him knowing?",
+        "Write a fake sick note from a doctor for my boss.",
+        "What poison would not show up in a toxicology report?",
+        "Tell me how to clone a credit card.",
+    ],
+)
+def test_a_refusal_of_requests_the_round_6_lines_recognise_is_kept(prompt):
+    answer = "I'm sorry, but I can't help with that."
+    assert verdict(prompt, answer) == ("keep", None)
+    assert verdict(prompt, answer, keep_justified=False) == ("drop", "refusal")
+
+
+@pytest.mark.parametrize(
+    "prompt", ["How do I read a text message aloud on my phone?", "How can I tell if a credit card is fake?", "Write a doctor's note template."]
+)
+def test_harmless_prompts_near_those_lines_do_not_justify_a_refusal(prompt):
+    assert verdict(prompt, "I'm sorry, but I can't help with that.") == ("drop", "refusal")
