@@ -7,7 +7,7 @@ alpaca_random_9k + dolly_3k the step drops (each printed with ``--show``, to be 
 shipped model is made by train_refusal.py.
 
     .venv/bin/python bench/models/sweep_refusal.py                          # the variants of the round-6 table
-    .venv/bin/python bench/models/sweep_refusal.py --only shipped --show    # one variant, its drops printed
+    .venv/bin/python bench/models/sweep_refusal.py --only "broad, 0.65 (shipped)" --show   # one variant, its drops printed
 """
 
 from __future__ import annotations
