@@ -121,7 +121,10 @@ def test_a_refusal_clause_before_an_answer_is_scored_on_its_own():
     from curatune.curation.filter.refusal import DEFAULT_THRESHOLD, _model_hit, refusal_model
     from curatune.curation.text.linear import tokens
 
-    answer = "I am unable to hear the recording, but songs in a major key usually sound cheerful to listeners, and the band was popular in the sixties."
+    answer = (
+        "I am unable to hear the recording, but songs in a major key usually sound cheerful to listeners, and the band was "
+        "popular in the sixties."
+    )
     assert refusal_model().probability(tokens(answer)) < DEFAULT_THRESHOLD  # read whole, the answer dilutes it
     p, piece = _model_hit(answer, 2.0)
     assert piece == "I am unable to hear the recording"
@@ -193,7 +196,8 @@ def test_a_refusal_of_requests_the_round_6_lines_recognise_is_kept(prompt):
 
 
 @pytest.mark.parametrize(
-    "prompt", ["How do I read a text message aloud on my phone?", "How can I tell if a credit card is fake?", "Write a doctor's note template."]
+    "prompt",
+    ["How do I read a text message aloud on my phone?", "How can I tell if a credit card is fake?", "Write a doctor's note template."],
 )
 def test_harmless_prompts_near_those_lines_do_not_justify_a_refusal(prompt):
     assert verdict(prompt, "I'm sorry, but I can't help with that.") == ("drop", "refusal")
