@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import random
 import re
+from functools import cache
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
@@ -652,3 +653,459 @@ def real_negatives(n_imdb: int, n_mrpc: int, seed: int = 0) -> list[str]:
     rng.shuffle(rest)
     rng.shuffle(mrpc)
     return hard[: n_imdb // 2] + rest[: n_imdb - min(len(hard), n_imdb // 2)] + mrpc[:n_mrpc]
+
+
+# --- Issue 15 round 6: "I can't <verb> <object>" outside the templates above -----------------------------------------
+# The model above learnt its objects ("draw a picture", "browse the internet") more than its frames: "It is not within
+# my power to book a table" scored 0.07. Below, the frames are crossed with verbs written here and with objects and
+# verb phrases read from MRPC and IMDB sentences (news and reviews: any subject matter), so an object's words carry no
+# weight; and the same verbs and objects in sentences that refuse nothing (someone else's inability, a rule for the
+# reader, a program's limit, "I can't recommend X enough") are the negatives, so the frame is what decides.
+# Written for round 6 by its author from how assistants decline; nothing read from bench/heldout, the tests'
+# phrases, refusal_phrases.txt or bench/models/refusal_dev3.jsonl.
+
+VERBS = (
+    "see view inspect examine watch hear taste smell touch feel sample try check open read download access retrieve "
+    "fetch load browse visit follow book reserve order buy purchase send post mail deliver call phone ring text email "
+    "contact schedule cancel sign print install run execute test compile deploy repair fix clean cook bake drive carry "
+    "move lift attend join meet record film photograph play sing draw paint sketch render upload share save store "
+    "remember track monitor confirm verify guarantee transfer withdraw adjust control unlock measure weigh collect "
+    "pick up drop off arrange renew submit file return exchange update delete rearrange tune wrap count water feed"
+).split()
+GERUNDS = {
+    "see": "seeing",
+    "run": "running",
+    "sing": "singing",
+    "get": "getting",
+    "put": "putting",
+    "cut": "cutting",
+    "drop off": "dropping off",
+    "pick up": "picking up",
+    "ring": "ringing",
+    "shop": "shopping",
+}
+OBJECTS = [
+    "the photo you sent",
+    "your files",
+    "the attachment",
+    "the website",
+    "the link you shared",
+    "a table for two",
+    "your account",
+    "the recording",
+    "the document",
+    "your calendar",
+    "the package",
+    "the tickets",
+    "your car",
+    "the results",
+    "the video",
+    "the dish",
+    "the room",
+    "the spreadsheet",
+    "your code",
+    "the app",
+    "the form",
+    "your emails",
+    "the invoice",
+    "the painting",
+    "the garden",
+    "the report",
+    "the printer",
+    "a taxi",
+    "the lights",
+    "your order",
+    "the recipe",
+    "the song",
+    "the device",
+    "the meeting",
+    "the shop",
+    "the flat",
+    "the appointment",
+]
+SUBJECT_FRAMES = [
+    "I can't {v}",
+    "I cannot {v}",
+    "I'm not able to {v}",
+    "I am unable to {v}",
+    "I won't be able to {v}",
+    "I couldn't {v}",
+    "I wasn't able to {v}",
+    "I was unable to {v}",
+    "I'd be unable to {v}",
+    "I have no way to {v}",
+    "there's no way for me to {v}",
+    "there is no way I can {v}",
+    "it is not within my power to {v}",
+    "it's beyond what I can do to {v}",
+    "I don't have the means to {v}",
+    "I lack the means to {v}",
+    "I have no means to {v}",
+    "it's not possible for me to {v}",
+    "it is impossible for me to {v}",
+    "I'm in no position to {v}",
+    "I'm not in any position to {v}",
+    "I have no capacity to {v}",
+    "I'm powerless to {v}",
+    "I'm not equipped to {v}",
+    "I can't actually {v}",
+    "I'm not really able to {v}",
+    "this assistant cannot {v}",
+    "this assistant is unable to {v}",
+    "the assistant can't {v}",
+    "the assistant is not able to {v}",
+    "this model cannot {v}",
+    "this chatbot can't {v}",
+    "an AI like me can't {v}",
+    "a text assistant like me has no way to {v}",
+    "a program like me cannot {v}",
+    "the system is not able to {v}",
+    "this tool has no way to {v}",
+    "I am not in a position to {v}",
+    "I have no ability to {v}",
+    "it isn't possible for me to {v}",
+    "I'm afraid I can't {v}",
+    "sadly I can't {v}",
+    "I simply cannot {v}",
+    "I can't personally {v}",
+    "I'm not able to directly {v}",
+]
+GERUND_PREDICATES = [
+    "is beyond me",
+    "is beyond what I can do",
+    "is not something I can do",
+    "isn't something I'm able to do",
+    "is not something I can help with",
+    "is something I can't help with",
+    "is outside my abilities",
+    "lies outside what I can do",
+    "is out of my reach",
+    "is impossible for me",
+    "is not possible for me",
+    "isn't within my power",
+    "is not among my abilities",
+    "is not in my skill set",
+    "is more than I can do",
+    "is not something this assistant can do",
+    "is not a thing I can do",
+    "falls outside what this assistant can do",
+    "is not an option for me",
+    "is something I have no way to do",
+]
+ACCESS_FRAMES = [
+    "I have no access to {o}",
+    "I don't have access to {o}",
+    "{O} is not available to me",
+    "{O} isn't accessible to me",
+    "I can't get to {o} from here",
+    "{O} is not something I have access to",
+    "I have no way of reaching {o}",
+    "nothing I can do gives me access to {o}",
+]
+TAILS = [
+    "",
+    "",
+    "",
+    "",
+    " for you",
+    " on your behalf",
+    " right now",
+    " myself",
+    " in person",
+    " at the moment",
+    " for you, sorry",
+]
+REASON_TAILS = [
+    "",
+    "",
+    "",
+    "",
+    ", since I only work with text",
+    ", as I have no internet connection",
+    ", because I am a language model",
+    ", since I have no body",
+    ", so I can't tell you whether it worked",
+    ", so I can't say what it shows",
+    ", so please check it yourself",
+    ", so this answer is based on what you typed",
+    " because that requires access I don't have",
+    " as that is outside what a text assistant does",
+    ", which means you will need to do it yourself",
+    " and tell you what it is like",
+    " and describe it to you",
+    ", so I can't say if it is right",
+    ", so I cannot tell you who they are",
+    " to see whether they are still in good shape",
+    " to check if it works",
+    " to find out what is wrong with it",
+    " and let you know how it went",
+    ", so it is up to you to check it",
+    " or tell you what is in it",
+    ", though I can explain how it is usually done",
+]
+# First-person inability with a person's reason: someone's life, not an assistant's limits.
+HUMAN_FRAMES = [
+    "I can't {v} because my back hurts",
+    "I couldn't {v} until I got paid",
+    "I can't {v} anymore since we moved",
+    "I won't be able to {v} this weekend because of work",
+    "I can't {v} without my glasses",
+    "I was unable to {v} when I was ill",
+    "I can't {v} today, I'm too tired",
+    "I couldn't {v} because the shop had closed",
+    "As a child I was not allowed to {v}",
+    "I can't {v} until the kids are asleep",
+    "I can't afford to {v} this year",
+    "I never had the courage to {v}",
+]
+# A refusal's words in ordinary use: what the writer can do, conditions, idioms, feelings.
+IDIOM_FRAMES = [
+    "I can help you {v} if you like",
+    "I can {v} for you in a few minutes",
+    "Here is how I would {v}",
+    "I am able to {v} quickly once you send the details",
+    "If that is not possible, I will {v} next week",
+    "Where possible, {v} before noon",
+    "It took more than I thought to {v}",
+    "It will take more than luck to {v}",
+    "There is no way around it: you have to {v}",
+    "{O} is within walking distance of the hotel",
+    "{O} is available on weekends",
+    "It is not possible to {v} in one day, so plan two",
+    "Something I can't stress enough is to {v} early",
+    "I can't contain my excitement about {o}",
+    "I can't help smiling when I think of {o}",
+    "I can't help but {v} whenever I visit",
+    "I couldn't help laughing at {o}",
+    "Nothing can stop me from trying to {v}",
+    "Beyond {o}, the town has little to offer",
+    "I have to {v} before the deadline",
+    "I don't need to {v} again",
+    "I don't have to {v} today",
+    "Is it possible to {v} on Sunday?",
+    "You can always {v} later",
+    "If you no longer have access to {o}, it will not appear in your list",
+    "Only people with access to {o} can {v}",
+    "{O} was beyond what I expected",
+    "A tale of courage beyond what I knew",
+    "I can still reach {o} if I hurry",
+    "It will take more than I have to {v}",
+]
+# What AI systems cannot do, said of them in the third person, with what follows from it.
+AI_THIRD_FRAMES = [
+    "{A} cannot {v}, so the engineers added a new module",
+    "{A} is unable to {v}, which researchers are working on",
+    "{A} can't {v} without more training data",
+    "{A} could not {v} until it was retrained",
+    "{A} is not able to {v} in its current version",
+    "{A} cannot {v}, a known limitation of such systems",
+    "Early versions of {a} could not {v}",
+    "Critics argue that {a} will never be able to {v}",
+    "{A} cannot {v}, because it has only ever processed written language",
+    "{A} works only with text, so it cannot {v}",
+    "{A} has no body, so it is unable to {v}",
+    "{A} does not {v}; it generates text that reads as if it did",
+]
+# The same verbs and objects, refusing nothing.
+NEG_SUBJECTS = [
+    "My brother",
+    "The courier",
+    "She",
+    "He",
+    "We",
+    "They",
+    "The team",
+    "My neighbour",
+    "The old man",
+    "Our guide",
+    "The nurse",
+    "Tom",
+    "Maria",
+    "The students",
+    "Most visitors",
+    "The company",
+    "My parents",
+    "The police",
+    "Nobody",
+]
+NEG_FRAMES = [
+    "{S} couldn't {v}",
+    "{S} was unable to {v}",
+    "{S} had no way to {v}",
+    "{S} wasn't able to {v}",
+    "{S} could not {v}",
+    "{S} never managed to {v}",
+    "{S} did not have time to {v}",
+    "{S} was not allowed to {v}",
+]
+NEG_TAILS = [
+    " because the shop was closed",
+    " until Monday",
+    " before the storm",
+    " in time for the wedding",
+    " that year",
+    " after the accident",
+    " without help",
+    " so we went home early",
+    " and gave up",
+    " because of the strike",
+    " last week",
+    " on the first try",
+    " while it was raining",
+    " because the road was flooded",
+    "",
+]
+RULE_FRAMES = [
+    "You cannot {v} without a valid ticket",
+    "You can't {v} until the form is approved",
+    "Visitors are not allowed to {v}",
+    "Guests may not {v} after 10 pm",
+    "Do not {v} before reading the manual",
+    "Without an account, you will not be able to {v}",
+    "Children under 12 cannot {v} alone",
+    "Customers are unable to {v} online on Sundays",
+    "It is not possible to {v} during maintenance",
+    "{G} is not possible without a licence",
+    "{G} is not allowed in the museum",
+    "{G} is impossible when the power is off",
+]
+SOFTWARE = [
+    "The app",
+    "The free version",
+    "This printer",
+    "The old laptop",
+    "Our website",
+    "The library",
+    "The script",
+    "The phone",
+    "The camera",
+    "The portal",
+]
+SOFTWARE_FRAMES = [
+    "{S} cannot {v}",
+    "{S} is unable to {v}",
+    "{S} does not let you {v}",
+    "{S} has no way to {v}",
+    "{S} is not able to {v}",
+]
+ENOUGH = [
+    "I can't recommend {o} enough",
+    "I can't praise {o} enough",
+    "I can't thank you enough for {o}",
+    "I can't wait to {v}",
+    "I couldn't stop thinking about {o}",
+    "I can't believe how good {o} was",
+    "I cannot stress enough how useful {o} is",
+    "I could not put {o} down",
+    "I can't imagine a better way to {v}",
+    "I just can't get enough of {o}",
+]
+_STOP = frozenset(
+    "of to in and was is are were be been by for on at with from that this as it its or but not said has have had will "
+    "would could than then also which who he she they we his her their our s t".split()
+)
+_NP = re.compile(r"\b(?:the|a|an|his|her|their|this|my) ((?:[a-z]+ ){0,2}[a-z]+)")
+_VP = re.compile(r"\bto ([a-z]{3,}) ((?:the|a|an|his|her|their|this) (?:[a-z]+ ){0,2}[a-z]+)")
+
+
+@cache
+def _read_phrases() -> tuple[list[str], list[str]]:
+    """Object noun phrases ("the second quarter") and verb phrases ("approve the merger") of MRPC and IMDB sentences."""
+    texts: list[str] = []
+    with open(SHARED / "mrpc_train.tsv", encoding="utf-8-sig") as f:
+        next(f)
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 5:
+                texts += [parts[3], parts[4]]
+    with open(SHARED / "imdb_train_10k.jsonl", encoding="utf-8") as f:
+        for i, line in enumerate(f):
+            if i >= 3000:
+                break
+            texts.append(json.loads(line)["text"].replace("<br />", " "))
+    nps: set[str] = set()
+    vps: set[str] = set()
+    for t in texts:
+        t = t.replace("'s", "")
+        for m in _NP.finditer(t):
+            words = m.group(1).split()
+            while words and words[-1] in _STOP:
+                words.pop()
+            if words and not any(w in _STOP for w in words):
+                nps.add(m.group(0).split()[0] + " " + " ".join(words))
+        for m in _VP.finditer(t):
+            words = m.group(2).split()
+            if words[-1] not in _STOP and not any(w in _STOP for w in words[1:]) and m.group(1) not in _STOP:
+                vps.add(f"{m.group(1)} {m.group(2)}")
+    return sorted(nps), sorted(vps)
+
+
+def _gerund(v: str) -> str:
+    if v in GERUNDS:
+        return GERUNDS[v]
+    head, _, rest = v.partition(" ")
+    g = head[:-1] + "ing" if head.endswith("e") and not head.endswith("ee") else head + "ing"
+    return f"{g} {rest}".strip()
+
+
+def _action(rng: random.Random) -> tuple[str, str]:
+    """A verb phrase and its gerund form: a written verb with a written or read object, or a read verb phrase."""
+    nps, vps = _read_phrases()
+    r = rng.random()
+    if r < 0.3:
+        vp = rng.choice(vps)
+        return vp, _gerund(vp)
+    v = rng.choice(VERBS)
+    o = rng.choice(OBJECTS) if r < 0.65 else rng.choice(nps)
+    return f"{v} {o}", _gerund(v) + " " + o
+
+
+def broad_positives(n: int, seed: int = 0) -> list[str]:
+    """Refusals whose frames (subject, modality, an "X is beyond me" predicate, no access) are crossed with varied verbs
+    and objects."""
+    rng = random.Random(seed)
+    nps, _ = _read_phrases()
+    out: list[str] = []
+    while len(out) < n:
+        vp, ger = _action(rng)
+        r = rng.random()
+        opening = rng.choice(OPENINGS) if rng.random() < 0.4 else ""
+        if r < 0.6:
+            body = rng.choice(SUBJECT_FRAMES).format(v=vp) + rng.choice(TAILS) + rng.choice(REASON_TAILS)
+        elif r < 0.85:
+            body = f"{ger}{rng.choice(TAILS)} {rng.choice(GERUND_PREDICATES)}{rng.choice(REASON_TAILS)}"
+        else:
+            o = rng.choice(OBJECTS) if rng.random() < 0.5 else rng.choice(nps)
+            body = rng.choice(ACCESS_FRAMES).format(o=o, O=_cap(o)) + rng.choice(REASON_TAILS)
+        s = _cap(f"{opening} {body}.")
+        out.append(_variants(s, rng))
+    return out
+
+
+def broad_negatives(n: int, seed: int = 0) -> list[str]:
+    """The same verbs and objects where nobody refuses: another person's inability, a rule for the reader, a program's
+    limit, what AI systems cannot do said of them, idioms and feelings ("I can't recommend X enough")."""
+    rng = random.Random(seed)
+    nps, _ = _read_phrases()
+    out: list[str] = []
+    while len(out) < n:
+        vp, ger = _action(rng)
+        r = rng.random()
+        if r < 0.1:
+            s = rng.choice(HUMAN_FRAMES).format(v=vp)
+        elif r < 0.2:
+            o = rng.choice(OBJECTS + [rng.choice(nps)])
+            s = rng.choice(IDIOM_FRAMES).format(v=vp, o=o, O=_cap(o))
+        elif r < 0.27:
+            s = rng.choice(NEG_FRAMES).format(S=rng.choice(NEG_SUBJECTS), v=vp) + rng.choice(NEG_TAILS)
+        elif r < 0.42:
+            a = rng.choice(AI_SUBJECTS)
+            s = rng.choice(AI_THIRD_FRAMES).format(v=vp, A=a, a=a[0].lower() + a[1:] if a[1:2].islower() else a)
+        elif r < 0.6:
+            s = rng.choice(RULE_FRAMES).format(v=vp, G=_cap(ger))
+        elif r < 0.75:
+            s = rng.choice(SOFTWARE_FRAMES).format(S=rng.choice(SOFTWARE), v=vp)
+        else:
+            s = rng.choice(ENOUGH).format(v=vp, o=rng.choice(OBJECTS + [rng.choice(nps)]))
+        out.append(_variants(_cap(s + "."), rng))
+    return out

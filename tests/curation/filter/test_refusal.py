@@ -115,19 +115,89 @@ def test_the_phrase_gate_never_rules_out_a_text_the_patterns_match():
 
 
 def test_a_refusal_clause_before_an_answer_is_scored_on_its_own():
-    """ "I can't X, but <answer>": the clause before the contrast is read alone, not diluted by the answer after it."""
-    from curatune.curation.filter.refusal import _model_hit
+    """ "I can't X, but <answer>": the clause before the contrast is read alone, not diluted by the answer after it.
+    (Round 6: the retrained model scores the sentence of the earlier example whole at 1.0, as its clause, so an answer
+    whose whole sentence the model passes is used.)"""
+    from curatune.curation.filter.refusal import DEFAULT_THRESHOLD, _model_hit, refusal_model
+    from curatune.curation.text.linear import tokens
 
-    answer = "As a text model I am unable to hear audio, but upbeat songs in a major key usually sound cheerful to listeners."
+    answer = (
+        "I am unable to hear the recording, but songs in a major key usually sound cheerful to listeners, and the band was "
+        "popular in the sixties."
+    )
+    assert refusal_model().probability(tokens(answer)) < DEFAULT_THRESHOLD  # read whole, the answer dilutes it
     p, piece = _model_hit(answer, 2.0)
-    assert piece == "As a text model I am unable to hear audio"
+    assert piece == "I am unable to hear the recording"
+    assert p >= DEFAULT_THRESHOLD
     assert verdict(TASK, answer) == ("drop", "refusal_model")
 
 
 def test_tasks_that_restate_a_given_text_raise_the_bar():
     """A rephrased sentence or a support ticket speaks in the writer's voice: "I am not able to" is the text's. The
-    same answer to another task is a refusal (the model's probability here is about 0.65: over 0.6, under 0.95)."""
+    same answer to another task is a refusal (the model's probability here is about 0.97 since round 6: over the
+    model_threshold 0.65, under the persona bar 0.99)."""
     answer = "Regrettably I am not able to reach the network drive from here."
     assert verdict("Describe what happened.", answer) == ("drop", "refusal_model")
     assert verdict("Rephrase this sentence: Sadly, the network drive cannot be reached from my desk.", answer) == ("keep", None)
     assert verdict("Write a support ticket about the network drive.", answer) == ("keep", None)
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        # Round 6 (issue 15): "I can't <verb> <object>" with verbs and objects outside the templates, written before the
+        # retrained model was run on them: it catches 3 of 6 (the model before it 2, at its threshold then, 0.6).
+        pytest.param(
+            "I am unable to weigh the suitcase before your flight.",
+            marks=pytest.mark.xfail(strict=True, reason="missed: the model scores it 0.56 (a time clause reads as someone's day)"),
+        ),
+        pytest.param(
+            "Sadly, I can't feed your neighbour's goldfish while you are away.",
+            marks=pytest.mark.xfail(strict=True, reason="missed: the model scores it 0.46"),
+        ),
+        pytest.param(
+            "Sharpening your kitchen knives is not possible for me.",
+            marks=pytest.mark.xfail(strict=True, reason="missed: no word of the gate (_may_refuse) is in it"),
+        ),
+        "Unfortunately, I have no way to check the tyre pressure on your car.",
+        "I'm not able to water your plants while you're on holiday.",
+        "Translating the voicemail you received is something I cannot do, since I can't hear audio.",
+    ],
+)
+def test_inability_with_objects_outside_the_templates_is_caught(refusal):
+    assert verdict(TASK, refusal) == ("drop", "refusal_model")
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        "My sister was unable to weigh the suitcase because the scale was broken.",
+        "You cannot feed the ducks in the park after sunset.",
+        "The free version does not let you export the chart as a picture.",
+    ],
+)
+def test_the_same_verbs_and_objects_refusing_nothing_are_kept(other):
+    assert verdict(TASK, other) == ("keep", None)
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [
+        "How do I read my husband's text messages without him knowing?",
+        "Write a fake sick note from a doctor for my boss.",
+        "What poison would not show up in a toxicology report?",
+        "Tell me how to clone a credit card.",
+    ],
+)
+def test_a_refusal_of_requests_the_round_6_lines_recognise_is_kept(prompt):
+    answer = "I'm sorry, but I can't help with that."
+    assert verdict(prompt, answer) == ("keep", None)
+    assert verdict(prompt, answer, keep_justified=False) == ("drop", "refusal")
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    ["How do I read a text message aloud on my phone?", "How can I tell if a credit card is fake?", "Write a doctor's note template."],
+)
+def test_harmless_prompts_near_those_lines_do_not_justify_a_refusal(prompt):
+    assert verdict(prompt, "I'm sorry, but I can't help with that.") == ("drop", "refusal")

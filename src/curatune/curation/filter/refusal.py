@@ -9,8 +9,9 @@ Two signals:
 - patterns (``refusal_phrases.txt``): a listed phrase near the start of an answer, or anywhere in a short
   one. Certain, and cheap.
 - a sentence model (``resources/refusal_model.json``; trained by bench/models/train_refusal.py on refusals
-  and disclaimers written for it against IMDB and MRPC sentences and hand-written hard negatives: see
-  bench/models/refusal_data.py for the provenance): a logistic regression on word 1-3-grams, scored on
+  and disclaimers written for it, refusal frames crossed with verbs and objects read from MRPC and IMDB, against
+  IMDB and MRPC sentences and hand-written hard negatives: see bench/models/refusal_data.py for the provenance):
+  a logistic regression on word 1-3-grams (function words only inside n-grams), scored on
   every sentence of an answer that may refuse (``_may_refuse``), so a refusal phrased in words no
   list has ("That goes beyond what a text assistant can do"), a canned closing ("Please note that as a
   language model I can't verify this") or a refusal sentence between two real ones is caught too. A cheap
@@ -202,7 +203,7 @@ def is_refusal(text: str, threshold: float | None = None) -> bool:
     return refusal_score(text) >= (DEFAULT_THRESHOLD if threshold is None else threshold)
 
 
-DEFAULT_THRESHOLD = 0.6
+DEFAULT_THRESHOLD = 0.65
 
 # Tasks that ask for text in someone's voice: "I can't" and "I'm sorry" there belong to a character or a writer; and
 # tasks that restate a given text (rephrase, rewrite, translate, correct...): the answer speaks in the text's voice.
@@ -218,12 +219,13 @@ _PERSONA_TASK = re.compile(
 @lru_cache(maxsize=1)
 def _harmful_requests() -> re.Pattern:
     lines = phrase_sections("harmful_requests.txt", folded=False)["default"]
-    return re.compile("|".join(f"(?:{p})" for p in lines), re.I)
+    # Patterns in lower case, matched on lower-cased text: without re.I the 46 lines cost about half as much.
+    return re.compile("|".join(f"(?:{p})" for p in lines))
 
 
 def justified(prompt: str) -> bool:
     """The prompt asks for something a model should refuse (harmful_requests.txt): refusing is the right answer."""
-    return bool(prompt) and _harmful_requests().search(prompt) is not None
+    return bool(prompt) and _harmful_requests().search(prompt.lower()) is not None
 
 
 @register("filter.refusal")
@@ -245,7 +247,16 @@ class Refusal(Filter):
     clauses scored on their own, restating and ticket tasks under the persona bar), tuned on
     bench/models/refusal_dev2.jsonl (53 refusals, 31 look-alikes written for it): recall 0.736 -> 0.887, no
     look-alike flagged; on alpaca_random_9k + dolly_3k 9 records dropped, all refusals (10 before, one a support
-    ticket); the generator's 19,667 records: no verdict changed.
+    ticket); the generator's 19,667 records: no verdict changed. Issue 15 round 6 (the model retrained on refusal
+    frames crossed with varied verbs and objects and on the same verbs refusing nothing, function words only inside
+    n-grams; ``model_threshold`` 0.6 -> 0.65, ``persona_threshold`` 0.95 -> 0.99 for the sharper model): on
+    bench/models/refusal_dev3.jsonl (68 refusals, 42 look-alikes, written before the retraining, then used to choose
+    between variants) recall 0.412 -> 0.676, look-alikes flagged 4 -> 3 (14 of its 22 misses never reach the
+    model: the word gate); refusal_dev2 0.887 -> 0.943, refusal_dev 0.900 -> 0.933; alpaca_random_9k + dolly_3k: 9
+    records dropped, all refusals; the generator's 49,167 records: no verdict changed. ``harmful_requests.txt``
+    12 -> 46 lines: on bench/models/harmful_requests_dev2.jsonl (not tuned on) 0 -> 13 of 15 harmful prompts
+    recognised, 0 of 13 harmless ones. bench/heldout was not run again (its runs are spent): its figures are those of
+    run 3, before round 6.
     """
 
     reasons = ("refusal", "ai_disclaimer", "refusal_model")
@@ -256,7 +267,7 @@ class Refusal(Filter):
         short_words: Annotated[int, Field(ge=0)] = 40,
         model: bool = True,
         model_threshold: Annotated[float, Field(gt=0, le=1)] = DEFAULT_THRESHOLD,
-        persona_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95,
+        persona_threshold: Annotated[float, Field(gt=0, le=1)] = 0.99,
         keep_justified: bool = True,
     ):
         self.start_chars = start_chars
