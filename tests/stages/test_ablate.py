@@ -68,6 +68,8 @@ def test_ablation_end_to_end_sizes_budgets_and_rerun(tmp_path, demo_lm):
     result = first.result
     arms = result["arms"]
     assert set(arms) == {"curated", "random-0", "random-1", "longest", "full", "mine"}
+    # one arm of every kind runs first, the other random seeds last: a run cut short compares every kind
+    assert list(arms) == ["curated", "random-0", "longest", "full", "mine", "random-1"]
     # 5 held out of 60; the budget keeps 10; random and longest get exactly as many as curated
     assert result["pool"]["records"] == 55
     assert arms["curated"]["records"] == 10
@@ -136,3 +138,12 @@ def test_seeded_bootstrap_finds_a_planted_gain_and_not_a_null_one():
     assert abs(same.low) < 1e-12 and abs(same.high) < 1e-12 and same.difference == 0.0 and same.verdict == "unclear"
     weighted = ArmValues(np.array([[2.0, 6.0]]), np.array([[1.0, 3.0]]))
     assert weighted.estimate() == 2.0
+
+
+def test_one_arm_of_every_kind_runs_before_the_other_seeds():
+    from curatune.stages.ablate import Arm, _kinds_first
+
+    names = ["curated", "random-0", "random-1", "random-2", "longest", "full", "mine"]
+    groups = ["curated", "random", "random", "random", "longest", "full", "mine"]
+    arms = [Arm(n, g, [], "") for n, g in zip(names, groups)]
+    assert [a.name for a in _kinds_first(arms)] == ["curated", "random-0", "longest", "full", "mine", "random-1", "random-2"]

@@ -322,9 +322,22 @@ def _arms(recipe: Recipe, config: AblateConfig, pool: list[Record], folder: Abla
                             f"the curate steps of {path} on the pool, then curatune select to the budget"))  # fmt: skip
         else:
             arms.append(Arm(name, name, read_all(data_paths([path])).records, f"the records of {path}"))
+    arms = _kinds_first(arms)
     for a in arms:
         echo(f"arm {a.name}: {len(a.records):,} records ({a.source})")
     return arms
+
+
+def _kinds_first(arms: list[Arm]) -> list[Arm]:
+    """The arms in the order they run: the first arm of every kind (curated, random-0, longest, full, the user's),
+    then the other random seeds. Arms take an hour each on a CPU: a run cut short still compares curated with
+    every kind of arm, and a rerun finishes the seeds."""
+    seen: set[str] = set()
+    first, rest = [], []
+    for a in arms:
+        (rest if a.group in seen else first).append(a)
+        seen.add(a.group)
+    return first + rest
 
 
 def _selected(name: str, recipe: Recipe, config: AblateConfig, folder: AblationFolder, echo: Echo) -> list[Record]:
