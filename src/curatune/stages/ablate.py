@@ -333,7 +333,8 @@ def _kinds_first(arms: list[Arm]) -> list[Arm]:
     then the other random seeds. Arms take an hour each on a CPU: a run cut short still compares curated with
     every kind of arm, and a rerun finishes the seeds."""
     seen: set[str] = set()
-    first, rest = [], []
+    first: list[Arm] = []
+    rest: list[Arm] = []
     for a in arms:
         (rest if a.group in seen else first).append(a)
         seen.add(a.group)
