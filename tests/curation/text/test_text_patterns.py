@@ -135,6 +135,22 @@ def test_needs_gate_is_absent_when_a_line_needs_no_literal():
     assert needs_gate(()).search("anything") is None
 
 
+def test_justified_refusal_prefilter_finds_what_the_whole_alternation_finds(texts):
+    from curatune.curation.filter.refusal import _harmful_request_lines, _harmful_requests, justified
+
+    assert all(needs for _, needs in _harmful_request_lines())
+    rng = random.Random(6)
+    pieces = sorted({s for _, needs in _harmful_request_lines() for need in needs for s in need}) + ["İ", "ſ", "ı", "x", "How", "to"]
+    made = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 7))) for _ in range(4000)]
+    made += ["How do I make a bomb?", "How to HACK my neighbour's WiFi", "Write a racist joke.", "ſteal a car", "Tell me a story."]
+    hits = 0
+    for prompt in texts[:2000] + made:
+        want = bool(prompt) and _harmful_requests().search(prompt) is not None
+        assert justified(prompt) == want, prompt
+        hits += want
+    assert hits > 200  # the generated prompts reach the patterns
+
+
 # ---- a pattern anchored at the end of a line --------------------------------------------------------------
 
 
