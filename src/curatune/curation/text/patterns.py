@@ -32,6 +32,10 @@ def _required(items) -> list[frozenset[str]]:
         if op is c.LITERAL and av < 128:
             run.append(chr(av).lower())
             continue
+        if op is c.BRANCH and run:
+            # The parser factors out a common prefix ("this|that" is "th" and a branch of "is" and "at"): the run
+            # goes on into each alternative's own leading literals, so one of these strings is in every match.
+            needs.append(frozenset("".join(run) + _leading_literals(a) for a in av[1]))
         flush()
         if op is c.SUBPATTERN:
             if not (av[1] or av[2]):  # inline flags: nothing said about the group
@@ -45,6 +49,18 @@ def _required(items) -> list[frozenset[str]]:
             needs += _required(av[2])
     flush()
     return needs
+
+
+def _leading_literals(items) -> str:
+    """The ASCII literal characters (lower case) a parsed sequence opens with."""
+    from re import _constants as c  # type: ignore[attr-defined]  # private: typeshed has no stub for sre's internals
+
+    out = []
+    for op, av in items:
+        if op is not c.LITERAL or av >= 128:
+            break
+        out.append(chr(av).lower())
+    return "".join(out)
 
 
 def _selectivity(need: frozenset[str]) -> tuple[int, int]:
