@@ -167,7 +167,8 @@ def test_last_token_search_equals_the_whole_line_search(texts, generate):
 
 def test_end_search_equals_the_whole_text_search(texts, generate):
     made = generate("ab .DrMsSt\nſKK-e", 20_000, seed=8, max_len=14)
-    endings = ["Dr.", "dr.", "I met Dr.", "xDr.", "approx.", "e.g.", "i.e.", "A.", "a.", "no.", "No.\n", "NO.\n\n", "St. ", "ſt.", "K.", "n 12345678901234567890"]
+    endings = ["Dr.", "dr.", "I met Dr.", "xDr.", "approx.", "e.g.", "i.e.", "A.", "a.", "no.", "No.\n", "NO.\n\n", "St. ", "ſt."]
+    endings += ["K.", "n 12345678901234567890"]
     cases = texts + made + endings + [f"{t} {e}" for t in texts[:300] for e in endings]
     patterns = [_ABBREVIATION, re.compile(r"(?:\bab|\b[a-z])\.$", re.I), re.compile(r"(?<=x)y$"), re.compile(r"\d+$")]  # the last unbounded
     for pattern in patterns:

@@ -28,8 +28,8 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
-from ..text.linear import LinearModel, tokens
 from ..text.ignorecase import ignorecase_view
+from ..text.linear import LinearModel, tokens
 from ..text.patterns import needed_literals, prefiltered_search, trie_regex
 from ..text.words import fold, lower_letter_runs, punct_to_spaces, word_bytes_table
 from ._instruct_text import answers, phrase_sections, sentences
