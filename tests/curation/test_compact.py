@@ -29,6 +29,20 @@ def test_hash_index_equals_a_dict_through_growth_and_collisions():
     assert not as_set and as_set.add(7) and not as_set.add(7) and 7 in as_set and 8 not in as_set and as_set
 
 
+def test_hash_index_setdefault_and_add_equal_a_dict_and_a_set():
+    rng = random.Random(1)
+    keys = [rng.getrandbits(64) for _ in range(2000)] + [k << 24 for k in range(1, 400)] + [0, 2**64 - 1]
+    keys += rng.choices(keys, k=2000)  # repeats
+    index, ref, as_set, ref_set = HashIndex(capacity=2), {}, HashIndex(capacity=2), set()
+    for v, k in enumerate(keys):
+        assert index.setdefault(k, v) == ref.get(k)
+        ref.setdefault(k, v)
+        assert as_set.add(k) == (k not in ref_set)
+        ref_set.add(k)
+    assert len(index) == len(ref) and len(as_set) == len(ref_set)
+    assert all(index.get(k) == v for k, v in ref.items())
+
+
 def test_id_table_gives_back_every_string():
     ids = ["a", "", "gen-000001", "é:日本", "\udcff surrogate", "x" * 500]
     table = IdTable()

@@ -101,11 +101,26 @@ class HashIndex:
             self._grow()
 
     def add(self, key: int) -> bool:
-        """As a set: add ``key``; True when it was not there."""
-        if self.get(key) is not None:
-            return False
-        self.put(key, 0)
-        return True
+        """As a set: add ``key``; True when it was not there. (``get``, then ``put`` when absent, in one probe.)"""
+        return self.setdefault(key, 0) is None
+
+    def setdefault(self, key: int, value: int) -> int | None:
+        """The value of ``key``, or, when it is not there, None after mapping it to ``value`` (>= 0): ``get`` and then
+        ``put`` in one probe of the table (each record's id or text hash is looked up, and nearly always new)."""
+        keys, vals, mask = self._keys, self._vals, self._mask
+        i = key & mask
+        while True:
+            v = vals[i]
+            if v == _EMPTY:
+                keys[i] = key
+                vals[i] = value + 1
+                self._n += 1
+                if 2 * self._n > mask + 1:
+                    self._grow()
+                return None
+            if keys[i] == key:
+                return v - 1
+            i = (i + 1) & mask
 
     def _grow(self) -> None:
         old_keys, old_vals = np.frombuffer(self._keys, dtype=np.uint64), np.frombuffer(self._vals, dtype=np.uint64)

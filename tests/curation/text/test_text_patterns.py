@@ -7,16 +7,19 @@ import re
 
 import pytest
 
-from curatune.curation.filter._instruct_text import phrase_sections
+from curatune.curation.filter._instruct_text import _ABBREVIATION, phrase_sections
 from curatune.curation.filter.answers import _SOCIAL_END, _any_refusal
 from curatune.curation.filter.harmful import CATEGORIES, DEFAULT_LEXICON, expand_forms
-from curatune.curation.filter.instructions import _reference_lines
+from curatune.curation.filter.instructions import _reference_gates, _reference_lines
 from curatune.curation.text.ignorecase import FOLDS_TO_ASCII, ignorecase_view
 from curatune.curation.text.patterns import (
     alternation,
     fast_term_regex,
+    needs_gate,
     prefiltered_search,
     prefiltered_search_reference,
+    search_end,
+    search_end_reference,
     search_last_token,
     search_last_token_reference,
     term_regex,
@@ -108,6 +111,46 @@ def test_prefiltered_search_equals_the_reference_on_generated_instructions(texts
             assert (a and (a.span(), a.group())) == (b and (b.span(), b.group())), (reason, text)
 
 
+def test_needs_gate_finds_nothing_only_where_the_prefiltered_search_finds_nothing(texts):
+    rng = random.Random(5)
+    pieces = ["the following", "this", "given", "image", "video", "attached", "below", "link", "url", "(see attach", "ſ", "İ", "ı"]
+    made = [" ".join(rng.choice(pieces + ["x", "Text", "FILE", "Code"]) for _ in range(rng.randint(0, 8))) for _ in range(3000)]
+    gated = 0
+    for reason, lines in _reference_lines().items():
+        gate = _reference_gates()[reason]
+        assert gate is not None and gate.pattern == needs_gate(lines).pattern  # every line needs a literal
+        for text in texts[:3000] + made + REFERENCE_TEXTS:
+            view = ignorecase_view(text)
+            if gate.search(view) is None:
+                gated += 1
+                assert prefiltered_search_reference(lines, text) is None, (reason, text)
+            # and where the gate lets a text through, it finds one of the literals it was made of
+            elif not any(s in view for _, needs in lines for s in needs[0]):
+                raise AssertionError((reason, text))
+    assert gated > 1000  # the gate rules texts out (it would pass the test by finding something everywhere)
+
+
+def test_needs_gate_is_absent_when_a_line_needs_no_literal():
+    assert needs_gate(((r"\w+", ()), (r"\bthis\b", (frozenset({"this"}),)))) is None
+    assert needs_gate(()).search("anything") is None
+
+
+def test_justified_refusal_prefilter_finds_what_the_whole_alternation_finds(texts):
+    from curatune.curation.filter.refusal import _harmful_request_lines, _harmful_requests, justified
+
+    assert all(needs for _, needs in _harmful_request_lines())
+    rng = random.Random(6)
+    pieces = sorted({s for _, needs in _harmful_request_lines() for need in needs for s in need}) + ["İ", "ſ", "ı", "x", "How", "to"]
+    made = [" ".join(rng.choice(pieces) for _ in range(rng.randint(0, 7))) for _ in range(4000)]
+    made += ["How do I make a bomb?", "How to HACK my neighbour's WiFi", "Write a racist joke.", "ſteal a car", "Tell me a story."]
+    hits = 0
+    for prompt in texts[:2000] + made:
+        want = bool(prompt) and _harmful_requests().search(prompt.lower()) is not None
+        assert justified(prompt) == want, prompt
+        hits += want
+    assert hits > 200  # the generated prompts reach the patterns
+
+
 # ---- a pattern anchored at the end of a line --------------------------------------------------------------
 
 
@@ -117,6 +160,20 @@ def test_last_token_search_equals_the_whole_line_search(texts, generate):
         if "\n" in line:
             continue  # lines come from splitlines
         assert search_last_token(_SOCIAL_END, line) == search_last_token_reference(_SOCIAL_END, line), repr(line)
+
+
+# ---- a pattern anchored at the end of the text --------------------------------------------------------------
+
+
+def test_end_search_equals_the_whole_text_search(texts, generate):
+    made = generate("ab .DrMsSt\nſKK-e", 20_000, seed=8, max_len=14)
+    endings = ["Dr.", "dr.", "I met Dr.", "xDr.", "approx.", "e.g.", "i.e.", "A.", "a.", "no.", "No.\n", "NO.\n\n", "St. ", "ſt."]
+    endings += ["K.", "n 12345678901234567890"]
+    cases = texts + made + endings + [f"{t} {e}" for t in texts[:300] for e in endings]
+    patterns = [_ABBREVIATION, re.compile(r"(?:\bab|\b[a-z])\.$", re.I), re.compile(r"(?<=x)y$"), re.compile(r"\d+$")]  # the last unbounded
+    for pattern in patterns:
+        for text in cases:
+            assert search_end(pattern, text) == search_end_reference(pattern, text), (pattern.pattern, text)
 
 
 # ---- lexicon terms ---------------------------------------------------------------------------------------

@@ -100,17 +100,15 @@ class ExactDedup(GlobalStep):
     def _group(self, h: int) -> tuple[int, bool]:
         """The group of a 128-bit hash, and whether it is new."""
         lo, hi = h & 0xFFFFFFFFFFFFFFFF, h >> 64
-        g = self._index.get(lo)
+        g = self._index.setdefault(lo, len(self._hi))  # None: a new group, filed under lo
         if g is not None and self._hi[g] == hi:
             return g, False
         if g is not None:  # another text with the same low 64 bits (about once in 10^10 pairs): the full hash decides
             other = self._collided.get(h)
             if other is not None:
                 return other, False
-            self._collided[h] = g = len(self._hi)
-        else:
-            g = len(self._hi)
-            self._index.put(lo, g)
+            self._collided[h] = len(self._hi)
+        g = len(self._hi)
         self._hi.append(hi)
         return g, True
 

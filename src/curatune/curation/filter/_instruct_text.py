@@ -17,6 +17,7 @@ from typing import TypeVar
 from ..formats import alpaca_fields
 from ..record import Record
 from ..text.paths import message_path
+from ..text.patterns import search_end
 from ..text.words import fold
 
 T = TypeVar("T")
@@ -175,7 +176,7 @@ def sentences(text: str) -> list[str]:
     for piece in _SENTENCE_END.split(text.strip()):
         if not piece.strip():
             continue
-        if out and _ABBREVIATION.search(out[-1]):
+        if out and search_end(_ABBREVIATION, out[-1]):
             out[-1] = f"{out[-1]} {piece}"
         else:
             out.append(piece)

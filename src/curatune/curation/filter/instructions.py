@@ -19,7 +19,7 @@ from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
 from ..text.ignorecase import ignorecase_view
-from ..text.patterns import needed_literals, prefiltered_search, trie_regex
+from ..text.patterns import needed_literals, needs_gate, prefiltered_search, trie_regex
 from ..text.words import lower_letter_runs, words
 from ._instruct_text import instruction_and_input, phrase_sections
 from ._placeholder import placeholder_kind
@@ -109,6 +109,13 @@ def _reference_lines() -> dict[str, tuple[tuple[str, tuple[frozenset[str], ...]]
         reason: tuple((p, needed_literals(p)) for p in patterns)
         for reason, patterns in phrase_sections("input_references.txt", folded=False).items()
     }
+
+
+@lru_cache(maxsize=1)
+def _reference_gates() -> dict[str, re.Pattern | None]:
+    """Per reason, one search that rules out an instruction before its pattern lines' literal tests (``needs_gate``):
+    most instructions without an input hold none of the literals."""
+    return {reason: needs_gate(lines) for reason, lines in _reference_lines().items()}
 
 
 _URL_ONLY = re.compile(r"^\s*(?:<?(?:https?://|www\.)\S+>?\s*)+$", re.I)
@@ -276,11 +283,14 @@ class MissingInput(Filter):
             return Drop("url_only_input", value=inp[:200], detail="the input is only a URL: the model never sees the page")
         if inp and not placeholder_kind(inp):
             return KEEP
-        lines = _reference_lines()
+        lines, gates = _reference_lines(), _reference_gates()
         view = ignorecase_view(instruction)
         for reason in ("attachment_reference", "missing_referenced_input"):
             if reason not in lines:
                 continue
+            gate = gates[reason]
+            if gate is not None and gate.search(view) is None:
+                continue  # no line's first literals are there: prefiltered_search would find nothing
             m = prefiltered_search(lines[reason], instruction, view)  # the first match of the reason's pattern lines
             if m is None:
                 continue

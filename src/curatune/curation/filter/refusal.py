@@ -29,8 +29,9 @@ from pydantic import Field
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Drop, Filter, Verdict
+from ..text.ignorecase import ignorecase_view
 from ..text.linear import LinearModel, tokens
-from ..text.patterns import trie_regex
+from ..text.patterns import needed_literals, prefiltered_search, trie_regex
 from ..text.words import fold, lower_letter_runs, punct_to_spaces, word_bytes_table
 from ._instruct_text import answers, phrase_sections, sentences
 
@@ -223,9 +224,21 @@ def _harmful_requests() -> re.Pattern:
     return re.compile("|".join(f"(?:{p})" for p in lines))
 
 
+@lru_cache(maxsize=1)
+def _harmful_request_lines() -> tuple[tuple[str, tuple[frozenset[str], ...]], ...]:
+    """The lines of harmful_requests.txt with the literals each needs: a prompt lacking them is not searched for the
+    line (``prefiltered_search``; the whole alternation took 130 µs a prompt)."""
+    return tuple((p, needed_literals(p)) for p in phrase_sections("harmful_requests.txt", folded=False)["default"])
+
+
 def justified(prompt: str) -> bool:
-    """The prompt asks for something a model should refuse (harmful_requests.txt): refusing is the right answer."""
-    return bool(prompt) and _harmful_requests().search(prompt.lower()) is not None
+    """The prompt asks for something a model should refuse (harmful_requests.txt): refusing is the right answer.
+
+    (``_harmful_requests().search(prompt.lower())``, the lines whose literals the prompt lacks left out.)"""
+    if not prompt:
+        return False
+    low = prompt.lower()
+    return prefiltered_search(_harmful_request_lines(), low, ignorecase_view(low), ignorecase=False) is not None
 
 
 @register("filter.refusal")

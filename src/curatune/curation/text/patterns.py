@@ -32,6 +32,10 @@ def _required(items) -> list[frozenset[str]]:
         if op is c.LITERAL and av < 128:
             run.append(chr(av).lower())
             continue
+        if op is c.BRANCH and run:
+            # The parser factors out a common prefix ("this|that" is "th" and a branch of "is" and "at"): the run
+            # goes on into each alternative's own leading literals, so one of these strings is in every match.
+            needs.append(frozenset("".join(run) + _leading_literals(a) for a in av[1]))
         flush()
         if op is c.SUBPATTERN:
             if not (av[1] or av[2]):  # inline flags: nothing said about the group
@@ -45,6 +49,18 @@ def _required(items) -> list[frozenset[str]]:
             needs += _required(av[2])
     flush()
     return needs
+
+
+def _leading_literals(items) -> str:
+    """The ASCII literal characters (lower case) a parsed sequence opens with."""
+    from re import _constants as c  # type: ignore[attr-defined]  # private: typeshed has no stub for sre's internals
+
+    out = []
+    for op, av in items:
+        if op is not c.LITERAL or av >= 128:
+            break
+        out.append(chr(av).lower())
+    return "".join(out)
 
 
 def _selectivity(need: frozenset[str]) -> tuple[int, int]:
@@ -66,14 +82,17 @@ def needed_literals(pattern: str) -> tuple[frozenset[str], ...]:
 
 
 @lru_cache(maxsize=64)
-def alternation(patterns: tuple[str, ...]) -> re.Pattern:
-    """The patterns as one case-insensitive alternation, tried in their order at each position."""
-    return re.compile("|".join(f"(?:{p})" for p in patterns), re.I)
+def alternation(patterns: tuple[str, ...], ignorecase: bool = True) -> re.Pattern:
+    """The patterns as one alternation (case-insensitive unless told), tried in their order at each position."""
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.I if ignorecase else 0)
 
 
-def prefiltered_search(lines: tuple[tuple[str, tuple[frozenset[str], ...]], ...], text: str, view: str) -> re.Match | None:
+def prefiltered_search(
+    lines: tuple[tuple[str, tuple[frozenset[str], ...]], ...], text: str, view: str, ignorecase: bool = True
+) -> re.Match | None:
     """The first match in ``text`` of the alternation of the patterns of ``lines`` (``(pattern, needed_literals(pattern))``);
-    ``view`` is ``ignorecase_view(text)``.
+    ``view`` is ``ignorecase_view(text)``. ``ignorecase=False``: the patterns match as written (lower-case patterns
+    on lower-cased text); a literal a match needs is then in the text as written, so in its view too.
 
     Patterns whose needed literals are missing from the view cannot match anywhere, so they are left out of the
     alternation: at each position the alternation tries the others in the same order, so its leftmost match is
@@ -87,7 +106,21 @@ def prefiltered_search(lines: tuple[tuple[str, tuple[frozenset[str], ...]], ...]
                 break
         else:
             kept.append(p)
-    return alternation(tuple(kept)).search(text) if kept else None
+    return alternation(tuple(kept), ignorecase).search(text) if kept else None
+
+
+def needs_gate(lines: tuple[tuple[str, tuple[frozenset[str], ...]], ...]) -> re.Pattern | None:
+    """One search of the view that rules a text out of :func:`prefiltered_search` before its per-line tests.
+
+    A line is left out unless its first (most selective) literal set has a string in the view, so when none of the
+    lines' first sets has one (this trie of them finds nothing in the view), :func:`prefiltered_search` finds nothing.
+    One trie search costs a fraction of the per-line substring tests, and most texts hold none of the literals.
+    None when some line needs no literal (it is always tried: no gate).
+    """
+    if any(not needs for _, needs in lines):
+        return None
+    literals = sorted({s for _, needs in lines for s in needs[0]})
+    return re.compile(trie_regex(literals) if literals else r"(?!x)x")
 
 
 def prefiltered_search_reference(lines: tuple[tuple[str, tuple[frozenset[str], ...]], ...], text: str) -> re.Match | None:
@@ -143,6 +176,37 @@ def search_last_token(pattern: re.Pattern, line: str) -> bool:
 
 def search_last_token_reference(pattern: re.Pattern, line: str) -> bool:
     return pattern.search(line) is not None
+
+
+# ---- a pattern anchored at the end of the text (sentence splitting) ----------------------------------------
+
+
+@lru_cache(maxsize=64)
+def _longest_match(pattern: re.Pattern) -> int | None:
+    """The most characters a match of ``pattern`` can span, read from the parsed pattern; None when unbounded or unread."""
+    from re import _constants as c  # type: ignore[attr-defined]  # private: typeshed has no stub for sre's internals
+    from re import _parser  # type: ignore[attr-defined]
+
+    try:
+        longest = _parser.parse(pattern.pattern, pattern.flags).getwidth()[1]
+    except Exception:  # a parser detail changed: the whole text is searched
+        return None
+    return None if longest >= c.MAXREPEAT else int(longest)
+
+
+def search_end(pattern: re.Pattern, text: str) -> bool:
+    """``pattern.search(text) is not None`` for a pattern that ends with ``$`` (without MULTILINE) and whose look-behinds
+    (``\\b`` included) look back one character at most: every match ends at the end of the text or before a last line
+    break, so it lies in the last ``longest + 1`` characters, and one more lets the look-behind see what precedes it.
+    A search of the whole text tries the pattern at every position (an abbreviation at a sentence's end: 40 µs for an
+    answer of 1,000 characters).
+    """
+    longest = _longest_match(pattern)
+    return pattern.search(text if longest is None else text[-(longest + 2) :]) is not None
+
+
+def search_end_reference(pattern: re.Pattern, text: str) -> bool:
+    return pattern.search(text) is not None
 
 
 # ---- lexicon terms (filter.harmful) -----------------------------------------------------------------------
