@@ -1,0 +1,120 @@
+"""Global steps finished where their state is: blocks of per-record state, a hash shuffle over them, rows read back.
+
+The Ray executor (issue 19) keeps what a pass's global steps prepared on the cluster instead of sending it to the
+driver: each runner batch leaves one *state* value (:func:`batch_state`: the survivors' positions in the pass, their
+ids, and each chain step's ``state_columns``), and the values of a window stay in a block of Ray's object store. A
+step that ``finishes_on_cluster`` then finishes through a :class:`~.step.Cluster`: a shuffle (each block split into
+parts by a key, each part reduced) and row reads by position. :class:`BlockCluster` is that interface over blocks
+held in this process (what the tests and the Ray version share); :class:`~.pipeline.ray_executor.RayCluster` runs the same
+functions as Ray tasks next to the blocks.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from .record import Record
+from .step import GlobalStep
+
+Columns = dict[str, Any]
+
+
+def batch_state(recs: list[Record], positions: Sequence[int], prepare: Sequence[GlobalStep], prepared: list[Any]) -> bytes:
+    """One runner batch's state: the survivors' ``pos`` and ``id``, and each chain step ``j``'s columns as ``j.name``."""
+    state: Columns = {"pos": np.asarray(positions, dtype=np.int64), "id": np.array([r.id for r in recs], dtype=object)}
+    for j, g in enumerate(prepare):
+        for name, col in g.state_columns(recs, [p[j] for p in prepared]).items():
+            state[f"{j}.{name}"] = col
+    return pickle.dumps(state, protocol=5)
+
+
+def step_columns(values: Sequence[bytes], step: int, excluded: np.ndarray) -> Columns:
+    """A block's state values as one set of columns for chain step ``step``: ``pos``, ``id`` and the step's own, the
+    rows of ``excluded`` positions (dropped by an earlier step of the chain) left out."""
+    states = [pickle.loads(v) for v in values if v]
+    prefix = f"{step}."
+    names = ["pos", "id"] + [k[len(prefix) :] for k in states[0] if k.startswith(prefix)] if states else ["pos", "id"]
+    out: Columns = {}
+    for name in names:
+        key = name if name in ("pos", "id") else prefix + name
+        out[name] = np.concatenate([s[key] for s in states]) if states else np.empty(0, dtype=np.int64 if name == "pos" else object)
+    if excluded.size and out["pos"].size:
+        keep = ~np.isin(out["pos"], excluded)
+        out = {k: v[keep] for k, v in out.items()}
+    return out
+
+
+def split_rows(cols: Columns, part: np.ndarray, parts: int) -> list[Columns]:
+    """``cols`` cut into ``parts`` sets of columns: row ``i`` goes to part ``part[i]``."""
+    order = np.argsort(part, kind="stable")
+    cuts = np.searchsorted(part[order], np.arange(1, parts))
+    pieces = np.split(order, cuts)
+    return [{k: v[idx] for k, v in cols.items()} for idx in pieces]
+
+
+def concat_rows(pieces: Sequence[Columns]) -> Columns:
+    """Parts of columns back into one (the rows of every piece, in piece order)."""
+    pieces = [p for p in pieces if p]
+    if not pieces:
+        return {}
+    return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
+
+
+def rows_of(cols: Columns, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(positions found, their rows of column)`` among sorted ``positions``."""
+    pos = cols["pos"]
+    hit = np.isin(pos, positions)
+    return pos[hit], cols[column][hit]
+
+
+class Rows:
+    """A column of a cluster's state indexed by arrays of positions (``m[pos]``), read through ``fetch``."""
+
+    def __init__(self, fetch: Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]], column: str):
+        self.fetch, self.column = fetch, column
+
+    def __getitem__(self, idx: np.ndarray) -> np.ndarray:
+        idx = np.asarray(idx, dtype=np.int64)
+        want = np.unique(idx)
+        pos, values = self.fetch(self.column, want)
+        order = np.argsort(pos, kind="stable")
+        pos, values = pos[order], values[order]
+        at = np.searchsorted(pos, idx)
+        if pos.size == 0 or (at >= pos.size).any() or (pos[np.minimum(at, pos.size - 1)] != idx).any():
+            raise KeyError(f"positions not in the cluster's state: {sorted(set(idx.tolist()) - set(pos.tolist()))[:5]}")
+        return values[at]
+
+
+class BlockCluster:
+    """:class:`~.step.Cluster` over blocks held in this process: each block a list of :func:`batch_state` values.
+
+    ``step``: which chain step's columns the functions get; ``excluded``: positions an earlier step dropped; ``parts``:
+    the shuffle's number of parts. The Ray version overrides the three ``_run_*`` methods only.
+    """
+
+    def __init__(self, blocks: Sequence[Any], step: int, excluded: np.ndarray, parts: int):
+        self.blocks = list(blocks)
+        self.step = step
+        self.excluded = np.asarray(excluded, dtype=np.int64)
+        self.parts = max(1, parts)
+
+    def shuffle(self, map_fn: Any, reduce_fn: Any, *args: Any) -> list[Any]:
+        return self._run_shuffle(map_fn, reduce_fn, args)
+
+    def rows(self, column: str) -> Rows:
+        return Rows(self._fetch, column)
+
+    def _columns(self, block: Any) -> Columns:
+        return step_columns(block, self.step, self.excluded)
+
+    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple) -> list[Any]:
+        mapped = [map_fn(self._columns(b), self.parts, *args) for b in self.blocks]
+        return [reduce_fn([m[p] for m in mapped], *args) for p in range(self.parts)]
+
+    def _fetch(self, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        found = [rows_of(self._columns(b), column, positions) for b in self.blocks]
+        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
