@@ -18,14 +18,21 @@ from curatune.curation.dedup.minhash import MinHashDedup
 from curatune.curation.record import Record
 
 
+def chat(rid: str, question: str, answer: str) -> Record:
+    return Record(rid, messages=[{"role": "user", "content": question}, {"role": "assistant", "content": answer}])
+
+
 def planted(n_orig: int = 600, n_exact: int = 60, n_near: int = 50, seed: int = 3) -> tuple[list[Record], set[str], set[str]]:
     """Chat records of 60 random words; ``n_exact`` copies of originals that differ only in case and spacing, and ``n_near``
     copies with one answer word changed (3-gram Jaccard about 0.9, word sets 0.97: found whatever the banding). Returns
     the records (copies after their original, shuffled in) and the ids of the planted exact and near copies."""
     rng = random.Random(seed)
     vocab = [f"v{i}" for i in range(8000)]
-    origs = [(f"Question {rng.randrange(10**6)} about {' '.join(rng.choices(vocab, k=6))}?", " ".join(rng.choices(vocab, k=60))) for _ in range(n_orig)]
-    recs = [Record(f"o{i}", messages=[{"role": "user", "content": q}, {"role": "assistant", "content": a}]) for i, (q, a) in enumerate(origs)]
+    origs = [
+        (f"Question {rng.randrange(10**6)} about {' '.join(rng.choices(vocab, k=6))}?", " ".join(rng.choices(vocab, k=60)))
+        for _ in range(n_orig)
+    ]
+    recs = [chat(f"o{i}", q, a) for i, (q, a) in enumerate(origs)]
     exact, near = set(), set()
     sources = rng.sample(range(n_orig), n_exact + n_near)
     for k, i in enumerate(sources):
@@ -38,7 +45,7 @@ def planted(n_orig: int = 600, n_exact: int = 60, n_near: int = 50, seed: int = 
             words[rng.randrange(len(words))] = "changed"
             rid, q2, a2 = f"n{k}", q, " ".join(words)
             near.add(rid)
-        rec = Record(rid, messages=[{"role": "user", "content": q2}, {"role": "assistant", "content": a2}])
+        rec = chat(rid, q2, a2)
         recs.insert(rng.randrange(recs.index(next(r for r in recs if r.id == f"o{i}")) + 1, len(recs) + 1), rec)
     return recs, exact, near
 

@@ -111,7 +111,7 @@ class BlockCluster:
     def _columns(self, block: Any) -> Columns:
         return step_columns(block, self.step, self.excluded)
 
-    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple) -> list[Any]:
+    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple[Any, ...]) -> list[Any]:
         mapped = [map_fn(self._columns(b), self.parts, *args) for b in self.blocks]
         return [reduce_fn([m[p] for m in mapped], *args) for p in range(self.parts)]
 

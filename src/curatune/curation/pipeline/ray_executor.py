@@ -137,7 +137,7 @@ def _map_block(table: Any, step: int, excluded: np.ndarray, parts: int, map_fn: 
     return out if parts > 1 else out[0]  # (one return: Ray stores the value itself, not a list of one)
 
 
-def _reduce_part(reduce_fn: Any, args: tuple, *pieces: Any) -> Any:
+def _reduce_part(reduce_fn: Any, args: tuple[Any, ...], *pieces: Any) -> Any:
     return reduce_fn(list(pieces), *args)
 
 
@@ -155,7 +155,7 @@ class RayCluster(BlockCluster):
         super().__init__(blocks, step, excluded, parts)
         self._excluded_ref = ray.put(self.excluded)
 
-    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple) -> list[Any]:
+    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple[Any, ...]) -> list[Any]:
         import ray
 
         mapper = ray.remote(_map_block).options(num_returns=self.parts)
@@ -203,6 +203,7 @@ class RayExecutor:
         self._pos = 0
         self._state_blocks: list[Any] = []
         self._excluded = np.empty(0, np.int64)
+        self.finished_on_cluster: list[str] = []  # the global steps finished on the cluster, in order (for tests and bench_ray)
         self._started_ray = False
         self._blob = b""
         self._blob_ref: Any = None
@@ -255,6 +256,7 @@ class RayExecutor:
         ps = p.chain[j]
         cluster = RayCluster(self._state_blocks, j, self._excluded, parts=2 * self.workers)
         dropped = as_global(ps).finish_on(cluster)
+        self.finished_on_cluster.append(ps.step.name)
         if ps.on_fail == "drop":  # the next step of the chain would not have observed them (a flagged one it would)
             self._excluded = np.union1d(self._excluded, dropped)
         if j == len(p.chain) - 1:
