@@ -23,6 +23,7 @@ sets dedup.minhash's verify (the default is parts).
     python bench/bench_ray.py memory --sizes 100000 1000000 4000000 --data words --recipe dedup
     python bench/bench_ray.py memory --sizes 100000 400000 --data noisy --recipe default --src /work/main/src
     python bench/bench_ray.py exact-speed      # dedup.exact's observe + decide (PYTHONPATH=<other tree>/src to compare)
+    python bench/bench_ray.py finish-speed --n 100000 --save /tmp/v.pkl   # MinHash's finish, CPU; --compare /tmp/v.pkl
 """
 
 from __future__ import annotations
@@ -221,6 +222,60 @@ def exact_speed(args: argparse.Namespace) -> None:
     print(f"dedup.exact observe + decide, 200,000 records: best of 3 {min(best):.3f} s")
 
 
+def finish_speed(args: argparse.Namespace) -> None:
+    """dedup.exact + dedup.minhash observing ``--n`` words records (prepared first, not timed), then MinHash's
+    ``finish``: CPU seconds of observe and finish, best of ``--rounds``; ``--save F`` / ``--compare F`` the verdicts and
+    clusters (PYTHONPATH=<other tree>/src to compare two versions, alternating)."""
+    import gc
+    import pickle
+
+    import orjson
+
+    from curatune.curation.dedup.exact import ExactDedup
+    from curatune.curation.dedup.minhash import MinHashDedup
+    from curatune.curation.record import Record
+
+    path = dataset("words", args.n)
+    recs = []
+    with open(path, "rb") as f:
+        for line in f:
+            d = orjson.loads(line)
+            recs.append(
+                Record(d["id"], messages=[{"role": "user", "content": d["instruction"]}, {"role": "assistant", "content": d["output"]}])
+            )
+    verify = os.environ.get("MINHASH_VERIFY") or None
+    prepared = None
+    best_observe, best_finish = float("inf"), float("inf")
+    for _ in range(args.rounds):
+        exact, near = ExactDedup(), MinHashDedup(verify=verify)
+        if prepared is None:
+            prepared = [
+                (exact.prepare(r), p)
+                for i in range(0, len(recs), 256)
+                for r, p in zip(recs[i : i + 256], near.prepare_batch(recs[i : i + 256]))
+            ]
+        gc.collect()
+        t0 = time.process_time()
+        for r, (pe, pm) in zip(recs, prepared):
+            exact.observe(r, pe)
+            if exact.decide(r).action == "keep":
+                near.observe(r, pm)
+        t1 = time.process_time()
+        near.finish()
+        t2 = time.process_time()
+        best_observe, best_finish = min(best_observe, t1 - t0), min(best_finish, t2 - t1)
+    out = {"verdicts": near._verdicts, "clusters": near._clusters}
+    print(
+        f"{args.n:,} words records, verify {near._verify}: observe {best_observe:.2f} s, MinHash finish {best_finish:.2f} s CPU "
+        f"(best of {args.rounds}); {len(near._verdicts):,} near duplicates"
+    )
+    if args.save:
+        Path(args.save).write_bytes(pickle.dumps(out))
+    if args.compare:
+        before = pickle.loads(Path(args.compare).read_bytes())
+        print("same verdicts and clusters" if before == out else "**DIFFERENT verdicts or clusters**")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -231,6 +286,11 @@ def main() -> None:
     m.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     m.add_argument("--src", default=None)
     sub.add_parser("exact-speed")
+    f = sub.add_parser("finish-speed")
+    f.add_argument("--n", type=int, default=100_000)
+    f.add_argument("--rounds", type=int, default=3)
+    f.add_argument("--save", default=None)
+    f.add_argument("--compare", default=None)
     c = sub.add_parser("_memory_child")
     c.add_argument("path")
     c.add_argument("--n", type=int)
@@ -238,7 +298,9 @@ def main() -> None:
         p.add_argument("--data", choices=("noisy", "words"), default="words")
         p.add_argument("--recipe", choices=("default", "dedup"), default="dedup")
     args = ap.parse_args()
-    {"throughput": throughput, "memory": memory, "exact-speed": exact_speed, "_memory_child": memory_child}[args.cmd](args)
+    {"throughput": throughput, "memory": memory, "exact-speed": exact_speed, "finish-speed": finish_speed, "_memory_child": memory_child}[
+        args.cmd
+    ](args)
 
 
 if __name__ == "__main__":

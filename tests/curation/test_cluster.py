@@ -152,3 +152,19 @@ def test_clusters_artifacts_match(tmp_path):
         for name in names:
             f = name.split("/")[-1]
             assert (tmp_path / "l" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+
+
+@pytest.mark.parametrize("verify", ["parts", "signature"])
+def test_minhash_with_spilled_candidate_pairs_decides_the_same(verify):
+    """Candidate pairs past the budget spill in chunks (compact.PairKeys): the same verdicts and clusters, locally and
+    on blocks."""
+    recs, _, near = planted(400, 0, 60, seed=21)
+    ref = MinHashDedup(verify=verify)
+    expected = local_verdicts([ref], recs)
+    small = MinHashDedup(verify=verify)
+    small.pair_budget = 5  # every few keys spill
+    assert local_verdicts([small], recs) == expected and small._clusters == ref._clusters
+    on_blocks = MinHashDedup(verify=verify)
+    on_blocks.pair_budget = 5
+    assert block_verdicts([on_blocks], recs) == expected and on_blocks._clusters == ref._clusters
+    assert {i for i, v in expected.items()} == near

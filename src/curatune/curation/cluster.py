@@ -12,7 +12,7 @@ functions as Ray tasks next to the blocks.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -102,7 +102,7 @@ class BlockCluster:
         self.excluded = np.asarray(excluded, dtype=np.int64)
         self.parts = max(1, parts)
 
-    def shuffle(self, map_fn: Any, reduce_fn: Any, *args: Any) -> list[Any]:
+    def shuffle(self, map_fn: Any, reduce_fn: Any, *args: Any) -> Iterator[Any]:
         return self._run_shuffle(map_fn, reduce_fn, args)
 
     def rows(self, column: str) -> Rows:
@@ -111,9 +111,10 @@ class BlockCluster:
     def _columns(self, block: Any) -> Columns:
         return step_columns(block, self.step, self.excluded)
 
-    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple[Any, ...]) -> list[Any]:
+    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple[Any, ...]) -> Iterator[Any]:
         mapped = [map_fn(self._columns(b), self.parts, *args) for b in self.blocks]
-        return [reduce_fn([m[p] for m in mapped], *args) for p in range(self.parts)]
+        for p in range(self.parts):
+            yield reduce_fn([m[p] for m in mapped], *args)
 
     def _fetch(self, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found = [rows_of(self._columns(b), column, positions) for b in self.blocks]

@@ -31,6 +31,7 @@ Kinds:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -176,9 +177,9 @@ class Cluster(Protocol):
     step of the chain dropped are left out, as they were never observed locally.
     """
 
-    def shuffle(self, map_fn: Any, reduce_fn: Any, *args: Any) -> list[Any]:
+    def shuffle(self, map_fn: Any, reduce_fn: Any, *args: Any) -> Iterator[Any]:
         """``map_fn(columns, parts, *args)`` on each block gives ``parts`` payloads; ``reduce_fn(payloads, *args)`` on
-        each part's payloads from every block; the results of the reduces, here, in part order."""
+        each part's payloads from every block; the results of the reduces, here, in part order, one at a time."""
         ...
 
     def rows(self, column: str) -> Any:

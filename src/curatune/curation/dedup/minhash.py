@@ -12,12 +12,12 @@ import orjson
 from pydantic import Field
 
 from ...errors import RecipeError
-from ..compact import IdTable, SpillBuffer
+from ..compact import IdTable, PairKeys, SpillBuffer
 from ..record import Record
 from ..registry import register
 from ..step import KEEP, Cluster, Drop, GlobalStep, Verdict
 from .exact import check_keep, dedup_text, record_score
-from .lsh import band_hashes, bucket_map, bucket_reduce, candidate_pairs, clusters, estimated_jaccard, optimal_bands, sorted_unique
+from .lsh import band_hashes, bucket_map, bucket_reduce, clusters, estimated_jaccard, optimal_bands, star_keys
 from .shingle import minhash, minhash_rensa, shingle_hashes, signatures_of_word_hashes, word_hashes, word_signatures, words
 
 FP_WEIGHT, FN_WEIGHT = 0.1, 0.9
@@ -143,6 +143,8 @@ class MinHashDedup(GlobalStep):
     # Bytes of band hashes, and of signatures, kept in memory; past it they go to a temporary file (finish reads the
     # bands back a column at a time, and the signatures of candidate pairs only): what grows with the data beyond the ids.
     spill_bytes = 64 << 20
+    # Candidate pair keys held in memory at once (8 bytes each, repeats counted) before they spill (compact.PairKeys).
+    pair_budget = 1 << 22
 
     def _reset(self) -> None:
         self._band_buf = SpillBuffer(self.spill_bytes)  # bands x uint64 per record
@@ -304,18 +306,23 @@ class MinHashDedup(GlobalStep):
 
     def _similar_pairs(self, band_matrix: Any, sigs: Any, part_bands: Any, parts: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(a, b, similarity)`` of the candidate pairs that count as near duplicates."""
-        a, b = self._candidates(band_matrix, part_bands, n)
-        return self._verified(a, b, sigs, parts)
+        return self._verified_chunks(self._candidates(band_matrix, part_bands, n), n, sigs, parts)
 
-    def _candidates(self, band_matrix: Any, part_bands: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(a, b)``, ``a < b``, each pair once in ascending order: records sharing a band of the n-gram signature, or,
-        with ``verify: parts``, of the part signatures."""
-        a, b = candidate_pairs(band_matrix)
-        if self._verify == "parts":
-            a2, b2 = candidate_pairs(part_bands)
-            key = sorted_unique(np.concatenate((a * n + b, a2 * n + b2)))
-            a, b = key // n, key % n
-        return a, b
+    def _candidates(self, band_matrix: Any, part_bands: Any, n: int) -> PairKeys:
+        """Keys ``a * n + b`` (``a < b``) of the candidate pairs: records sharing a band of the n-gram signature, or,
+        with ``verify: parts``, of the part signatures. Held in bounded memory: spilled past ``pair_budget`` keys."""
+        keys = PairKeys(self.pair_budget)
+        for m in (band_matrix, part_bands) if self._verify == "parts" else (band_matrix,):
+            for j in range(m.shape[1]):
+                keys.add(star_keys(m[:, j], n))
+        return keys
+
+    def _verified_chunks(self, keys: PairKeys, n: int, sigs: Any, parts: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate pairs that count, verified a chunk of unique keys at a time (each pair once)."""
+        out = [self._verified(key // n, key % n, sigs, parts) for key in keys.chunks()]
+        if not out:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]), np.concatenate([o[2] for o in out])
 
     def _verified(self, a: np.ndarray, b: np.ndarray, sigs: Any, parts: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The candidate pairs that count, and their similarity: the one rule of both the local and the cluster path."""
@@ -464,11 +471,11 @@ class MinHashDedup(GlobalStep):
         self._ids, self._rank = IdTable(), array("d")
         self._verdicts, self._clusters, self._dropped_at = {}, [], []
         columns = ("bands", "part_bands") if self._verify == "parts" else ("bands",)
-        keys = cluster.shuffle(bucket_map, bucket_reduce, columns)
-        key = sorted_unique(np.concatenate(keys)) if keys else np.empty(0, np.int64)
-        a, b = key >> 32, key & 0xFFFFFFFF
+        keys = PairKeys(self.pair_budget)
+        for part in cluster.shuffle(bucket_map, bucket_reduce, columns):  # a part's keys at a time
+            keys.add(part)
         sigs, parts = cluster.rows("sig"), (cluster.rows("parts") if self._verify == "parts" else None)
-        a, b, _ = self._verified(a, b, sigs, parts)
+        a, b, _ = self._verified_chunks(keys, 1 << 32, sigs, parts)  # (bucket_reduce's keys: a << 32 | b)
         rank, ids = cluster.rows("rank"), cluster.rows("id")
         self._clusters_of(a, b, lambda nodes: rank[nodes], lambda x, y: self._scores(x, y, sigs, parts), lambda nodes: ids[nodes].tolist())
         return np.array(sorted(self._dropped_at), dtype=np.int64)

@@ -155,7 +155,7 @@ class RayCluster(BlockCluster):
         super().__init__(blocks, step, excluded, parts)
         self._excluded_ref = ray.put(self.excluded)
 
-    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple[Any, ...]) -> list[Any]:
+    def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple[Any, ...]) -> Iterator[Any]:
         import ray
 
         mapper = ray.remote(_map_block).options(num_returns=self.parts)
@@ -163,7 +163,9 @@ class RayCluster(BlockCluster):
         if self.parts == 1:
             mapped = [[m] for m in mapped]
         reducer = ray.remote(_reduce_part)
-        return ray.get([reducer.remote(reduce_fn, args, *[m[p] for m in mapped]) for p in range(self.parts)])
+        reduced = [reducer.remote(reduce_fn, args, *[m[p] for m in mapped]) for p in range(self.parts)]
+        for ref in reduced:  # one part's result here at a time
+            yield ray.get(ref)
 
     def _fetch(self, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import ray
