@@ -3,7 +3,8 @@
 Two measurements, each on generated records:
 
 - ``throughput``: the same recipe and input curated by the local executor (``workers`` processes),
-  the Ray executor with ``workers`` Ray CPUs, and the Ray executor with 1; records/s of each, the
+  the Ray executor with ``workers`` Ray CPUs (exact and MinHash dedup finished on the cluster, then on the
+  driver as before round 6), and the Ray executor with 1; records/s of each, the
   Ray overhead as a ratio in one sitting, and whether the decisions are identical (kept records,
   dropped records and ledger rows, order aside). Also the bytes each record costs between the driver
   and the cluster (records out, verdicts and the global steps' prepared state back).
@@ -13,7 +14,9 @@ Two measurements, each on generated records:
 
 Records: ``--data noisy`` is curatune.generate's noisy Alpaca set (planted defects, the default
 recipe's input); ``--data words`` is a faster generator for large sizes: 60-word texts from a
-5,000-word vocabulary, 5% exact copies and 5% near copies (3 words changed) of earlier records.
+5,000-word vocabulary, 5% exact copies and 5% near copies (3 words changed) of earlier records' answers
+(each with its own instruction); ``--data dups`` the same with each copy's instruction its original's, so that
+the copies are exact and near duplicates of whole records.
 ``--recipe default`` is the default recipe; ``--recipe dedup`` three light steps then exact and
 MinHash dedup (what keeps per-record state); MINHASH_VERIFY=signature|parts in the environment
 sets dedup.minhash's verify (the default is parts).
@@ -50,30 +53,40 @@ DEDUP_STEPS = [
 ]
 
 
-def words_data(path: Path, n: int, seed: int = 0) -> None:
-    """``n`` Alpaca records of 60 random words; 5% exact and 5% near copies (3 words changed) of earlier ones."""
+def words_data(path: Path, n: int, seed: int = 0, copy_prompt: bool = False) -> None:
+    """``n`` Alpaca records of 60 random words; 5% exact and 5% near copies (3 words changed) of earlier ones' answers.
+    ``copy_prompt`` (``--data dups``): a copy has its original's instruction too (an exact or near duplicate of the whole
+    record); otherwise its own, so that only the answers repeat."""
     import orjson
 
     rng = random.Random(seed)
     vocab = [f"w{i}" for i in range(5000)]
     texts: list[str] = []
+    asked: list[str] = []  # the instruction of each text in texts
     with open(path, "wb") as f:
         for i in range(n):
             r = rng.random()
+            prompt = f"Question {i % 1000}?"
             if i > 10 and r < 0.05:
-                text = texts[rng.randrange(len(texts))]
+                j = rng.randrange(len(texts))
+                text = texts[j]
+                prompt = asked[j] if copy_prompt else prompt
             elif i > 10 and r < 0.10:
-                words = texts[rng.randrange(len(texts))].split()
+                j = rng.randrange(len(texts))
+                words = texts[j].split()
                 for _ in range(3):
                     words[rng.randrange(len(words))] = rng.choice(vocab)
                 text = " ".join(words)
+                prompt = asked[j] if copy_prompt else prompt
             else:
                 text = " ".join(rng.choices(vocab, k=60))
             if len(texts) < 200_000:
                 texts.append(text)
+                asked.append(prompt)
             else:
-                texts[rng.randrange(200_000)] = text
-            f.write(orjson.dumps({"id": f"w{i}", "instruction": f"Question {i % 1000}?", "input": "", "output": text}) + b"\n")
+                j = rng.randrange(200_000)
+                texts[j], asked[j] = text, prompt
+            f.write(orjson.dumps({"id": f"w{i}", "instruction": prompt, "input": "", "output": text}) + b"\n")
 
 
 def dataset(kind: str, n: int) -> Path:
@@ -86,7 +99,7 @@ def dataset(kind: str, n: int) -> Path:
 
             generate_noisy(tmp, n=n, seed=0)
         else:
-            words_data(tmp, n)
+            words_data(tmp, n, copy_prompt=kind == "dups")
         tmp.rename(path)
     return path
 
@@ -117,6 +130,8 @@ def digest(run_dir: Path) -> dict[str, str]:
 
 
 def throughput(args: argparse.Namespace) -> None:
+    import ray.data  # noqa: F401  (imported before the first timed row: its import is not the first Ray row's cost)
+
     import curatune.stages.curate as stage
     from curatune.curation.pipeline.ray_executor import RayExecutor
 
@@ -125,15 +140,20 @@ def throughput(args: argparse.Namespace) -> None:
     made: list[RayExecutor] = []
     real = stage.build_executor
 
+    on_cluster = [True]
+
     def keep_ref(r):
         ex = real(r)
         if isinstance(ex, RayExecutor):
+            ex.global_on_cluster = on_cluster[0]
             made.append(ex)
         return ex
 
     stage.build_executor = keep_ref
     rows = []
-    for executor, workers in (("local", args.workers), ("ray", args.workers), ("ray", 1)):
+    runs_of = [("local", args.workers, None), ("ray", args.workers, True), ("ray", args.workers, False), ("ray", 1, True)]
+    for executor, workers, global_on_cluster in runs_of:
+        on_cluster[0] = bool(global_on_cluster)
         r = recipe(data, args.recipe, executor, workers, runs, f"{executor}-{workers}")
         t0, c0 = time.perf_counter(), time.process_time()
         res = stage.curate(r, force=True)
@@ -143,6 +163,10 @@ def throughput(args: argparse.Namespace) -> None:
             {
                 "executor": executor,
                 "workers": workers,
+                # where exact and MinHash dedup finish: on the cluster (issue 19, round 6) or on the driver
+                "global_steps": "-"
+                if ex is None
+                else ("cluster: " + "+".join(ex.finished_on_cluster) if ex.finished_on_cluster else "driver"),
                 "seconds": round(seconds, 1),
                 "records_per_s": round(res.stats["input"] / seconds),
                 # CPU of this process (the driver; for local, the main process): its records per CPU-second bound a run
@@ -158,16 +182,17 @@ def throughput(args: argparse.Namespace) -> None:
     base = rows[0]
     print(f"\n{args.n:,} {args.data} records, recipe {args.recipe}")
     print(
-        "| executor | Ray CPUs / workers | seconds | records/s | time / local | bytes to cluster per record | bytes back per record "
-        "| driver CPU s | same decisions |"
+        "| executor | Ray CPUs / workers | global steps finish on | seconds | records/s | time / local | bytes to cluster per record "
+        "| bytes back per record | driver CPU s | kept | dropped | same decisions |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         same = "yes" if row["digest"] == base["digest"] else "**no**"
         ratio = row["seconds"] / base["seconds"]
         print(
-            f"| {row['executor']} | {row['workers']} | {row['seconds']} | {row['records_per_s']:,} | {ratio:.2f} | "
-            f"{row['bytes_out_per_record'] or '-'} | {row['bytes_back_per_record'] or '-'} | {row['driver_cpu_s']} | {same} |"
+            f"| {row['executor']} | {row['workers']} | {row['global_steps']} | {row['seconds']} | {row['records_per_s']:,} | {ratio:.2f} | "
+            f"{row['bytes_out_per_record'] or '-'} | {row['bytes_back_per_record'] or '-'} | {row['driver_cpu_s']} | {row['kept']:,} | "
+            f"{row['dropped']:,} | {same} |"
         )
 
 
@@ -295,7 +320,7 @@ def main() -> None:
     c.add_argument("path")
     c.add_argument("--n", type=int)
     for p in (t, m, c):
-        p.add_argument("--data", choices=("noisy", "words"), default="words")
+        p.add_argument("--data", choices=("noisy", "words", "dups"), default="words")
         p.add_argument("--recipe", choices=("default", "dedup"), default="dedup")
     args = ap.parse_args()
     {"throughput": throughput, "memory": memory, "exact-speed": exact_speed, "finish-speed": finish_speed, "_memory_child": memory_child}[
