@@ -79,6 +79,7 @@ def block_verdicts(steps: list, recs: list[Record], batch: int = 37, per_block: 
         states = [g.prepare_batch(b) for g in steps]
         values.append(batch_state(b, range(start, start + len(b)), steps, list(zip(*states))))
     blocks = [values[i : i + per_block] for i in range(0, len(values), per_block)]
+    blocks = [[b""], *blocks[:1], [b"", b""], *[[b"", *b] for b in blocks[1:]]]  # batches whose records were all dropped before
     out: dict[str, tuple] = {}
     excluded = np.empty(0, np.int64)
     for j, step in enumerate(steps):

@@ -34,14 +34,17 @@ def batch_state(recs: list[Record], positions: Sequence[int], prepare: Sequence[
 
 def step_columns(values: Sequence[bytes], step: int, excluded: np.ndarray) -> Columns:
     """A block's state values as one set of columns for chain step ``step``: ``pos``, ``id`` and the step's own, the
-    rows of ``excluded`` positions (dropped by an earlier step of the chain) left out."""
+    rows of ``excluded`` positions (dropped by an earlier step of the chain) left out; ``{}`` for a block without state
+    (every record of its batches dropped before the chain)."""
     states = [pickle.loads(v) for v in values if v]
+    if not states:
+        return {}
     prefix = f"{step}."
-    names = ["pos", "id"] + [k[len(prefix) :] for k in states[0] if k.startswith(prefix)] if states else ["pos", "id"]
+    names = ["pos", "id"] + [k[len(prefix) :] for k in states[0] if k.startswith(prefix)]
     out: Columns = {}
     for name in names:
         key = name if name in ("pos", "id") else prefix + name
-        out[name] = np.concatenate([s[key] for s in states]) if states else np.empty(0, dtype=np.int64 if name == "pos" else object)
+        out[name] = np.concatenate([s[key] for s in states])
     if excluded.size and out["pos"].size:
         keep = ~np.isin(out["pos"], excluded)
         out = {k: v[keep] for k, v in out.items()}
@@ -64,8 +67,20 @@ def concat_rows(pieces: Sequence[Columns]) -> Columns:
     return {k: np.concatenate([p[k] for p in pieces]) for k in pieces[0]}
 
 
+def map_columns(cols: Columns, parts: int, map_fn: Any, *args: Any) -> list[Columns]:
+    """``map_fn`` on a block's columns; a block without state gives every part nothing."""
+    return map_fn(cols, parts, *args) if cols else [{} for _ in range(parts)]
+
+
+def pos_range(cols: Columns) -> tuple[int, int]:
+    """The lowest and highest position in a block (``(0, -1)`` for a block without state)."""
+    return (int(cols["pos"].min()), int(cols["pos"].max())) if cols and cols["pos"].size else (0, -1)
+
+
 def rows_of(cols: Columns, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(positions found, their rows of column)`` among sorted ``positions``."""
+    if not cols:
+        return np.empty(0, np.int64), np.empty(0)
     pos = cols["pos"]
     hit = np.isin(pos, positions)
     return pos[hit], cols[column][hit]
@@ -112,10 +127,13 @@ class BlockCluster:
         return step_columns(block, self.step, self.excluded)
 
     def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple[Any, ...]) -> Iterator[Any]:
-        mapped = [map_fn(self._columns(b), self.parts, *args) for b in self.blocks]
+        mapped = [map_columns(self._columns(b), self.parts, map_fn, *args) for b in self.blocks]
         for p in range(self.parts):
             yield reduce_fn([m[p] for m in mapped], *args)
 
     def _fetch(self, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         found = [rows_of(self._columns(b), column, positions) for b in self.blocks]
+        found = [f for f in found if f[0].size]
+        if not found:
+            return np.empty(0, np.int64), np.empty(0)
         return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])

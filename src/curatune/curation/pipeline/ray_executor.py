@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import RecipeError
-from ..cluster import BlockCluster, batch_state, rows_of, step_columns
+from ..cluster import BlockCluster, batch_state, map_columns, pos_range, rows_of, step_columns
 from ..jsoncodec import pack, unpack
 from ..record import Record
 from ..step import GlobalStep, Step
@@ -133,12 +133,16 @@ def _block_columns(table: Any, step: int, excluded: np.ndarray) -> dict[str, Any
 
 
 def _map_block(table: Any, step: int, excluded: np.ndarray, parts: int, map_fn: Any, *args: Any) -> Any:
-    out = map_fn(_block_columns(table, step, excluded), parts, *args)
+    out = map_columns(_block_columns(table, step, excluded), parts, map_fn, *args)
     return out if parts > 1 else out[0]  # (one return: Ray stores the value itself, not a list of one)
 
 
 def _reduce_part(reduce_fn: Any, args: tuple[Any, ...], *pieces: Any) -> Any:
     return reduce_fn(list(pieces), *args)
+
+
+def _range_block(table: Any) -> tuple[int, int]:
+    return pos_range(_block_columns(table, 0, np.empty(0, np.int64)))
 
 
 def _rows_block(table: Any, step: int, excluded: np.ndarray, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -154,6 +158,7 @@ class RayCluster(BlockCluster):
 
         super().__init__(blocks, step, excluded, parts)
         self._excluded_ref = ray.put(self.excluded)
+        self._ranges: np.ndarray | None = None  # each block's lowest and highest position, asked on the first read
 
     def _run_shuffle(self, map_fn: Any, reduce_fn: Any, args: tuple[Any, ...]) -> Iterator[Any]:
         import ray
@@ -170,8 +175,14 @@ class RayCluster(BlockCluster):
     def _fetch(self, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         import ray
 
-        want = ray.put(positions)
-        found = ray.get([ray.remote(_rows_block).remote(b, self.step, self._excluded_ref, column, want) for b in self.blocks])
+        if self._ranges is None:
+            self._ranges = np.array(ray.get([ray.remote(_range_block).remote(b) for b in self.blocks]), dtype=np.int64).reshape(-1, 2)
+        # Only the blocks whose range holds a wanted position are read.
+        lo, hi = self._ranges[:, 0], self._ranges[:, 1]
+        holds = np.searchsorted(positions, lo, side="left") < np.searchsorted(positions, hi, side="right")
+        reader, want = ray.remote(_rows_block), ray.put(positions)
+        found = ray.get([reader.remote(b, self.step, self._excluded_ref, column, want) for b, h in zip(self.blocks, holds.tolist()) if h])
+        found = [f for f in found if f[0].size]
         if not found:
             return np.empty(0, np.int64), np.empty(0)
         return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
