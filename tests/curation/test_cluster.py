@@ -169,3 +169,14 @@ def test_minhash_with_spilled_candidate_pairs_decides_the_same(verify):
     on_blocks.pair_budget = 5
     assert block_verdicts([on_blocks], recs) == expected and on_blocks._clusters == ref._clusters
     assert {i for i, v in expected.items()} == near
+
+
+def test_minhash_reads_the_cluster_rows_once_per_chunk(monkeypatch):
+    """Verification loads each chunk's rows in one read of the blocks; nothing is read row by row afterwards."""
+    recs, _, near = planted(300, 0, 40, seed=4)
+    reads = []
+    real = BlockCluster._fetch_many
+    monkeypatch.setattr(BlockCluster, "_fetch_many", lambda self, cols, pos: reads.append(cols) or real(self, cols, pos))
+    step = MinHashDedup()
+    assert set(block_verdicts([step], recs)) == near
+    assert reads == [("sig", "parts"), ("sig", "parts", "rank", "id")]

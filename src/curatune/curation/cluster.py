@@ -77,27 +77,48 @@ def pos_range(cols: Columns) -> tuple[int, int]:
     return (int(cols["pos"].min()), int(cols["pos"].max())) if cols and cols["pos"].size else (0, -1)
 
 
-def rows_of(cols: Columns, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(positions found, their rows of column)`` among sorted ``positions``."""
+def rows_of(cols: Columns, columns: tuple[str, ...], positions: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``(positions found, their rows of each column)`` among sorted ``positions``."""
     if not cols:
-        return np.empty(0, np.int64), np.empty(0)
+        return np.empty(0, np.int64), []
     pos = cols["pos"]
     hit = np.isin(pos, positions)
-    return pos[hit], cols[column][hit]
+    return pos[hit], [cols[c][hit] for c in columns]
+
+
+def gather(found: list[tuple[np.ndarray, list[np.ndarray]]], n_columns: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The blocks' ``rows_of`` results joined: per column, ``(positions, rows)``."""
+    found = [f for f in found if f[0].size]
+    if not found:
+        return [(np.empty(0, np.int64), np.empty(0)) for _ in range(n_columns)]
+    pos = np.concatenate([f[0] for f in found])
+    return [(pos, np.concatenate([f[1][k] for f in found])) for k in range(n_columns)]
+
+
+def sorted_rows(pos: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    order = np.argsort(pos, kind="stable")
+    return pos[order], values[order]
 
 
 class Rows:
-    """A column of a cluster's state indexed by arrays of positions (``m[pos]``), read through ``fetch``."""
+    """A column of a cluster's state indexed by arrays of positions (``m[pos]``): from the rows the cluster loaded
+    (``loaded(column)``: sorted positions and their rows, or None), else read through ``fetch``."""
 
-    def __init__(self, fetch: Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]], column: str):
-        self.fetch, self.column = fetch, column
+    def __init__(
+        self,
+        fetch: Callable[[str, np.ndarray], tuple[np.ndarray, np.ndarray]],
+        loaded: Callable[[str], tuple[np.ndarray, np.ndarray] | None],
+        column: str,
+    ):
+        self.fetch, self.loaded, self.column = fetch, loaded, column
 
     def __getitem__(self, idx: np.ndarray) -> np.ndarray:
         idx = np.asarray(idx, dtype=np.int64)
-        want = np.unique(idx)
-        pos, values = self.fetch(self.column, want)
-        order = np.argsort(pos, kind="stable")
-        pos, values = pos[order], values[order]
+        have = self.loaded(self.column)
+        if have is not None and have[0].size and np.isin(idx, have[0]).all():
+            pos, values = have
+        else:
+            pos, values = sorted_rows(*self.fetch(self.column, np.unique(idx)))
         at = np.searchsorted(pos, idx)
         if pos.size == 0 or (at >= pos.size).any() or (pos[np.minimum(at, pos.size - 1)] != idx).any():
             raise KeyError(f"positions not in the cluster's state: {sorted(set(idx.tolist()) - set(pos.tolist()))[:5]}")
@@ -116,12 +137,25 @@ class BlockCluster:
         self.step = step
         self.excluded = np.asarray(excluded, dtype=np.int64)
         self.parts = max(1, parts)
+        self._loaded: dict[str, tuple[np.ndarray, np.ndarray]] = {}
 
     def shuffle(self, map_fn: Any, reduce_fn: Any, *args: Any) -> Iterator[Any]:
         return self._run_shuffle(map_fn, reduce_fn, args)
 
     def rows(self, column: str) -> Rows:
-        return Rows(self._fetch, column)
+        return Rows(self._fetch, self._loaded_rows, column)
+
+    def _loaded_rows(self, column: str) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._loaded.get(column)  # (the dict of the latest load)
+
+    def load(self, positions: np.ndarray, columns: tuple[str, ...]) -> None:
+        self._loaded = {}
+        want = np.unique(np.asarray(positions, dtype=np.int64))
+        if want.size:
+            self._loaded = {c: sorted_rows(*f) for c, f in zip(columns, self._fetch_many(columns, want))}
+
+    def _fetch(self, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._fetch_many((column,), positions)[0]
 
     def _columns(self, block: Any) -> Columns:
         return step_columns(block, self.step, self.excluded)
@@ -131,9 +165,6 @@ class BlockCluster:
         for p in range(self.parts):
             yield reduce_fn([m[p] for m in mapped], *args)
 
-    def _fetch(self, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        found = [rows_of(self._columns(b), column, positions) for b in self.blocks]
-        found = [f for f in found if f[0].size]
-        if not found:
-            return np.empty(0, np.int64), np.empty(0)
-        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+    def _fetch_many(self, columns: tuple[str, ...], positions: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per column, ``(positions found, their rows)``: each block read once for every column."""
+        return gather([rows_of(self._columns(b), columns, positions) for b in self.blocks], len(columns))

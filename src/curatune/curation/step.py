@@ -183,7 +183,13 @@ class Cluster(Protocol):
         ...
 
     def rows(self, column: str) -> Any:
-        """``column`` indexed by an array of positions (``m[pos]``): those rows read from the blocks that hold them."""
+        """``column`` indexed by an array of positions (``m[pos]``): those rows read from the blocks that hold them (or
+        from what ``load`` read)."""
+        ...
+
+    def load(self, positions: Any, columns: tuple[str, ...]) -> None:
+        """Read these rows of these columns from the blocks in one go, for the ``rows`` asked next (replacing the rows
+        loaded before: memory is one load's rows)."""
         ...
 
 

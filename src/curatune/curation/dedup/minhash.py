@@ -317,9 +317,20 @@ class MinHashDedup(GlobalStep):
                 keys.add(star_keys(m[:, j], n))
         return keys
 
-    def _verified_chunks(self, keys: PairKeys, n: int, sigs: Any, parts: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The candidate pairs that count, verified a chunk of unique keys at a time (each pair once)."""
-        out = [self._verified(key // n, key % n, sigs, parts) for key in keys.chunks()]
+    def _verified_chunks(
+        self, keys: PairKeys, n: int, sigs: Any, parts: Any, load: Callable[[np.ndarray], None] | None = None, per: int = 1 << 16
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate pairs that count, verified a chunk of unique keys at a time (each pair once). ``load``: called
+        with the records of every ``per`` pairs before they are verified (the cluster reads their rows in one go)."""
+        out = []
+        for key in keys.chunks():
+            a, b = key // n, key % n
+            if load is None:
+                out.append(self._verified(a, b, sigs, parts))
+                continue
+            for i in range(0, a.size, per):
+                load(np.concatenate((a[i : i + per], b[i : i + per])))
+                out.append(self._verified(a[i : i + per], b[i : i + per], sigs, parts))
         if not out:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
         return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]), np.concatenate([o[2] for o in out])
@@ -475,7 +486,10 @@ class MinHashDedup(GlobalStep):
         for part in cluster.shuffle(bucket_map, bucket_reduce, columns):  # a part's keys at a time
             keys.add(part)
         sigs, parts = cluster.rows("sig"), (cluster.rows("parts") if self._verify == "parts" else None)
-        a, b, _ = self._verified_chunks(keys, 1 << 32, sigs, parts)  # (bucket_reduce's keys: a << 32 | b)
+        columns = ("sig", "parts") if self._verify == "parts" else ("sig",)
+        # (bucket_reduce's keys are a << 32 | b; the rows of each chunk's records are read from the cluster in one go)
+        a, b, _ = self._verified_chunks(keys, 1 << 32, sigs, parts, lambda pos: cluster.load(pos, columns))
+        cluster.load(np.concatenate((a, b)), (*columns, "rank", "id"))  # the clusters' members (their rows: edges x 400 bytes at most)
         rank, ids = cluster.rows("rank"), cluster.rows("id")
         self._clusters_of(a, b, lambda nodes: rank[nodes], lambda x, y: self._scores(x, y, sigs, parts), lambda nodes: ids[nodes].tolist())
         return np.array(sorted(self._dropped_at), dtype=np.int64)

@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import RecipeError
-from ..cluster import BlockCluster, batch_state, map_columns, pos_range, rows_of, step_columns
+from ..cluster import BlockCluster, batch_state, gather, map_columns, pos_range, rows_of, step_columns
 from ..jsoncodec import pack, unpack
 from ..record import Record
 from ..step import GlobalStep, Step
@@ -141,12 +141,17 @@ def _reduce_part(reduce_fn: Any, args: tuple[Any, ...], *pieces: Any) -> Any:
     return reduce_fn(list(pieces), *args)
 
 
+def _verdict_columns(table: Any) -> list[dict[str, Any]]:
+    """A block's rows without their state: what the driver reads of a pass whose state stays on the cluster."""
+    return table.select(["index", "changed", "verdicts", "counts"]).to_pylist()
+
+
 def _range_block(table: Any) -> tuple[int, int]:
     return pos_range(_block_columns(table, 0, np.empty(0, np.int64)))
 
 
-def _rows_block(table: Any, step: int, excluded: np.ndarray, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return rows_of(_block_columns(table, step, excluded), column, positions)
+def _rows_block(table: Any, step: int, excluded: np.ndarray, columns: tuple[str, ...], positions: np.ndarray) -> Any:
+    return rows_of(_block_columns(table, step, excluded), columns, positions)
 
 
 class RayCluster(BlockCluster):
@@ -172,7 +177,7 @@ class RayCluster(BlockCluster):
         for ref in reduced:  # one part's result here at a time
             yield ray.get(ref)
 
-    def _fetch(self, column: str, positions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _fetch_many(self, columns: tuple[str, ...], positions: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         import ray
 
         if self._ranges is None:
@@ -181,11 +186,8 @@ class RayCluster(BlockCluster):
         lo, hi = self._ranges[:, 0], self._ranges[:, 1]
         holds = np.searchsorted(positions, lo, side="left") < np.searchsorted(positions, hi, side="right")
         reader, want = ray.remote(_rows_block), ray.put(positions)
-        found = ray.get([reader.remote(b, self.step, self._excluded_ref, column, want) for b, h in zip(self.blocks, holds.tolist()) if h])
-        found = [f for f in found if f[0].size]
-        if not found:
-            return np.empty(0, np.int64), np.empty(0)
-        return np.concatenate([f[0] for f in found]), np.concatenate([f[1] for f in found])
+        found = ray.get([reader.remote(b, self.step, self._excluded_ref, columns, want) for b, h in zip(self.blocks, holds.tolist()) if h])
+        return gather(found, len(columns))
 
 
 def heavy_setup(step: Step) -> bool:
@@ -325,10 +327,14 @@ class RayExecutor:
         else:
             ds = ds.map_batches(_SegmentFn(self._key, self._blob_ref, p.index, keep_state), batch_size=1, batch_format="numpy")
         if keep_state:
-            # Materialised: the verdicts come here, the state stays in the blocks for the chain's finish_on.
-            ds = ds.materialize()
-            self._state_blocks.extend(ds.select_columns(["state"]).to_arrow_refs())
-        out_rows = ds.select_columns(["index", "changed", "verdicts", "counts"]).iter_rows()
+            # Materialised: the blocks stay in the object store for the chain's finish_on (their state column), and a
+            # task per block sends the other columns here (a Ray Data select would cost an execution per window).
+            blocks = ds.materialize().to_arrow_refs()
+            self._state_blocks.extend(blocks)
+            select = ray.remote(_verdict_columns)
+            out_rows: Any = (row for part in [select.remote(b) for b in blocks] for row in ray.get(part))
+        else:
+            out_rows = ds.iter_rows()
         for out in out_rows:
             i = int(out["index"])
             self.bytes_back += len(out["changed"]) + len(out["verdicts"]) + len(out["counts"])
