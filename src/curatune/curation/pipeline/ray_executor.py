@@ -143,7 +143,8 @@ def _reduce_part(reduce_fn: Any, args: tuple[Any, ...], *pieces: Any) -> Any:
 
 def _verdict_columns(table: Any) -> list[dict[str, Any]]:
     """A block's rows without their state: what the driver reads of a pass whose state stays on the cluster."""
-    return table.select(["index", "changed", "verdicts", "counts"]).to_pylist()
+    rows: list[dict[str, Any]] = table.select(["index", "changed", "verdicts", "counts"]).to_pylist()
+    return rows
 
 
 def _range_block(table: Any) -> tuple[int, int]:
