@@ -151,7 +151,9 @@ def throughput(args: argparse.Namespace) -> None:
 
     stage.build_executor = keep_ref
     rows = []
-    runs_of = [("local", args.workers, None), ("ray", args.workers, True), ("ray", args.workers, False), ("ray", 1, True)]
+    rows_of = {"local": ("local", args.workers, None), "cluster": ("ray", args.workers, True), "driver": ("ray", args.workers, False)}
+    rows_of["cluster1"] = ("ray", 1, True)
+    runs_of = [rows_of[name] for name in args.rows.split(",")]
     for executor, workers, global_on_cluster in runs_of:
         on_cluster[0] = bool(global_on_cluster)
         r = recipe(data, args.recipe, executor, workers, runs, f"{executor}-{workers}")
@@ -307,6 +309,12 @@ def main() -> None:
     t = sub.add_parser("throughput")
     t.add_argument("--n", type=int, default=100_000)
     t.add_argument("--workers", type=int, default=2)
+    t.add_argument(
+        "--rows",
+        default="local,cluster,driver,cluster1",
+        help="which runs, in order (the first is the reference): local, cluster (Ray, dedup finished on the cluster), "
+        "driver (Ray, every global step on the driver), cluster1 (cluster with 1 Ray CPU)",
+    )
     m = sub.add_parser("memory")
     m.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     m.add_argument("--src", default=None)
