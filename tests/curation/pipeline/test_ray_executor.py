@@ -147,11 +147,14 @@ def _planted_file(path: Path, n_orig: int, n_exact: int, n_near: int, seed: int)
 @pytest.mark.parametrize(
     "steps",
     [
-        [{"step": "clean.whitespace"}, {"step": "dedup.exact"}, {"step": "dedup.minhash"}],
-        [{"step": "dedup.exact", "keep": "longest"}, {"step": "dedup.minhash", "keep": "longest", "verify": "signature"}],
-        [{"step": "dedup.exact", "on_fail": "flag"}, {"step": "dedup.minhash"}],
+        pytest.param([{"step": "clean.whitespace"}, {"step": "dedup.exact"}, {"step": "dedup.minhash"}], id="first"),
+        pytest.param(
+            [{"step": "dedup.exact", "keep": "longest"}, {"step": "dedup.minhash", "keep": "longest", "verify": "signature"}],
+            id="longest",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param([{"step": "dedup.exact", "on_fail": "flag"}, {"step": "dedup.minhash"}], id="exact-flags", marks=pytest.mark.slow),
     ],
-    ids=["first", "longest", "exact-flags"],
 )
 def test_dedup_on_the_cluster_equals_local_on_planted_duplicates(tmp_path, ray_cluster, steps):
     """Exact and MinHash dedup finished on the Ray cluster (hash shuffle, band buckets): the local answer, record for
