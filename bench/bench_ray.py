@@ -3,7 +3,8 @@
 Two measurements, each on generated records:
 
 - ``throughput``: the same recipe and input curated by the local executor (``workers`` processes),
-  the Ray executor with ``workers`` Ray CPUs, and the Ray executor with 1; records/s of each, the
+  the Ray executor with ``workers`` Ray CPUs (exact and MinHash dedup finished on the cluster, then on the
+  driver as before round 6), and the Ray executor with 1; records/s of each, the
   Ray overhead as a ratio in one sitting, and whether the decisions are identical (kept records,
   dropped records and ledger rows, order aside). Also the bytes each record costs between the driver
   and the cluster (records out, verdicts and the global steps' prepared state back).
@@ -13,7 +14,9 @@ Two measurements, each on generated records:
 
 Records: ``--data noisy`` is curatune.generate's noisy Alpaca set (planted defects, the default
 recipe's input); ``--data words`` is a faster generator for large sizes: 60-word texts from a
-5,000-word vocabulary, 5% exact copies and 5% near copies (3 words changed) of earlier records.
+5,000-word vocabulary, 5% exact copies and 5% near copies (3 words changed) of earlier records' answers
+(each with its own instruction); ``--data dups`` the same with each copy's instruction its original's, so that
+the copies are exact and near duplicates of whole records.
 ``--recipe default`` is the default recipe; ``--recipe dedup`` three light steps then exact and
 MinHash dedup (what keeps per-record state); MINHASH_VERIFY=signature|parts in the environment
 sets dedup.minhash's verify (the default is parts).
@@ -23,6 +26,7 @@ sets dedup.minhash's verify (the default is parts).
     python bench/bench_ray.py memory --sizes 100000 1000000 4000000 --data words --recipe dedup
     python bench/bench_ray.py memory --sizes 100000 400000 --data noisy --recipe default --src /work/main/src
     python bench/bench_ray.py exact-speed      # dedup.exact's observe + decide (PYTHONPATH=<other tree>/src to compare)
+    python bench/bench_ray.py finish-speed --n 100000 --save /tmp/v.pkl   # MinHash's finish, CPU; --compare /tmp/v.pkl
 """
 
 from __future__ import annotations
@@ -49,30 +53,40 @@ DEDUP_STEPS = [
 ]
 
 
-def words_data(path: Path, n: int, seed: int = 0) -> None:
-    """``n`` Alpaca records of 60 random words; 5% exact and 5% near copies (3 words changed) of earlier ones."""
+def words_data(path: Path, n: int, seed: int = 0, copy_prompt: bool = False) -> None:
+    """``n`` Alpaca records of 60 random words; 5% exact and 5% near copies (3 words changed) of earlier ones' answers.
+    ``copy_prompt`` (``--data dups``): a copy has its original's instruction too (an exact or near duplicate of the whole
+    record); otherwise its own, so that only the answers repeat."""
     import orjson
 
     rng = random.Random(seed)
     vocab = [f"w{i}" for i in range(5000)]
     texts: list[str] = []
+    asked: list[str] = []  # the instruction of each text in texts
     with open(path, "wb") as f:
         for i in range(n):
             r = rng.random()
+            prompt = f"Question {i % 1000}?"
             if i > 10 and r < 0.05:
-                text = texts[rng.randrange(len(texts))]
+                j = rng.randrange(len(texts))
+                text = texts[j]
+                prompt = asked[j] if copy_prompt else prompt
             elif i > 10 and r < 0.10:
-                words = texts[rng.randrange(len(texts))].split()
+                j = rng.randrange(len(texts))
+                words = texts[j].split()
                 for _ in range(3):
                     words[rng.randrange(len(words))] = rng.choice(vocab)
                 text = " ".join(words)
+                prompt = asked[j] if copy_prompt else prompt
             else:
                 text = " ".join(rng.choices(vocab, k=60))
             if len(texts) < 200_000:
                 texts.append(text)
+                asked.append(prompt)
             else:
-                texts[rng.randrange(200_000)] = text
-            f.write(orjson.dumps({"id": f"w{i}", "instruction": f"Question {i % 1000}?", "input": "", "output": text}) + b"\n")
+                j = rng.randrange(200_000)
+                texts[j], asked[j] = text, prompt
+            f.write(orjson.dumps({"id": f"w{i}", "instruction": prompt, "input": "", "output": text}) + b"\n")
 
 
 def dataset(kind: str, n: int) -> Path:
@@ -85,7 +99,7 @@ def dataset(kind: str, n: int) -> Path:
 
             generate_noisy(tmp, n=n, seed=0)
         else:
-            words_data(tmp, n)
+            words_data(tmp, n, copy_prompt=kind == "dups")
         tmp.rename(path)
     return path
 
@@ -116,6 +130,8 @@ def digest(run_dir: Path) -> dict[str, str]:
 
 
 def throughput(args: argparse.Namespace) -> None:
+    import ray.data  # noqa: F401  (imported before the first timed row: its import is not the first Ray row's cost)
+
     import curatune.stages.curate as stage
     from curatune.curation.pipeline.ray_executor import RayExecutor
 
@@ -124,15 +140,22 @@ def throughput(args: argparse.Namespace) -> None:
     made: list[RayExecutor] = []
     real = stage.build_executor
 
+    on_cluster = [True]
+
     def keep_ref(r):
         ex = real(r)
         if isinstance(ex, RayExecutor):
+            ex.global_on_cluster = on_cluster[0]
             made.append(ex)
         return ex
 
     stage.build_executor = keep_ref
     rows = []
-    for executor, workers in (("local", args.workers), ("ray", args.workers), ("ray", 1)):
+    rows_of = {"local": ("local", args.workers, None), "cluster": ("ray", args.workers, True), "driver": ("ray", args.workers, False)}
+    rows_of["cluster1"] = ("ray", 1, True)
+    runs_of = [rows_of[name] for name in args.rows.split(",")]
+    for executor, workers, global_on_cluster in runs_of:
+        on_cluster[0] = bool(global_on_cluster)
         r = recipe(data, args.recipe, executor, workers, runs, f"{executor}-{workers}")
         t0, c0 = time.perf_counter(), time.process_time()
         res = stage.curate(r, force=True)
@@ -142,6 +165,10 @@ def throughput(args: argparse.Namespace) -> None:
             {
                 "executor": executor,
                 "workers": workers,
+                # where exact and MinHash dedup finish: on the cluster (issue 19, round 6) or on the driver
+                "global_steps": "-"
+                if ex is None
+                else ("cluster: " + "+".join(ex.finished_on_cluster) if ex.finished_on_cluster else "driver"),
                 "seconds": round(seconds, 1),
                 "records_per_s": round(res.stats["input"] / seconds),
                 # CPU of this process (the driver; for local, the main process): its records per CPU-second bound a run
@@ -157,16 +184,17 @@ def throughput(args: argparse.Namespace) -> None:
     base = rows[0]
     print(f"\n{args.n:,} {args.data} records, recipe {args.recipe}")
     print(
-        "| executor | Ray CPUs / workers | seconds | records/s | time / local | bytes to cluster per record | bytes back per record "
-        "| driver CPU s | same decisions |"
+        "| executor | Ray CPUs / workers | global steps finish on | seconds | records/s | time / local | bytes to cluster per record "
+        "| bytes back per record | driver CPU s | kept | dropped | same decisions |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for row in rows:
         same = "yes" if row["digest"] == base["digest"] else "**no**"
         ratio = row["seconds"] / base["seconds"]
         print(
-            f"| {row['executor']} | {row['workers']} | {row['seconds']} | {row['records_per_s']:,} | {ratio:.2f} | "
-            f"{row['bytes_out_per_record'] or '-'} | {row['bytes_back_per_record'] or '-'} | {row['driver_cpu_s']} | {same} |"
+            f"| {row['executor']} | {row['workers']} | {row['global_steps']} | {row['seconds']} | {row['records_per_s']:,} | {ratio:.2f} | "
+            f"{row['bytes_out_per_record'] or '-'} | {row['bytes_back_per_record'] or '-'} | {row['driver_cpu_s']} | {row['kept']:,} | "
+            f"{row['dropped']:,} | {same} |"
         )
 
 
@@ -221,24 +249,91 @@ def exact_speed(args: argparse.Namespace) -> None:
     print(f"dedup.exact observe + decide, 200,000 records: best of 3 {min(best):.3f} s")
 
 
+def finish_speed(args: argparse.Namespace) -> None:
+    """dedup.exact + dedup.minhash observing ``--n`` words records (prepared first, not timed), then MinHash's
+    ``finish``: CPU seconds of observe and finish, best of ``--rounds``; ``--save F`` / ``--compare F`` the verdicts and
+    clusters (PYTHONPATH=<other tree>/src to compare two versions, alternating)."""
+    import gc
+    import pickle
+
+    import orjson
+
+    from curatune.curation.dedup.exact import ExactDedup
+    from curatune.curation.dedup.minhash import MinHashDedup
+    from curatune.curation.record import Record
+
+    path = dataset("words", args.n)
+    recs = []
+    with open(path, "rb") as f:
+        for line in f:
+            d = orjson.loads(line)
+            recs.append(
+                Record(d["id"], messages=[{"role": "user", "content": d["instruction"]}, {"role": "assistant", "content": d["output"]}])
+            )
+    verify = os.environ.get("MINHASH_VERIFY") or None
+    prepared = None
+    best_observe, best_finish = float("inf"), float("inf")
+    for _ in range(args.rounds):
+        exact, near = ExactDedup(), MinHashDedup(verify=verify)
+        if prepared is None:
+            prepared = [
+                (exact.prepare(r), p)
+                for i in range(0, len(recs), 256)
+                for r, p in zip(recs[i : i + 256], near.prepare_batch(recs[i : i + 256]))
+            ]
+        gc.collect()
+        t0 = time.process_time()
+        for r, (pe, pm) in zip(recs, prepared):
+            exact.observe(r, pe)
+            if exact.decide(r).action == "keep":
+                near.observe(r, pm)
+        t1 = time.process_time()
+        near.finish()
+        t2 = time.process_time()
+        best_observe, best_finish = min(best_observe, t1 - t0), min(best_finish, t2 - t1)
+    out = {"verdicts": near._verdicts, "clusters": near._clusters}
+    print(
+        f"{args.n:,} words records, verify {near._verify}: observe {best_observe:.2f} s, MinHash finish {best_finish:.2f} s CPU "
+        f"(best of {args.rounds}); {len(near._verdicts):,} near duplicates"
+    )
+    if args.save:
+        Path(args.save).write_bytes(pickle.dumps(out))
+    if args.compare:
+        before = pickle.loads(Path(args.compare).read_bytes())
+        print("same verdicts and clusters" if before == out else "**DIFFERENT verdicts or clusters**")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("throughput")
     t.add_argument("--n", type=int, default=100_000)
     t.add_argument("--workers", type=int, default=2)
+    t.add_argument(
+        "--rows",
+        default="local,cluster,driver,cluster1",
+        help="which runs, in order (the first is the reference): local, cluster (Ray, dedup finished on the cluster), "
+        "driver (Ray, every global step on the driver), cluster1 (cluster with 1 Ray CPU)",
+    )
     m = sub.add_parser("memory")
     m.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
     m.add_argument("--src", default=None)
     sub.add_parser("exact-speed")
+    f = sub.add_parser("finish-speed")
+    f.add_argument("--n", type=int, default=100_000)
+    f.add_argument("--rounds", type=int, default=3)
+    f.add_argument("--save", default=None)
+    f.add_argument("--compare", default=None)
     c = sub.add_parser("_memory_child")
     c.add_argument("path")
     c.add_argument("--n", type=int)
     for p in (t, m, c):
-        p.add_argument("--data", choices=("noisy", "words"), default="words")
+        p.add_argument("--data", choices=("noisy", "words", "dups"), default="words")
         p.add_argument("--recipe", choices=("default", "dedup"), default="dedup")
     args = ap.parse_args()
-    {"throughput": throughput, "memory": memory, "exact-speed": exact_speed, "_memory_child": memory_child}[args.cmd](args)
+    {"throughput": throughput, "memory": memory, "exact-speed": exact_speed, "finish-speed": finish_speed, "_memory_child": memory_child}[
+        args.cmd
+    ](args)
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 
 from curatune.curation.compact import HashIndex, IdTable, SpillBuffer
 from curatune.curation.dedup.exact import ExactDedup
@@ -138,3 +139,22 @@ def test_minhash_parts_spilled_to_disk_decides_as_in_memory():
     assert _verdicts(spilling, recs) == in_memory
     assert spilling._part_sig_buf.size == 0  # freed after finish
     assert sum(a == "drop" for a, *_ in in_memory) >= 300
+
+
+@pytest.mark.parametrize("budget", [1 << 20, 50, 7])
+def test_pair_keys_give_each_key_once_in_bounded_chunks(budget):
+    """PairKeys equals np.unique over every key added; past its budget the keys spill and every chunk stays within it."""
+    from curatune.curation.compact import PairKeys
+
+    rng = np.random.default_rng(budget)
+    added = [rng.integers(0, 400, size=int(rng.integers(0, 60))) for _ in range(40)]
+    keys = PairKeys(budget=budget, parts=4)
+    for k in added:
+        keys.add(k)
+    chunks = list(keys.chunks())
+    got = np.concatenate(chunks) if chunks else np.empty(0, np.int64)
+    assert np.array_equal(np.sort(got), np.unique(np.concatenate(added)))  # each once, none lost
+    if budget < 100:
+        assert keys.spilled_keys >= sum(k.size for k in added) and len(chunks) > 1
+        # a chunk is the unique keys of at most a budget of keys (or of one hash value at the deepest level)
+        assert max(c.size for c in chunks) <= max(budget, 1)

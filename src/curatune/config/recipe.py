@@ -131,6 +131,11 @@ class CurateConfig(Strict):
     Ray cluster: a local one of ``workers`` CPUs, or the one at ``address``). The same steps, ledger and kept set either way."""
     address: str | None = None
     """With ``executor: ray``, the cluster to join (``auto``, ``ray://host:10001``, ``host:6379``); none: start a local one."""
+    global_steps: Literal["driver", "cluster"] = "driver"
+    """With ``executor: ray``, where exact and MinHash dedup finish: ``driver`` (their compact state, about 1 KB a record, comes
+    back to this process) or ``cluster`` (the state stays in Ray's object store: a hash shuffle for exact groups and band
+    buckets, 12 bytes a record come back; MinHash verification reads the state once per 65,536 candidate pairs, so it is
+    slow where near duplicates are many). The same verdicts either way."""
     output_format: str = "curatune"
     """Format of ``data/kept.jsonl``: ``curatune`` (lossless records), ``messages`` (chat JSONL), ``original``, or a format name."""
 

@@ -31,9 +31,10 @@ Kinds:
 from __future__ import annotations
 
 import inspect
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from .record import Record
 
@@ -151,6 +152,45 @@ class GlobalStep(Step):
     def write_artifacts(self, out_dir: Path) -> list[str]:
         """Write anything worth keeping (clusters, reports) to the run folder; return file names."""
         return []
+
+    # ---- on a cluster (issue 19): a step that sets ``finishes_on_cluster`` implements the two methods below ----
+
+    # True when the step's finish can run on a cluster (:class:`Cluster`), its state left where it was prepared.
+    finishes_on_cluster: ClassVar[bool] = False
+
+    def state_columns(self, recs: list[Record], prepared: list[Any]) -> dict[str, Any]:
+        """The state ``observe`` would keep of each record, as columns (numpy arrays, one row a record): made where
+        ``prepare_batch`` ran, and kept there."""
+        raise NotImplementedError
+
+    def finish_on(self, cluster: Cluster) -> Any:
+        """``finish`` over the state on ``cluster`` instead of what ``observe`` collected: afterwards ``decide`` answers
+        as it would have locally. Returns the positions (``cluster``'s ``pos`` column) of the records it drops."""
+        raise NotImplementedError
+
+
+class Cluster(Protocol):
+    """A pass's per-record state where it was made (the blocks of a cluster's object store), and the work on it.
+
+    Each block holds, per surviving record of the pass, its ``pos`` (its position in the pass's input: the order in
+    which the local executor would have observed it), its ``id``, and the step's ``state_columns``. Records an earlier
+    step of the chain dropped are left out, as they were never observed locally.
+    """
+
+    def shuffle(self, map_fn: Any, reduce_fn: Any, *args: Any) -> Iterator[Any]:
+        """``map_fn(columns, parts, *args)`` on each block gives ``parts`` payloads; ``reduce_fn(payloads, *args)`` on
+        each part's payloads from every block; the results of the reduces, here, in part order, one at a time."""
+        ...
+
+    def rows(self, column: str) -> Any:
+        """``column`` indexed by an array of positions (``m[pos]``): those rows read from the blocks that hold them (or
+        from what ``load`` read)."""
+        ...
+
+    def load(self, positions: Any, columns: tuple[str, ...]) -> None:
+        """Read these rows of these columns from the blocks in one go, for the ``rows`` asked next (replacing the rows
+        loaded before: memory is one load's rows)."""
+        ...
 
 
 def init_params(cls: type[Step]) -> list[str]:

@@ -47,7 +47,7 @@ def build_executor(recipe: Recipe) -> Executor | None:
     """The executor ``curate.executor`` names: None for the local one (the pipeline's default), or a Ray executor."""
     cfg = recipe.curate
     if cfg.executor == "ray":
-        return RayExecutor(workers=worker_count(cfg.workers), address=cfg.address)
+        return RayExecutor(workers=worker_count(cfg.workers), address=cfg.address, global_on_cluster=cfg.global_steps == "cluster")
     return None
 
 

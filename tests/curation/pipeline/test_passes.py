@@ -44,6 +44,12 @@ class InOrder:
         for batch in batches:
             yield run_segment(p.segment, batch, p.prepare)
 
+    def finishes_chain(self, p):
+        return False
+
+    def finish_chain_step(self, p, j):
+        raise AssertionError("not asked when finishes_chain says False")
+
     def close(self):
         self.log.append("close")
 

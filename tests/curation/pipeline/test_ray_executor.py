@@ -40,8 +40,10 @@ def _ledger(run_dir: Path) -> list[bytes]:
     return sorted(orjson.dumps(r, option=orjson.OPT_SORT_KEYS) for r in pq.read_table(run_dir / "ledger.parquet").to_pylist())
 
 
-def _recipe(tmp_path: Path, data: Path, executor: str, steps: list[dict] | None) -> object:
+def _recipe(tmp_path: Path, data: Path, executor: str, steps: list[dict] | None, global_steps: str = "driver") -> object:
     curate_section: dict = {"executor": executor, "workers": 2, "batch_size": 128}
+    if executor == "ray":
+        curate_section["global_steps"] = global_steps
     if steps is not None:
         curate_section["steps"] = steps
     return parse_recipe({"name": executor, "runs_dir": str(tmp_path / "runs"), "data": {"path": str(data)}, "curate": curate_section})
@@ -124,7 +126,74 @@ def test_ray_executor_runs_every_window_in_input_order(ray_cluster):
     local, on_ray = _ListSink(), _ListSink()
     Pipeline(steps, batch_size=16).run(recs, local)
     steps = [PipelineStep(build_step("filter.min_length", {"min_chars": 15})), PipelineStep(build_step("dedup.exact", {}))]
-    Pipeline(steps, batch_size=16, executor=RayExecutor(workers=2, window=3)).run(recs, on_ray)
+    Pipeline(steps, batch_size=16, executor=RayExecutor(workers=2, window=3, global_on_cluster=True)).run(recs, on_ray)
     assert on_ray.kept == local.kept and on_ray.dropped == local.dropped
     assert [(e.id, e.reason, e.duplicate_of) for e in on_ray.events] == [(e.id, e.reason, e.duplicate_of) for e in local.events]
     assert len(local.kept) + len(local.dropped) == 400 and any(r == "exact_duplicate" for _, r in local.dropped)
+
+
+def _planted_file(path: Path, n_orig: int, n_exact: int, n_near: int, seed: int) -> tuple[set[str], set[str]]:
+    """Chat records with planted exact copies (case and spacing changed) and near copies (one answer word of 60 changed)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parents[1]))
+    from test_cluster import planted
+
+    recs, exact, near = planted(n_orig, n_exact, n_near, seed)
+    with open(path, "wb") as f:
+        for r in recs:
+            f.write(orjson.dumps({"id": r.id, "messages": r.messages}) + b"\n")
+    return exact, near
+
+
+@pytest.mark.parametrize(
+    "steps",
+    [
+        pytest.param([{"step": "clean.whitespace"}, {"step": "dedup.exact"}, {"step": "dedup.minhash"}], id="first"),
+        pytest.param(
+            [{"step": "dedup.exact", "keep": "longest"}, {"step": "dedup.minhash", "keep": "longest", "verify": "signature"}],
+            id="longest",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param([{"step": "dedup.exact", "on_fail": "flag"}, {"step": "dedup.minhash"}], id="exact-flags", marks=pytest.mark.slow),
+    ],
+)
+def test_dedup_on_the_cluster_equals_local_on_planted_duplicates(tmp_path, ray_cluster, steps):
+    """Exact and MinHash dedup finished on the Ray cluster (hash shuffle, band buckets): the local answer, record for
+    record, and exactly the planted copies."""
+    import curatune.stages.curate as stage
+
+    data = tmp_path / "in.jsonl"
+    exact, near = _planted_file(data, 2000, 200, 150, seed=13)
+    made: list[RayExecutor] = []
+    real = stage.build_executor
+
+    def keep_ref(r):
+        ex = real(r)
+        made.append(ex)
+        return ex
+
+    stage.build_executor = keep_ref
+    try:
+        local = curate(_recipe(tmp_path, data, "local", steps))
+        on_ray = curate(_recipe(tmp_path, data, "ray", steps, global_steps="cluster"))
+    finally:
+        stage.build_executor = real
+    assert made[-1].global_on_cluster and made[-1].finished_on_cluster == ["dedup.exact", "dedup.minhash"]
+    n_input = on_ray.stats["input"]
+    assert n_input == 2000 + 200 + 150
+    _assert_same_answer(local.run_dir, on_ray.run_dir, n_input)
+    for name in ("exact_duplicate_clusters.jsonl", "near_duplicate_clusters.jsonl"):
+        assert (on_ray.run_dir / "artifacts" / name).read_bytes() == (local.run_dir / "artifacts" / name).read_bytes()
+    rows = pq.read_table(on_ray.run_dir / "ledger.parquet").to_pylist()
+    drops = Counter(r["reason"] for r in rows if r["action"] == "drop")
+    flags = Counter(r["reason"] for r in rows if r["action"] == "flag")
+    if steps[0].get("on_fail") == "flag":
+        # exact copies flagged, then dropped by MinHash as near duplicates of their originals
+        assert flags["exact_duplicate"] == len(exact) and drops == {"near_duplicate": len(exact) + len(near)}
+    else:
+        assert drops == {"exact_duplicate": len(exact), "near_duplicate": len(near)}
+    if steps[0].get("keep") is None and steps[0].get("on_fail") is None:
+        dropped_ids = {r["id"]: r["reason"] for r in rows if r["action"] == "drop"}
+        assert {i for i, r in dropped_ids.items() if r == "exact_duplicate"} == exact
+        assert {i for i, r in dropped_ids.items() if r == "near_duplicate"} == near

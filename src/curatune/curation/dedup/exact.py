@@ -5,16 +5,18 @@ from __future__ import annotations
 import unicodedata
 from array import array
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+import numpy as np
 import orjson
 import xxhash
 
 from ...errors import RecipeError
+from ..cluster import concat_rows, split_rows
 from ..compact import HashIndex, IdTable
 from ..record import Record
 from ..registry import register
-from ..step import KEEP, Drop, GlobalStep, Verdict
+from ..step import KEEP, Cluster, Drop, GlobalStep, Verdict
 
 KEEP_POLICIES = ("first", "longest", "quality")
 
@@ -158,6 +160,40 @@ class ExactDedup(GlobalStep):
             return KEEP
         return Drop("exact_duplicate", duplicate_of=kept_id)
 
+    # ---- on a cluster: a hash shuffle (issue 19) ------------------------------------------------------
+    finishes_on_cluster = True
+
+    def state_columns(self, recs: list[Record], prepared: list[Any]) -> dict[str, Any]:
+        """The 128-bit hash as two uint64 columns, and the rank ``observe`` would keep (length or score)."""
+        h = [p[0] if p is not None else self._hash(r)[0] for r, p in zip(recs, prepared)]
+        ranks = [record_score(r, self.score_key) if self.keep == "quality" else p[1] for r, p in zip(recs, prepared)]
+        return {
+            "lo": np.array([x & 0xFFFFFFFFFFFFFFFF for x in h], dtype=np.uint64),
+            "hi": np.array([x >> 64 for x in h], dtype=np.uint64),
+            "rank": np.array(ranks, dtype=np.float64),
+        }
+
+    def finish_on(self, cluster: Cluster) -> np.ndarray:
+        """``observe`` + ``finish`` over the state on ``cluster``: records go to the part of their hash, each part finds
+        its groups of two or more; here, the groups are recorded as ``observe`` would have met them (the kept record
+        as the local step keeps it: the first, or the highest rank and on a tie the first)."""
+        self._reset()
+        groups = [g for part in cluster.shuffle(_exact_map, _exact_reduce, self.keep) for g in part]
+        # Local order of the groups: by the position of their second record (when observe first met a repeat).
+        groups.sort(key=lambda g: g[0][1])
+        dropped = []
+        for positions, ids, k in groups:
+            g = len(self._kept_ids)
+            self._kept_ids.append(ids[0])
+            if k:
+                self._moved[g] = ids[k]
+            self._groups[g] = list(ids)
+            for i, rec_id in enumerate(ids):
+                if i != k:
+                    self._dropped[rec_id] = ids[k]
+                    dropped.append(positions[i])
+        return np.array(sorted(dropped), dtype=np.int64)
+
     def write_artifacts(self, out_dir: Path) -> list[str]:
         if not self._groups:
             return []
@@ -168,3 +204,32 @@ class ExactDedup(GlobalStep):
                 kept = self._kept_id(g)
                 f.write(orjson.dumps({"kept": kept, "duplicates": [i for i in ids if i != kept]}, option=orjson.OPT_APPEND_NEWLINE))
         return [f"artifacts/{path.name}"]
+
+
+def _exact_map(cols: dict[str, Any], parts: int, keep: str) -> list[dict[str, Any]]:
+    """A block's rows cut by their hash into ``parts``: equal texts meet in one part."""
+    return split_rows(cols, (cols["lo"] % np.uint64(parts)).astype(np.int64), parts)
+
+
+def _exact_reduce(pieces: list[dict[str, Any]], keep: str) -> list[tuple[list[int], list[str], int]]:
+    """A part's groups of two or more records with one hash: ``(positions, ids, index of the kept one)``, in input order."""
+    cols = concat_rows(pieces)
+    if not cols or cols["pos"].size < 2:
+        return []
+    order = np.lexsort((cols["pos"], cols["hi"], cols["lo"]))
+    lo, hi = cols["lo"][order], cols["hi"][order]
+    same = (lo[1:] == lo[:-1]) & (hi[1:] == hi[:-1])
+    if not same.any():
+        return []
+    starts = np.flatnonzero(np.concatenate(([True], ~same)))
+    ends = np.concatenate((starts[1:], [lo.size]))
+    out = []
+    for s, e in zip(starts.tolist(), ends.tolist()):
+        if e - s < 2:
+            continue
+        idx = order[s:e]
+        rank = cols["rank"][idx]
+        # The first, or the highest rank with the earliest on a tie (argmax gives the first maximum).
+        k = 0 if keep == "first" else int(np.argmax(rank))
+        out.append((cols["pos"][idx].tolist(), cols["id"][idx].tolist(), k))
+    return out

@@ -14,6 +14,9 @@ from functools import lru_cache
 
 import numpy as np
 
+from ..cluster import concat_rows, split_rows
+from ..compact import sorted_unique
+
 
 @lru_cache(maxsize=64)
 def optimal_bands(threshold: float, num_perm: int, fp_weight: float = 0.5, fn_weight: float = 0.5) -> tuple[int, int]:
@@ -45,17 +48,6 @@ def band_hashes(signature: np.ndarray, bands: int, rows: int, seed: int = 1) -> 
     return signature[..., : bands * rows].reshape(*lead, bands, rows).astype(np.uint64) @ band_multipliers(rows, seed)
 
 
-def sorted_unique(x: np.ndarray) -> np.ndarray:
-    """``np.unique(x)`` for a 1-D integer array, by sorting: numpy 2.4's ``np.unique`` hashes integers first and
-    was 8-13x slower on the millions of pair keys of a large run (0.77 s against 0.08 s at a million keys, 5.7 s
-    against 0.44 s at five million; the default recipe's MinHash spent 2.3 s of its main process there on 100k
-    records). Equal to ``np.unique`` (tests/curation/dedup/test_lsh_unique.py)."""
-    s = np.sort(x)
-    if s.size < 2:
-        return s
-    return s[np.concatenate(([True], s[1:] != s[:-1]))]
-
-
 def candidate_pairs(band_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``(a, b)`` index arrays, ``a < b``, of records sharing at least one band hash; each pair once.
 
@@ -64,28 +56,77 @@ def candidate_pairs(band_matrix: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     clusters come out the same whenever the bucket's members are near duplicates of each other.
     """
     n = band_matrix.shape[0]
-    firsts, others = [], []
     if n < 2:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    positions = np.arange(n)
-    for j in range(band_matrix.shape[1]):
-        col = band_matrix[:, j]
-        order = np.argsort(col, kind="stable")
-        s = col[order]
-        same = s[1:] == s[:-1]
-        if not same.any():
-            continue
-        is_start = np.concatenate(([True], ~same))
-        run_start = np.maximum.accumulate(np.where(is_start, positions, 0))
-        dup = np.flatnonzero(~is_start)
-        firsts.append(order[run_start[dup]])
-        others.append(order[dup])
-    if not firsts:
+    keys = [k for j in range(band_matrix.shape[1]) if (k := star_keys(band_matrix[:, j], n)).size]
+    if not keys:
         return np.empty(0, np.int64), np.empty(0, np.int64)
-    a = np.concatenate(firsts).astype(np.int64)
-    b = np.concatenate(others).astype(np.int64)
-    key = sorted_unique(np.minimum(a, b) * n + np.maximum(a, b))
+    key = sorted_unique(np.concatenate(keys))
     return key // n, key % n
+
+
+def star_keys(col: np.ndarray, n: int) -> np.ndarray:
+    """One band column's candidate pairs as keys ``a * n + b`` (``a < b``; repeats possible across columns): each
+    record of a bucket of equal hashes paired with the bucket's earliest record."""
+    if col.size < 2:
+        return np.empty(0, np.int64)
+    order = np.argsort(col, kind="stable")
+    s = col[order]
+    same = s[1:] == s[:-1]
+    if not same.any():
+        return np.empty(0, np.int64)
+    is_start = np.concatenate(([True], ~same))
+    run_start = np.maximum.accumulate(np.where(is_start, np.arange(col.size), 0))
+    dup = np.flatnonzero(~is_start)
+    # A stable sort keeps a run in record order: its start is its earliest record, below every other member.
+    return order[run_start[dup]].astype(np.int64) * n + order[dup].astype(np.int64)
+
+
+# ---- candidate pairs on a cluster (issue 19): band rows shuffled by hash, each bucket paired with its first record ----
+
+_BAND_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def bucket_map(cols: dict, parts: int, columns: tuple[str, ...]) -> list[dict]:
+    """A block's band hashes exploded into ``(band, hash, pos)`` rows, cut into ``parts`` by band and hash: the rows of
+    one bucket (one band's equal hashes, from every block) meet in one part. ``columns``: the band matrices to use
+    (the n-gram bands, and the part bands under ``verify: parts``: their bands numbered after the n-gram ones)."""
+    band_ids, hashes, positions = [], [], []
+    offset = 0
+    for name in columns:
+        m = cols.get(name)
+        if m is None or m.size == 0:
+            offset += 0 if m is None else m.shape[1]
+            continue
+        n, k = m.shape
+        band_ids.append(np.tile(np.arange(offset, offset + k, dtype=np.int64), n))
+        hashes.append(m.reshape(-1))
+        positions.append(np.repeat(cols["pos"], k))
+        offset += k
+    if not hashes:
+        empty = {"band": np.empty(0, np.int64), "hash": np.empty(0, np.uint64), "pos": np.empty(0, np.int64)}
+        return [empty] * parts
+    rows = {"band": np.concatenate(band_ids), "hash": np.concatenate(hashes), "pos": np.concatenate(positions)}
+    mixed = rows["hash"] ^ (rows["band"].astype(np.uint64) * _BAND_MIX)
+    return split_rows(rows, (mixed % np.uint64(parts)).astype(np.int64), parts)
+
+
+def bucket_reduce(pieces: list[dict], columns: tuple[str, ...]) -> np.ndarray:
+    """A part's candidate pairs as keys ``a << 32 | b`` (``a < b``, each once): within each bucket, every record paired
+    with the bucket's earliest, as :func:`candidate_pairs` pairs them."""
+    rows = concat_rows(pieces)
+    if not rows or rows["pos"].size < 2:
+        return np.empty(0, np.int64)
+    pos = rows["pos"]
+    order = np.lexsort((pos, rows["hash"], rows["band"]))
+    band, h, p = rows["band"][order], rows["hash"][order], pos[order]
+    same = (band[1:] == band[:-1]) & (h[1:] == h[:-1])
+    if not same.any():
+        return np.empty(0, np.int64)
+    is_start = np.concatenate(([True], ~same))
+    run_start = np.maximum.accumulate(np.where(is_start, np.arange(p.size), 0))
+    dup = np.flatnonzero(~is_start)
+    return sorted_unique((p[run_start[dup]] << 32) | p[dup])
 
 
 def estimated_jaccard(sigs: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 65536) -> np.ndarray:

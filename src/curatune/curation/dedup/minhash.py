@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -11,12 +12,12 @@ import orjson
 from pydantic import Field
 
 from ...errors import RecipeError
-from ..compact import IdTable, SpillBuffer
+from ..compact import IdTable, PairKeys, SpillBuffer
 from ..record import Record
 from ..registry import register
-from ..step import KEEP, Drop, GlobalStep, Verdict
+from ..step import KEEP, Cluster, Drop, GlobalStep, Verdict
 from .exact import check_keep, dedup_text, record_score
-from .lsh import band_hashes, candidate_pairs, clusters, estimated_jaccard, optimal_bands, sorted_unique
+from .lsh import band_hashes, bucket_map, bucket_reduce, clusters, estimated_jaccard, optimal_bands, star_keys
 from .shingle import minhash, minhash_rensa, shingle_hashes, signatures_of_word_hashes, word_hashes, word_signatures, words
 
 FP_WEIGHT, FN_WEIGHT = 0.1, 0.9
@@ -142,6 +143,8 @@ class MinHashDedup(GlobalStep):
     # Bytes of band hashes, and of signatures, kept in memory; past it they go to a temporary file (finish reads the
     # bands back a column at a time, and the signatures of candidate pairs only): what grows with the data beyond the ids.
     spill_bytes = 64 << 20
+    # Candidate pair keys held in memory at once (8 bytes each, repeats counted) before they spill (compact.PairKeys).
+    pair_budget = 1 << 22
 
     def _reset(self) -> None:
         self._band_buf = SpillBuffer(self.spill_bytes)  # bands x uint64 per record
@@ -152,13 +155,13 @@ class MinHashDedup(GlobalStep):
         self._rank = array("d")  # length or score, for keep=longest|quality
         self._verdicts: dict[str, tuple[str, float, float]] = {}  # id -> (kept id, similarity, the threshold it met)
         self._clusters: list[dict] = []
+        self._dropped_at: list[int] = []  # the dropped records' indices (positions on a cluster)
 
     def __getstate__(self) -> dict:
         # Workers need the parameters, not the collected state.
         state = dict(self.__dict__)
-        state.update(
-            _band_buf=None, _sig_buf=None, _part_band_buf=None, _part_sig_buf=None, _ids=None, _rank=array("d"), _verdicts={}, _clusters=[]
-        )
+        state.update(_band_buf=None, _sig_buf=None, _part_band_buf=None, _part_sig_buf=None, _ids=None, _rank=array("d"))
+        state.update(_verdicts={}, _clusters=[], _dropped_at=[])
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -303,12 +306,37 @@ class MinHashDedup(GlobalStep):
 
     def _similar_pairs(self, band_matrix: Any, sigs: Any, part_bands: Any, parts: Any, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``(a, b, similarity)`` of the candidate pairs that count as near duplicates."""
-        a, b = candidate_pairs(band_matrix)
-        if self._verify == "parts":
-            # verify: parts. Candidates: pairs sharing a band of the n-gram signature or of the part signatures.
-            a2, b2 = candidate_pairs(part_bands)
-            key = sorted_unique(np.concatenate((a * n + b, a2 * n + b2)))
+        return self._verified_chunks(self._candidates(band_matrix, part_bands, n), n, sigs, parts)
+
+    def _candidates(self, band_matrix: Any, part_bands: Any, n: int) -> PairKeys:
+        """Keys ``a * n + b`` (``a < b``) of the candidate pairs: records sharing a band of the n-gram signature, or,
+        with ``verify: parts``, of the part signatures. Held in bounded memory: spilled past ``pair_budget`` keys."""
+        keys = PairKeys(self.pair_budget)
+        for m in (band_matrix, part_bands) if self._verify == "parts" else (band_matrix,):
+            for j in range(m.shape[1]):
+                keys.add(star_keys(m[:, j], n))
+        return keys
+
+    def _verified_chunks(
+        self, keys: PairKeys, n: int, sigs: Any, parts: Any, load: Callable[[np.ndarray], None] | None = None, per: int = 1 << 16
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate pairs that count, verified a chunk of unique keys at a time (each pair once). ``load``: called
+        with the records of every ``per`` pairs before they are verified (the cluster reads their rows in one go)."""
+        out = []
+        for key in keys.chunks():
             a, b = key // n, key % n
+            if load is None:
+                out.append(self._verified(a, b, sigs, parts))
+                continue
+            for i in range(0, a.size, per):
+                load(np.concatenate((a[i : i + per], b[i : i + per])))
+                out.append(self._verified(a[i : i + per], b[i : i + per], sigs, parts))
+        if not out:
+            return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
+        return np.concatenate([o[0] for o in out]), np.concatenate([o[1] for o in out]), np.concatenate([o[2] for o in out])
+
+    def _verified(self, a: np.ndarray, b: np.ndarray, sigs: Any, parts: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The candidate pairs that count, and their similarity: the one rule of both the local and the cluster path."""
         sim, need = self._scores(a, b, sigs, parts)
         ok = sim >= need
         return a[ok], b[ok], sim[ok]
@@ -343,7 +371,7 @@ class MinHashDedup(GlobalStep):
         self._band_buf, self._sig_buf = SpillBuffer(self.spill_bytes), SpillBuffer(self.spill_bytes)
         self._part_band_buf, self._part_sig_buf = SpillBuffer(self.spill_bytes), SpillBuffer(self.spill_bytes)
         self._ids, self._rank = IdTable(), array("d")
-        self._verdicts, self._clusters = {}, []
+        self._verdicts, self._clusters, self._dropped_at = {}, [], []
         try:
             self._cluster(n, ids, rank_buf, *bufs)
         finally:
@@ -365,18 +393,35 @@ class MinHashDedup(GlobalStep):
         parts = part_sig_buf.rows(np.uint16, (n, 2 * self.part_perm + 1)) if self._verify == "parts" else None
         part_bands = part_band_buf.columns(np.uint64, (n, self.part_perm // 2)) if self._verify == "parts" else None
         a, b, _ = self._similar_pairs(band_matrix, sigs, part_bands, parts, n)
+        rank = np.frombuffer(rank_buf, dtype=np.float64)
+        self._clusters_of(
+            a, b, lambda nodes: rank[nodes], lambda x, y: self._scores(x, y, sigs, parts), lambda nodes: [ids[i] for i in nodes.tolist()]
+        )
+
+    def _clusters_of(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        rank_of: Callable[[np.ndarray], np.ndarray],
+        scores: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]],
+        ids_of: Callable[[np.ndarray], list[str]],
+    ) -> None:
+        """The verified pairs ``(a, b)`` joined into clusters, the kept record of each chosen, the verdicts written.
+        ``rank_of(nodes)``: their length or score (keep: longest | quality); ``scores(x, y)``: ``_scores`` of pairs;
+        ``ids_of(nodes)``: their ids. The same code for the local path and the cluster's (positions for indices)."""
         nodes, labels = clusters(a, b)  # nodes: ascending record indices
         if nodes.size == 0:
             return
         # Kept member of each cluster: highest rank (length or score), then the earliest record.
-        rank = np.zeros(nodes.size) if self.keep == "first" else -np.frombuffer(rank_buf, dtype=np.float64)[nodes]
+        rank = np.zeros(nodes.size) if self.keep == "first" else -rank_of(nodes)
         order = np.lexsort((nodes, rank, labels))
         sorted_labels = labels[order]
         firsts = np.flatnonzero(np.concatenate(([True], sorted_labels[1:] != sorted_labels[:-1])))
         kept_of_label = np.empty(labels.max() + 1, dtype=np.int64)
         kept_of_label[sorted_labels[firsts]] = nodes[order[firsts]]
         kept = kept_of_label[labels]
-        to_kept, need = self._scores(nodes, kept, sigs, parts)
+        to_kept, need = scores(nodes, kept)
+        name = dict(zip(nodes.tolist(), ids_of(nodes)))
 
         # Clusters in the order of their kept record, members in input order.
         by_label = np.argsort(labels, kind="stable")
@@ -402,8 +447,52 @@ class MinHashDedup(GlobalStep):
         groups.sort()
         for k, dups in groups:
             for i, jac, need_i in dups:
-                self._verdicts[ids[i]] = (ids[k], jac, need_i)
-            self._clusters.append({"kept": ids[k], "duplicates": [ids[i] for i, _, _ in dups], "jaccard": [jac for _, jac, _ in dups]})
+                self._verdicts[name[i]] = (name[k], jac, need_i)
+            self._clusters.append({"kept": name[k], "duplicates": [name[i] for i, _, _ in dups], "jaccard": [jac for _, jac, _ in dups]})
+            self._dropped_at.extend(i for i, _, _ in dups)
+
+    # ---- on a cluster: band hashes grouped where they are (issue 19) ------------------------------
+    finishes_on_cluster = True
+
+    def state_columns(self, recs: list[Record], prepared: list[Any]) -> dict[str, Any]:
+        """What ``observe`` keeps, as columns: band hashes, compact signature, rank (and the part bands and signatures)."""
+        prepared = [p if p is not None else self.prepare(r) for r, p in zip(recs, prepared)]
+        n = len(prepared)
+        cols: dict[str, Any] = {
+            "bands": np.frombuffer(b"".join(p[0] for p in prepared), dtype=np.uint64).reshape(n, self._b),
+            "sig": np.frombuffer(b"".join(p[1] for p in prepared), dtype=np.uint16).reshape(n, self.num_perm),
+            "rank": np.array([self._rank_of(r, p) for r, p in zip(recs, prepared)], dtype=np.float64),
+        }
+        if self._verify == "parts":
+            cols["part_bands"] = np.frombuffer(b"".join(p[3] for p in prepared), dtype=np.uint64).reshape(n, self.part_perm // 2)
+            cols["parts"] = np.frombuffer(b"".join(p[4] for p in prepared), dtype=np.uint16).reshape(n, 2 * self.part_perm + 1)
+        return cols
+
+    def _rank_of(self, rec: Record, prepared: tuple) -> float:
+        """The rank ``observe`` keeps: the length (keep: longest), the score (keep: quality), or nothing (0)."""
+        if self.keep == "longest":
+            return float(prepared[2])
+        return record_score(rec, self.score_key) if self.keep == "quality" else 0.0
+
+    def finish_on(self, cluster: Cluster) -> np.ndarray:
+        """``observe`` + ``finish`` over the state on ``cluster``: candidate pairs from band hashes grouped on the cluster
+        (each band's rows go to the part of their hash; a part pairs each bucket's records with its first, as
+        ``candidate_pairs`` does); then, here, the same verification and clustering as the local path, the signatures
+        of candidate pairs only read from the cluster. Positions stand for the local ordinals (same order)."""
+        self._ids, self._rank = IdTable(), array("d")
+        self._verdicts, self._clusters, self._dropped_at = {}, [], []
+        columns = ("bands", "part_bands") if self._verify == "parts" else ("bands",)
+        keys = PairKeys(self.pair_budget)
+        for part in cluster.shuffle(bucket_map, bucket_reduce, columns):  # a part's keys at a time
+            keys.add(part)
+        sigs, parts = cluster.rows("sig"), (cluster.rows("parts") if self._verify == "parts" else None)
+        columns = ("sig", "parts") if self._verify == "parts" else ("sig",)
+        # (bucket_reduce's keys are a << 32 | b; the rows of each chunk's records are read from the cluster in one go)
+        a, b, _ = self._verified_chunks(keys, 1 << 32, sigs, parts, lambda pos: cluster.load(pos, columns))
+        cluster.load(np.concatenate((a, b)), (*columns, "rank", "id"))  # the clusters' members (their rows: edges x 400 bytes at most)
+        rank, ids = cluster.rows("rank"), cluster.rows("id")
+        self._clusters_of(a, b, lambda nodes: rank[nodes], lambda x, y: self._scores(x, y, sigs, parts), lambda nodes: ids[nodes].tolist())
+        return np.array(sorted(self._dropped_at), dtype=np.int64)
 
     def decide(self, rec: Record) -> Verdict:
         hit = self._verdicts.get(rec.id)

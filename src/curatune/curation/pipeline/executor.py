@@ -60,17 +60,31 @@ class Executor(Protocol):
       nothing.
     - ``close`` is called once at the end of the run, after an error too.
 
-    A Ray Data executor (issue 19) fits as: ``start`` ships the steps (actor pools for steps with heavy
-    setup), ``map_pass`` maps the batches with tasks or actors that call ``run_segment`` and streams
-    the results back in order. The global steps then stay on the driver, fed the compact state their
-    ``prepare_batch`` made in the workers (a hash, MinHash band signatures). Distributing a global step
-    itself (a hash shuffle for exact dedup), reading the input on the workers or writing from them is
-    more than this interface carries: extend it and the pass runner together, keeping the guarantees
-    above, so that the ledger stays the local executor's record for record.
+    Finishing a pass's global steps where their state is (issue 19): an executor may keep the chain's
+    prepared state where the batches ran and finish the steps there.
+
+    - ``finishes_chain(p)``: asked once before ``map_pass(p, ...)`` for a pass with a chain. True: every
+      result's prepared state is None (the runner observes nothing), and after the last result the
+      runner calls ``finish_chain_step(p, j)`` for each chain step in order instead of ``finish``. The
+      executor then carries the pass's order: each survivor's position in the pass's input stands for
+      the order in which the runner would have observed it, and a step is finished without the records
+      an earlier chain step dropped (those it would not have observed). The local executor says False.
+    - ``finish_chain_step(p, j)``: leaves chain step ``j`` answering ``decide`` as its ``finish`` would
+      have (its ``finish_on``, :class:`~..step.Cluster`).
+    - The runner then asks every chain step's verdict, in chain order, as it reads the spool back (the
+      first that drops a record ends its way), where it would have asked all but the last on observing:
+      the same events, kept and dropped records, order aside.
+
+    Reading the input on the workers or writing from them is more than this interface carries: extend
+    it and the pass runner together, keeping the guarantees above.
     """
 
     def start(self, plan: Plan) -> None: ...
 
     def map_pass(self, p: Pass, batches: Iterable[list[Record]]) -> Iterator[BatchResult]: ...
+
+    def finishes_chain(self, p: Pass) -> bool: ...
+
+    def finish_chain_step(self, p: Pass, j: int) -> None: ...
 
     def close(self) -> None: ...

@@ -132,6 +132,12 @@ class LocalExecutor:
             for ps in p.segment:
                 self._setup(ps.step)
 
+    def finishes_chain(self, p: Pass) -> bool:
+        return False  # the runner observes and finishes the global steps in this process
+
+    def finish_chain_step(self, p: Pass, j: int) -> None:
+        raise NotImplementedError("the local executor leaves every global step to the pass runner")
+
     def map_pass(self, p: Pass, batches: Iterable[list[Record]]) -> Iterator[BatchResult]:
         """Results of pass ``p``'s segment on each batch, in order, with a bounded number in flight."""
         batches = iter(batches)

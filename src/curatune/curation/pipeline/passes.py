@@ -171,13 +171,14 @@ class PassRunner:
             self._set_up_global_steps()
             encode_kept = self.sink.kept_encoder()
             spool: Spool | None = None
+            deciders: list[Decider] = []  # whose verdicts the records read back need, in order
             for p in self.plan.passes:
                 if spool is None:
-                    spool = self._run_pass(p, self._input_batches(items), encode_kept)
+                    spool, deciders = self._run_pass(p, self._input_batches(items), encode_kept)
                 elif spool.encoded:
-                    self._decide_encoded(self._decider_of(p), spool)  # the last pass, with nothing to run but this
+                    self._decide_encoded(deciders, spool)  # the last pass, with nothing to run but this
                 else:
-                    spool = self._run_pass(p, self._decided_batches(self._decider_of(p), spool.records()), encode_kept)
+                    spool, deciders = self._run_pass(p, self._decided_batches(deciders, spool.records()), encode_kept)
             if self.progress:
                 self.progress(self.totals.input % 1000)
         finally:
@@ -190,13 +191,16 @@ class PassRunner:
                 ps.step.setup()
                 self.set_up.add(id(ps.step))
 
-    def _decider_of(self, p: Pass) -> Decider:
-        assert p.decided_by is not None  # every pass but the first reads back records some global step decides
-        return self.deciders[id(p.decided_by)]
-
-    def _run_pass(self, p: Pass, batches: Iterator[list[Record]], encode_kept: Callable[[Record], bytes] | None) -> Spool | None:
-        """Run pass ``p`` over ``batches``; the spool of its survivors, or None in the last pass (they were kept)."""
-        spool = Spool(self.spool_dir / f"pass{p.index}.jsonl", encode_kept if p.next_decides_by_id else None) if p.chain else None
+    def _run_pass(
+        self, p: Pass, batches: Iterator[list[Record]], encode_kept: Callable[[Record], bytes] | None
+    ) -> tuple[Spool | None, list[Decider]]:
+        """Run pass ``p`` over ``batches``: the spool of its survivors (None in the last pass: they were kept), and the
+        global steps whose verdicts the next pass asks, in order."""
+        # The executor may finish the chain where the batches ran: then nothing is observed here, and the next pass
+        # asks every step of the chain (all but the last would have been asked on observing).
+        on_cluster = bool(p.chain) and self.executor.finishes_chain(p)
+        by_id = p.next_decides_by_id and (not on_cluster or all(as_global(ps).decides_by_id for ps in p.chain))
+        spool = Spool(self.spool_dir / f"pass{p.index}.jsonl", encode_kept if by_id else None) if p.chain else None
         segment_stats = [self.stats_of[id(ps)] for ps in p.segment]
         chain_stats = [self.stats_of[id(ps)] for ps in p.chain]
         observers = self._observers(p)
@@ -206,12 +210,21 @@ class PassRunner:
                 st.seconds += seconds
             if spool is None:
                 self._keep(results)
+            elif on_cluster:
+                self._observe(results, [], spool)
             else:
                 self._observe(results, observers, spool)
-        if spool is not None:
-            spool.close()
-            self._finish(p)
-        return spool
+        if spool is None:
+            return None, []
+        spool.close()
+        if on_cluster:
+            for j, st in enumerate(chain_stats):
+                t0 = perf_counter()
+                self.executor.finish_chain_step(p, j)
+                st.seconds += perf_counter() - t0
+            return spool, [self.deciders[id(ps)] for ps in p.chain]
+        self._finish(p)
+        return spool, [self.deciders[id(p.chain[-1])]]
 
     # -- a pass's records in -----------------------------------------------------------------------
 
@@ -245,9 +258,17 @@ class PassRunner:
         self.sink.drop(item, ev)
         self.totals.dropped += 1
 
-    def _decided_batches(self, decider: Decider, records: Iterable[Record]) -> Iterator[list[Record]]:
-        """A later pass's batches: the spooled records that the previous pass's last global step keeps."""
-        keeps, size = decider.keeps, self.batch_size
+    def _decided_batches(self, deciders: list[Decider], records: Iterable[Record]) -> Iterator[list[Record]]:
+        """A later pass's batches: the spooled records that the previous pass's global steps keep (asked in order)."""
+        if len(deciders) == 1:
+            keeps = deciders[0].keeps
+        else:
+            asks = [d.keeps for d in deciders]
+
+            def keeps(rec: Record) -> bool:
+                return all(k(rec) for k in asks)  # the first step that drops it ends its way
+
+        size = self.batch_size
         batch: list[Record] = []
         for rec in records:
             if not keeps(rec):
@@ -317,9 +338,12 @@ class PassRunner:
             as_global(ps).finish()
             st.seconds += perf_counter() - t0
 
-    def _decide_encoded(self, decider: Decider, spool: Spool) -> None:
+    def _decide_encoded(self, deciders: list[Decider], spool: Spool) -> None:
         """The last pass over an encoded spool: the global step decides each record by id; a kept one is written
         as it was encoded, a dropped or flagged one is decoded (it is the native record) and goes the usual way."""
+        if len(deciders) > 1:
+            return self._decide_encoded_chain(deciders, spool)
+        decider = deciders[0]
         decide, act, st = decider.step.decide, decider.act, decider.stats
         keep, keep_encoded = self.sink.keep, self.sink.keep_encoded
         clock = perf_counter
@@ -340,4 +364,31 @@ class PassRunner:
                 kept += 1
         st.seconds += seconds
         st.seen += seen
+        self.totals.kept += kept
+
+    def _decide_encoded_chain(self, deciders: list[Decider], spool: Spool) -> None:
+        """``_decide_encoded`` with several global steps asked in order (a chain finished by the executor)."""
+        keep, keep_encoded = self.sink.keep, self.sink.keep_encoded
+        clock = perf_counter
+        kept = 0
+        for rec_id, src, line, encoded in spool.encoded_records():
+            by_id = Record(rec_id, meta={"source": src, "line": line})  # decides_by_id: the id is all they read
+            rec: Record | None = None
+            for d in deciders:
+                t0 = clock()
+                v = d.step.decide(by_id)
+                d.stats.seconds += clock() - t0
+                d.stats.seen += 1
+                if v.action == "keep":
+                    continue
+                if rec is None:
+                    rec = Record.from_dict(jsoncodec.loads(encoded))
+                if not d.act(v, rec):
+                    break
+            else:
+                if rec is None:
+                    keep_encoded(encoded, rec_id, src, line)
+                else:
+                    keep(rec)
+                kept += 1
         self.totals.kept += kept
