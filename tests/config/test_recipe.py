@@ -39,8 +39,8 @@ def test_unknown_keys_at_every_level_with_suggestions():
             f"Unknown key 'data.pth'. Did you mean 'path'? Allowed here: {DATA_KEYS}.",
             f"Unknown key 'data.formt'. Did you mean 'format'? Allowed here: {DATA_KEYS}.",
             (
-                "Unknown key 'curate.workerz'. Did you mean 'workers'? Allowed here: steps, workers, batch_size, executor, address, global_steps, "
-                "output_format."
+                "Unknown key 'curate.workerz'. Did you mean 'workers'? Allowed here: steps, workers, batch_size, executor, address, "
+                "global_steps, output_format."
             ),
             "curate.steps.0 (filter.min_length): filter.min_length has no parameter 'min_char'. Did you mean 'min_chars'? Its parameters: "
             "min_chars.",
