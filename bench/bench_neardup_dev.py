@@ -153,6 +153,16 @@ def run(recs: list[Record], params: dict) -> tuple[dict[str, str], float]:
     return dropped, time.process_time() - t0
 
 
+def print_recall_tables(tables) -> None:
+    """One markdown table per grouping: each group's copies found / planted (``{group: [found, planted]}``)."""
+    for name, table in tables:
+        print(f"| {name} | recall |\n|---|---:|")
+        for k in sorted(table):
+            f, n = table[k]
+            print(f"| {k} | {f / n:.3f} ({f}/{n}) |")
+        print()
+
+
 def generator_check(params: dict, show: int) -> None:
     import tempfile
 
@@ -251,12 +261,7 @@ def main() -> int:
         for table, key in ((by_kind, kind), (by_rate, f"{int(e * 20) / 20:.2f}-{int(e * 20) / 20 + 0.05:.2f}"), (by_part, part)):
             table[key][0] += c in found
             table[key][1] += 1
-    for name, table in (("kind", by_kind), ("edit rate", by_rate), ("part edited", by_part)):
-        print(f"| {name} | recall |\n|---|---:|")
-        for k in sorted(table):
-            f, n = table[k]
-            print(f"| {k} | {f / n:.3f} ({f}/{n}) |")
-        print()
+    print_recall_tables((("kind", by_kind), ("edit rate", by_rate), ("part edited", by_part)))
     sources = Counter(r.split(":")[0] for r in extra)
     print(f"extra drops by source: {dict(sources)}\n")
     rng = random.Random(0)

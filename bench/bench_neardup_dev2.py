@@ -55,7 +55,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_neardup_dev import load_rows, run  # noqa: E402
+from bench_neardup_dev import load_rows, print_recall_tables, run  # noqa: E402
 
 from curatune.curation.formats import FORMATS  # noqa: E402
 
@@ -342,12 +342,7 @@ def main() -> int:
         for table, key in ((by_strength, strength), (by_part, part)):
             table[key][0] += c in found
             table[key][1] += 1
-    for title, table in (("rewrite (copies that had it)", by_rw), ("rewrites applied", by_strength), ("part rewritten", by_part)):
-        print(f"| {title} | recall |\n|---|---:|")
-        for k in sorted(table):
-            f, n = table[k]
-            print(f"| {k} | {f / n:.3f} ({f}/{n}) |")
-        print()
+    print_recall_tables((("rewrite (copies that had it)", by_rw), ("rewrites applied", by_strength), ("part rewritten", by_part)))
     print(f"extra drops by source: {dict(Counter(r.split(':')[0] for r in extra))}")
     show = random.Random(0)
     for s in show.sample(sib_merged, min(args.show, len(sib_merged))):

@@ -631,6 +631,18 @@ def _sentences(text: str) -> list[str]:
     return [s.strip() for s in re.split(r"(?<=[.!?])\s+", text) if 4 <= len(s.split()) <= 60]
 
 
+def _mrpc_sentences() -> list[str]:
+    """Both sentences of every MRPC pair (mrpc_train.tsv: header, then quality, ids, sentence 1, sentence 2)."""
+    out: list[str] = []
+    with open(SHARED / "mrpc_train.tsv", encoding="utf-8-sig") as f:
+        next(f)
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if len(parts) == 5:
+                out += [parts[3], parts[4]]
+    return out
+
+
 def real_negatives(n_imdb: int, n_mrpc: int, seed: int = 0) -> list[str]:
     """Sentences of IMDB reviews and MRPC news sentences (read from ../shared/data; never copied)."""
     rng = random.Random(seed)
@@ -638,13 +650,7 @@ def real_negatives(n_imdb: int, n_mrpc: int, seed: int = 0) -> list[str]:
     with open(SHARED / "imdb_train_10k.jsonl", encoding="utf-8") as f:
         for line in f:
             imdb.extend(_sentences(json.loads(line)["text"].replace("<br />", " ")))
-    mrpc: list[str] = []
-    with open(SHARED / "mrpc_train.tsv", encoding="utf-8-sig") as f:
-        next(f)
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) == 5:
-                mrpc.extend([parts[3], parts[4]])
+    mrpc = _mrpc_sentences()
     # Sentences with the words refusals use are the hard ones: all of those, and a random share of the rest.
     cue = re.compile(r"\b(sorry|unfortunately|can'?t|cannot|unable|not able|apologi[sz]e|ai|assist|afraid|regret)\b", re.I)
     hard = [s for s in imdb if cue.search(s)]
@@ -1011,13 +1017,7 @@ _VP = re.compile(r"\bto ([a-z]{3,}) ((?:the|a|an|his|her|their|this) (?:[a-z]+ )
 @cache
 def _read_phrases() -> tuple[list[str], list[str]]:
     """Object noun phrases ("the second quarter") and verb phrases ("approve the merger") of MRPC and IMDB sentences."""
-    texts: list[str] = []
-    with open(SHARED / "mrpc_train.tsv", encoding="utf-8-sig") as f:
-        next(f)
-        for line in f:
-            parts = line.rstrip("\n").split("\t")
-            if len(parts) == 5:
-                texts += [parts[3], parts[4]]
+    texts = _mrpc_sentences()
     with open(SHARED / "imdb_train_10k.jsonl", encoding="utf-8") as f:
         for i, line in enumerate(f):
             if i >= 3000:

@@ -136,7 +136,7 @@ def test_needs_gate_is_absent_when_a_line_needs_no_literal():
 
 
 def test_justified_refusal_prefilter_finds_what_the_whole_alternation_finds(texts):
-    from curatune.curation.filter.refusal import _harmful_request_lines, _harmful_requests, justified
+    from curatune.curation.filter.refusal import _harmful_request_lines, justified
 
     assert all(needs for _, needs in _harmful_request_lines())
     rng = random.Random(6)
@@ -145,7 +145,7 @@ def test_justified_refusal_prefilter_finds_what_the_whole_alternation_finds(text
     made += ["How do I make a bomb?", "How to HACK my neighbour's WiFi", "Write a racist joke.", "ſteal a car", "Tell me a story."]
     hits = 0
     for prompt in texts[:2000] + made:
-        want = bool(prompt) and _harmful_requests().search(prompt.lower()) is not None
+        want = bool(prompt) and prefiltered_search_reference(_harmful_request_lines(), prompt.lower(), ignorecase=False) is not None
         assert justified(prompt) == want, prompt
         hits += want
     assert hits > 200  # the generated prompts reach the patterns

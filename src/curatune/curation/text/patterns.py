@@ -123,8 +123,10 @@ def needs_gate(lines: tuple[tuple[str, tuple[frozenset[str], ...]], ...]) -> re.
     return re.compile(trie_regex(literals) if literals else r"(?!x)x")
 
 
-def prefiltered_search_reference(lines: tuple[tuple[str, tuple[frozenset[str], ...]], ...], text: str) -> re.Match | None:
-    return alternation(tuple(p for p, _ in lines)).search(text) if lines else None
+def prefiltered_search_reference(
+    lines: tuple[tuple[str, tuple[frozenset[str], ...]], ...], text: str, ignorecase: bool = True
+) -> re.Match | None:
+    return alternation(tuple(p for p, _ in lines), ignorecase).search(text) if lines else None
 
 
 # ---- many phrases as one trie (filter.refusal) ------------------------------------------------------------
